@@ -1,0 +1,4 @@
+//! hetl: GPU-accelerated CKKS homomorphic encryption with encrypted transfer
+//! learning on top. See `DESIGN.md` for the architecture.
+
+pub mod math;

@@ -1,0 +1,18 @@
+//! Number theory on 32-bit words: modular arithmetic, NTT-friendly primes,
+//! the negacyclic NTT, RNS basis conversion, sampling and the encoding FFT.
+//!
+//! Nothing here knows about ciphertexts, scales or devices; `ckks` and the
+//! backends build on it.
+
+mod error;
+pub mod fft;
+pub mod limb_ops;
+pub mod modulus;
+pub mod ntt;
+pub mod primes;
+pub mod rns;
+pub mod sampling;
+
+pub use error::MathError;
+pub use modulus::Modulus;
+pub use ntt::NttTable;

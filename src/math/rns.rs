@@ -1,0 +1,138 @@
+//! Fast RNS basis conversion (Bajard et al.; Halevi–Polyakov–Shoup).
+//!
+//! Given x in basis {q_i} (coefficient domain), computes
+//! `Σ_i [x_i · (Q/q_i)^-1]_{q_i} · (Q/q_i) mod p_j` for every target p_j.
+//! The result equals x + u·Q for a small integer 0 ≤ u < #sources: exact
+//! enough for ModUp, and corrected by the caller in ModDown.
+
+use super::Modulus;
+
+/// Largest number of 60-bit products summed in a `u64` before a reduction.
+const PRODUCTS_PER_REDUCTION: usize = 15;
+
+/// Precomputed constants to convert from one RNS basis to another.
+#[derive(Clone, Debug)]
+pub struct BasisConverter {
+    sources: Vec<Modulus>,
+    targets: Vec<Modulus>,
+    /// (Q/q_i)^-1 mod q_i and its Shoup quotient, per source.
+    qhat_inv: Vec<(u32, u32)>,
+    /// (Q/q_i) mod p_j, indexed [target][source].
+    qhat_mod_target: Vec<Vec<u32>>,
+}
+
+impl BasisConverter {
+    /// Constants for converting from `sources` to `targets` (disjoint sets).
+    #[must_use]
+    pub fn new(sources: &[Modulus], targets: &[Modulus]) -> Self {
+        let qhat_inv = sources
+            .iter()
+            .enumerate()
+            .map(|(i, qi)| {
+                let qhat = sources
+                    .iter()
+                    .enumerate()
+                    .filter(|&(k, _)| k != i)
+                    .fold(1, |acc, (_, qk)| qi.mul(acc, qk.value() % qi.value()));
+                let inv = qi.inv(qhat);
+                (inv, qi.shoup(inv))
+            })
+            .collect();
+        let qhat_mod_target = targets
+            .iter()
+            .map(|pj| {
+                (0..sources.len())
+                    .map(|i| {
+                        sources
+                            .iter()
+                            .enumerate()
+                            .filter(|&(k, _)| k != i)
+                            .fold(1, |acc, (_, qk)| pj.mul(acc, qk.value() % pj.value()))
+                    })
+                    .collect()
+            })
+            .collect();
+        Self { sources: sources.to_vec(), targets: targets.to_vec(), qhat_inv, qhat_mod_target }
+    }
+
+    /// Number of source limbs.
+    #[must_use]
+    pub fn source_count(&self) -> usize {
+        self.sources.len()
+    }
+
+    /// Number of target limbs.
+    #[must_use]
+    pub fn target_count(&self) -> usize {
+        self.targets.len()
+    }
+
+    /// Converts `input` (`sources.len()` limbs of N words, limb-major) into
+    /// `output` (`targets.len()` limbs). `scratch` holds N·#sources words.
+    pub fn convert(&self, input: &[u32], output: &mut [u32], scratch: &mut Vec<u32>) {
+        let n = input.len() / self.sources.len();
+        assert_eq!(input.len(), n * self.sources.len(), "input is not whole limbs");
+        assert_eq!(output.len(), n * self.targets.len(), "output is not whole limbs");
+        scratch.resize(input.len(), 0);
+        for ((x, y), (qi, &(inv, inv_shoup))) in input
+            .chunks_exact(n)
+            .zip(scratch.chunks_exact_mut(n))
+            .zip(self.sources.iter().zip(&self.qhat_inv))
+        {
+            for (x, y) in x.iter().zip(y.iter_mut()) {
+                *y = qi.mul_shoup(*x, inv, inv_shoup);
+            }
+        }
+        let mut acc = vec![0u64; n];
+        for ((out, pj), coeffs) in output.chunks_exact_mut(n).zip(&self.targets).zip(&self.qhat_mod_target) {
+            acc.fill(0);
+            for (chunk_y, chunk_c) in scratch
+                .chunks(n * PRODUCTS_PER_REDUCTION)
+                .zip(coeffs.chunks(PRODUCTS_PER_REDUCTION))
+            {
+                for (y, &c) in chunk_y.chunks_exact(n).zip(chunk_c) {
+                    let c = u64::from(c);
+                    for (a, &y) in acc.iter_mut().zip(y) {
+                        *a += u64::from(y) * c;
+                    }
+                }
+                if coeffs.len() > PRODUCTS_PER_REDUCTION {
+                    for a in acc.iter_mut() {
+                        *a = u64::from(pj.reduce_u64(*a));
+                    }
+                }
+            }
+            for (o, &a) in out.iter_mut().zip(&acc) {
+                *o = pj.reduce_u64(a);
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::math::primes::ntt_primes_below;
+
+    #[test]
+    fn conversion_is_exact_up_to_small_multiple_of_q() {
+        // 20 sources exercise the chunked accumulation.
+        let primes: Vec<Modulus> = ntt_primes_below(30, 64).take(23).map(|q| Modulus::new(q).unwrap()).collect();
+        let (src, dst) = primes.split_at(20);
+        let conv = BasisConverter::new(src, dst);
+        // x = small values (both signs), so x mod Q is known for every prime.
+        let xs: Vec<i64> = (0..64).map(|k| (k * 7919 - 200_000) * 1_000_003).collect();
+        let input: Vec<u32> = src.iter().flat_map(|q| xs.iter().map(|&x| q.reduce_i64(x))).collect();
+        let mut out = vec![0u32; 64 * dst.len()];
+        conv.convert(&input, &mut out, &mut Vec::new());
+        // Q mod p_j, to check out = x + u·Q for some u in [0, #sources].
+        for (j, pj) in dst.iter().enumerate() {
+            let q_mod = src.iter().fold(1, |acc, qi| pj.mul(acc, qi.value() % pj.value()));
+            for (k, &x) in xs.iter().enumerate() {
+                let got = out[j * 64 + k];
+                let ok = (0..=src.len() as u32).any(|u| pj.add(pj.reduce_i64(x), pj.mul(u, q_mod)) == got);
+                assert!(ok, "target {j}, coefficient {k}");
+            }
+        }
+    }
+}
