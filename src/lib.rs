@@ -1,4 +1,7 @@
 //! hetl: GPU-accelerated CKKS homomorphic encryption with encrypted transfer
 //! learning on top. See `DESIGN.md` for the architecture.
 
+pub mod backend;
+pub mod ckks;
 pub mod math;
+pub mod sched;

@@ -1,4 +1,6 @@
 // Times OpenFHE's own compiled NTT of one RNS limb (forward to bit-reversed order and back).
+// OpenFHE keeps residues in 64-bit words whatever the prime size; this is the code path its CKKS
+// limbs take (NativeVector = NativeVectorT<NativeIntegerT<uint64_t>>).
 //
 // The openfhe wheel ships libOPENFHEcore.so.1 but no C++ headers, so this file declares the
 // few pieces of OpenFHE's ABI it needs and binds them to the library's exported symbols

@@ -10,9 +10,11 @@ pub mod limb_ops;
 pub mod modulus;
 pub mod ntt;
 pub mod primes;
+pub mod ring;
 pub mod rns;
 pub mod sampling;
 
 pub use error::MathError;
 pub use modulus::Modulus;
 pub use ntt::NttTable;
+pub use ring::RnsRing;

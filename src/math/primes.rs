@@ -1,6 +1,6 @@
 //! Primality testing and generation of NTT-friendly primes q ≡ 1 (mod 2N).
 
-use super::{MathError, Modulus};
+use super::Modulus;
 
 /// Deterministic Miller–Rabin for 32-bit integers (bases 2, 7, 61 suffice).
 #[must_use]
@@ -56,24 +56,6 @@ pub fn ntt_primes_below(max_bits: u32, two_n: u64) -> impl Iterator<Item = u32> 
         .take_while(move |c| c.is_some_and(|c| c > two_n))
         .map(|c| c.unwrap_or_default() as u32)
         .filter(|&c| is_prime(c))
-}
-
-/// The `count` NTT-friendly primes closest to `target` (alternating above and
-/// below), excluding `taken`.
-pub fn ntt_primes_near(
-    target: f64,
-    count: usize,
-    two_n: u64,
-    max_bits: u32,
-    taken: &[u32],
-) -> Result<Vec<u32>, MathError> {
-    let mut all: Vec<u32> = ntt_primes_below(max_bits, two_n).filter(|p| !taken.contains(p)).collect();
-    if all.len() < count {
-        return Err(MathError::NotEnoughPrimes { max_bits, two_n, wanted: count, found: all.len() });
-    }
-    all.sort_by(|a, b| (f64::from(*a) - target).abs().total_cmp(&(f64::from(*b) - target).abs()));
-    all.truncate(count);
-    Ok(all)
 }
 
 /// A primitive 2N-th root of unity ψ modulo `m` (requires 2N | q-1).

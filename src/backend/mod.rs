@@ -1,0 +1,151 @@
+//! The `Backend` trait: batched RNS-polynomial primitives on one device.
+//!
+//! A backend owns device memory for polynomials ([`DevicePoly`]) and offers
+//! the primitives the CKKS layer is written in: NTTs, element-wise modular
+//! arithmetic, automorphisms, basis extension (ModUp/ModDown), the
+//! key-switching inner product and rescaling. Every method takes a batch, so
+//! one call can be one device launch. The CPU backend is the reference: every
+//! other backend must match it bit for bit.
+//!
+//! Layout: a polynomial with basis {q, p} holds `q + p` limbs of N words,
+//! limb-major: Q[0..q] then P[0..p]. Values are fully reduced at every call
+//! boundary. "NTT domain" means the order documented in [`crate::math::ntt`].
+
+pub mod cpu;
+mod error;
+
+use std::ops::Range;
+
+pub use error::BackendError;
+
+use crate::math::RnsRing;
+
+/// Result type of the backend layer.
+pub type Result<T> = std::result::Result<T, BackendError>;
+
+/// Which primes a polynomial's limbs use: the first `q` of Q, then the first `p` of P.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct Basis {
+    /// Number of Q limbs.
+    pub q: usize,
+    /// Number of P limbs.
+    pub p: usize,
+}
+
+impl Basis {
+    /// A basis of `q` Q-limbs and no special primes.
+    #[must_use]
+    pub fn q(q: usize) -> Self {
+        Self { q, p: 0 }
+    }
+
+    /// Total number of limbs.
+    #[must_use]
+    pub fn limbs(&self) -> usize {
+        self.q + self.p
+    }
+
+    /// Global limb index (into [`RnsRing::modulus`]) of local limb `k`.
+    #[must_use]
+    pub fn global(&self, k: usize, ring: &RnsRing) -> usize {
+        if k < self.q { k } else { ring.q.len() + k - self.q }
+    }
+}
+
+/// Device memory of one polynomial; each backend accepts only its own kind.
+#[derive(Debug)]
+pub(crate) enum DeviceMem {
+    /// Host memory (CPU backend).
+    Host(Vec<u32>),
+}
+
+/// An RNS polynomial resident on a backend's device.
+#[derive(Debug)]
+pub struct DevicePoly {
+    pub(crate) mem: DeviceMem,
+    basis: Basis,
+}
+
+impl DevicePoly {
+    /// The limbs this polynomial holds.
+    #[must_use]
+    pub fn basis(&self) -> Basis {
+        self.basis
+    }
+}
+
+/// Element-wise binary operation between two polynomials of equal basis.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Elementwise {
+    /// dst += src
+    Add,
+    /// dst -= src
+    Sub,
+    /// dst *= src (pointwise; a ring product in the NTT domain)
+    Mul,
+}
+
+/// Operation of a polynomial with one constant per limb.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ScalarOp {
+    /// dst[k] += c[k] on every coefficient of limb k
+    Add,
+    /// dst[k] *= c[k] on every coefficient of limb k
+    Mul,
+}
+
+/// Digits of a hybrid key-switching decomposition: digit j covers Q limbs
+/// `j·alpha .. min((j+1)·alpha, q)`.
+#[must_use]
+pub fn digit_ranges(q: usize, alpha: usize) -> Vec<Range<usize>> {
+    (0..q.div_ceil(alpha)).map(|j| j * alpha..((j + 1) * alpha).min(q)).collect()
+}
+
+/// Batched polynomial primitives on one device. See the module docs for the
+/// layout contract.
+pub trait Backend: Send + Sync {
+    /// Short name used in reports ("cpu", "wgpu", "cuda").
+    fn name(&self) -> &'static str;
+    /// The ring this backend was built for.
+    fn ring(&self) -> &RnsRing;
+
+    /// Copies host words (limb-major, reduced) to a new device polynomial.
+    fn upload(&self, basis: Basis, data: &[u32]) -> Result<DevicePoly>;
+    /// Copies a device polynomial to host words (limb-major).
+    fn download(&self, poly: &DevicePoly) -> Result<Vec<u32>>;
+    /// A zero polynomial.
+    fn zeros(&self, basis: Basis) -> Result<DevicePoly>;
+    /// A device-side copy.
+    fn copy(&self, poly: &DevicePoly) -> Result<DevicePoly>;
+    /// Overwrites the memory with zeros (for secrets, before release).
+    fn zeroize(&self, poly: &mut DevicePoly) -> Result<()>;
+    /// Keeps only the first `q` Q-limbs (level dropping); requires no P limbs.
+    fn truncate(&self, poly: &mut DevicePoly, q: usize) -> Result<()>;
+
+    /// Forward NTT of every limb of every polynomial.
+    fn ntt_forward(&self, polys: &mut [&mut DevicePoly]) -> Result<()>;
+    /// Inverse NTT of every limb of every polynomial.
+    fn ntt_inverse(&self, polys: &mut [&mut DevicePoly]) -> Result<()>;
+    /// `dst[i] op= src[i]` for each pair.
+    fn elementwise(&self, op: Elementwise, dst: &mut [&mut DevicePoly], src: &[&DevicePoly]) -> Result<()>;
+    /// `dst[i] = -dst[i]`.
+    fn negate(&self, dst: &mut [&mut DevicePoly]) -> Result<()>;
+    /// `dst[i] op= c` with one residue per limb of the polynomials' basis.
+    fn scalar(&self, op: ScalarOp, dst: &mut [&mut DevicePoly], per_limb: &[u32]) -> Result<()>;
+    /// Tensor product of two degree-1 ciphertexts (NTT domain):
+    /// (a0·b0, a0·b1 + a1·b0, a1·b1).
+    fn tensor(&self, a: [&DevicePoly; 2], b: [&DevicePoly; 2]) -> Result<[DevicePoly; 3]>;
+    /// X → X^galois applied to each polynomial (NTT domain), into new polynomials.
+    fn automorphism(&self, src: &[&DevicePoly], galois: u64) -> Result<Vec<DevicePoly>>;
+    /// Hybrid key-switching decomposition: splits `src` (NTT, basis {q, 0})
+    /// into digits of `alpha` limbs and extends each to basis {q, p} (NTT).
+    fn mod_up(&self, src: &DevicePoly, alpha: usize, p: usize) -> Result<Vec<DevicePoly>>;
+    /// Key-switching inner product Σ_j digit_j · (b_j, a_j) over the digits'
+    /// basis; key polynomials may hold more Q limbs (the extra ones are ignored).
+    fn key_switch_inner(&self, digits: &[DevicePoly], key: &[[&DevicePoly; 2]]) -> Result<[DevicePoly; 2]>;
+    /// Divides by P with rounding: basis {q, p} → {q, 0}, NTT domain, in place.
+    fn mod_down(&self, polys: &mut [&mut DevicePoly]) -> Result<()>;
+    /// Divides by the last `drop` Q primes with rounding, one prime at a time
+    /// (NTT domain, in place).
+    fn rescale(&self, polys: &mut [&mut DevicePoly], drop: usize) -> Result<()>;
+}
