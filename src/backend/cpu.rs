@@ -124,11 +124,18 @@ impl CpuBackend {
     }
 
     /// Converts the coefficient-domain limbs `coef` (global primes `sources`)
-    /// to `targets` and returns them in the NTT domain.
-    fn extend_ntt(&self, coef: &[u32], sources: Vec<usize>, targets: Vec<usize>) -> Vec<u32> {
+    /// to `targets` and returns them in the NTT domain; `centered` selects
+    /// the exact conversion of the centered value (ModDown) over the fast
+    /// approximate one (ModUp).
+    fn extend_ntt(&self, coef: &[u32], sources: Vec<usize>, targets: Vec<usize>, centered: bool) -> Vec<u32> {
         let n = self.n();
         let mut out = vec![0u32; targets.len() * n];
-        self.converter(sources, targets.clone()).convert(coef, &mut out, &mut Vec::new());
+        let converter = self.converter(sources, targets.clone());
+        if centered {
+            converter.convert_centered(coef, &mut out, &mut Vec::new());
+        } else {
+            converter.convert(coef, &mut out, &mut Vec::new());
+        }
         let items = targets.iter().copied().zip(out.chunks_exact_mut(n)).collect();
         self.for_each_limb(items, |g, limb| self.tables[g].forward(limb));
         out
@@ -242,9 +249,9 @@ impl Backend for CpuBackend {
         self.run_each(items.into_iter().zip(sources).collect(), |((g, limb), s)| {
             let m = self.modulus(g);
             match op {
-                Elementwise::Add => limb_ops::add_assign(m, limb, s),
-                Elementwise::Sub => limb_ops::sub_assign(m, limb, s),
-                Elementwise::Mul => limb_ops::mul_assign(m, limb, s),
+                Elementwise::Add => kernels::add_assign(m, limb, s),
+                Elementwise::Sub => kernels::sub_assign(m, limb, s),
+                Elementwise::Mul => kernels::mul_assign(m, limb, s),
             }
         });
         Ok(())
@@ -293,7 +300,7 @@ impl Backend for CpuBackend {
         self.run_each(items, |(k, (o0, (o1, o2)))| {
             let m = self.modulus(basis.global(k, &self.ring));
             let (a0, a1, b0, b1) = (limb(a[0], k, n), limb(a[1], k, n), limb(b[0], k, n), limb(b[1], k, n));
-            limb_ops::tensor(m, [a0, a1], [b0, b1], [o0, o1, o2]);
+            kernels::tensor(m, [a0, a1], [b0, b1], [o0, o1, o2]);
         });
         Ok([d0, d1, d2].map(|d| self.new_poly(basis, d)))
     }
@@ -337,7 +344,7 @@ impl Backend for CpuBackend {
                     .filter(|k| !digit.contains(k))
                     .chain((0..p).map(|j| self.ring.q.len() + j))
                     .collect();
-                let extended = self.extend_ntt(&coef, digit.clone().collect(), targets);
+                let extended = self.extend_ntt(&coef, digit.clone().collect(), targets, false);
                 let mut out = Vec::with_capacity(out_basis.limbs() * n);
                 out.extend_from_slice(&extended[..digit.start * n]);
                 out.extend_from_slice(&input[digit.start * n..digit.end * n]);
@@ -401,13 +408,13 @@ impl Backend for CpuBackend {
             let mut coef = data[q * n..].to_vec();
             let items = p_globals.iter().copied().zip(coef.chunks_exact_mut(n)).collect();
             self.for_each_limb(items, |g, limb| self.tables[g].inverse(limb));
-            let conv = self.extend_ntt(&coef, p_globals.clone(), (0..q).collect());
+            let conv = self.extend_ntt(&coef, p_globals.clone(), (0..q).collect(), true);
             let items = data[..q * n].chunks_exact_mut(n).enumerate().collect();
             self.for_each_limb(items, |i, limb| {
                 let m = self.modulus(i);
                 let p_mod = p_globals.iter().fold(1, |acc, &g| m.mul(acc, self.modulus(g).value() % m.value()));
                 let conv_i = &conv[i * n..(i + 1) * n];
-                limb_ops::sub_mul_scalar_assign(m, limb, conv_i, m.inv(p_mod));
+                kernels::sub_mul_scalar_assign(m, limb, conv_i, m.inv(p_mod));
             });
             let DeviceMem::Host(v) = &mut poly.mem;
             v.truncate(q * n);
@@ -445,7 +452,7 @@ impl Backend for CpuBackend {
                         })
                         .collect();
                     self.tables[i].forward(&mut r);
-                    limb_ops::sub_mul_scalar_assign(m, limb, &r, m.inv(q_last_mod));
+                    kernels::sub_mul_scalar_assign(m, limb, &r, m.inv(q_last_mod));
                 });
                 let DeviceMem::Host(v) = &mut poly.mem;
                 v.truncate(last * n);
@@ -453,5 +460,53 @@ impl Backend for CpuBackend {
             }
         }
         Ok(())
+    }
+}
+
+/// In-place element-wise kernels (scalar; the SIMD variants live in
+/// `math::limb_ops` and are out-of-place). Inputs and outputs in [0, q).
+mod kernels {
+    use crate::math::Modulus;
+
+    /// a[i] = (a[i] + b[i]) mod q.
+    pub fn add_assign(m: &Modulus, a: &mut [u32], b: &[u32]) {
+        for (x, &y) in a.iter_mut().zip(b) {
+            *x = m.add(*x, y);
+        }
+    }
+
+    /// a[i] = (a[i] - b[i]) mod q.
+    pub fn sub_assign(m: &Modulus, a: &mut [u32], b: &[u32]) {
+        for (x, &y) in a.iter_mut().zip(b) {
+            *x = m.sub(*x, y);
+        }
+    }
+
+    /// a[i] = a[i]·b[i] mod q.
+    pub fn mul_assign(m: &Modulus, a: &mut [u32], b: &[u32]) {
+        for (x, &y) in a.iter_mut().zip(b) {
+            *x = m.mul(*x, y);
+        }
+    }
+
+    /// a[i] = (a[i] - b[i])·w mod q for a constant w < q: the last step of
+    /// rescale and ModDown.
+    pub fn sub_mul_scalar_assign(m: &Modulus, a: &mut [u32], b: &[u32], w: u32) {
+        let ws = m.shoup(w);
+        for (x, &y) in a.iter_mut().zip(b) {
+            *x = m.mul_shoup(*x + m.value() - y, w, ws);
+        }
+    }
+
+    /// Tensor product of degree-1 ciphertext limbs:
+    /// out = (a0·b0, a0·b1 + a1·b0, a1·b1) mod q.
+    pub fn tensor(m: &Modulus, a: [&[u32]; 2], b: [&[u32]; 2], out: [&mut [u32]; 3]) {
+        let [o0, o1, o2] = out;
+        for i in 0..o0.len() {
+            let (a0, a1, b0, b1) = (u64::from(a[0][i]), u64::from(a[1][i]), u64::from(b[0][i]), u64::from(b[1][i]));
+            o0[i] = m.reduce_u64(a0 * b0);
+            o1[i] = m.reduce_u64(a0 * b1 + a1 * b0);
+            o2[i] = m.reduce_u64(a1 * b1);
+        }
     }
 }

@@ -147,6 +147,12 @@ pub enum CkksError {
         /// Operation name.
         op: &'static str,
     },
+    /// Operands or keys from different key pairs.
+    #[error("{op}: encrypted under a different key pair")]
+    KeyMismatch {
+        /// Operation name.
+        op: &'static str,
+    },
     /// A needed evaluation key was not provided.
     #[error("{op}: missing {kind} key{}", step.map(|s| format!(" for step {s}")).unwrap_or_default())]
     MissingKey {

@@ -1,11 +1,20 @@
 //! The CKKS scheme: parameters, encoding, keys, encryption and homomorphic
 //! evaluation, written once against the scheduler (no device code here).
 
+mod ciphertext;
+mod context;
+mod encoder;
+mod encryption;
 pub mod error;
+mod eval;
+pub mod keys;
 pub mod params;
 pub mod presets;
 pub mod security;
 
+pub use ciphertext::{Ciphertext, Plaintext};
+pub use context::Context;
 pub use error::{CkksError, ParamsError, Result, SerializationError};
+pub use keys::{EvaluationKeys, PublicKey, SecretKey, SwitchingKey};
 pub use params::{Params, ParamsLiteral};
 pub use presets::preset;

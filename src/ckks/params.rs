@@ -6,8 +6,11 @@
 //! to `depth`. Level primes are chosen from the top level down so that the
 //! nominal scale of every level stays close to 2^`log_scale`: the prime
 //! dropped at level l is the free NTT prime closest to s_l^2 / Δ, which makes
-//! s_(l-1) = s_l^2 / q_l ≈ Δ. The special primes P (one digit's worth,
-//! `alpha` = ceil(#Q / dnum)) and the base primes are the largest NTT primes.
+//! s_(l-1) = s_l^2 / q_l ≈ Δ. The base primes and the special primes P are
+//! the largest NTT primes. P has one prime more than a key-switching digit
+//! (`alpha` = ceil(#Q / dnum) primes): key-switching noise is about
+//! alpha·(Q_digit/P)·σ·N, so the extra 2^30 makes it negligible next to the
+//! encryption noise (with P ≈ Q_digit it would cost about 8 bits of precision).
 
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
@@ -22,6 +25,8 @@ use crate::math::{Modulus, RnsRing};
 pub const MIN_LOG_N: u32 = 4;
 /// Largest supported log2 N (the last row of the HE-standard table).
 pub const MAX_LOG_N: u32 = 16;
+/// Special primes beyond one digit's worth (see the module docs).
+pub const EXTRA_SPECIAL_PRIMES: usize = 1;
 /// Prefix that marks a parameter set as insecure, allowed for tests only.
 pub const TOY_PREFIX: &str = "toy-";
 
@@ -84,14 +89,15 @@ impl Params {
         let delta = l.log_scale.exp2();
         let q_count = l.base_primes + l.depth * l.primes_per_level;
         let alpha = q_count.div_ceil(l.dnum);
-        let wanted = q_count + alpha;
+        let p_count = alpha + EXTRA_SPECIAL_PRIMES;
+        let wanted = q_count + p_count;
         let mut pool: Vec<u32> = ntt_primes_below(MAX_MODULUS_BITS, two_n).collect();
         if pool.len() < wanted {
             return Err(ParamsError::NotEnoughPrimes { log_n: l.log_n, wanted, found: pool.len() });
         }
         // Largest primes: base, then P.
         let base: Vec<u32> = pool.drain(..l.base_primes).collect();
-        let special: Vec<u32> = pool.drain(..alpha).collect();
+        let special: Vec<u32> = pool.drain(..p_count).collect();
         let mut level_primes = vec![0u32; l.depth * l.primes_per_level];
         let mut level_scales = vec![0.0; l.depth + 1];
         let mut scale = delta;
@@ -254,7 +260,7 @@ impl Params {
         self.literal.dnum
     }
 
-    /// Q limbs per key-switching digit (= number of P limbs).
+    /// Q limbs per key-switching digit (P has one limb more).
     #[must_use]
     pub fn alpha(&self) -> usize {
         self.alpha

@@ -5,8 +5,19 @@
 //! Inverse: Gentleman–Sande, bit-reversed input, natural-order output.
 //! Both take and return values fully reduced to [0, q); inside, values stay
 //! in [0, 4q), which fits a `u32` because q < 2^30.
+//!
+//! [`NttTable::forward`] and [`NttTable::inverse`] run the fastest
+//! [`Variant`] the CPU supports (AVX-512 in `ntt/avx512.rs`, AVX2 in
+//! `ntt/avx2.rs`, else the portable `*_scalar` reference); all variants give
+//! bit-identical results.
+
+#[cfg(target_arch = "x86_64")]
+mod avx2;
+#[cfg(target_arch = "x86_64")]
+mod avx512;
 
 use super::Modulus;
+use super::limb_ops::Variant;
 use super::primes::primitive_root_2n;
 
 /// Precomputed twiddle factors for one prime and one ring degree N.
@@ -76,16 +87,53 @@ impl NttTable {
         1 << self.log_n
     }
 
-    /// In-place forward NTT of one limb (`a.len() == N`, values in [0, q)).
+    /// In-place forward NTT of one limb (`a.len() == N`, natural order,
+    /// values in [0, q)); output bit-reversed in [0, q).
     pub fn forward(&self, a: &mut [u32]) {
-        assert_eq!(a.len(), self.n(), "limb length must equal N");
-        self.forward_scalar(a);
+        self.forward_with(Variant::best(), a);
     }
 
-    /// In-place inverse NTT of one limb (`a.len() == N`, values in [0, q)).
+    /// In-place inverse NTT of one limb (`a.len() == N`, bit-reversed, values
+    /// in [0, q)); output natural order in [0, q).
     pub fn inverse(&self, a: &mut [u32]) {
+        self.inverse_with(Variant::best(), a);
+    }
+
+    /// [`Self::forward`] with a chosen variant. The SIMD kernels need
+    /// N ≥ 16 (AVX2) or N ≥ 32 (AVX-512); below that the next narrower
+    /// variant runs.
+    ///
+    /// # Panics
+    /// If `a.len() != N` or the CPU lacks the variant.
+    pub fn forward_with(&self, v: Variant, a: &mut [u32]) {
         assert_eq!(a.len(), self.n(), "limb length must equal N");
-        self.inverse_scalar(a);
+        match v.checked() {
+            #[cfg(target_arch = "x86_64")]
+            // SAFETY: `checked` verified that the CPU supports AVX-512 F.
+            Variant::Avx512 if a.len() >= 32 => unsafe { avx512::forward(self, a) },
+            #[cfg(target_arch = "x86_64")]
+            // SAFETY: `checked` verified AVX2 (which the AVX-512 variant also requires).
+            Variant::Avx2 | Variant::Avx512 if a.len() >= 16 => unsafe { avx2::forward(self, a) },
+            _ => self.forward_scalar(a),
+        }
+    }
+
+    /// [`Self::inverse`] with a chosen variant (small N as in
+    /// [`Self::forward_with`]).
+    ///
+    /// # Panics
+    /// If `a.len() != N` or the CPU lacks the variant.
+    pub fn inverse_with(&self, v: Variant, a: &mut [u32]) {
+        assert_eq!(a.len(), self.n(), "limb length must equal N");
+        match v.checked() {
+            #[cfg(target_arch = "x86_64")]
+            // SAFETY: `checked` verified that the CPU supports AVX-512 F.
+            Variant::Avx512 if a.len() >= 32 => unsafe { avx512::inverse(self, a) },
+            #[cfg(target_arch = "x86_64")]
+            // SAFETY: `checked` verified AVX2 (which the AVX-512 variant also requires).
+            Variant::Avx2 | Variant::Avx512 if a.len() >= 16 => unsafe { avx2::inverse(self, a) },
+            _ => self.inverse_scalar(a),
+        }
     }
 
     /// Portable forward transform; the reference for every SIMD variant.
@@ -248,5 +296,37 @@ mod tests {
         let mut prod: Vec<u32> = fa.iter().zip(&fb).map(|(&x, &y)| m.mul(x, y)).collect();
         t.inverse(&mut prod);
         assert_eq!(prod, naive);
+    }
+
+    #[test]
+    fn simd_variants_match_scalar() {
+        use crate::math::limb_ops::tests::{TestRng, simd_variants, test_moduli};
+        let mut rng = TestRng(0x2545_F491_4F6C_DD1D);
+        // NTT-friendly for every N up to 2^16 (q ≡ 1 mod 2^17), 20 to 30 bits.
+        let moduli: Vec<Modulus> = test_moduli().into_iter().filter(|m| m.value() % (1 << 17) == 1).collect();
+        assert!(moduli.len() >= 5 && moduli.iter().any(|m| m.value() > (1 << 30) - (1 << 20)));
+        for m in moduli {
+            let q = m.value();
+            for log_n in 4..=16 {
+                let t = NttTable::new(m, log_n);
+                let n = t.n();
+                for input in [rng.limb(q, n), vec![q - 1; n]] {
+                    let mut want = input.clone();
+                    t.forward_scalar(&mut want);
+                    let mut want_inv = input.clone();
+                    t.inverse_scalar(&mut want_inv);
+                    for v in simd_variants() {
+                        let mut got = input.clone();
+                        t.forward_with(v, &mut got);
+                        assert_eq!(got, want, "forward {v:?} q = {q} N = {n}");
+                        assert!(got.iter().all(|&x| x < q));
+                        let mut got = input.clone();
+                        t.inverse_with(v, &mut got);
+                        assert_eq!(got, want_inv, "inverse {v:?} q = {q} N = {n}");
+                        assert!(got.iter().all(|&x| x < q));
+                    }
+                }
+            }
+        }
     }
 }

@@ -2,8 +2,11 @@
 //!
 //! Given x in basis {q_i} (coefficient domain), computes
 //! `Σ_i [x_i · (Q/q_i)^-1]_{q_i} · (Q/q_i) mod p_j` for every target p_j.
-//! The result equals x + u·Q for a small integer 0 ≤ u < #sources: exact
-//! enough for ModUp, and corrected by the caller in ModDown.
+//! [`BasisConverter::convert`] returns x + u·Q for a small integer
+//! 0 ≤ u < #sources: exact enough for ModUp. [`BasisConverter::convert_centered`]
+//! removes u with a floating-point estimate of Σ y_i/q_i and returns the
+//! centered x in (-Q/2, Q/2]: ModDown needs it, because the biased u would
+//! otherwise multiply the secret into a smooth, large error.
 
 use super::Modulus;
 
@@ -19,6 +22,8 @@ pub struct BasisConverter {
     qhat_inv: Vec<(u32, u32)>,
     /// (Q/q_i) mod p_j, indexed [target][source].
     qhat_mod_target: Vec<Vec<u32>>,
+    /// Q mod p_j, per target.
+    q_mod_target: Vec<u32>,
 }
 
 impl BasisConverter {
@@ -52,7 +57,9 @@ impl BasisConverter {
                     .collect()
             })
             .collect();
-        Self { sources: sources.to_vec(), targets: targets.to_vec(), qhat_inv, qhat_mod_target }
+        let q_mod_target =
+            targets.iter().map(|pj| sources.iter().fold(1, |acc, qi| pj.mul(acc, qi.value() % pj.value()))).collect();
+        Self { sources: sources.to_vec(), targets: targets.to_vec(), qhat_inv, qhat_mod_target, q_mod_target }
     }
 
     /// Number of source limbs.
@@ -70,6 +77,16 @@ impl BasisConverter {
     /// Converts `input` (`sources.len()` limbs of N words, limb-major) into
     /// `output` (`targets.len()` limbs). `scratch` holds N·#sources words.
     pub fn convert(&self, input: &[u32], output: &mut [u32], scratch: &mut Vec<u32>) {
+        self.convert_impl(input, output, scratch, false);
+    }
+
+    /// Exact conversion of the centered representative x in (-Q/2, Q/2]
+    /// (same layout as [`Self::convert`]).
+    pub fn convert_centered(&self, input: &[u32], output: &mut [u32], scratch: &mut Vec<u32>) {
+        self.convert_impl(input, output, scratch, true);
+    }
+
+    fn convert_impl(&self, input: &[u32], output: &mut [u32], scratch: &mut Vec<u32>, centered: bool) {
         let n = input.len() / self.sources.len();
         assert_eq!(input.len(), n * self.sources.len(), "input is not whole limbs");
         assert_eq!(output.len(), n * self.targets.len(), "output is not whole limbs");
@@ -83,8 +100,21 @@ impl BasisConverter {
                 *y = qi.mul_shoup(*x, inv, inv_shoup);
             }
         }
+        // Multiples of Q to remove: round(Σ_i y_i / q_i) per coefficient.
+        let overflow: Vec<u32> = if centered {
+            let mut f = vec![0f64; n];
+            for (y, qi) in scratch.chunks_exact(n).zip(&self.sources) {
+                let inv = 1.0 / f64::from(qi.value());
+                for (f, &y) in f.iter_mut().zip(y) {
+                    *f += f64::from(y) * inv;
+                }
+            }
+            f.iter().map(|&f| f.round() as u32).collect()
+        } else {
+            Vec::new()
+        };
         let mut acc = vec![0u64; n];
-        for ((out, pj), coeffs) in output.chunks_exact_mut(n).zip(&self.targets).zip(&self.qhat_mod_target) {
+        for (((out, pj), coeffs), &q_mod) in output.chunks_exact_mut(n).zip(&self.targets).zip(&self.qhat_mod_target).zip(&self.q_mod_target) {
             acc.fill(0);
             for (chunk_y, chunk_c) in scratch
                 .chunks(n * PRODUCTS_PER_REDUCTION)
@@ -105,6 +135,11 @@ impl BasisConverter {
             for (o, &a) in out.iter_mut().zip(&acc) {
                 *o = pj.reduce_u64(a);
             }
+            if centered {
+                for (o, &v) in out.iter_mut().zip(&overflow) {
+                    *o = pj.sub(*o, pj.reduce_u64(u64::from(v) * u64::from(q_mod)));
+                }
+            }
         }
     }
 }
@@ -113,6 +148,22 @@ impl BasisConverter {
 mod tests {
     use super::*;
     use crate::math::primes::ntt_primes_below;
+
+    #[test]
+    fn centered_conversion_is_exact() {
+        let primes: Vec<Modulus> = ntt_primes_below(30, 64).take(8).map(|q| Modulus::new(q).unwrap()).collect();
+        let (src, dst) = primes.split_at(5);
+        let conv = BasisConverter::new(src, dst);
+        let xs: Vec<i64> = (0..64).map(|k| (k - 32) * 987_654_321_987 + k * 7).collect();
+        let input: Vec<u32> = src.iter().flat_map(|q| xs.iter().map(|&x| q.reduce_i64(x))).collect();
+        let mut out = vec![0u32; 64 * dst.len()];
+        conv.convert_centered(&input, &mut out, &mut Vec::new());
+        for (j, pj) in dst.iter().enumerate() {
+            for (k, &x) in xs.iter().enumerate() {
+                assert_eq!(out[j * 64 + k], pj.reduce_i64(x), "target {j}, coefficient {k}");
+            }
+        }
+    }
 
     #[test]
     fn conversion_is_exact_up_to_small_multiple_of_q() {

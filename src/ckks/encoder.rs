@@ -1,0 +1,135 @@
+//! Encoding of complex (or real) vectors into plaintexts and back, with the
+//! canonical embedding (special FFT) and sparse slot packing.
+
+use num_complex::Complex64;
+
+use super::{CkksError, Context, Plaintext, Result};
+use crate::backend::Basis;
+use crate::sched::OpKind;
+
+/// Largest |coefficient| an encoding may produce: 2^62 keeps the f64 → i64
+/// conversion exact to within rounding and leaves headroom in every limb sum.
+const MAX_COEFF_BITS: f64 = 62.0;
+
+impl Context {
+    /// Encodes `values` (at most N/2; padded to the next power of two with
+    /// zeros) at `level` with scale `scale`.
+    pub fn encode(&self, values: &[Complex64], level: usize, scale: f64) -> Result<Plaintext> {
+        let params = self.params();
+        let invalid = |reason: String| CkksError::InvalidInput { op: "encode", reason };
+        if values.is_empty() || values.len() > params.max_slots() {
+            return Err(invalid(format!("{} values do not fit 1..={} slots", values.len(), params.max_slots())));
+        }
+        if level > params.max_level() {
+            return Err(invalid(format!("level {level} is above the maximum {}", params.max_level())));
+        }
+        if !(scale.is_finite() && scale >= 1.0) {
+            return Err(invalid(format!("scale {scale} must be finite and at least 1")));
+        }
+        let slots = values.len().next_power_of_two();
+        let mut vals = values.to_vec();
+        vals.resize(slots, Complex64::new(0.0, 0.0));
+        if let Some(bad) = vals.iter().position(|v| !(v.re.is_finite() && v.im.is_finite())) {
+            return Err(invalid(format!("value {bad} is not finite")));
+        }
+        self.fft.embed_inv(&mut vals);
+        let n = params.n();
+        let gap = n / (2 * slots);
+        let basis = Basis::q(params.q_limbs(level));
+        let log_q: f64 = params.ring().q[..basis.q].iter().map(|m| f64::from(m.value()).log2()).sum();
+        let limit = (log_q - 1.0).min(MAX_COEFF_BITS).exp2();
+        let mut coeffs = vec![0i64; n];
+        for (i, v) in vals.iter().enumerate() {
+            for (pos, x) in [(i * gap, v.re), (n / 2 + i * gap, v.im)] {
+                let c = (x * scale).round();
+                if c.abs() >= limit {
+                    return Err(invalid(format!(
+                        "values too large for scale 2^{:.1} at level {level} (|coefficient| 2^{:.1} ≥ 2^{:.1})",
+                        scale.log2(),
+                        c.abs().log2(),
+                        limit.log2()
+                    )));
+                }
+                coeffs[pos] = c as i64;
+            }
+        }
+        let poly = self.upload_small(&coeffs, basis)?;
+        Ok(Plaintext { poly, level, scale, slots, params_id: params.fingerprint() })
+    }
+
+    /// Encodes real values at `level` with the level's nominal scale.
+    pub fn encode_real(&self, values: &[f64], level: usize) -> Result<Plaintext> {
+        let vals: Vec<Complex64> = values.iter().map(|&x| Complex64::new(x, 0.0)).collect();
+        self.encode(&vals, level, self.params().scale(level))
+    }
+
+    /// Decodes a plaintext into its `slots` complex values.
+    pub fn decode(&self, pt: &Plaintext) -> Result<Vec<Complex64>> {
+        let params = self.params();
+        if pt.params_id != params.fingerprint() {
+            return Err(CkksError::ParamsMismatch { op: "decode" });
+        }
+        let mut poly = self.copy_poly(&pt.poly)?;
+        // Only the lowest limbs are needed to recover a value below their product.
+        let used = poly.basis().q.min(3);
+        self.run(OpKind::Memory, |b| b.truncate(&mut poly, used))?;
+        self.run(OpKind::Intt, |b| b.ntt_inverse(&mut [&mut poly]))?;
+        let words = self.run(OpKind::Download, |b| b.download(&poly))?;
+        let n = params.n();
+        let crt = Crt::new(&params.ring().q[..used].iter().map(|m| m.value()).collect::<Vec<_>>());
+        let gap = n / (2 * pt.slots);
+        let coeff = |pos: usize| {
+            let residues: Vec<u32> = (0..used).map(|k| words[k * n + pos]).collect();
+            crt.centered(&residues) as f64 / pt.scale
+        };
+        let mut vals: Vec<Complex64> =
+            (0..pt.slots).map(|i| Complex64::new(coeff(i * gap), coeff(n / 2 + i * gap))).collect();
+        self.fft.embed(&mut vals);
+        Ok(vals)
+    }
+}
+
+/// Chinese remaindering for up to three 30-bit primes (product < 2^90) in i128.
+struct Crt {
+    primes: Vec<u128>,
+    product: u128,
+    /// (M/q_i) · ((M/q_i)^-1 mod q_i), per prime.
+    basis: Vec<u128>,
+}
+
+impl Crt {
+    fn new(primes: &[u32]) -> Self {
+        let primes: Vec<u128> = primes.iter().map(|&q| u128::from(q)).collect();
+        let product: u128 = primes.iter().product();
+        let basis = primes
+            .iter()
+            .map(|&q| {
+                let m_i = product / q;
+                let inv = mod_pow(m_i % q, q - 2, q);
+                m_i * inv % product
+            })
+            .collect();
+        Self { primes, product, basis }
+    }
+
+    fn centered(&self, residues: &[u32]) -> i128 {
+        let mut x = 0u128;
+        for ((&r, &b), &q) in residues.iter().zip(&self.basis).zip(&self.primes) {
+            // b < M < 2^90 and r < 2^30: each product < 2^120, reduced before adding.
+            x = (x + u128::from(r) % q * b % self.product) % self.product;
+        }
+        if x > self.product / 2 { x as i128 - self.product as i128 } else { x as i128 }
+    }
+}
+
+fn mod_pow(mut b: u128, mut e: u128, q: u128) -> u128 {
+    let mut acc = 1;
+    while e > 0 {
+        if e & 1 == 1 {
+            acc = acc * b % q;
+        }
+        b = b * b % q;
+        e >>= 1;
+    }
+    acc
+}

@@ -1,0 +1,137 @@
+//! Additive operations and multiplication by plaintexts and constants.
+
+use super::{check_additive, check_compatible, check_same_key};
+use crate::backend::{DevicePoly, Elementwise, ScalarOp};
+use crate::ckks::{Ciphertext, CkksError, Context, Plaintext, Result};
+use crate::sched::OpKind;
+
+/// Largest |constant·scale| accepted (keeps the integer exact in f64/i128).
+const MAX_CONST_BITS: f64 = 62.0;
+
+impl Context {
+    /// A device-side copy of a ciphertext.
+    pub fn copy_ciphertext(&self, ct: &Ciphertext) -> Result<Ciphertext> {
+        let polys = ct.polys.iter().map(|p| self.copy_poly(p)).collect::<Result<_>>()?;
+        Ok(Ciphertext { polys, ..*ct })
+    }
+
+    fn elementwise_ct(&self, op: Elementwise, a: &mut Ciphertext, b: &Ciphertext) -> Result<()> {
+        // Pad the lower-degree operand's missing polynomials by copying them over.
+        let common = a.polys.len().min(b.polys.len());
+        {
+            let (dst, src): (Vec<&mut DevicePoly>, Vec<&DevicePoly>) =
+                a.polys.iter_mut().zip(&b.polys).take(common).unzip();
+            let mut dst = dst;
+            self.run(OpKind::Elementwise, |bk| bk.elementwise(op, &mut dst, &src))?;
+        }
+        for extra in &b.polys[common..] {
+            let mut p = self.copy_poly(extra)?;
+            if op == Elementwise::Sub {
+                self.run(OpKind::Elementwise, |bk| bk.negate(&mut [&mut p]))?;
+            }
+            a.polys.push(p);
+        }
+        Ok(())
+    }
+
+    /// a + b.
+    pub fn add(&self, a: &Ciphertext, b: &Ciphertext) -> Result<Ciphertext> {
+        check_additive("add", a, b)?;
+        check_same_key("add", a, b)?;
+        let mut out = self.copy_ciphertext(a)?;
+        self.elementwise_ct(Elementwise::Add, &mut out, b)?;
+        Ok(out)
+    }
+
+    /// a += b.
+    pub fn add_assign(&self, a: &mut Ciphertext, b: &Ciphertext) -> Result<()> {
+        check_additive("add", a, b)?;
+        check_same_key("add", a, b)?;
+        self.elementwise_ct(Elementwise::Add, a, b)
+    }
+
+    /// a - b.
+    pub fn sub(&self, a: &Ciphertext, b: &Ciphertext) -> Result<Ciphertext> {
+        check_additive("sub", a, b)?;
+        check_same_key("sub", a, b)?;
+        let mut out = self.copy_ciphertext(a)?;
+        self.elementwise_ct(Elementwise::Sub, &mut out, b)?;
+        Ok(out)
+    }
+
+    /// -a.
+    pub fn negate(&self, a: &Ciphertext) -> Result<Ciphertext> {
+        let mut out = self.copy_ciphertext(a)?;
+        let mut polys: Vec<&mut DevicePoly> = out.polys.iter_mut().collect();
+        self.run(OpKind::Elementwise, |b| b.negate(&mut polys))?;
+        Ok(out)
+    }
+
+    fn plain_op(&self, op: Elementwise, ct: &Ciphertext, pt: &Plaintext) -> Result<Ciphertext> {
+        let mut out = self.copy_ciphertext(ct)?;
+        let mut polys: Vec<&mut DevicePoly> = match op {
+            Elementwise::Mul => out.polys.iter_mut().collect(),
+            _ => out.polys.iter_mut().take(1).collect(),
+        };
+        let src = vec![&pt.poly; polys.len()];
+        self.run(OpKind::Elementwise, |b| b.elementwise(op, &mut polys, &src))?;
+        Ok(out)
+    }
+
+    /// ct + pt (same level and scale).
+    pub fn add_plain(&self, ct: &Ciphertext, pt: &Plaintext) -> Result<Ciphertext> {
+        check_additive("add_plain", ct, pt)?;
+        self.plain_op(Elementwise::Add, ct, pt)
+    }
+
+    /// ct - pt (same level and scale).
+    pub fn sub_plain(&self, ct: &Ciphertext, pt: &Plaintext) -> Result<Ciphertext> {
+        check_additive("sub_plain", ct, pt)?;
+        self.plain_op(Elementwise::Sub, ct, pt)
+    }
+
+    /// ct · pt; the result's scale is the product of the scales (rescale next).
+    pub fn mul_plain(&self, ct: &Ciphertext, pt: &Plaintext) -> Result<Ciphertext> {
+        check_compatible("mul_plain", ct, pt)?;
+        let mut out = self.plain_op(Elementwise::Mul, ct, pt)?;
+        out.scale *= pt.scale;
+        Ok(out)
+    }
+
+    fn const_integer(&self, op: &'static str, c: f64, scale: f64) -> Result<i128> {
+        let v = (c * scale).round();
+        if !v.is_finite() || v.abs() >= MAX_CONST_BITS.exp2() {
+            return Err(CkksError::InvalidInput {
+                op,
+                reason: format!("constant {c} at scale 2^{:.1} is out of range", scale.log2()),
+            });
+        }
+        Ok(v as i128)
+    }
+
+    /// ct + c in every slot (real constant).
+    pub fn add_const(&self, ct: &Ciphertext, c: f64) -> Result<Ciphertext> {
+        let k = self.const_integer("add_const", c, ct.scale)?;
+        let mut out = self.copy_ciphertext(ct)?;
+        let residues = self.residues_i128(k, out.polys[0].basis());
+        self.run(OpKind::Elementwise, |b| b.scalar(ScalarOp::Add, &mut [&mut out.polys[0]], &residues))?;
+        Ok(out)
+    }
+
+    /// ct · c in every slot (real constant). The constant is scaled by the
+    /// primes the next rescale drops, so that after [`Context::rescale`] the
+    /// scale returns exactly to the input's.
+    pub fn mul_const(&self, ct: &Ciphertext, c: f64) -> Result<Ciphertext> {
+        if ct.level == 0 {
+            return Err(CkksError::LevelExhausted { op: "mul_const", level: 0, needed: 1 });
+        }
+        let const_scale = self.params().level_modulus(ct.level);
+        let k = self.const_integer("mul_const", c, const_scale)?;
+        let mut out = self.copy_ciphertext(ct)?;
+        let residues = self.residues_i128(k, out.polys[0].basis());
+        let mut polys: Vec<&mut DevicePoly> = out.polys.iter_mut().collect();
+        self.run(OpKind::Elementwise, |b| b.scalar(ScalarOp::Mul, &mut polys, &residues))?;
+        out.scale *= const_scale;
+        Ok(out)
+    }
+}

@@ -1,0 +1,78 @@
+//! Homomorphic evaluation. Each operation checks its operands (parameter
+//! set, level, scale, degree, keys) and then submits a short sequence of
+//! backend primitives through the scheduler; no device code lives here.
+
+mod arith;
+mod keyswitch;
+mod mul;
+
+use super::{Ciphertext, CkksError, Plaintext, Result};
+
+/// Relative scale difference below which two scales count as equal (only
+/// floating-point noise from scale bookkeeping is that small).
+const SCALE_TOLERANCE: f64 = 1e-9;
+
+/// What binary operations need to know about an operand.
+pub(crate) trait Operand {
+    fn level(&self) -> usize;
+    fn scale(&self) -> f64;
+    fn params_id(&self) -> [u8; 16];
+}
+
+impl Operand for Ciphertext {
+    fn level(&self) -> usize {
+        self.level
+    }
+    fn scale(&self) -> f64 {
+        self.scale
+    }
+    fn params_id(&self) -> [u8; 16] {
+        self.params_id
+    }
+}
+
+impl Operand for Plaintext {
+    fn level(&self) -> usize {
+        self.level
+    }
+    fn scale(&self) -> f64 {
+        self.scale
+    }
+    fn params_id(&self) -> [u8; 16] {
+        self.params_id
+    }
+}
+
+/// Same parameter set and level.
+fn check_compatible(op: &'static str, a: &impl Operand, b: &impl Operand) -> Result<()> {
+    if a.params_id() != b.params_id() {
+        return Err(CkksError::ParamsMismatch { op });
+    }
+    if a.level() != b.level() {
+        return Err(CkksError::LevelMismatch { op, lhs: a.level(), rhs: b.level() });
+    }
+    Ok(())
+}
+
+/// Same key pair (ciphertext-ciphertext operations).
+fn check_same_key(op: &'static str, a: &Ciphertext, b: &Ciphertext) -> Result<()> {
+    if a.key_id == b.key_id { Ok(()) } else { Err(CkksError::KeyMismatch { op }) }
+}
+
+/// Same parameter set, level and scale (for additions).
+fn check_additive(op: &'static str, a: &impl Operand, b: &impl Operand) -> Result<()> {
+    check_compatible(op, a, b)?;
+    if (a.scale() / b.scale() - 1.0).abs() > SCALE_TOLERANCE {
+        return Err(CkksError::ScaleMismatch { op, lhs: a.scale().log2(), rhs: b.scale().log2() });
+    }
+    Ok(())
+}
+
+/// Degree-1 ciphertext (two polynomials) required.
+fn check_linear(op: &'static str, ct: &Ciphertext) -> Result<()> {
+    if ct.polys.len() == 2 {
+        Ok(())
+    } else {
+        Err(CkksError::InvalidInput { op, reason: "ciphertext has degree 2; relinearize it first".into() })
+    }
+}

@@ -1,0 +1,177 @@
+//! decrypt(op(encrypt(x))) ≈ op(x) for every homomorphic operation, at every
+//! level of a toy preset and at n14, with stated error bounds.
+
+mod common;
+
+use common::{Setup, max_error, rotated};
+use num_complex::Complex64;
+
+const STEPS: [i64; 7] = [1, 2, 5, -1, -7, 100, 511];
+
+fn check_all_ops_at_every_level(s: &mut Setup, slots: usize, levels: impl Iterator<Item = usize>) {
+    let b = s.bounds();
+    for level in levels {
+        let x = s.random_values(slots);
+        let y = s.random_values(slots);
+        let (cx, cy) = (s.encrypt(&x, level), s.encrypt(&y, level));
+        let ctx = &s.ctx;
+        let zip = |f: fn(Complex64, Complex64) -> Complex64| x.iter().zip(&y).map(|(&u, &v)| f(u, v)).collect::<Vec<_>>();
+        let fail = |op: &str, e: f64| format!("{op} at level {level}: error {e:e}");
+
+        let e = max_error(&s.decrypt(&cx), &x);
+        assert!(e < b.linear, "{}", fail("encrypt", e));
+        let e = max_error(&s.decrypt(&ctx.add(&cx, &cy).unwrap()), &zip(|a, b| a + b));
+        assert!(e < b.linear, "{}", fail("add", e));
+        let e = max_error(&s.decrypt(&ctx.sub(&cx, &cy).unwrap()), &zip(|a, b| a - b));
+        assert!(e < b.linear, "{}", fail("sub", e));
+        let e = max_error(&s.decrypt(&ctx.negate(&cx).unwrap()), &x.iter().map(|a| -a).collect::<Vec<_>>());
+        assert!(e < b.linear, "{}", fail("negate", e));
+        let py = ctx.encode(&y, level, cx.scale()).unwrap();
+        let e = max_error(&s.decrypt(&ctx.add_plain(&cx, &py).unwrap()), &zip(|a, b| a + b));
+        assert!(e < b.linear, "{}", fail("add_plain", e));
+        let e = max_error(&s.decrypt(&ctx.sub_plain(&cx, &py).unwrap()), &zip(|a, b| a - b));
+        assert!(e < b.linear, "{}", fail("sub_plain", e));
+        let e = max_error(&s.decrypt(&ctx.add_const(&cx, -0.75).unwrap()), &x.iter().map(|a| a - 0.75).collect::<Vec<_>>());
+        assert!(e < b.linear, "{}", fail("add_const", e));
+
+        for &step in &STEPS {
+            let r = ctx.rotate(&cx, step, &s.evk).unwrap();
+            let e = max_error(&s.decrypt(&r), &rotated(&x, step));
+            assert!(e < b.keyswitch, "{}", fail(&format!("rotate {step}"), e));
+        }
+        let e = max_error(&s.decrypt(&ctx.conjugate(&cx, &s.evk).unwrap()), &x.iter().map(|a| a.conj()).collect::<Vec<_>>());
+        assert!(e < b.keyswitch, "{}", fail("conjugate", e));
+
+        if level == 0 {
+            assert!(ctx.rescale(&cx).is_err());
+            assert!(ctx.mul_const(&cx, 2.0).is_err());
+            continue;
+        }
+        let prod = ctx.mul_relin(&cx, &cy, &s.evk).unwrap();
+        assert_eq!(prod.level(), level);
+        let prod = ctx.rescale(&prod).unwrap();
+        assert_eq!(prod.level(), level - 1);
+        assert!((prod.scale() / ctx.params().scale(level - 1) - 1.0).abs() < 1e-9, "nominal scale after rescale");
+        let e = max_error(&s.decrypt(&prod), &zip(|a, b| a * b));
+        assert!(e < b.mul, "{}", fail("mul_relin+rescale", e));
+        // Lazy relinearization: add degree-2 products, relinearize once.
+        let lazy = ctx.add(&ctx.mul(&cx, &cy).unwrap(), &ctx.mul(&cx, &cx).unwrap()).unwrap();
+        assert_eq!(lazy.degree_plus_one(), 3);
+        let lazy = ctx.rescale(&ctx.relinearize(&lazy, &s.evk).unwrap()).unwrap();
+        let want: Vec<Complex64> = x.iter().zip(&y).map(|(a, c)| a * c + a * a).collect();
+        let e = max_error(&s.decrypt(&lazy), &want);
+        assert!(e < 2.0 * b.mul, "{}", fail("mul+mul (degree 2), relinearize, rescale", e));
+        let e = max_error(&s.decrypt(&ctx.rescale(&ctx.mul_plain(&cx, &py).unwrap()).unwrap()), &zip(|a, b| a * b));
+        assert!(e < b.mul, "{}", fail("mul_plain+rescale", e));
+        let scaled = ctx.rescale(&ctx.mul_const(&cx, -3.5).unwrap()).unwrap();
+        assert!((scaled.scale() / cx.scale() - 1.0).abs() < 1e-12, "mul_const keeps the scale");
+        let e = max_error(&s.decrypt(&scaled), &x.iter().map(|a| a * -3.5).collect::<Vec<_>>());
+        assert!(e < b.mul, "{}", fail("mul_const+rescale", e));
+        let dropped = ctx.drop_to_level(&cx, level - 1).unwrap();
+        let e = max_error(&s.decrypt(&dropped), &x);
+        assert!(e < b.linear, "{}", fail("drop_to_level", e));
+    }
+}
+
+#[test]
+fn every_op_at_every_level_toy() {
+    let mut s = Setup::preset("toy-n1024", &STEPS);
+    let max = s.ctx.params().max_level();
+    check_all_ops_at_every_level(&mut s, 512, 0..=max);
+    // Sparse packing: fewer slots than N/2.
+    check_all_ops_at_every_level(&mut s, 64, [max].into_iter());
+}
+
+#[test]
+fn every_op_at_every_level_n14() {
+    let mut s = Setup::preset("n14", &STEPS);
+    let max = s.ctx.params().max_level();
+    check_all_ops_at_every_level(&mut s, 8192, 0..=max);
+}
+
+#[test]
+fn hoisted_rotations_equal_plain_rotations() {
+    let mut s = Setup::preset("toy-n4096", &STEPS);
+    let x = s.random_values(2048);
+    let ct = s.encrypt(&x, s.ctx.params().max_level());
+    let bound = s.bounds().keyswitch;
+    let hoisted = s.ctx.rotate_hoisted(&ct, &STEPS, &s.evk).unwrap();
+    for (&step, h) in STEPS.iter().zip(&hoisted) {
+        let plain = s.ctx.rotate(&ct, step, &s.evk).unwrap();
+        assert_eq!(s.decrypt(h), s.decrypt(&plain), "step {step}");
+        assert!(max_error(&s.decrypt(h), &rotated(&x, step)) < bound);
+    }
+}
+
+#[test]
+fn key_switching_works_for_dnum_1_2_and_max() {
+    let base = hetl::ckks::preset("toy-n4096").unwrap().literal().clone();
+    let q_count = base.base_primes + base.depth;
+    for dnum in [1, 2, q_count] {
+        let params = hetl::ckks::Params::try_from_literal(hetl::ckks::ParamsLiteral { dnum, ..base.clone() }).unwrap();
+        assert_eq!(params.alpha(), q_count.div_ceil(dnum));
+        let mut s = Setup::new(params, &[3]);
+        let b = s.bounds();
+        let top = s.ctx.params().max_level();
+        for level in [top, 1] {
+            let (x, y) = (s.random_values(2048), s.random_values(2048));
+            let (cx, cy) = (s.encrypt(&x, level), s.encrypt(&y, level));
+            let prod = s.ctx.rescale(&s.ctx.mul_relin(&cx, &cy, &s.evk).unwrap()).unwrap();
+            let want: Vec<Complex64> = x.iter().zip(&y).map(|(a, b)| a * b).collect();
+            let e = max_error(&s.decrypt(&prod), &want);
+            assert!(e < b.mul, "dnum {dnum} level {level}: {e:e}");
+            let e = max_error(&s.decrypt(&s.ctx.rotate(&cx, 3, &s.evk).unwrap()), &rotated(&x, 3));
+            assert!(e < b.keyswitch, "dnum {dnum} level {level} rotate: {e:e}");
+        }
+    }
+}
+
+#[test]
+fn deep_multiplication_chain_uses_every_level() {
+    // x^(2^depth) by repeated squaring, values on the unit circle keep |x| = 1.
+    let mut s = Setup::preset("toy-n1024", &[]);
+    let depth = s.ctx.params().max_level();
+    let x: Vec<Complex64> = (0..512).map(|k| Complex64::from_polar(1.0, k as f64 * 0.01)).collect();
+    let mut ct = s.encrypt(&x, depth);
+    let mut want = x.clone();
+    for _ in 0..depth {
+        ct = s.ctx.rescale(&s.ctx.mul_relin(&ct, &ct, &s.evk).unwrap()).unwrap();
+        want.iter_mut().for_each(|w| *w = *w * *w);
+    }
+    assert_eq!(ct.level(), 0);
+    let e = max_error(&s.decrypt(&ct), &want);
+    // Each squaring doubles the incoming error and adds a rescale's.
+    let bound = f64::from(1u32 << (depth + 1)) * s.bounds().mul;
+    assert!(e < bound, "error after {depth} squarings: {e:e} (bound {bound:e})");
+}
+
+#[test]
+fn public_key_encryption_decrypts_within_bound() {
+    for name in ["toy-n1024", "n14"] {
+        let mut s = Setup::preset(name, &[]);
+        let b = s.bounds();
+        let x = s.random_values(s.ctx.params().max_slots());
+        let top = s.ctx.params().max_level();
+        for level in [top, 0] {
+            let ct = s.encrypt_public(&x, level);
+            let e = max_error(&s.decrypt(&ct), &x);
+            assert!(e < b.public, "{name} level {level}: {e:e} (bound {:e})", b.public);
+        }
+    }
+}
+
+#[test]
+fn encoding_round_trip_error() {
+    for name in ["toy-n1024", "n14"] {
+        let mut s = Setup::preset(name, &[]);
+        let p = s.ctx.params().clone();
+        for slots in [1, 8, p.max_slots()] {
+            let x = s.random_values(slots);
+            let pt = s.ctx.encode(&x, p.max_level(), p.scale(p.max_level())).unwrap();
+            let e = max_error(&s.ctx.decode(&pt).unwrap()[..slots], &x);
+            // Rounding each coefficient to an integer: ≤ √N/2 per slot, over Δ.
+            let bound = (p.n() as f64).sqrt() / p.scale(p.max_level());
+            assert!(e < bound, "{name} slots {slots}: {e:e}");
+        }
+    }
+}
