@@ -15,7 +15,8 @@ fn check_all_ops_at_every_level(s: &mut Setup, slots: usize, levels: impl Iterat
         let y = s.random_values(slots);
         let (cx, cy) = (s.encrypt(&x, level), s.encrypt(&y, level));
         let ctx = &s.ctx;
-        let zip = |f: fn(Complex64, Complex64) -> Complex64| x.iter().zip(&y).map(|(&u, &v)| f(u, v)).collect::<Vec<_>>();
+        let zip =
+            |f: fn(Complex64, Complex64) -> Complex64| x.iter().zip(&y).map(|(&u, &v)| f(u, v)).collect::<Vec<_>>();
         let fail = |op: &str, e: f64| format!("{op} at level {level}: error {e:e}");
 
         let e = max_error(&s.decrypt(&cx), &x);
@@ -31,7 +32,8 @@ fn check_all_ops_at_every_level(s: &mut Setup, slots: usize, levels: impl Iterat
         assert!(e < b.linear, "{}", fail("add_plain", e));
         let e = max_error(&s.decrypt(&ctx.sub_plain(&cx, &py).unwrap()), &zip(|a, b| a - b));
         assert!(e < b.linear, "{}", fail("sub_plain", e));
-        let e = max_error(&s.decrypt(&ctx.add_const(&cx, -0.75).unwrap()), &x.iter().map(|a| a - 0.75).collect::<Vec<_>>());
+        let e =
+            max_error(&s.decrypt(&ctx.add_const(&cx, -0.75).unwrap()), &x.iter().map(|a| a - 0.75).collect::<Vec<_>>());
         assert!(e < b.linear, "{}", fail("add_const", e));
 
         for &step in &STEPS {
@@ -39,7 +41,10 @@ fn check_all_ops_at_every_level(s: &mut Setup, slots: usize, levels: impl Iterat
             let e = max_error(&s.decrypt(&r), &rotated(&x, step));
             assert!(e < b.keyswitch, "{}", fail(&format!("rotate {step}"), e));
         }
-        let e = max_error(&s.decrypt(&ctx.conjugate(&cx, &s.evk).unwrap()), &x.iter().map(|a| a.conj()).collect::<Vec<_>>());
+        let e = max_error(
+            &s.decrypt(&ctx.conjugate(&cx, &s.evk).unwrap()),
+            &x.iter().map(|a| a.conj()).collect::<Vec<_>>(),
+        );
         assert!(e < b.keyswitch, "{}", fail("conjugate", e));
 
         if level == 0 {

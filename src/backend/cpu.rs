@@ -34,20 +34,15 @@ impl CpuBackend {
     /// single-threaded.
     pub fn new(ring: RnsRing, threads: usize) -> Result<Self> {
         let tables = ring.all().map(|m| NttTable::new(*m, ring.log_n)).collect();
-        let pool = if threads > 1 {
-            Some(rayon::ThreadPoolBuilder::new().num_threads(threads).build().map_err(|e| {
-                BackendError::DriverUnavailable { backend: NAME, reason: format!("thread pool: {e}") }
-            })?)
-        } else {
-            None
-        };
-        Ok(Self {
-            ring,
-            tables,
-            pool,
-            permutations: Mutex::default(),
-            converters: Mutex::default(),
-        })
+        let pool =
+            if threads > 1 {
+                Some(rayon::ThreadPoolBuilder::new().num_threads(threads).build().map_err(|e| {
+                    BackendError::DriverUnavailable { backend: NAME, reason: format!("thread pool: {e}") }
+                })?)
+            } else {
+                None
+            };
+        Ok(Self { ring, tables, pool, permutations: Mutex::default(), converters: Mutex::default() })
     }
 
     fn n(&self) -> usize {
@@ -101,10 +96,7 @@ impl CpuBackend {
 
     fn permutation(&self, galois: u64) -> Arc<Vec<u32>> {
         let mut cache = self.permutations.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
-        cache
-            .entry(galois)
-            .or_insert_with(|| Arc::new(ntt_automorphism_permutation(self.ring.log_n, galois)))
-            .clone()
+        cache.entry(galois).or_insert_with(|| Arc::new(ntt_automorphism_permutation(self.ring.log_n, galois))).clone()
     }
 
     fn check_basis(op: &'static str, lhs: Basis, rhs: Basis) -> Result<()> {
@@ -292,11 +284,8 @@ impl Backend for CpuBackend {
         }
         let n = self.n();
         let [mut d0, mut d1, mut d2] = [(); 3].map(|()| vec![0u32; basis.limbs() * n]);
-        let items: Vec<(usize, (&mut [u32], (&mut [u32], &mut [u32])))> = d0
-            .chunks_exact_mut(n)
-            .zip(d1.chunks_exact_mut(n).zip(d2.chunks_exact_mut(n)))
-            .enumerate()
-            .collect();
+        let items: Vec<_> =
+            d0.chunks_exact_mut(n).zip(d1.chunks_exact_mut(n).zip(d2.chunks_exact_mut(n))).enumerate().collect();
         self.run_each(items, |(k, (o0, (o1, o2)))| {
             let m = self.modulus(basis.global(k, &self.ring));
             let (a0, a1, b0, b1) = (limb(a[0], k, n), limb(a[1], k, n), limb(b[0], k, n), limb(b[1], k, n));
@@ -340,10 +329,8 @@ impl Backend for CpuBackend {
                 let mut coef = input[digit.start * n..digit.end * n].to_vec();
                 let items = digit.clone().zip(coef.chunks_exact_mut(n)).collect();
                 self.for_each_limb(items, |g, limb| self.tables[g].inverse(limb));
-                let targets: Vec<usize> = (0..q)
-                    .filter(|k| !digit.contains(k))
-                    .chain((0..p).map(|j| self.ring.q.len() + j))
-                    .collect();
+                let targets: Vec<usize> =
+                    (0..q).filter(|k| !digit.contains(k)).chain((0..p).map(|j| self.ring.q.len() + j)).collect();
                 let extended = self.extend_ntt(&coef, digit.clone().collect(), targets, false);
                 let mut out = Vec::with_capacity(out_basis.limbs() * n);
                 out.extend_from_slice(&extended[..digit.start * n]);
@@ -373,8 +360,7 @@ impl Backend for CpuBackend {
         let n = self.n();
         let mut out_b = vec![0u32; basis.limbs() * n];
         let mut out_a = vec![0u32; basis.limbs() * n];
-        let items: Vec<(usize, (&mut [u32], &mut [u32]))> =
-            out_b.chunks_exact_mut(n).zip(out_a.chunks_exact_mut(n)).enumerate().collect();
+        let items: Vec<_> = out_b.chunks_exact_mut(n).zip(out_a.chunks_exact_mut(n)).enumerate().collect();
         self.run_each(items, |(k, (ob, oa))| {
             let m = self.modulus(basis.global(k, &self.ring));
             let mut acc_b = vec![0u64; n];

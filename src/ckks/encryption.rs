@@ -8,11 +8,7 @@ use crate::sched::OpKind;
 
 impl Context {
     fn check_plaintext(&self, op: &'static str, pt: &Plaintext) -> Result<()> {
-        if pt.params_id == self.params().fingerprint() {
-            Ok(())
-        } else {
-            Err(CkksError::ParamsMismatch { op })
-        }
+        if pt.params_id == self.params().fingerprint() { Ok(()) } else { Err(CkksError::ParamsMismatch { op }) }
     }
 
     /// Encrypts `pt` under the public key: (v·b + e0 + m, v·a + e1).

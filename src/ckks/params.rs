@@ -124,14 +124,8 @@ impl Params {
             q: to_moduli(base.into_iter().chain(level_primes).collect())?,
             p: to_moduli(special)?,
         };
-        let mut params = Self {
-            literal,
-            ring,
-            level_scales,
-            alpha,
-            security: Security::Insecure,
-            fingerprint: [0; 16],
-        };
+        let mut params =
+            Self { literal, ring, level_scales, alpha, security: Security::Insecure, fingerprint: [0; 16] };
         params.security = params.check_security()?;
         params.fingerprint = params.compute_fingerprint();
         Ok(params)
@@ -151,7 +145,11 @@ impl Params {
             (false, false) => Err(ParamsError::Insecure {
                 name: self.literal.name.clone(),
                 reason: match bound {
-                    Some(b) => format!("log QP = {:.1} exceeds the 128-bit bound {b} for N = 2^{}", self.log_qp(), self.literal.log_n),
+                    Some(b) => format!(
+                        "log QP = {:.1} exceeds the 128-bit bound {b} for N = 2^{}",
+                        self.log_qp(),
+                        self.literal.log_n
+                    ),
                     None => format!("no HE-standard entry for N = 2^{}", self.literal.log_n),
                 },
             }),
@@ -304,7 +302,10 @@ fn validate_shape(l: &ParamsLiteral) -> Result<(), ParamsError> {
     }
     let max_scale = f64::from(MAX_MODULUS_BITS) * l.primes_per_level as f64 - 0.1;
     if !(l.log_scale.is_finite() && l.log_scale >= 10.0 && l.log_scale <= max_scale) {
-        return invalid("log_scale", format!("{} is outside [10, {max_scale}] for {} prime(s) per level", l.log_scale, l.primes_per_level));
+        return invalid(
+            "log_scale",
+            format!("{} is outside [10, {max_scale}] for {} prime(s) per level", l.log_scale, l.primes_per_level),
+        );
     }
     if l.base_primes == 0 {
         return invalid("base_primes", "must be at least 1".into());

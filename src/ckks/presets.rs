@@ -72,10 +72,17 @@ mod tests {
             assert_eq!(p.security(), Security::Bits128);
             assert!(p.log_qp() <= bound, "{p:?}");
             let deeper = ParamsLiteral { depth: p.max_level() + 1, ..p.literal().clone() };
-            assert!(matches!(Params::try_from_literal(deeper), Err(ParamsError::Insecure { .. })), "{name} is not maximal");
+            assert!(
+                matches!(Params::try_from_literal(deeper), Err(ParamsError::Insecure { .. })),
+                "{name} is not maximal"
+            );
             // Nominal scales stay within 0.05 bit of Δ.
             for level in 0..=p.max_level() {
-                assert!((p.scale(level).log2() - DEFAULT_LOG_SCALE).abs() < 0.05, "{name} level {level}: {:?}", (0..=p.max_level()).map(|l| p.scale(l).log2()).collect::<Vec<_>>());
+                assert!(
+                    (p.scale(level).log2() - DEFAULT_LOG_SCALE).abs() < 0.05,
+                    "{name} level {level}: {:?}",
+                    (0..=p.max_level()).map(|l| p.scale(l).log2()).collect::<Vec<_>>()
+                );
             }
         }
     }

@@ -28,9 +28,7 @@ impl SpecialFft {
             rot_group.push(g);
             g = g * 5 % m;
         }
-        let roots = (0..=m)
-            .map(|k| Complex64::from_polar(1.0, std::f64::consts::TAU * k as f64 / m as f64))
-            .collect();
+        let roots = (0..=m).map(|k| Complex64::from_polar(1.0, std::f64::consts::TAU * k as f64 / m as f64)).collect();
         Self { m, rot_group, roots }
     }
 

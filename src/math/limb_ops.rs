@@ -290,7 +290,8 @@ pub(crate) mod tests {
     /// NTT-friendly primes (2N = 2^17) of 20 to 30 bits, the two largest below
     /// 2^30 among them, plus 2^30 - 35, the largest prime below 2^30.
     pub(crate) fn test_moduli() -> Vec<Modulus> {
-        let mut primes: Vec<u32> = [20, 22, 25, 28, 29].iter().filter_map(|&b| ntt_primes_below(b, 1 << 17).next()).collect();
+        let mut primes: Vec<u32> =
+            [20, 22, 25, 28, 29].iter().filter_map(|&b| ntt_primes_below(b, 1 << 17).next()).collect();
         primes.extend(ntt_primes_below(30, 1 << 17).take(2));
         primes.push(1_073_741_789);
         primes.into_iter().map(|q| Modulus::new(q).unwrap()).collect()

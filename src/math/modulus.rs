@@ -22,7 +22,7 @@ pub struct Modulus {
 impl Modulus {
     /// Wraps `q`, which must be an odd prime below 2^30.
     pub fn new(q: u32) -> Result<Self, MathError> {
-        if q < 3 || q >= 1 << MAX_MODULUS_BITS {
+        if !(3..1 << MAX_MODULUS_BITS).contains(&q) {
             return Err(MathError::InvalidModulus { q: q.into(), reason: "must lie in [3, 2^30)" });
         }
         if !super::primes::is_prime(q) {
@@ -133,7 +133,7 @@ impl Modulus {
     /// a^-1 mod q for a not divisible by q (Fermat, q prime).
     #[must_use]
     pub fn inv(&self, a: u32) -> u32 {
-        debug_assert!(a % self.q != 0, "inverse of zero");
+        debug_assert!(!a.is_multiple_of(self.q), "inverse of zero");
         self.pow(a, u64::from(self.q) - 2)
     }
 

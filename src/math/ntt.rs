@@ -265,6 +265,7 @@ mod tests {
     }
 
     #[test]
+    #[allow(clippy::needless_range_loop)] // the naive product reads clearest with indices
     fn round_trip_and_negacyclic_convolution() {
         for log_n in [4, 10, 14] {
             let t = table(log_n);

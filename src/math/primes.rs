@@ -9,7 +9,7 @@ pub fn is_prime(n: u32) -> bool {
         return false;
     }
     for p in [2u32, 3, 5, 7, 11, 13, 61] {
-        if n % p == 0 {
+        if n.is_multiple_of(p) {
             return n == p;
         }
     }
@@ -75,7 +75,7 @@ mod tests {
 
     #[test]
     fn miller_rabin_matches_trial_division() {
-        let trial = |n: u32| n >= 2 && (2..).take_while(|d| d * d <= n).all(|d| n % d != 0);
+        let trial = |n: u32| n >= 2 && (2..).take_while(|d| d * d <= n).all(|d| !n.is_multiple_of(d));
         for n in 0..20_000 {
             assert_eq!(is_prime(n), trial(n), "n = {n}");
         }

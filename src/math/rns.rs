@@ -91,10 +91,8 @@ impl BasisConverter {
         assert_eq!(input.len(), n * self.sources.len(), "input is not whole limbs");
         assert_eq!(output.len(), n * self.targets.len(), "output is not whole limbs");
         scratch.resize(input.len(), 0);
-        for ((x, y), (qi, &(inv, inv_shoup))) in input
-            .chunks_exact(n)
-            .zip(scratch.chunks_exact_mut(n))
-            .zip(self.sources.iter().zip(&self.qhat_inv))
+        for ((x, y), (qi, &(inv, inv_shoup))) in
+            input.chunks_exact(n).zip(scratch.chunks_exact_mut(n)).zip(self.sources.iter().zip(&self.qhat_inv))
         {
             for (x, y) in x.iter().zip(y.iter_mut()) {
                 *y = qi.mul_shoup(*x, inv, inv_shoup);
@@ -114,11 +112,12 @@ impl BasisConverter {
             Vec::new()
         };
         let mut acc = vec![0u64; n];
-        for (((out, pj), coeffs), &q_mod) in output.chunks_exact_mut(n).zip(&self.targets).zip(&self.qhat_mod_target).zip(&self.q_mod_target) {
+        for (((out, pj), coeffs), &q_mod) in
+            output.chunks_exact_mut(n).zip(&self.targets).zip(&self.qhat_mod_target).zip(&self.q_mod_target)
+        {
             acc.fill(0);
-            for (chunk_y, chunk_c) in scratch
-                .chunks(n * PRODUCTS_PER_REDUCTION)
-                .zip(coeffs.chunks(PRODUCTS_PER_REDUCTION))
+            for (chunk_y, chunk_c) in
+                scratch.chunks(n * PRODUCTS_PER_REDUCTION).zip(coeffs.chunks(PRODUCTS_PER_REDUCTION))
             {
                 for (y, &c) in chunk_y.chunks_exact(n).zip(chunk_c) {
                     let c = u64::from(c);

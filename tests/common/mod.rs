@@ -84,7 +84,6 @@ pub struct Bounds {
 }
 
 impl Setup {
-
     pub fn decrypt(&self, ct: &Ciphertext) -> Vec<Complex64> {
         let pt = self.ctx.decrypt(ct, &self.sk).expect("decrypt");
         self.ctx.decode(&pt).expect("decode")

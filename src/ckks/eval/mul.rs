@@ -13,9 +13,7 @@ impl Context {
         check_same_key("mul", a, b)?;
         check_linear("mul", a)?;
         check_linear("mul", b)?;
-        let polys = self.run(OpKind::Tensor, |bk| {
-            bk.tensor([&a.polys[0], &a.polys[1]], [&b.polys[0], &b.polys[1]])
-        })?;
+        let polys = self.run(OpKind::Tensor, |bk| bk.tensor([&a.polys[0], &a.polys[1]], [&b.polys[0], &b.polys[1]]))?;
         Ok(Ciphertext { polys: polys.into(), scale: a.scale * b.scale, ..*a })
     }
 
@@ -24,7 +22,11 @@ impl Context {
         if ct.polys.len() != 3 {
             return Err(CkksError::InvalidInput { op: "relinearize", reason: "ciphertext is not of degree 2".into() });
         }
-        let key = keys.relin.as_ref().ok_or(CkksError::MissingKey { op: "relinearize", kind: "relinearization", step: None })?;
+        let key = keys.relin.as_ref().ok_or(CkksError::MissingKey {
+            op: "relinearize",
+            kind: "relinearization",
+            step: None,
+        })?;
         self.check_keys("relinearize", ct, keys)?;
         let [k0, k1] = self.key_switch_poly(&ct.polys[2], key)?;
         let mut polys: Vec<DevicePoly> = ct.polys[..2].iter().map(|p| self.copy_poly(p)).collect::<Result<_>>()?;

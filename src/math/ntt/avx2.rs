@@ -24,8 +24,8 @@ use super::NttTable;
 use crate::math::limb_ops::avx2::{load, mul_shoup_lazy, odd_lanes, reduce_once, splat, store};
 use std::arch::x86_64::{
     __m256i, _mm_loadu_si128, _mm256_add_epi32, _mm256_castps_si256, _mm256_castsi128_si256, _mm256_castsi256_ps,
-    _mm256_permute2x128_si256, _mm256_permutevar8x32_epi32, _mm256_setr_epi32, _mm256_shuffle_ps,
-    _mm256_sub_epi32, _mm256_unpackhi_epi32, _mm256_unpacklo_epi32,
+    _mm256_permute2x128_si256, _mm256_permutevar8x32_epi32, _mm256_setr_epi32, _mm256_shuffle_ps, _mm256_sub_epi32,
+    _mm256_unpackhi_epi32, _mm256_unpacklo_epi32,
 };
 
 /// Words per depth-first block (16 KiB: a block and its twiddles fit L1).
@@ -77,7 +77,18 @@ fn twiddle_splat(w: u32, ws: u32) -> Twiddle {
 #[inline]
 #[target_feature(enable = "avx2")]
 fn twiddle_t4(w: &[u32; 2], ws: &[u32; 2]) -> Twiddle {
-    let rep = |x: &[u32; 2]| _mm256_setr_epi32(x[0] as i32, x[0] as i32, x[0] as i32, x[0] as i32, x[1] as i32, x[1] as i32, x[1] as i32, x[1] as i32);
+    let rep = |x: &[u32; 2]| {
+        _mm256_setr_epi32(
+            x[0] as i32,
+            x[0] as i32,
+            x[0] as i32,
+            x[0] as i32,
+            x[1] as i32,
+            x[1] as i32,
+            x[1] as i32,
+            x[1] as i32,
+        )
+    };
     let ws = rep(ws);
     // Lanes 2i and 2i+1 share a twiddle, so ws's odd lanes equal its even ones.
     (rep(w), ws, ws)
@@ -119,7 +130,10 @@ fn zip(a: __m256i, b: __m256i) -> (__m256i, __m256i) {
 #[target_feature(enable = "avx2")]
 fn unzip(a: __m256i, b: __m256i) -> (__m256i, __m256i) {
     let (a, b) = (_mm256_castsi256_ps(a), _mm256_castsi256_ps(b));
-    (_mm256_castps_si256(_mm256_shuffle_ps::<0b10_00_10_00>(a, b)), _mm256_castps_si256(_mm256_shuffle_ps::<0b11_01_11_01>(a, b)))
+    (
+        _mm256_castps_si256(_mm256_shuffle_ps::<0b10_00_10_00>(a, b)),
+        _mm256_castps_si256(_mm256_shuffle_ps::<0b11_01_11_01>(a, b)),
+    )
 }
 
 /// Swaps the high half of a with the low half of b: (a_lo b_lo, a_hi b_hi).

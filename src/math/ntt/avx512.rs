@@ -15,8 +15,7 @@ use super::NttTable;
 use crate::math::limb_ops::avx512::{load, mul_shoup_lazy, odd_lanes, reduce_once, splat, store};
 use std::arch::x86_64::{
     __m512i, _mm_loadu_si128, _mm256_loadu_si256, _mm512_add_epi32, _mm512_castsi128_si512, _mm512_castsi256_si512,
-    _mm512_loadu_si512, _mm512_mask_set1_epi32, _mm512_permutex2var_epi32, _mm512_permutexvar_epi32,
-    _mm512_sub_epi32,
+    _mm512_loadu_si512, _mm512_mask_set1_epi32, _mm512_permutex2var_epi32, _mm512_permutexvar_epi32, _mm512_sub_epi32,
 };
 
 /// Words per depth-first block (16 KiB: a block and its twiddles fit L1).
