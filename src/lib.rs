@@ -3,5 +3,6 @@
 
 pub mod backend;
 pub mod ckks;
+pub mod cli;
 pub mod math;
 pub mod sched;

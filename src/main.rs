@@ -1,1 +1,5 @@
-fn main() {}
+//! The `hetl` command-line tool.
+
+fn main() -> std::process::ExitCode {
+    hetl::cli::main()
+}

@@ -65,6 +65,12 @@ impl EvaluationKeys {
         self.relin.is_some()
     }
 
+    /// The relinearization key, if generated (a key from s² to s).
+    #[must_use]
+    pub fn relin_key(&self) -> Option<&SwitchingKey> {
+        self.relin.as_ref()
+    }
+
     /// Galois elements with a key.
     #[must_use]
     pub fn galois_elements(&self) -> Vec<u64> {

@@ -55,6 +55,29 @@ impl Context {
         Ok(out)
     }
 
+    /// Moves `ct` one level down to (very nearly) the scale `target`: multiplies
+    /// by the integer closest to target·q_level/scale, then rescales. The
+    /// result's scale is exact bookkeeping, within 2^-29 relative of `target`,
+    /// so it can be added to ciphertexts at that level and scale.
+    pub fn rescale_to(&self, ct: &Ciphertext, target: f64) -> Result<Ciphertext> {
+        if ct.level == 0 {
+            return Err(CkksError::LevelExhausted { op: "rescale_to", level: 0, needed: 1 });
+        }
+        let factor = (target * self.params().level_modulus(ct.level) / ct.scale).round();
+        if !(factor.is_finite() && (1.0..2f64.powi(62)).contains(&factor)) {
+            return Err(CkksError::InvalidInput {
+                op: "rescale_to",
+                reason: format!("cannot reach scale 2^{:.2} from 2^{:.2} in one level", target.log2(), ct.scale.log2()),
+            });
+        }
+        let mut out = self.copy_ciphertext(ct)?;
+        let residues = self.residues_i128(factor as i128, out.polys[0].basis());
+        let mut polys: Vec<&mut DevicePoly> = out.polys.iter_mut().collect();
+        self.run(OpKind::Elementwise, |b| b.scalar(crate::backend::ScalarOp::Mul, &mut polys, &residues))?;
+        out.scale *= factor;
+        self.rescale(&out)
+    }
+
     /// Drops limbs down to `level` without dividing (scale unchanged).
     pub fn drop_to_level(&self, ct: &Ciphertext, level: usize) -> Result<Ciphertext> {
         if level > ct.level {

@@ -209,6 +209,111 @@ fn layer(
     }
 }
 
+/// Forward layers t and t/2 (t/2 ≥ 16) on `a` (whole blocks of 2t words) in
+/// one pass: block i uses `w1[i]` for layer t, then `w2[2i]` and `w2[2i+1]`
+/// for its two halves in layer t/2. Twiddles are `(w, w_shoup)` slices.
+#[inline]
+#[target_feature(enable = "avx512f")]
+fn forward_pair(c: Consts, a: &mut [u32], t: usize, w1: (&[u32], &[u32]), w2: (&[u32], &[u32])) {
+    let w1 = w1.0.iter().zip(w1.1);
+    let w2 = w2.0.as_chunks::<2>().0.iter().zip(w2.1.as_chunks::<2>().0);
+    for ((block, (&w, &ws)), (w2, ws2)) in a.chunks_exact_mut(2 * t).zip(w1).zip(w2) {
+        let outer = twiddle_splat(w, ws);
+        let inner = (twiddle_splat(w2[0], ws2[0]), twiddle_splat(w2[1], ws2[1]));
+        for (((x0, x1), x2), x3) in quarters(block) {
+            let (mut y0, mut y1, mut y2, mut y3) = (load(x0), load(x1), load(x2), load(x3));
+            (y0, y2) = forward_butterfly(c, y0, y2, outer);
+            (y1, y3) = forward_butterfly(c, y1, y3, outer);
+            (y0, y1) = forward_butterfly(c, y0, y1, inner.0);
+            (y2, y3) = forward_butterfly(c, y2, y3, inner.1);
+            (store(x0, y0), store(x1, y1), store(x2, y2), store(x3, y3));
+        }
+    }
+}
+
+/// Inverse layers t and 2t (t ≥ 16) on `a` (whole blocks of 4t words) in one
+/// pass: block i uses `w1[2i]` and `w1[2i+1]` for its two halves in layer t,
+/// then `w2[i]` for layer 2t. Twiddles are `(w, w_shoup)` slices.
+#[inline]
+#[target_feature(enable = "avx512f")]
+fn inverse_pair(c: Consts, a: &mut [u32], t: usize, w1: (&[u32], &[u32]), w2: (&[u32], &[u32])) {
+    let w1 = w1.0.as_chunks::<2>().0.iter().zip(w1.1.as_chunks::<2>().0);
+    let w2 = w2.0.iter().zip(w2.1);
+    for ((block, (w1, ws1)), (&w, &ws)) in a.chunks_exact_mut(4 * t).zip(w1).zip(w2) {
+        let inner = (twiddle_splat(w1[0], ws1[0]), twiddle_splat(w1[1], ws1[1]));
+        let outer = twiddle_splat(w, ws);
+        for (((x0, x1), x2), x3) in quarters(block) {
+            let (mut y0, mut y1, mut y2, mut y3) = (load(x0), load(x1), load(x2), load(x3));
+            (y0, y1) = inverse_butterfly(c, y0, y1, inner.0);
+            (y2, y3) = inverse_butterfly(c, y2, y3, inner.1);
+            (y0, y2) = inverse_butterfly(c, y0, y2, outer);
+            (y1, y3) = inverse_butterfly(c, y1, y3, outer);
+            (store(x0, y0), store(x1, y1), store(x2, y2), store(x3, y3));
+        }
+    }
+}
+
+/// The four quarters of `block`, vector by vector, in step.
+#[inline]
+fn quarters(
+    block: &mut [u32],
+) -> impl Iterator<Item = (((&mut [u32; 16], &mut [u32; 16]), &mut [u32; 16]), &mut [u32; 16])> {
+    let quarter = block.len() / 4;
+    let (lo, hi) = block.split_at_mut(2 * quarter);
+    let ((q0, q1), (q2, q3)) = (lo.split_at_mut(quarter), hi.split_at_mut(quarter));
+    fn vectors(q: &mut [u32]) -> std::slice::IterMut<'_, [u32; 16]> {
+        q.as_chunks_mut::<16>().0.iter_mut()
+    }
+    vectors(q0).zip(vectors(q1)).zip(vectors(q2)).zip(vectors(q3))
+}
+
+/// Forward layers t = `t_hi`, `t_hi`/2, ..., ≥ `t_lo` (all ≥ 16), two per
+/// pass, on `a`, which starts at word `offset` of an `n`-word limb.
+#[inline]
+#[target_feature(enable = "avx512f")]
+fn forward_layers(c: Consts, a: &mut [u32], offset: usize, (t_hi, t_lo): (usize, usize), w: &[u32], ws: &[u32]) {
+    let n = w.len();
+    // Layer t's first block here has twiddle index n/(2t) + offset/(2t).
+    let twiddles = |t: usize| {
+        let first = (n + offset) / (2 * t);
+        (&w[first..], &ws[first..])
+    };
+    let mut t = t_hi;
+    while t >= t_lo {
+        if t / 2 >= t_lo {
+            forward_pair(c, a, t, twiddles(t), twiddles(t / 2));
+            t /= 4;
+        } else {
+            let (w, ws) = twiddles(t);
+            layer(c, a, t, w, ws, |c, x, y, tw| forward_butterfly(c, x, y, tw));
+            t /= 2;
+        }
+    }
+}
+
+/// Inverse layers t = `t_lo`, 2`t_lo`, ... < `t_end` (all ≥ 16), two per pass,
+/// on `a`, which starts at word `offset` of an `n`-word limb.
+#[inline]
+#[target_feature(enable = "avx512f")]
+fn inverse_layers(c: Consts, a: &mut [u32], offset: usize, (t_lo, t_end): (usize, usize), w: &[u32], ws: &[u32]) {
+    let n = w.len();
+    let twiddles = |t: usize| {
+        let first = (n + offset) / (2 * t);
+        (&w[first..], &ws[first..])
+    };
+    let mut t = t_lo;
+    while t < t_end {
+        if 2 * t < t_end {
+            inverse_pair(c, a, t, twiddles(t), twiddles(2 * t));
+            t *= 4;
+        } else {
+            let (w, ws) = twiddles(t);
+            layer(c, a, t, w, ws, |c, x, y, tw| inverse_butterfly(c, x, y, tw));
+            t *= 2;
+        }
+    }
+}
+
 /// Forward transform of `a` (N ≥ 32 words, values in [0, q)), output
 /// bit-reversed in [0, q).
 #[target_feature(enable = "avx512f")]
@@ -221,19 +326,9 @@ pub(super) fn forward(table: &NttTable, a: &mut [u32]) {
     // Layers whose blocks are longer than BLOCK run on the whole array, the
     // others block by block.
     let block_len = BLOCK.min(n);
-    let mut t = n / 2;
-    while t >= block_len {
-        let groups = n / (2 * t);
-        layer(c, a, t, &w[groups..], &ws[groups..], |c, x, y, tw| forward_butterfly(c, x, y, tw));
-        t /= 2;
-    }
+    forward_layers(c, a, 0, (n / 2, block_len), w, ws);
     for (k, block) in a.chunks_exact_mut(block_len).enumerate() {
-        let mut t = block_len / 2;
-        while t >= 16 {
-            let first = n / (2 * t) + k * block_len / (2 * t);
-            layer(c, block, t, &w[first..], &ws[first..], |c, x, y, tw| forward_butterfly(c, x, y, tw));
-            t /= 2;
-        }
+        forward_layers(c, block, k * block_len, (block_len / 2, 16), w, ws);
         forward_tail(c, block, k * block_len / CHUNK, w, ws);
     }
 }
@@ -287,19 +382,9 @@ pub(super) fn inverse(table: &NttTable, a: &mut [u32]) {
     let split = block_len.min(n / 2);
     for (k, block) in a.chunks_exact_mut(block_len).enumerate() {
         inverse_tail(c, block, k * block_len / CHUNK, w, ws);
-        let mut t = 16;
-        while t < split {
-            let first = n / (2 * t) + k * block_len / (2 * t);
-            layer(c, block, t, &w[first..], &ws[first..], |c, x, y, tw| inverse_butterfly(c, x, y, tw));
-            t *= 2;
-        }
+        inverse_layers(c, block, k * block_len, (16, split), w, ws);
     }
-    let mut t = split;
-    while t < n / 2 {
-        let groups = n / (2 * t);
-        layer(c, a, t, &w[groups..], &ws[groups..], |c, x, y, tw| inverse_butterfly(c, x, y, tw));
-        t *= 2;
-    }
+    inverse_layers(c, a, 0, (split, n / 2), w, ws);
     // Last layer with the N^-1 scaling folded in: x + y → (x + y)·N^-1 and
     // (x - y)·w → (x - y)·(w·N^-1), then reduced to [0, q).
     let (n_inv, n_inv_shoup) = (table.n_inv, table.n_inv_shoup);

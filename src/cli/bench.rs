@@ -1,0 +1,231 @@
+//! `hetl bench`: times CKKS primitives and operations, as a table or as JSON
+//! lines (op, backend, n, limbs, dnum, batch, median_us, ops_per_s, ...).
+
+use std::time::Instant;
+
+use anyhow::{Context as _, Result, bail};
+use indicatif::{ProgressBar, ProgressStyle};
+use num_complex::Complex64;
+use serde_json::json;
+
+use super::common::{BackendChoice, load_preset, make_context};
+use crate::backend::Basis;
+use crate::ckks::{Ciphertext, Context, EvaluationKeys, PublicKey, SecretKey};
+use crate::math::sampling::Csprng;
+use crate::sched::OpKind;
+
+/// Operations `hetl bench` knows, in run order.
+pub const OPS: [&str; 11] =
+    ["ntt", "intt", "encode", "encrypt", "decrypt", "add", "mul_relin", "rescale", "rotate", "keyswitch", "precision"];
+
+/// Arguments of `hetl bench`.
+#[derive(Debug, clap::Args)]
+pub struct Args {
+    /// Backend to run on.
+    #[arg(long, value_enum, default_value = "cpu")]
+    backend: BackendChoice,
+    /// Parameter preset.
+    #[arg(long, default_value = "n14")]
+    preset: String,
+    /// Batch sizes: independent operations timed together (comma list).
+    #[arg(long, value_delimiter = ',', default_value = "1")]
+    batch: Vec<usize>,
+    /// Timed samples per operation and batch size (the median is reported).
+    #[arg(long, default_value_t = 10)]
+    samples: usize,
+    /// Worker threads of the CPU backend (1 = single-threaded).
+    #[arg(long, default_value_t = 1)]
+    threads: usize,
+    /// Operations to run (comma list; default all).
+    #[arg(long, value_delimiter = ',')]
+    ops: Vec<String>,
+    /// Print JSON lines instead of a table.
+    #[arg(long)]
+    json: bool,
+}
+
+/// Inputs shared by all timed operations.
+struct Fixture {
+    ctx: Context,
+    sk: SecretKey,
+    pk: PublicKey,
+    evk: EvaluationKeys,
+    rng: Csprng,
+    values: Vec<Complex64>,
+}
+
+impl Fixture {
+    fn fresh(&mut self) -> Result<Ciphertext> {
+        let top = self.ctx.params().max_level();
+        let pt = self.ctx.encode(&self.values, top, self.ctx.params().scale(top))?;
+        Ok(self.ctx.encrypt(&pt, &self.pk, &mut self.rng)?)
+    }
+}
+
+/// Runs `hetl bench`.
+pub fn run(args: &Args) -> Result<()> {
+    if args.samples == 0 || args.batch.contains(&0) {
+        bail!("--samples and every --batch size must be at least 1");
+    }
+    let ops: Vec<&str> = if args.ops.is_empty() {
+        OPS.to_vec()
+    } else {
+        args.ops
+            .iter()
+            .map(|o| {
+                OPS.iter()
+                    .find(|k| **k == o)
+                    .copied()
+                    .with_context(|| format!("unknown op {o:?}; known: {}", OPS.join(", ")))
+            })
+            .collect::<Result<_>>()?
+    };
+    let params = load_preset(&args.preset)?;
+    let ctx = make_context(params.clone(), args.backend, args.threads)?;
+    let spinner = ProgressBar::new_spinner().with_message(format!("generating keys for {}", params.name()));
+    spinner.enable_steady_tick(std::time::Duration::from_millis(120));
+    let mut rng = Csprng::from_os()?;
+    let sk = ctx.gen_secret_key(&mut rng);
+    let pk = ctx.gen_public_key(&sk, &mut rng)?;
+    let evk = ctx.gen_evaluation_keys(&sk, true, &[1], false, &mut rng)?;
+    spinner.finish_and_clear();
+    let values = (0..params.max_slots()).map(|_| Complex64::new(unit(&mut rng), unit(&mut rng))).collect();
+    let mut fx = Fixture { ctx, sk, pk, evk, rng, values };
+    let bar = ProgressBar::new((ops.len() * args.batch.len()) as u64)
+        .with_style(ProgressStyle::with_template("{bar:30} {pos}/{len} {msg}").expect("static template"));
+    if !args.json {
+        println!("{:<10} {:>6} {:>6} {:>6} {:>14} {:>12}", "op", "limbs", "dnum", "batch", "median (µs)", "ops/s");
+    }
+    for op in ops {
+        if op == "precision" {
+            report_precision(&mut fx, args)?;
+            bar.inc(args.batch.len() as u64);
+            continue;
+        }
+        for &batch in &args.batch {
+            bar.set_message(format!("{op} × {batch}"));
+            let (limbs, median_us) = time_op(&mut fx, op, batch, args.samples)?;
+            let ops_per_s = batch as f64 * 1e6 / median_us;
+            let p = fx.ctx.params();
+            if args.json {
+                let line = json!({
+                    "op": op, "backend": fx.ctx.sched().backend_name(), "impl": "hetl", "preset": p.name(),
+                    "threads": args.threads, "n": p.n(), "limbs": limbs, "dnum": p.dnum(), "batch": batch,
+                    "median_us": round3(median_us), "ops_per_s": round3(ops_per_s),
+                });
+                bar.suspend(|| println!("{line}"));
+            } else {
+                bar.suspend(|| {
+                    println!("{op:<10} {limbs:>6} {:>6} {batch:>6} {median_us:>14.1} {ops_per_s:>12.1}", p.dnum());
+                });
+            }
+            bar.inc(1);
+        }
+    }
+    bar.finish_and_clear();
+    Ok(())
+}
+
+fn unit(rng: &mut Csprng) -> f64 {
+    f64::from(rng.next_u32()) / f64::from(u32::MAX) * 2.0 - 1.0
+}
+
+fn round3(x: f64) -> f64 {
+    (x * 1000.0).round() / 1000.0
+}
+
+/// Median wall time (µs) of `batch` independent runs of `op`, over `samples`
+/// samples after one warm-up; inputs are prepared outside the clock.
+fn time_op(fx: &mut Fixture, op: &str, batch: usize, samples: usize) -> Result<(usize, f64)> {
+    let params = fx.ctx.params().clone();
+    let top = params.max_level();
+    let limbs = params.q_limbs(top);
+    let mut times = Vec::with_capacity(samples);
+    for sample in 0..=samples {
+        let elapsed = match op {
+            "ntt" | "intt" => {
+                // One limb per polynomial: the per-limb figure peers report.
+                let n = params.n();
+                let words: Vec<u32> = (0..n).map(|_| fx.rng.uniform_mod(&params.ring().q[0])).collect();
+                let mut polys = (0..batch)
+                    .map(|_| fx.ctx.sched().submit(OpKind::Upload, |b| b.upload(Basis::q(1), &words)))
+                    .collect::<Result<Vec<_>, _>>()?;
+                let mut refs: Vec<_> = polys.iter_mut().collect();
+                let start = Instant::now();
+                fx.ctx.sched().submit(if op == "ntt" { OpKind::Ntt } else { OpKind::Intt }, |b| {
+                    if op == "ntt" { b.ntt_forward(&mut refs) } else { b.ntt_inverse(&mut refs) }
+                })?;
+                start.elapsed()
+            }
+            "encode" => {
+                let start = Instant::now();
+                for _ in 0..batch {
+                    fx.ctx.encode(&fx.values, top, params.scale(top))?;
+                }
+                start.elapsed()
+            }
+            "encrypt" => {
+                let pt = fx.ctx.encode(&fx.values, top, params.scale(top))?;
+                let start = Instant::now();
+                for _ in 0..batch {
+                    fx.ctx.encrypt(&pt, &fx.pk, &mut fx.rng)?;
+                }
+                start.elapsed()
+            }
+            _ => {
+                let cts = (0..batch).map(|_| fx.fresh()).collect::<Result<Vec<_>>>()?;
+                let other = fx.fresh()?;
+                let relin = fx.evk.relin_key().context("relinearization key missing")?;
+                let start = Instant::now();
+                for ct in &cts {
+                    match op {
+                        "decrypt" => drop(fx.ctx.decode(&fx.ctx.decrypt(ct, &fx.sk)?)?),
+                        "add" => drop(fx.ctx.add(ct, &other)?),
+                        "mul_relin" => drop(fx.ctx.mul_relin(ct, &other, &fx.evk)?),
+                        "rescale" => drop(fx.ctx.rescale(ct)?),
+                        "rotate" => drop(fx.ctx.rotate(ct, 1, &fx.evk)?),
+                        "keyswitch" => drop(fx.ctx.key_switch(ct, relin)?),
+                        _ => unreachable!("op names are validated against OPS"),
+                    }
+                }
+                start.elapsed()
+            }
+        };
+        if sample > 0 {
+            times.push(elapsed.as_secs_f64() * 1e6);
+        }
+    }
+    times.sort_by(f64::total_cmp);
+    let limbs = if op == "ntt" || op == "intt" { 1 } else { limbs };
+    Ok((limbs, times[times.len() / 2]))
+}
+
+/// Measures the precision of one mul_relin + rescale on fresh top-level
+/// ciphertexts of random values in the unit square, for public-key and
+/// secret-key encryption: max error and bits (−log2 of it).
+fn report_precision(fx: &mut Fixture, args: &Args) -> Result<()> {
+    let top = fx.ctx.params().max_level();
+    let pt = fx.ctx.encode(&fx.values, top, fx.ctx.params().scale(top))?;
+    for encryption in ["public-key", "secret-key"] {
+        let (a, b) = if encryption == "public-key" {
+            (fx.fresh()?, fx.fresh()?)
+        } else {
+            (fx.ctx.encrypt_symmetric(&pt, &fx.sk, &mut fx.rng)?, fx.ctx.encrypt_symmetric(&pt, &fx.sk, &mut fx.rng)?)
+        };
+        let prod = fx.ctx.rescale(&fx.ctx.mul_relin(&a, &b, &fx.evk)?)?;
+        let got = fx.ctx.decode(&fx.ctx.decrypt(&prod, &fx.sk)?)?;
+        let max_err = got.iter().zip(&fx.values).map(|(g, v)| (g - v * v).norm()).fold(0.0, f64::max);
+        let bits = -max_err.log2();
+        let p = fx.ctx.params();
+        if args.json {
+            let line = json!({"op": "precision", "what": "mul_relin+rescale", "encryption": encryption,
+                "preset": p.name(), "n": p.n(), "limbs": p.q_limbs(top), "max_abs_error": max_err, "bits": round3(bits)});
+            println!("{line}");
+        } else {
+            println!(
+                "precision after mul_relin+rescale ({encryption} encryption): max |error| {max_err:.3e} ({bits:.1} bits)"
+            );
+        }
+    }
+    Ok(())
+}

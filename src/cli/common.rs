@@ -1,0 +1,36 @@
+//! Options and helpers shared by several subcommands.
+
+use std::sync::Arc;
+
+use anyhow::{Context as _, Result};
+use clap::ValueEnum;
+
+use crate::ckks::{Context, Params, preset};
+
+/// Compute backends selectable with `--backend`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum BackendChoice {
+    /// The CPU reference backend.
+    Cpu,
+}
+
+/// Loads a preset by name, warning on stderr when it is insecure.
+pub fn load_preset(name: &str) -> Result<Arc<Params>> {
+    let params = preset(name).with_context(|| format!("cannot load preset {name:?}"))?;
+    warn_if_toy(&params);
+    Ok(Arc::new(params))
+}
+
+/// Prints the INSECURE banner for `toy-*` parameter sets.
+pub fn warn_if_toy(params: &Params) {
+    if params.is_toy() {
+        eprintln!("warning: parameter set {} is INSECURE (toy parameters, for tests only)", params.name());
+    }
+}
+
+/// A CKKS context on the chosen backend.
+pub fn make_context(params: Arc<Params>, backend: BackendChoice, threads: usize) -> Result<Context> {
+    match backend {
+        BackendChoice::Cpu => Context::cpu(params, threads).context("cannot start the CPU backend"),
+    }
+}
