@@ -11,6 +11,7 @@ pub mod keys;
 pub mod params;
 pub mod presets;
 pub mod security;
+pub mod serialize;
 
 pub use ciphertext::{Ciphertext, Plaintext};
 pub use context::Context;

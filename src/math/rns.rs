@@ -8,7 +8,7 @@
 //! centered x in (-Q/2, Q/2]: ModDown needs it, because the biased u would
 //! otherwise multiply the secret into a smooth, large error.
 
-use super::Modulus;
+use super::{Modulus, limb_ops};
 
 /// Largest number of 60-bit products summed in a `u64` before a reduction.
 const PRODUCTS_PER_REDUCTION: usize = 15;
@@ -18,8 +18,8 @@ const PRODUCTS_PER_REDUCTION: usize = 15;
 pub struct BasisConverter {
     sources: Vec<Modulus>,
     targets: Vec<Modulus>,
-    /// (Q/q_i)^-1 mod q_i and its Shoup quotient, per source.
-    qhat_inv: Vec<(u32, u32)>,
+    /// (Q/q_i)^-1 mod q_i, per source.
+    qhat_inv: Vec<u32>,
     /// (Q/q_i) mod p_j, indexed [target][source].
     qhat_mod_target: Vec<Vec<u32>>,
     /// Q mod p_j, per target.
@@ -39,8 +39,7 @@ impl BasisConverter {
                     .enumerate()
                     .filter(|&(k, _)| k != i)
                     .fold(1, |acc, (_, qk)| qi.mul(acc, qk.value() % qi.value()));
-                let inv = qi.inv(qhat);
-                (inv, qi.shoup(inv))
+                qi.inv(qhat)
             })
             .collect();
         let qhat_mod_target = targets
@@ -91,12 +90,11 @@ impl BasisConverter {
         assert_eq!(input.len(), n * self.sources.len(), "input is not whole limbs");
         assert_eq!(output.len(), n * self.targets.len(), "output is not whole limbs");
         scratch.resize(input.len(), 0);
-        for ((x, y), (qi, &(inv, inv_shoup))) in
+        for ((x, y), (qi, &inv)) in
             input.chunks_exact(n).zip(scratch.chunks_exact_mut(n)).zip(self.sources.iter().zip(&self.qhat_inv))
         {
-            for (x, y) in x.iter().zip(y.iter_mut()) {
-                *y = qi.mul_shoup(*x, inv, inv_shoup);
-            }
+            y.copy_from_slice(x);
+            limb_ops::mul_scalar_inplace(qi, y, inv);
         }
         // Multiples of Q to remove: round(Σ_i y_i / q_i) per coefficient.
         let overflow: Vec<u32> = if centered {
@@ -120,20 +118,15 @@ impl BasisConverter {
                 scratch.chunks(n * PRODUCTS_PER_REDUCTION).zip(coeffs.chunks(PRODUCTS_PER_REDUCTION))
             {
                 for (y, &c) in chunk_y.chunks_exact(n).zip(chunk_c) {
-                    let c = u64::from(c);
-                    for (a, &y) in acc.iter_mut().zip(y) {
-                        *a += u64::from(y) * c;
-                    }
+                    limb_ops::mul_scalar_acc_u64(&mut acc, y, c);
                 }
                 if coeffs.len() > PRODUCTS_PER_REDUCTION {
-                    for a in acc.iter_mut() {
-                        *a = u64::from(pj.reduce_u64(*a));
-                    }
+                    // Reduce through `out` (free until the end) and restart from the residues.
+                    limb_ops::reduce_u64(pj, &acc, out);
+                    acc.iter_mut().zip(out.iter()).for_each(|(a, &o)| *a = u64::from(o));
                 }
             }
-            for (o, &a) in out.iter_mut().zip(&acc) {
-                *o = pj.reduce_u64(a);
-            }
+            limb_ops::reduce_u64(pj, &acc, out);
             if centered {
                 for (o, &v) in out.iter_mut().zip(&overflow) {
                     *o = pj.sub(*o, pj.reduce_u64(u64::from(v) * u64::from(q_mod)));

@@ -8,10 +8,9 @@
 
 use super::super::Modulus;
 use std::arch::x86_64::{
-    __m128i, __m512i, _MM_PERM_CCAA, _MM_PERM_DDBB, _mm_cvtsi32_si128, _mm256_loadu_si256, _mm512_add_epi32,
-    _mm512_add_epi64, _mm512_cvtepu32_epi64, _mm512_loadu_si512, _mm512_mask_shuffle_epi32, _mm512_min_epu32,
-    _mm512_mul_epu32, _mm512_mullo_epi32, _mm512_permutex2var_epi32, _mm512_set1_epi32, _mm512_set1_epi64,
-    _mm512_setr_epi32, _mm512_srl_epi64, _mm512_srli_epi64, _mm512_storeu_si512, _mm512_sub_epi32,
+    __m128i, __m512i, _MM_PERM_CCAA, _MM_PERM_DDBB, _mm_cvtsi32_si128, _mm512_add_epi32, _mm512_loadu_si512,
+    _mm512_mask_shuffle_epi32, _mm512_min_epu32, _mm512_mul_epu32, _mm512_mullo_epi32, _mm512_permutex2var_epi32,
+    _mm512_set1_epi32, _mm512_setr_epi32, _mm512_srl_epi64, _mm512_srli_epi64, _mm512_storeu_si512, _mm512_sub_epi32,
 };
 
 // ---------------------------------------------------------------------------
@@ -33,14 +32,6 @@ pub(crate) fn store(x: &mut [u32; 16], v: __m512i) {
     unsafe { _mm512_storeu_si512(x.as_mut_ptr().cast(), v) }
 }
 
-/// Loads 8 u64 words.
-#[inline]
-#[target_feature(enable = "avx512f")]
-fn load_u64(x: &[u64; 8]) -> __m512i {
-    // SAFETY: `x` is 64 readable bytes; the load is unaligned.
-    unsafe { _mm512_loadu_si512(x.as_ptr().cast()) }
-}
-
 /// Loads 16 u64 words as (words 0..8, words 8..16).
 #[inline]
 #[target_feature(enable = "avx512f")]
@@ -48,22 +39,6 @@ fn load_u64_pair(x: &[u64; 16]) -> (__m512i, __m512i) {
     // SAFETY: `x` is 128 readable bytes, so both 64-byte unaligned loads
     // (at word 0 and word 8) stay inside it.
     unsafe { (_mm512_loadu_si512(x.as_ptr().cast()), _mm512_loadu_si512(x.as_ptr().add(8).cast())) }
-}
-
-/// Stores 8 u64 words.
-#[inline]
-#[target_feature(enable = "avx512f")]
-fn store_u64(x: &mut [u64; 8], v: __m512i) {
-    // SAFETY: `x` is 64 writable bytes; the store is unaligned.
-    unsafe { _mm512_storeu_si512(x.as_mut_ptr().cast(), v) }
-}
-
-/// Loads 8 words zero-extended to u64 lanes.
-#[inline]
-#[target_feature(enable = "avx512f")]
-fn load_widen(x: &[u32; 8]) -> __m512i {
-    // SAFETY: `x` is 32 readable bytes; the load is unaligned.
-    _mm512_cvtepu32_epi64(unsafe { _mm256_loadu_si256(x.as_ptr().cast()) })
 }
 
 /// All lanes = x.
@@ -111,34 +86,6 @@ pub(crate) fn mul_shoup_lazy(a: __m512i, w: __m512i, ws: __m512i, ws_odd: __m512
 
 // ---------------------------------------------------------------------------
 // Limb loops, in the order of `limb_ops.rs`.
-
-/// AVX-512 [`super::add`].
-#[target_feature(enable = "avx512f")]
-pub(crate) fn add(m: &Modulus, a: &[u32], b: &[u32], out: &mut [u32]) {
-    let q = splat(m.value());
-    let (a16, a_tail) = a.as_chunks::<16>();
-    let (b16, b_tail) = b.as_chunks::<16>();
-    let (o16, o_tail) = out.as_chunks_mut::<16>();
-    for ((o, x), y) in o16.iter_mut().zip(a16).zip(b16) {
-        store(o, reduce_once(_mm512_add_epi32(load(x), load(y)), q));
-    }
-    super::add_scalar(m, a_tail, b_tail, o_tail);
-}
-
-/// AVX-512 [`super::sub`].
-#[target_feature(enable = "avx512f")]
-pub(crate) fn sub(m: &Modulus, a: &[u32], b: &[u32], out: &mut [u32]) {
-    let q = splat(m.value());
-    let (a16, a_tail) = a.as_chunks::<16>();
-    let (b16, b_tail) = b.as_chunks::<16>();
-    let (o16, o_tail) = out.as_chunks_mut::<16>();
-    for ((o, x), y) in o16.iter_mut().zip(a16).zip(b16) {
-        // x - y, plus q where that wrapped
-        let d = _mm512_sub_epi32(load(x), load(y));
-        store(o, _mm512_min_epu32(d, _mm512_add_epi32(d, q)));
-    }
-    super::sub_scalar(m, a_tail, b_tail, o_tail);
-}
 
 /// Barrett constants for [`mul`]: with s = bit length of q,
 /// quotient ≈ ((x >> (s-1)) · ⌊2^(2s)/q⌋) >> (s+1) for x < q².
@@ -207,32 +154,6 @@ pub(crate) fn mul_scalar_inplace(m: &Modulus, a: &mut [u32], w: u32) {
         store(x, reduce_once(mul_shoup_lazy(load(x), w_v, ws, ws, q), q));
     }
     super::mul_scalar_inplace_scalar(m, a_tail, w);
-}
-
-/// AVX-512 [`super::mul_acc_u64`].
-#[target_feature(enable = "avx512f")]
-pub(crate) fn mul_acc_u64(acc: &mut [u64], a: &[u32], b: &[u32]) {
-    let (s8, s_tail) = acc.as_chunks_mut::<8>();
-    let (a8, a_tail) = a.as_chunks::<8>();
-    let (b8, b_tail) = b.as_chunks::<8>();
-    for ((s, x), y) in s8.iter_mut().zip(a8).zip(b8) {
-        let p = _mm512_mul_epu32(load_widen(x), load_widen(y));
-        store_u64(s, _mm512_add_epi64(load_u64(s), p));
-    }
-    super::mul_acc_u64_scalar(s_tail, a_tail, b_tail);
-}
-
-/// AVX-512 [`super::mul_scalar_acc_u64`].
-#[target_feature(enable = "avx512f")]
-pub(crate) fn mul_scalar_acc_u64(acc: &mut [u64], a: &[u32], c: u32) {
-    let c_v = _mm512_set1_epi64(i64::from(c));
-    let (s8, s_tail) = acc.as_chunks_mut::<8>();
-    let (a8, a_tail) = a.as_chunks::<8>();
-    for (s, x) in s8.iter_mut().zip(a8) {
-        let p = _mm512_mul_epu32(load_widen(x), c_v);
-        store_u64(s, _mm512_add_epi64(load_u64(s), p));
-    }
-    super::mul_scalar_acc_u64_scalar(s_tail, a_tail, c);
 }
 
 /// AVX-512 [`super::reduce_u64`] (any u64 input).

@@ -177,13 +177,16 @@ fn forward_pair(c: Consts, a: &mut [u32], t: usize, w1: (&[u32], &[u32]), w2: (&
     for ((block, (&w, &ws)), (w2, ws2)) in a.chunks_exact_mut(2 * t).zip(w1).zip(w2) {
         let outer = twiddle_splat(w, ws);
         let inner = (twiddle_splat(w2[0], ws2[0]), twiddle_splat(w2[1], ws2[1]));
-        for (((x0, x1), x2), x3) in quarters(block) {
+        for [x0, x1, x2, x3] in quarters(block) {
             let (mut y0, mut y1, mut y2, mut y3) = (load(x0), load(x1), load(x2), load(x3));
             (y0, y2) = forward_butterfly(c, y0, y2, outer);
             (y1, y3) = forward_butterfly(c, y1, y3, outer);
             (y0, y1) = forward_butterfly(c, y0, y1, inner.0);
             (y2, y3) = forward_butterfly(c, y2, y3, inner.1);
-            (store(x0, y0), store(x1, y1), store(x2, y2), store(x3, y3));
+            store(x0, y0);
+            store(x1, y1);
+            store(x2, y2);
+            store(x3, y3);
         }
     }
 }
@@ -199,29 +202,30 @@ fn inverse_pair(c: Consts, a: &mut [u32], t: usize, w1: (&[u32], &[u32]), w2: (&
     for ((block, (w1, ws1)), (&w, &ws)) in a.chunks_exact_mut(4 * t).zip(w1).zip(w2) {
         let inner = (twiddle_splat(w1[0], ws1[0]), twiddle_splat(w1[1], ws1[1]));
         let outer = twiddle_splat(w, ws);
-        for (((x0, x1), x2), x3) in quarters(block) {
+        for [x0, x1, x2, x3] in quarters(block) {
             let (mut y0, mut y1, mut y2, mut y3) = (load(x0), load(x1), load(x2), load(x3));
             (y0, y1) = inverse_butterfly(c, y0, y1, inner.0);
             (y2, y3) = inverse_butterfly(c, y2, y3, inner.1);
             (y0, y2) = inverse_butterfly(c, y0, y2, outer);
             (y1, y3) = inverse_butterfly(c, y1, y3, outer);
-            (store(x0, y0), store(x1, y1), store(x2, y2), store(x3, y3));
+            store(x0, y0);
+            store(x1, y1);
+            store(x2, y2);
+            store(x3, y3);
         }
     }
 }
 
 /// The four quarters of `block`, vector by vector, in step.
 #[inline]
-fn quarters(
-    block: &mut [u32],
-) -> impl Iterator<Item = (((&mut [u32; 8], &mut [u32; 8]), &mut [u32; 8]), &mut [u32; 8])> {
-    let quarter = block.len() / 4;
-    let (lo, hi) = block.split_at_mut(2 * quarter);
-    let ((q0, q1), (q2, q3)) = (lo.split_at_mut(quarter), hi.split_at_mut(quarter));
+fn quarters(block: &mut [u32]) -> impl Iterator<Item = [&mut [u32; 8]; 4]> {
     fn vectors(q: &mut [u32]) -> std::slice::IterMut<'_, [u32; 8]> {
         q.as_chunks_mut::<8>().0.iter_mut()
     }
-    vectors(q0).zip(vectors(q1)).zip(vectors(q2)).zip(vectors(q3))
+    let quarter = block.len() / 4;
+    let (lo, hi) = block.split_at_mut(2 * quarter);
+    let ((q0, q1), (q2, q3)) = (lo.split_at_mut(quarter), hi.split_at_mut(quarter));
+    vectors(q0).zip(vectors(q1)).zip(vectors(q2)).zip(vectors(q3)).map(|(((x0, x1), x2), x3)| [x0, x1, x2, x3])
 }
 
 /// Forward layers t = `t_hi`, `t_hi`/2, ..., ≥ `t_lo` (all ≥ 8), two per
