@@ -85,7 +85,7 @@ macro_rules! dispatch {
     };
 }
 
-/// out[i] = (a[i] + b[i]) mod q.
+/// `out[i] = (a[i] + b[i]) mod q`.
 pub fn add(m: &Modulus, a: &[u32], b: &[u32], out: &mut [u32]) {
     add_with(Variant::best(), m, a, b, out);
 }
@@ -104,7 +104,7 @@ pub fn add_scalar(m: &Modulus, a: &[u32], b: &[u32], out: &mut [u32]) {
     }
 }
 
-/// out[i] = (a[i] - b[i]) mod q.
+/// `out[i] = (a[i] - b[i]) mod q`.
 pub fn sub(m: &Modulus, a: &[u32], b: &[u32], out: &mut [u32]) {
     sub_with(Variant::best(), m, a, b, out);
 }
@@ -123,14 +123,14 @@ pub fn sub_scalar(m: &Modulus, a: &[u32], b: &[u32], out: &mut [u32]) {
     }
 }
 
-/// a[i] = -a[i] mod q.
+/// `a[i] = -a[i] mod q`.
 pub fn neg_inplace(m: &Modulus, a: &mut [u32]) {
     for x in a.iter_mut() {
         *x = m.neg(*x);
     }
 }
 
-/// out[i] = a[i]·b[i] mod q (a[i], b[i] < q).
+/// `out[i] = a[i]·b[i] mod q` (`a[i]`, `b[i]` < q).
 pub fn mul(m: &Modulus, a: &[u32], b: &[u32], out: &mut [u32]) {
     mul_with(Variant::best(), m, a, b, out);
 }
@@ -149,7 +149,7 @@ pub fn mul_scalar(m: &Modulus, a: &[u32], b: &[u32], out: &mut [u32]) {
     }
 }
 
-/// a[i] = a[i]·w mod q for a constant w < q (Shoup).
+/// `a[i] = a[i]·w mod q` for a constant w < q (Shoup).
 pub fn mul_scalar_inplace(m: &Modulus, a: &mut [u32], w: u32) {
     mul_scalar_inplace_with(Variant::best(), m, a, w);
 }
@@ -172,14 +172,14 @@ pub fn mul_scalar_inplace_scalar(m: &Modulus, a: &mut [u32], w: u32) {
     }
 }
 
-/// a[i] = (a[i] + w) mod q for a constant w < q.
+/// `a[i] = (a[i] + w) mod q` for a constant w < q.
 pub fn add_scalar_inplace(m: &Modulus, a: &mut [u32], w: u32) {
     for x in a.iter_mut() {
         *x = m.add(*x, w);
     }
 }
 
-/// acc[i] += a[i]·b[i] (wrapping; with a[i], b[i] < 2^30 up to 16 terms fit,
+/// `acc[i] += a[i]·b[i]` (wrapping; with `a[i]`, `b[i]` < 2^30 up to 16 terms fit,
 /// so the caller reduces at most every 16 terms).
 pub fn mul_acc_u64(acc: &mut [u64], a: &[u32], b: &[u32]) {
     mul_acc_u64_with(Variant::best(), acc, a, b);
@@ -199,7 +199,7 @@ pub fn mul_acc_u64_scalar(acc: &mut [u64], a: &[u32], b: &[u32]) {
     }
 }
 
-/// acc[i] += a[i]·c for a constant c (wrapping; the same budget as
+/// `acc[i] += a[i]·c` for a constant c (wrapping; the same budget as
 /// [`mul_acc_u64`]): the inner loop of RNS basis conversion.
 pub fn mul_scalar_acc_u64(acc: &mut [u64], a: &[u32], c: u32) {
     mul_scalar_acc_u64_with(Variant::best(), acc, a, c);
@@ -225,7 +225,7 @@ pub fn mul_scalar_acc_u64_scalar(acc: &mut [u64], a: &[u32], c: u32) {
     }
 }
 
-/// out[i] = acc[i] mod q, for any 64-bit acc[i].
+/// `out[i] = acc[i] mod q`, for any 64-bit `acc[i]`.
 pub fn reduce_u64(m: &Modulus, acc: &[u64], out: &mut [u32]) {
     reduce_u64_with(Variant::best(), m, acc, out);
 }
@@ -243,7 +243,7 @@ pub fn reduce_u64_scalar(m: &Modulus, acc: &[u64], out: &mut [u32]) {
     }
 }
 
-/// out[i] = (a[i] - b[i])·w mod q for a constant w < q: the last step of
+/// `out[i] = (a[i] - b[i])·w mod q` for a constant w < q: the last step of
 /// rescale and ModDown.
 pub fn sub_mul_scalar(m: &Modulus, a: &[u32], b: &[u32], w: u32, out: &mut [u32]) {
     sub_mul_scalar_with(Variant::best(), m, a, b, w, out);

@@ -1,4 +1,4 @@
-//! Negacyclic number-theoretic transform over Z_q[X]/(X^N + 1), q < 2^30.
+//! Negacyclic number-theoretic transform over `Z_q[X]/(X^N + 1)`, q < 2^30.
 //!
 //! Forward: Cooley–Tukey with Harvey's lazy butterflies, natural-order input,
 //! output in bit-reversed order: `out[i] = a(ψ^(2·bitrev(i) + 1))`.

@@ -13,6 +13,9 @@ use super::{Modulus, limb_ops};
 /// Largest number of 60-bit products summed in a `u64` before a reduction.
 const PRODUCTS_PER_REDUCTION: usize = 15;
 
+/// Coefficients per tile of the accumulation (8 KiB of u64 accumulators).
+const TILE: usize = 1024;
+
 /// Precomputed constants to convert from one RNS basis to another.
 #[derive(Clone, Debug)]
 pub struct BasisConverter {
@@ -20,7 +23,7 @@ pub struct BasisConverter {
     targets: Vec<Modulus>,
     /// (Q/q_i)^-1 mod q_i, per source.
     qhat_inv: Vec<u32>,
-    /// (Q/q_i) mod p_j, indexed [target][source].
+    /// (Q/q_i) mod p_j, indexed `[target][source]`.
     qhat_mod_target: Vec<Vec<u32>>,
     /// Q mod p_j, per target.
     q_mod_target: Vec<u32>,
@@ -109,27 +112,36 @@ impl BasisConverter {
         } else {
             Vec::new()
         };
-        let mut acc = vec![0u64; n];
-        for (((out, pj), coeffs), &q_mod) in
-            output.chunks_exact_mut(n).zip(&self.targets).zip(&self.qhat_mod_target).zip(&self.q_mod_target)
-        {
-            acc.fill(0);
-            for (chunk_y, chunk_c) in
-                scratch.chunks(n * PRODUCTS_PER_REDUCTION).zip(coeffs.chunks(PRODUCTS_PER_REDUCTION))
+        // Tile by tile over the coefficients, so the accumulators stay in L1
+        // and the tile's words of every source stay in L2 across targets.
+        let tile = TILE.min(n);
+        let mut acc = vec![0u64; tile];
+        let (mut reduced, mut correction) = (vec![0u32; tile], vec![0u32; tile]);
+        for start in (0..n).step_by(tile) {
+            let len = tile.min(n - start);
+            let acc = &mut acc[..len];
+            for (((out, pj), coeffs), &q_mod) in
+                output.chunks_exact_mut(n).zip(&self.targets).zip(&self.qhat_mod_target).zip(&self.q_mod_target)
             {
-                for (y, &c) in chunk_y.chunks_exact(n).zip(chunk_c) {
-                    limb_ops::mul_scalar_acc_u64(&mut acc, y, c);
+                let out = &mut out[start..start + len];
+                acc.fill(0);
+                for (i, (y, &c)) in scratch.chunks_exact(n).zip(coeffs).enumerate() {
+                    if i > 0 && i % PRODUCTS_PER_REDUCTION == 0 {
+                        // Reduce through `out` (free until the end) and restart from the residues.
+                        limb_ops::reduce_u64(pj, acc, out);
+                        acc.iter_mut().zip(out.iter()).for_each(|(a, &o)| *a = u64::from(o));
+                    }
+                    limb_ops::mul_scalar_acc_u64(acc, &y[start..start + len], c);
                 }
-                if coeffs.len() > PRODUCTS_PER_REDUCTION {
-                    // Reduce through `out` (free until the end) and restart from the residues.
-                    limb_ops::reduce_u64(pj, &acc, out);
-                    acc.iter_mut().zip(out.iter()).for_each(|(a, &o)| *a = u64::from(o));
-                }
-            }
-            limb_ops::reduce_u64(pj, &acc, out);
-            if centered {
-                for (o, &v) in out.iter_mut().zip(&overflow) {
-                    *o = pj.sub(*o, pj.reduce_u64(u64::from(v) * u64::from(q_mod)));
+                if centered {
+                    // out = Σ - overflow·(Q mod p_j)
+                    let (reduced, correction) = (&mut reduced[..len], &mut correction[..len]);
+                    limb_ops::reduce_u64(pj, acc, reduced);
+                    correction.copy_from_slice(&overflow[start..start + len]);
+                    limb_ops::mul_scalar_inplace(pj, correction, q_mod);
+                    limb_ops::sub(pj, reduced, correction, out);
+                } else {
+                    limb_ops::reduce_u64(pj, acc, out);
                 }
             }
         }
@@ -175,6 +187,38 @@ mod tests {
                 let got = out[j * 64 + k];
                 let ok = (0..=src.len() as u32).any(|u| pj.add(pj.reduce_i64(x), pj.mul(u, q_mod)) == got);
                 assert!(ok, "target {j}, coefficient {k}");
+            }
+        }
+    }
+
+    #[test]
+    fn tiled_conversion_equals_coefficientwise_conversion() {
+        // n = 2500: two full tiles and a partial one; 20 sources need an
+        // intermediate reduction.
+        let primes: Vec<Modulus> = ntt_primes_below(30, 64).take(23).map(|q| Modulus::new(q).unwrap()).collect();
+        let (src, dst) = primes.split_at(20);
+        let conv = BasisConverter::new(src, dst);
+        let n = 2500;
+        let mut x = 0x9E37_79B9_7F4A_7C15u64;
+        let input: Vec<u32> = src
+            .iter()
+            .flat_map(|q| std::iter::repeat_n(q.value(), n))
+            .map(|q| {
+                x ^= x << 13;
+                x ^= x >> 7;
+                x ^= x << 17;
+                (x % u64::from(q)) as u32
+            })
+            .collect();
+        for centered in [false, true] {
+            let mut out = vec![0u32; n * dst.len()];
+            conv.convert_impl(&input, &mut out, &mut Vec::new(), centered);
+            for k in 0..n {
+                let column: Vec<u32> = (0..src.len()).map(|i| input[i * n + k]).collect();
+                let mut one = vec![0u32; dst.len()];
+                conv.convert_impl(&column, &mut one, &mut Vec::new(), centered);
+                let got: Vec<u32> = (0..dst.len()).map(|j| out[j * n + k]).collect();
+                assert_eq!(got, one, "coefficient {k}, centered = {centered}");
             }
         }
     }

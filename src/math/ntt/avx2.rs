@@ -3,10 +3,12 @@
 //! twiddles, bit-identical output (every output is the unique residue in
 //! [0, q)). Needs q < 2^30 (lazy values in [0, 4q) fit a u32).
 //!
-//! Layers with t ≥ 8 pair whole vectors with one broadcast twiddle. The
-//! three layers with t < 8 run on a 16-word chunk held in two registers
-//! (z0, z1), re-paired before each layer by in-lane unpacks (forward) or
-//! `shufps` (inverse) so that lane l of z0 and z1 is one butterfly:
+//! Layers with t ≥ 8 pair whole vectors with one broadcast twiddle, two
+//! layers per pass over memory (radix-4: four vectors loaded, four
+//! butterflies, four stored). The three layers with t < 8 run on a 16-word
+//! chunk held in two registers (z0, z1), re-paired before each layer by
+//! in-lane unpacks (forward) or `shufps` (inverse) so that lane l of z0 and z1
+//! is one butterfly:
 //!
 //! | layer | z0 words (per 128-bit half: +0, +8) | z1 words     | block of lane |
 //! |-------|-------------------------------------|--------------|---------------|
@@ -14,8 +16,9 @@
 //! | t = 2 | 0 4 1 5                             | 2 6 3 7      | 0 1 0 1 2 3 2 3 |
 //! | t = 1 | 0 2 4 6                             | 1 3 5 7      | l             |
 //!
-//! Layers whose blocks fit [`BLOCK`] words run block by block so the data
-//! stays in L1.
+//! The forward tail also does the final reduction to [0, q), and the
+//! inverse folds N^-1 into its last layer. Layers whose blocks fit [`BLOCK`]
+//! words run block by block so the data stays in L1.
 //!
 //! Every function needs a CPU with AVX2: callers check
 //! [`Variant::Avx2`](crate::math::limb_ops::Variant) first.
@@ -73,7 +76,7 @@ fn twiddle_splat(w: u32, ws: u32) -> Twiddle {
     (splat(w), ws, ws)
 }
 
-/// Twiddles of layer t = 4: lanes 0..4 ← w[0], lanes 4..8 ← w[1].
+/// Twiddles of layer t = 4: lanes 0..4 ← `w[0]`, lanes 4..8 ← `w[1]`.
 #[inline]
 #[target_feature(enable = "avx2")]
 fn twiddle_t4(w: &[u32; 2], ws: &[u32; 2]) -> Twiddle {
@@ -94,7 +97,7 @@ fn twiddle_t4(w: &[u32; 2], ws: &[u32; 2]) -> Twiddle {
     (rep(w), ws, ws)
 }
 
-/// Twiddles of layer t = 2: lanes ← w[0 1 0 1 2 3 2 3].
+/// Twiddles of layer t = 2: lanes ← `w[0 1 0 1 2 3 2 3]`.
 #[inline]
 #[target_feature(enable = "avx2")]
 fn twiddle_t2(w: &[u32; 4], ws: &[u32; 4]) -> Twiddle {
@@ -108,7 +111,7 @@ fn twiddle_t2(w: &[u32; 4], ws: &[u32; 4]) -> Twiddle {
     (rep(w), ws, odd_lanes(ws))
 }
 
-/// Twiddles of layer t = 1: lane l ← w[l].
+/// Twiddles of layer t = 1: lane l ← `w[l]`.
 #[inline]
 #[target_feature(enable = "avx2")]
 fn twiddle_t1(w: &[u32; 8], ws: &[u32; 8]) -> Twiddle {
@@ -144,7 +147,7 @@ fn transpose_halves(a: __m256i, b: __m256i) -> (__m256i, __m256i) {
 }
 
 /// One layer with t ≥ 8 on `a` (whole blocks of 2t words): block i uses
-/// twiddle (w[i], ws[i]); `butterfly` is the forward or inverse one.
+/// twiddle `(w[i], ws[i])`; `butterfly` is the forward or inverse one.
 #[inline]
 #[target_feature(enable = "avx2")]
 fn layer(
