@@ -13,19 +13,18 @@ fn ckks_ops(c: &mut Criterion) {
     let params = Arc::new(preset(&name).expect("preset"));
     let ctx = Context::cpu(params.clone(), 1).expect("context");
     let mut rng = Csprng::from_seed([7; 32]);
-    let sk = ctx.gen_secret_key(&mut rng);
-    let pk = ctx.gen_public_key(&sk, &mut rng).expect("public key");
-    let evk = ctx.gen_evaluation_keys(&sk, true, &[1], false, &mut rng).expect("evaluation keys");
+    let keys = ctx.gen_keys(&[1], false, &mut rng).expect("keys");
+    let (pk, evk) = (&keys.public, &keys.eval);
     let top = params.max_level();
     let values: Vec<f64> = (0..params.max_slots()).map(|i| (i as f64).sin()).collect();
     let pt = ctx.encode_real(&values, top).expect("encode");
-    let a = ctx.encrypt(&pt, &pk, &mut rng).expect("encrypt");
-    let b = ctx.encrypt(&pt, &pk, &mut rng).expect("encrypt");
+    let a = ctx.encrypt(&pt, pk, &mut rng).expect("encrypt");
+    let b = ctx.encrypt(&pt, pk, &mut rng).expect("encrypt");
 
     let mut group = c.benchmark_group(format!("ckks/{name}"));
     group.sample_size(10);
-    group.bench_function("mul_relin", |bench| bench.iter(|| ctx.mul_relin(&a, &b, &evk).expect("mul_relin")));
-    group.bench_function("rotate", |bench| bench.iter(|| ctx.rotate(&a, 1, &evk).expect("rotate")));
+    group.bench_function("mul_relin", |bench| bench.iter(|| ctx.mul_relin(&a, &b, evk).expect("mul_relin")));
+    group.bench_function("rotate", |bench| bench.iter(|| ctx.rotate(&a, 1, evk).expect("rotate")));
     group.bench_function("rescale", |bench| bench.iter(|| ctx.rescale(&a).expect("rescale")));
     group.bench_function("add", |bench| bench.iter(|| ctx.add(&a, &b).expect("add")));
     group.finish();

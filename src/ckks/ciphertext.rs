@@ -25,8 +25,27 @@ pub struct Ciphertext {
     pub(crate) key_id: [u8; 16],
 }
 
+/// What binary operations need to know about an operand.
+pub(crate) trait Operand {
+    fn level(&self) -> usize;
+    fn scale(&self) -> f64;
+    fn params_id(&self) -> [u8; 16];
+}
+
 macro_rules! common_accessors {
     ($t:ty) => {
+        impl Operand for $t {
+            fn level(&self) -> usize {
+                self.level
+            }
+            fn scale(&self) -> f64 {
+                self.scale
+            }
+            fn params_id(&self) -> [u8; 16] {
+                self.params_id
+            }
+        }
+
         impl $t {
             /// Current level (number of rescales left).
             #[must_use]

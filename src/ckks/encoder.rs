@@ -5,6 +5,7 @@ use num_complex::Complex64;
 
 use super::{CkksError, Context, Plaintext, Result};
 use crate::backend::Basis;
+use crate::math::Modulus;
 use crate::sched::OpKind;
 
 /// Largest |coefficient| an encoding may produce: 2^62 keeps the f64 → i64
@@ -76,7 +77,7 @@ impl Context {
         self.run(OpKind::Intt, |b| b.ntt_inverse(&mut [&mut poly]))?;
         let words = self.run(OpKind::Download, |b| b.download(&poly))?;
         let n = params.n();
-        let crt = Crt::new(&params.ring().q[..used].iter().map(|m| m.value()).collect::<Vec<_>>());
+        let crt = Crt::new(&params.ring().q[..used]);
         let gap = n / (2 * pt.slots);
         let coeff = |pos: usize| {
             let residues: Vec<u32> = (0..used).map(|k| words[k * n + pos]).collect();
@@ -98,15 +99,15 @@ struct Crt {
 }
 
 impl Crt {
-    fn new(primes: &[u32]) -> Self {
-        let primes: Vec<u128> = primes.iter().map(|&q| u128::from(q)).collect();
+    fn new(moduli: &[Modulus]) -> Self {
+        let primes: Vec<u128> = moduli.iter().map(|m| u128::from(m.value())).collect();
         let product: u128 = primes.iter().product();
-        let basis = primes
+        let basis = moduli
             .iter()
-            .map(|&q| {
+            .zip(&primes)
+            .map(|(m, &q)| {
                 let m_i = product / q;
-                let inv = mod_pow(m_i % q, q - 2, q);
-                m_i * inv % product
+                m_i * u128::from(m.inv((m_i % q) as u32)) % product
             })
             .collect();
         Self { primes, product, basis }
@@ -120,16 +121,4 @@ impl Crt {
         }
         if x > self.product / 2 { x as i128 - self.product as i128 } else { x as i128 }
     }
-}
-
-fn mod_pow(mut b: u128, mut e: u128, q: u128) -> u128 {
-    let mut acc = 1;
-    while e > 0 {
-        if e & 1 == 1 {
-            acc = acc * b % q;
-        }
-        b = b * b % q;
-        e >>= 1;
-    }
-    acc
 }

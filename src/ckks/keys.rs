@@ -78,6 +78,18 @@ impl EvaluationKeys {
     }
 }
 
+/// All keys of one key pair, as the data party generates them. Only
+/// `public` and `eval` may leave the data party.
+#[derive(Debug)]
+pub struct KeyBundle {
+    /// The secret key (stays with the data party).
+    pub secret: SecretKey,
+    /// The public encryption key.
+    pub public: PublicKey,
+    /// Relinearization and Galois keys for the compute party.
+    pub eval: EvaluationKeys,
+}
+
 /// Galois element of a rotation by `step` slots (left for positive steps).
 #[must_use]
 pub fn galois_for_step(step: i64, n: usize) -> u64 {
@@ -212,6 +224,15 @@ impl Context {
             })
             .collect::<Result<_>>()?;
         Ok(SwitchingKey { digits })
+    }
+
+    /// A fresh key pair with a relinearization key and Galois keys for
+    /// `rotations` (and conjugation when `conjugate`).
+    pub fn gen_keys(&self, rotations: &[i64], conjugate: bool, rng: &mut Csprng) -> Result<KeyBundle> {
+        let secret = self.gen_secret_key(rng);
+        let public = self.gen_public_key(&secret, rng)?;
+        let eval = self.gen_evaluation_keys(&secret, true, rotations, conjugate, rng)?;
+        Ok(KeyBundle { secret, public, eval })
     }
 
     /// Evaluation keys: relinearization (if `relin`), one Galois key per

@@ -16,6 +16,6 @@ pub mod serialize;
 pub use ciphertext::{Ciphertext, Plaintext};
 pub use context::Context;
 pub use error::{CkksError, ParamsError, Result, SerializationError};
-pub use keys::{EvaluationKeys, PublicKey, SecretKey, SwitchingKey};
+pub use keys::{EvaluationKeys, KeyBundle, PublicKey, SecretKey, SwitchingKey};
 pub use params::{Params, ParamsLiteral};
 pub use presets::preset;

@@ -10,7 +10,7 @@ use serde_json::json;
 
 use super::common::{BackendChoice, load_preset, make_context};
 use crate::backend::Basis;
-use crate::ckks::{Ciphertext, Context, EvaluationKeys, PublicKey, SecretKey};
+use crate::ckks::{Ciphertext, Context, EvaluationKeys, KeyBundle, PublicKey, SecretKey};
 use crate::math::sampling::Csprng;
 use crate::sched::OpKind;
 
@@ -85,9 +85,7 @@ pub fn run(args: &Args) -> Result<()> {
     let spinner = ProgressBar::new_spinner().with_message(format!("generating keys for {}", params.name()));
     spinner.enable_steady_tick(std::time::Duration::from_millis(120));
     let mut rng = Csprng::from_os()?;
-    let sk = ctx.gen_secret_key(&mut rng);
-    let pk = ctx.gen_public_key(&sk, &mut rng)?;
-    let evk = ctx.gen_evaluation_keys(&sk, true, &[1], false, &mut rng)?;
+    let KeyBundle { secret: sk, public: pk, eval: evk } = ctx.gen_keys(&[1], false, &mut rng)?;
     spinner.finish_and_clear();
     let values = (0..params.max_slots()).map(|_| Complex64::new(unit(&mut rng), unit(&mut rng))).collect();
     let mut fx = Fixture { ctx, sk, pk, evk, rng, values };

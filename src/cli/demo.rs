@@ -7,6 +7,7 @@ use anyhow::Result;
 use num_complex::Complex64;
 
 use super::common::{BackendChoice, load_preset, make_context};
+use crate::ckks::KeyBundle;
 use crate::math::sampling::Csprng;
 
 /// Arguments of `hetl demo`.
@@ -30,9 +31,7 @@ pub fn run(args: &Args) -> Result<()> {
     let ctx = make_context(params.clone(), args.backend, args.threads)?;
     println!("hetl demo: {:?}", params);
     let mut rng = Csprng::from_os()?;
-    let sk = ctx.gen_secret_key(&mut rng);
-    let pk = ctx.gen_public_key(&sk, &mut rng)?;
-    let evk = ctx.gen_evaluation_keys(&sk, true, &[1], false, &mut rng)?;
+    let KeyBundle { secret: sk, public: pk, eval: evk } = ctx.gen_keys(&[1], false, &mut rng)?;
     println!("keys generated in {:.2?}", start.elapsed());
 
     let slots = params.max_slots();

@@ -20,10 +20,8 @@ impl Setup {
     pub fn new(params: Params, steps: &[i64]) -> Self {
         let ctx = Context::cpu(Arc::new(params), 1).expect("context");
         let mut rng = Csprng::from_seed([42; 32]);
-        let sk = ctx.gen_secret_key(&mut rng);
-        let pk = ctx.gen_public_key(&sk, &mut rng).expect("public key");
-        let evk = ctx.gen_evaluation_keys(&sk, true, steps, true, &mut rng).expect("evaluation keys");
-        Self { ctx, sk, pk, evk, rng }
+        let keys = ctx.gen_keys(steps, true, &mut rng).expect("keys");
+        Self { ctx, sk: keys.secret, pk: keys.public, evk: keys.eval, rng }
     }
 
     pub fn preset(name: &str, steps: &[i64]) -> Self {

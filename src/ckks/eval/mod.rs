@@ -6,42 +6,12 @@ mod arith;
 mod keyswitch;
 mod mul;
 
-use super::{Ciphertext, CkksError, Plaintext, Result};
+use super::ciphertext::Operand;
+use super::{Ciphertext, CkksError, Result};
 
 /// Relative scale difference below which two scales count as equal (only
 /// floating-point noise from scale bookkeeping is that small).
 const SCALE_TOLERANCE: f64 = 1e-9;
-
-/// What binary operations need to know about an operand.
-pub(crate) trait Operand {
-    fn level(&self) -> usize;
-    fn scale(&self) -> f64;
-    fn params_id(&self) -> [u8; 16];
-}
-
-impl Operand for Ciphertext {
-    fn level(&self) -> usize {
-        self.level
-    }
-    fn scale(&self) -> f64 {
-        self.scale
-    }
-    fn params_id(&self) -> [u8; 16] {
-        self.params_id
-    }
-}
-
-impl Operand for Plaintext {
-    fn level(&self) -> usize {
-        self.level
-    }
-    fn scale(&self) -> f64 {
-        self.scale
-    }
-    fn params_id(&self) -> [u8; 16] {
-        self.params_id
-    }
-}
 
 /// Same parameter set and level.
 fn check_compatible(op: &'static str, a: &impl Operand, b: &impl Operand) -> Result<()> {
