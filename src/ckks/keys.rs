@@ -94,11 +94,8 @@ pub struct KeyBundle {
 #[must_use]
 pub fn galois_for_step(step: i64, n: usize) -> u64 {
     let two_n = 2 * n as u64;
-    let order = (n / 2) as i64;
-    let e = step.rem_euclid(order) as u64;
-    let mut g = 1u64;
-    let mut base = 5u64;
-    let mut e = e;
+    let (mut g, mut base) = (1u64, 5u64);
+    let mut e = step.rem_euclid((n / 2) as i64) as u64;
     while e > 0 {
         if e & 1 == 1 {
             g = g * base % two_n;

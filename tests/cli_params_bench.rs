@@ -1,0 +1,100 @@
+//! CLI behaviour of `hetl params`, `hetl bench` and `hetl demo`, including
+//! their bad-input errors (one clear line, non-zero exit).
+
+use assert_cmd::Command;
+
+fn hetl() -> Command {
+    Command::cargo_bin("hetl").expect("hetl binary")
+}
+
+fn stderr_of(cmd: &mut Command) -> String {
+    let out = cmd.assert().failure().get_output().clone();
+    String::from_utf8_lossy(&out.stderr).into_owned()
+}
+
+#[test]
+fn params_lists_presets_and_marks_toys_insecure() {
+    let out = hetl().args(["params"]).assert().success().get_output().clone();
+    let (stdout, stderr) = (String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
+    for name in ["toy-n1024", "toy-n4096", "n14", "n15", "n16"] {
+        assert!(stdout.contains(&format!("parameter set {name}")), "{stdout}");
+    }
+    assert!(stdout.contains("128-bit (HE standard"));
+    assert!(stderr.contains("toy-n1024 is INSECURE"), "{stderr}");
+}
+
+#[test]
+fn params_json_has_the_fields_compare_py_reads() {
+    let out = hetl().args(["params", "--preset", "n14", "--json"]).assert().success().get_output().clone();
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).expect("one JSON object");
+    for key in ["log_n", "depth", "dnum", "log_scale", "q_limbs", "p_limbs", "log_qp", "security", "fingerprint"] {
+        assert!(v.get(key).is_some(), "missing {key}");
+    }
+    assert!(v["log_qp"].as_f64().unwrap() <= 438.0);
+}
+
+#[test]
+fn unknown_preset_is_a_clear_error() {
+    let err = stderr_of(hetl().args(["params", "--preset", "n99"]));
+    assert!(err.contains("unknown preset \"n99\"") && err.contains("n14"), "{err}");
+}
+
+#[test]
+fn insecure_custom_parameters_are_rejected_unless_toy() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("p.json");
+    let literal = |name: &str| {
+        format!(
+            r#"{{"name":"{name}","log_n":14,"depth":20,"log_scale":29.8,"base_primes":2,"primes_per_level":1,"dnum":3,"secret_hw":null}}"#
+        )
+    };
+    std::fs::write(&path, literal("mine")).unwrap();
+    let err = stderr_of(hetl().args(["params", "--file"]).arg(&path));
+    assert!(err.contains("not 128-bit secure") && err.contains("exceeds the 128-bit bound 438"), "{err}");
+    std::fs::write(&path, literal("toy-mine")).unwrap();
+    let out = hetl().args(["params", "--file"]).arg(&path).assert().success().get_output().clone();
+    assert!(String::from_utf8_lossy(&out.stdout).contains("INSECURE"));
+    std::fs::write(&path, "{not json").unwrap();
+    let err = stderr_of(hetl().args(["params", "--file"]).arg(&path));
+    assert!(err.contains("is not a valid parameter literal"), "{err}");
+}
+
+#[test]
+fn bench_json_lines_have_the_documented_fields() {
+    let out = hetl()
+        .args(["bench", "--preset", "toy-n1024", "--ops", "ntt,add,mul_relin,rotate,precision", "--samples", "2"])
+        .args(["--batch", "1,2", "--json"])
+        .assert()
+        .success()
+        .get_output()
+        .clone();
+    let lines: Vec<serde_json::Value> =
+        String::from_utf8_lossy(&out.stdout).lines().map(|l| serde_json::from_str(l).expect("JSON line")).collect();
+    assert_eq!(lines.len(), 4 * 2 + 2, "4 timed ops × 2 batch sizes + 2 precision lines");
+    for l in lines.iter().filter(|l| l["op"] != "precision") {
+        for key in ["op", "backend", "n", "limbs", "dnum", "batch", "median_us", "ops_per_s"] {
+            assert!(l.get(key).is_some(), "missing {key} in {l}");
+        }
+        assert!(l["median_us"].as_f64().unwrap() > 0.0);
+    }
+    let precision: Vec<_> = lines.iter().filter(|l| l["op"] == "precision").collect();
+    assert!(precision.iter().all(|l| l["bits"].as_f64().unwrap() > 10.0), "{precision:?}");
+}
+
+#[test]
+fn bench_rejects_unknown_ops_and_zero_batches() {
+    let err = stderr_of(hetl().args(["bench", "--preset", "toy-n1024", "--ops", "fft"]));
+    assert!(err.contains("unknown op \"fft\""), "{err}");
+    let err = stderr_of(hetl().args(["bench", "--preset", "toy-n1024", "--batch", "0"]));
+    assert!(err.contains("at least 1"), "{err}");
+}
+
+#[test]
+fn demo_runs_and_reports_a_small_error() {
+    let out = hetl().args(["demo", "--preset", "toy-n4096"]).assert().success().get_output().clone();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let line = stdout.lines().find(|l| l.starts_with("max |error|")).expect("error line");
+    // "max |error| over N slots: E (B bits)"
+    let err: f64 = line.split(": ").nth(1).and_then(|r| r.split_whitespace().next()).unwrap().parse().unwrap();
+    assert!(err < 1e-3, "{line}");
+}
