@@ -40,7 +40,7 @@ def parse_args():
     parser.add_argument("--run", action="store_true", help="run both benchmarks, then compare")
     parser.add_argument("--hetl", help="path of the hetl binary (with --run)")
     parser.add_argument("--preset", help="comma-separated hetl presets, e.g. n14,n15 (with --run)")
-    parser.add_argument("--samples", type=int, default=10, help="OpenFHE samples per op (--run)")
+    parser.add_argument("--samples", type=int, default=10, help="samples per op on both sides (--run)")
     parser.add_argument("--python", help="Python 3.10 interpreter with openfhe (--run)")
     args = parser.parse_args()
     if args.run:
@@ -60,8 +60,8 @@ def parse_rows(text, source):
             row = json.loads(line)
         except json.JSONDecodeError as err:
             sys.exit(f"compare.py: {source}:{number}: not JSON ({err}): {line[:80]}")
-        if not isinstance(row, dict) or "op" not in row or "median_us" not in row:
-            sys.exit(f"compare.py: {source}:{number}: expected an object with op and median_us")
+        if not isinstance(row, dict) or "op" not in row or not ("median_us" in row or "bits" in row):
+            sys.exit(f"compare.py: {source}:{number}: expected an object with op and median_us (or bits)")
         rows.append(row)
     return rows
 
@@ -87,7 +87,7 @@ def ring_dim(row):
 def comparison(rows):
     """Table rows (backend, op, n, batch, hetl limbs, openfhe limbs, hetl us, openfhe us)."""
     hetl, openfhe = {}, {}
-    for row in rows:
+    for row in (row for row in rows if "median_us" in row):
         key = (row["op"], ring_dim(row), row.get("batch", 1))
         if row.get("backend") == "openfhe":
             openfhe[key] = row
@@ -157,7 +157,8 @@ def run_benchmarks(args):
     for preset in args.preset.split(","):
         params = json.loads(run([args.hetl, "params", "--preset", preset, "--json"]))
         hetl_rows = parse_rows(
-            run([args.hetl, "bench", "--backend", "cpu", "--preset", preset, "--json"]),
+            run([args.hetl, "bench", "--backend", "cpu", "--preset", preset, "--json",
+                 "--samples", str(args.samples)]),
             f"hetl bench --preset {preset}")
         rows += hetl_rows
         for batch in sorted({row.get("batch", 1) for row in hetl_rows}):
@@ -176,6 +177,10 @@ def main():
     args = parse_args()
     rows = run_benchmarks(args) if args.run else read_files(args.files)
     print(format_table(comparison(rows), args.markdown))
+    for row in rows:
+        if "bits" in row:
+            print(f"precision ({row.get('preset', '?')}, {row.get('what', row['op'])}, "
+                  f"{row.get('encryption', '')}): max |error| {row['max_abs_error']:.3e} = {row['bits']:.1f} bits")
 
 
 if __name__ == "__main__":
