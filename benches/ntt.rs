@@ -1,11 +1,12 @@
 //! Per-limb NTT and limb-op throughput for every CPU variant this machine
 //! runs. Groups `math/ntt_forward`, `math/ntt_inverse`, `math/limb_<op>`;
-//! ids `<variant>/n<N>`; throughput in words (one limb of N words).
+//! ids `<variant>/n<N>`; throughput in words (one limb of N words; the sums
+//! `mul_sum` and `mul_scalar_sum` count output words).
 //!
 //! `cargo bench --bench ntt [-- <filter>]`
 
 use criterion::{BenchmarkId, Criterion, Throughput, criterion_group, criterion_main};
-use hetl::math::limb_ops::{self, Variant};
+use hetl::math::limb_ops::{self, SUM_BLOCK, SumBlock, Variant};
 use hetl::math::primes::ntt_primes_below;
 use hetl::math::{Modulus, NttTable};
 use std::hint::black_box;
@@ -68,66 +69,51 @@ fn ntt(c: &mut Criterion) {
 }
 
 fn limb_loops(c: &mut Criterion) {
-    type Binary = fn(Variant, &Modulus, &[u32], &[u32], &mut [u32]);
+    type Assign = fn(Variant, &Modulus, &mut [u32], &[u32]);
     let m = modulus();
     let n = 1 << 16;
     let (a, b) = (limb(&m, n, 2), limb(&m, n, 3));
-    let mut out = vec![0u32; n];
-    let mut acc = vec![0u64; n];
-    let binary: [(&str, Binary); 3] =
-        [("limb_mul", limb_ops::mul_with), ("limb_add", limb_ops::add_with), ("limb_sub", limb_ops::sub_with)];
-    for (op, f) in binary {
-        let mut group = c.benchmark_group(format!("math/{op}"));
+    let mut x = a.clone();
+    let mut bench = |op: &str, f: &mut dyn FnMut(Variant)| {
+        let mut group = c.benchmark_group(format!("math/limb_{op}"));
         group.throughput(Throughput::Elements(n as u64));
         for v in variants() {
-            group.bench_function(BenchmarkId::new(name(v), format!("n{n}")), |bench| {
-                bench.iter(|| f(v, &m, black_box(&a), black_box(&b), &mut out));
-            });
+            group.bench_function(BenchmarkId::new(name(v), format!("n{n}")), |bench| bench.iter(|| f(v)));
         }
         group.finish();
+    };
+    let assign: [(&str, Assign); 3] = [
+        ("mul_assign", limb_ops::mul_assign_with),
+        ("add_assign", limb_ops::add_assign_with),
+        ("sub_assign", limb_ops::sub_assign_with),
+    ];
+    // Each iteration updates the previous output: inputs stay in [0, q).
+    for (op, f) in assign {
+        bench(op, &mut |v| f(v, &m, black_box(&mut x), black_box(&b)));
     }
     let w = b[0];
-    let mut group = c.benchmark_group("math/limb_mul_scalar_inplace");
-    group.throughput(Throughput::Elements(n as u64));
-    for v in variants() {
-        let mut x = a.clone();
-        group.bench_function(BenchmarkId::new(name(v), format!("n{n}")), |bench| {
-            bench.iter(|| limb_ops::mul_scalar_inplace_with(v, &m, black_box(&mut x), w));
-        });
-    }
-    group.finish();
-    let mut group = c.benchmark_group("math/limb_sub_mul_scalar");
-    group.throughput(Throughput::Elements(n as u64));
-    for v in variants() {
-        group.bench_function(BenchmarkId::new(name(v), format!("n{n}")), |bench| {
-            bench.iter(|| limb_ops::sub_mul_scalar_with(v, &m, black_box(&a), black_box(&b), w, &mut out));
-        });
-    }
-    group.finish();
-    let mut group = c.benchmark_group("math/limb_mul_acc_u64");
-    group.throughput(Throughput::Elements(n as u64));
-    for v in variants() {
-        group.bench_function(BenchmarkId::new(name(v), format!("n{n}")), |bench| {
-            bench.iter(|| limb_ops::mul_acc_u64_with(v, black_box(&mut acc), black_box(&a), black_box(&b)));
-        });
-    }
-    group.finish();
-    let mut group = c.benchmark_group("math/limb_mul_scalar_acc_u64");
-    group.throughput(Throughput::Elements(n as u64));
-    for v in variants() {
-        group.bench_function(BenchmarkId::new(name(v), format!("n{n}")), |bench| {
-            bench.iter(|| limb_ops::mul_scalar_acc_u64_with(v, black_box(&mut acc), black_box(&a), w));
-        });
-    }
-    group.finish();
-    let mut group = c.benchmark_group("math/limb_reduce_u64");
-    group.throughput(Throughput::Elements(n as u64));
-    for v in variants() {
-        group.bench_function(BenchmarkId::new(name(v), format!("n{n}")), |bench| {
-            bench.iter(|| limb_ops::reduce_u64_with(v, &m, black_box(&acc), &mut out));
-        });
-    }
-    group.finish();
+    bench("mul_scalar_inplace", &mut |v| limb_ops::mul_scalar_inplace_with(v, &m, black_box(&mut x), w));
+    bench("sub_mul_scalar_assign", &mut |v| limb_ops::sub_mul_scalar_assign_with(v, &m, black_box(&mut x), &b, w));
+    let [mut o0, mut o1, mut o2] = [(); 3].map(|()| vec![0u32; n]);
+    bench("tensor", &mut |v| {
+        limb_ops::tensor_with(v, &m, [black_box(&a), &b], [&b, &a], [&mut o0, &mut o1, &mut o2]);
+    });
+    // The key-switching inner product of 3 digits (dnum 3).
+    let rows: Vec<Vec<u32>> = (0..6).map(|k| limb(&m, n, 10 + k)).collect();
+    let (digits, keys): (Vec<&[u32]>, Vec<&[u32]>) =
+        (rows[..3].iter().map(|r| &r[..]).collect(), rows[3..].iter().map(|r| &r[..]).collect());
+    bench("mul_sum", &mut |v| limb_ops::mul_sum_with(v, &m, black_box(&digits), &keys, &mut o0));
+    // One target of a basis conversion from 14 sources (n16: alpha 14).
+    let terms = 14;
+    let blocks: Vec<SumBlock> =
+        (0..n / SUM_BLOCK * terms).map(|k| SumBlock(std::array::from_fn(|l| a[(k * SUM_BLOCK + l) % n]))).collect();
+    let consts: Vec<u32> = b[..terms].to_vec();
+    bench("mul_scalar_sum", &mut |v| limb_ops::mul_scalar_sum_with(v, &m, black_box(&blocks), &consts, &mut o0));
+    let from = ntt_primes_below(30, 2 << LOG_NS[LOG_NS.len() - 1]).nth(1).expect("a second 30-bit NTT prime");
+    let from_limb = limb(&Modulus::new(from).expect("prime below 2^30"), n, 4);
+    bench("center_lift", &mut |v| limb_ops::center_lift_with(v, &m, from, black_box(&from_limb), &mut o0));
+    let perm = hetl::backend::cpu::ntt_automorphism_permutation(16, 5);
+    bench("permute", &mut |v| limb_ops::permute_with(v, black_box(&a), &perm, &mut o0));
 }
 
 criterion_group! {

@@ -4,6 +4,7 @@
 //! polynomials in a batch) over a rayon pool.
 
 use std::collections::HashMap;
+use std::ops::Range;
 use std::sync::{Arc, Mutex};
 
 use rayon::prelude::*;
@@ -15,10 +16,21 @@ use crate::math::{Modulus, NttTable, RnsRing, limb_ops};
 
 const NAME: &str = "cpu";
 
-/// Digits summed in a `u64` before a reduction (products are < 2^60).
-const PRODUCTS_PER_REDUCTION: usize = 15;
+/// Scratch buffers kept for reuse (fresh large allocations cost page faults).
+const SCRATCH_BUFFERS: usize = 8;
+
+/// Coefficients per tile of the key-switching inner product: the tile's
+/// words of every digit stay in L2 for both key polynomials.
+const INNER_PRODUCT_TILE: usize = 8192;
 
 type ConverterKey = (Vec<usize>, Vec<usize>);
+
+/// ModDown of one limb: (limb, its conversion from P, P^-1 mod q_i).
+type DivideItem<'a> = (&'a mut [u32], &'a mut [u32], u32);
+
+/// Rescaling of one limb: (limb, the dropped limb in the coefficient
+/// domain, the dropped limb's global index).
+type RescaleItem<'a> = (&'a mut [u32], &'a [u32], usize);
 
 /// CPU implementation of [`Backend`].
 pub struct CpuBackend {
@@ -27,6 +39,11 @@ pub struct CpuBackend {
     pool: Option<rayon::ThreadPool>,
     permutations: Mutex<HashMap<u64, Arc<Vec<u32>>>>,
     converters: Mutex<HashMap<ConverterKey, Arc<BasisConverter>>>,
+    /// `p_inv[p][i]`: (p_0 ⋯ p_{p-1})^-1 mod q_i, the ModDown factor.
+    p_inv: Vec<Vec<u32>>,
+    /// `q_last_inv[l][i]`: q_l^-1 mod q_i for i < l, the rescale factor.
+    q_last_inv: Vec<Vec<u32>>,
+    scratch: Mutex<Vec<Vec<u32>>>,
 }
 
 impl CpuBackend {
@@ -42,7 +59,27 @@ impl CpuBackend {
             } else {
                 None
             };
-        Ok(Self { ring, tables, pool, permutations: Mutex::default(), converters: Mutex::default() })
+        let p_inv = (0..=ring.p.len())
+            .map(|p| {
+                ring.q
+                    .iter()
+                    .map(|m| m.inv(ring.p[..p].iter().fold(1, |acc, pj| m.mul(acc, pj.value() % m.value()))))
+                    .collect()
+            })
+            .collect();
+        let q_last_inv = (0..ring.q.len())
+            .map(|l| ring.q[..l].iter().map(|m| m.inv(ring.q[l].value() % m.value())).collect())
+            .collect();
+        Ok(Self {
+            ring,
+            tables,
+            pool,
+            permutations: Mutex::default(),
+            converters: Mutex::default(),
+            p_inv,
+            q_last_inv,
+            scratch: Mutex::default(),
+        })
     }
 
     fn n(&self) -> usize {
@@ -115,22 +152,83 @@ impl CpuBackend {
         }
     }
 
-    /// Converts the coefficient-domain limbs `coef` (global primes `sources`)
-    /// to `targets` and returns them in the NTT domain; `centered` selects
-    /// the exact conversion of the centered value (ModDown) over the fast
-    /// approximate one (ModUp).
-    fn extend_ntt(&self, coef: &[u32], sources: Vec<usize>, targets: Vec<usize>, centered: bool) -> Vec<u32> {
-        let n = self.n();
-        let mut out = vec![0u32; targets.len() * n];
-        let converter = self.converter(sources, targets.clone());
-        if centered {
-            converter.convert_centered(coef, &mut out, &mut Vec::new());
-        } else {
-            converter.convert(coef, &mut out, &mut Vec::new());
+    /// A buffer of `len` words with arbitrary contents; hand it back with
+    /// [`Self::give_scratch`] to reuse it. Takes the smallest kept buffer
+    /// that is long enough (else the longest, lengthened), so that no words
+    /// are zeroed once the pool has warmed up.
+    fn take_scratch(&self, len: usize) -> Scratch {
+        let mut pool = self.scratch.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        let fit = pool.iter().enumerate().filter(|(_, b)| b.len() >= len).min_by_key(|(_, b)| b.len());
+        let longest = || pool.iter().enumerate().max_by_key(|(_, b)| b.len());
+        let mut buf = match fit.or_else(longest).map(|(k, _)| k) {
+            Some(k) => pool.swap_remove(k),
+            None => Vec::new(),
+        };
+        drop(pool);
+        if buf.len() < len {
+            buf.resize(len, 0);
         }
-        let items = targets.iter().copied().zip(out.chunks_exact_mut(n)).collect();
-        self.for_each_limb(items, |g, limb| self.tables[g].forward(limb));
-        out
+        Scratch { buf, len }
+    }
+
+    fn give_scratch(&self, scratch: Scratch) {
+        let mut pool = self.scratch.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        if pool.len() < SCRATCH_BUFFERS {
+            pool.push(scratch.buf);
+        }
+    }
+
+    /// `self.tables[g].inverse` of the limbs `coef` of global primes `globals`.
+    fn inverse_limbs(&self, coef: &mut [u32], globals: impl Iterator<Item = usize>) {
+        let items = globals.zip(coef.chunks_exact_mut(self.n())).collect();
+        self.for_each_limb(items, |g, limb| self.tables[g].inverse(limb));
+    }
+
+    /// Basis conversion of the coefficient limbs `input` (primes `sources`)
+    /// into `output` (primes `targets`), split over coefficient ranges when a
+    /// pool exists; `centered` selects the exact conversion of the centered
+    /// value (ModDown) over the fast approximate one (ModUp).
+    fn convert(&self, input: &[&[u32]], output: Vec<&mut [u32]>, (sources, targets): ConverterKey, centered: bool) {
+        let converter = self.converter(sources, targets);
+        let n = self.n();
+        let parts = self.pool.as_ref().map_or(1, rayon::ThreadPool::current_num_threads);
+        if parts <= 1 || output.is_empty() {
+            let mut output = output;
+            converter.convert_limbs(input, &mut output, centered, &mut Vec::new());
+            return;
+        }
+        let part_len = n.div_ceil(parts).next_multiple_of(16);
+        let mut pieces: Vec<Vec<&mut [u32]>> = (0..n.div_ceil(part_len)).map(|_| Vec::new()).collect();
+        for limb in output {
+            for (piece, part) in limb.chunks_mut(part_len).zip(pieces.iter_mut()) {
+                part.push(piece);
+            }
+        }
+        self.run_each(pieces.into_iter().enumerate().collect(), |(k, mut out)| {
+            let range = k * part_len..k * part_len + out[0].len();
+            let input: Vec<&[u32]> = input.iter().map(|x| &x[range.clone()]).collect();
+            converter.convert_limbs(&input, &mut out, centered, &mut Vec::new());
+        });
+    }
+}
+
+/// A buffer from [`CpuBackend::take_scratch`]: its first `len` words.
+struct Scratch {
+    buf: Vec<u32>,
+    len: usize,
+}
+
+impl std::ops::Deref for Scratch {
+    type Target = [u32];
+
+    fn deref(&self) -> &[u32] {
+        &self.buf[..self.len]
+    }
+}
+
+impl std::ops::DerefMut for Scratch {
+    fn deref_mut(&mut self) -> &mut [u32] {
+        &mut self.buf[..self.len]
     }
 }
 
@@ -156,6 +254,16 @@ fn host(poly: &DevicePoly) -> &[u32] {
 /// Limb `k` of a polynomial of degree `n`.
 fn limb(poly: &DevicePoly, k: usize, n: usize) -> &[u32] {
     &host(poly)[k * n..(k + 1) * n]
+}
+
+/// The words `range` of each limb.
+fn sub_limbs<'a>(limbs: &[&'a [u32]], range: &Range<usize>) -> Vec<&'a [u32]> {
+    limbs.iter().map(|x| &x[range.clone()]).collect()
+}
+
+/// The limbs of `data` (limbs of `n` words) outside `skip`.
+fn limbs_outside<'a>(data: &'a mut [u32], n: usize, skip: &Range<usize>) -> Vec<&'a mut [u32]> {
+    data.chunks_exact_mut(n).enumerate().filter(|(k, _)| !skip.contains(k)).map(|(_, limb)| limb).collect()
 }
 
 fn host_mut(poly: &mut DevicePoly) -> &mut [u32] {
@@ -241,9 +349,9 @@ impl Backend for CpuBackend {
         self.run_each(items.into_iter().zip(sources).collect(), |((g, limb), s)| {
             let m = self.modulus(g);
             match op {
-                Elementwise::Add => kernels::add_assign(m, limb, s),
-                Elementwise::Sub => kernels::sub_assign(m, limb, s),
-                Elementwise::Mul => kernels::mul_assign(m, limb, s),
+                Elementwise::Add => limb_ops::add_assign(m, limb, s),
+                Elementwise::Sub => limb_ops::sub_assign(m, limb, s),
+                Elementwise::Mul => limb_ops::mul_assign(m, limb, s),
             }
         });
         Ok(())
@@ -288,8 +396,8 @@ impl Backend for CpuBackend {
             d0.chunks_exact_mut(n).zip(d1.chunks_exact_mut(n).zip(d2.chunks_exact_mut(n))).enumerate().collect();
         self.run_each(items, |(k, (o0, (o1, o2)))| {
             let m = self.modulus(basis.global(k, &self.ring));
-            let (a0, a1, b0, b1) = (limb(a[0], k, n), limb(a[1], k, n), limb(b[0], k, n), limb(b[1], k, n));
-            kernels::tensor(m, [a0, a1], [b0, b1], [o0, o1, o2]);
+            let [a0, a1, b0, b1] = [a[0], a[1], b[0], b[1]].map(|p| limb(p, k, n));
+            limb_ops::tensor(m, [a0, a1], [b0, b1], [o0, o1, o2]);
         });
         Ok([d0, d1, d2].map(|d| self.new_poly(basis, d)))
     }
@@ -298,18 +406,11 @@ impl Backend for CpuBackend {
         self.check_galois(galois)?;
         let perm = self.permutation(galois);
         let n = self.n();
-        Ok(src
-            .iter()
-            .map(|p| {
-                let mut out = vec![0u32; p.basis.limbs() * n];
-                for (o, i) in out.chunks_exact_mut(n).zip(host(p).chunks_exact(n)) {
-                    for (o, &j) in o.iter_mut().zip(perm.iter()) {
-                        *o = i[j as usize];
-                    }
-                }
-                self.new_poly(p.basis, out)
-            })
-            .collect())
+        let mut out: Vec<Vec<u32>> = src.iter().map(|p| vec![0u32; p.basis.limbs() * n]).collect();
+        let items: Vec<_> =
+            out.iter_mut().zip(src).flat_map(|(o, p)| o.chunks_exact_mut(n).zip(host(p).chunks_exact(n))).collect();
+        self.run_each(items, |(o, i)| limb_ops::permute(i, &perm, o));
+        Ok(out.into_iter().zip(src).map(|(o, p)| self.new_poly(p.basis, o)).collect())
     }
 
     fn mod_up(&self, src: &DevicePoly, alpha: usize, p: usize) -> Result<Vec<DevicePoly>> {
@@ -323,22 +424,37 @@ impl Backend for CpuBackend {
         let n = self.n();
         let out_basis = Basis { q, p };
         let input = host(src);
-        digit_ranges(q, alpha)
-            .into_iter()
+        let digits = digit_ranges(q, alpha);
+        // Each digit's own limbs as they are; the others converted from the
+        // digit in the coefficient domain.
+        let mut outs: Vec<Vec<u32>> = digits
+            .iter()
             .map(|digit| {
-                let mut coef = input[digit.start * n..digit.end * n].to_vec();
-                let items = digit.clone().zip(coef.chunks_exact_mut(n)).collect();
-                self.for_each_limb(items, |g, limb| self.tables[g].inverse(limb));
-                let targets: Vec<usize> =
-                    (0..q).filter(|k| !digit.contains(k)).chain((0..p).map(|j| self.ring.q.len() + j)).collect();
-                let extended = self.extend_ntt(&coef, digit.clone().collect(), targets, false);
-                let mut out = Vec::with_capacity(out_basis.limbs() * n);
-                out.extend_from_slice(&extended[..digit.start * n]);
-                out.extend_from_slice(&input[digit.start * n..digit.end * n]);
-                out.extend_from_slice(&extended[digit.start * n..]);
-                Ok(self.new_poly(out_basis, out))
+                let words = digit.start * n..digit.end * n;
+                let mut coef = self.take_scratch(words.len());
+                coef.copy_from_slice(&input[words.clone()]);
+                self.inverse_limbs(&mut coef, digit.clone());
+                let mut out = vec![0u32; out_basis.limbs() * n];
+                out[words.clone()].copy_from_slice(&input[words]);
+                let targets = (0..out_basis.limbs()).filter(|k| !digit.contains(k));
+                let key = (digit.clone().collect(), targets.map(|k| out_basis.global(k, &self.ring)).collect());
+                let coef_limbs: Vec<&[u32]> = coef.chunks_exact(n).collect();
+                self.convert(&coef_limbs, limbs_outside(&mut out, n, digit), key, false);
+                self.give_scratch(coef);
+                out
             })
-            .collect()
+            .collect();
+        // NTT of the converted limbs, prime by prime across the digits (each
+        // prime's twiddles are read once).
+        let mut items: Vec<(usize, &mut [u32])> = outs
+            .iter_mut()
+            .zip(&digits)
+            .flat_map(|(out, digit)| out.chunks_exact_mut(n).enumerate().filter(|(k, _)| !digit.contains(k)))
+            .collect();
+        items.sort_by_key(|&(k, _)| k);
+        let items = items.into_iter().map(|(k, limb)| (out_basis.global(k, &self.ring), limb)).collect();
+        self.for_each_limb(items, |g, limb| self.tables[g].forward(limb));
+        Ok(outs.into_iter().map(|out| self.new_poly(out_basis, out)).collect())
     }
 
     fn key_switch_inner(&self, digits: &[DevicePoly], key: &[[&DevicePoly; 2]]) -> Result<[DevicePoly; 2]> {
@@ -363,45 +479,78 @@ impl Backend for CpuBackend {
         let items: Vec<_> = out_b.chunks_exact_mut(n).zip(out_a.chunks_exact_mut(n)).enumerate().collect();
         self.run_each(items, |(k, (ob, oa))| {
             let m = self.modulus(basis.global(k, &self.ring));
-            let mut acc_b = vec![0u64; n];
-            let mut acc_a = vec![0u64; n];
-            for (j, (d, kj)) in digits.iter().zip(key).enumerate() {
-                let key_limb = if k < basis.q { k } else { kj[0].basis.q + k - basis.q };
-                let dl = limb(d, k, n);
-                limb_ops::mul_acc_u64(&mut acc_b, dl, limb(kj[0], key_limb, n));
-                limb_ops::mul_acc_u64(&mut acc_a, dl, limb(kj[1], key_limb, n));
-                if (j + 1) % PRODUCTS_PER_REDUCTION == 0 {
-                    for acc in [&mut acc_b, &mut acc_a] {
-                        acc.iter_mut().for_each(|x| *x = u64::from(m.reduce_u64(*x)));
-                    }
-                }
+            let key_limb = |kj: &DevicePoly| if k < basis.q { k } else { kj.basis.q + k - basis.q };
+            let d: Vec<&[u32]> = digits.iter().map(|d| limb(d, k, n)).collect();
+            let [kb, ka] = [0, 1]
+                .map(|i| key[..digits.len()].iter().map(|kj| limb(kj[i], key_limb(kj[i]), n)).collect::<Vec<_>>());
+            // Tile by tile, so each tile of the digits is read from memory once.
+            let tiles = ob.chunks_mut(INNER_PRODUCT_TILE).zip(oa.chunks_mut(INNER_PRODUCT_TILE));
+            for (t, (ob, oa)) in tiles.enumerate() {
+                let words = t * INNER_PRODUCT_TILE..t * INNER_PRODUCT_TILE + ob.len();
+                let d = sub_limbs(&d, &words);
+                limb_ops::mul_sum(m, &d, &sub_limbs(&kb, &words), ob);
+                limb_ops::mul_sum(m, &d, &sub_limbs(&ka, &words), oa);
             }
-            limb_ops::reduce_u64(m, &acc_b, ob);
-            limb_ops::reduce_u64(m, &acc_a, oa);
         });
         Ok([self.new_poly(basis, out_b), self.new_poly(basis, out_a)])
     }
 
     fn mod_down(&self, polys: &mut [&mut DevicePoly]) -> Result<()> {
+        if polys.iter().any(|poly| poly.basis.p == 0) {
+            return Err(BackendError::InvalidArgument { op: "mod_down", reason: "no P limbs".into() });
+        }
         let n = self.n();
+        let p_global = |j: usize| self.ring.q.len() + j;
+        // The P parts in the coefficient domain (prime by prime across the
+        // polynomials, as every transform below: each prime's twiddles are
+        // read once).
+        let mut coefs: Vec<Scratch> = polys
+            .iter()
+            .map(|poly| {
+                let mut coef = self.take_scratch(poly.basis.p * n);
+                coef.copy_from_slice(&host(poly)[poly.basis.q * n..]);
+                coef
+            })
+            .collect();
+        let mut items: Vec<(usize, &mut [u32])> =
+            coefs.iter_mut().flat_map(|coef| coef.chunks_exact_mut(n).enumerate()).collect();
+        items.sort_by_key(|&(j, _)| j);
+        self.for_each_limb(items.into_iter().map(|(j, limb)| (p_global(j), limb)).collect(), |g, limb| {
+            self.tables[g].inverse(limb);
+        });
+        // ... converted exactly to Q, ...
+        let mut convs: Vec<Scratch> = polys
+            .iter()
+            .zip(&coefs)
+            .map(|(poly, coef)| {
+                let Basis { q, p } = poly.basis;
+                let mut conv = self.take_scratch(q * n);
+                let key = ((0..p).map(p_global).collect(), (0..q).collect());
+                self.convert(&coef.chunks_exact(n).collect::<Vec<_>>(), conv.chunks_exact_mut(n).collect(), key, true);
+                conv
+            })
+            .collect();
+        // ... then limb = (limb - NTT(conv))·P^-1 mod q_i.
+        let mut items: Vec<(usize, DivideItem)> = polys
+            .iter_mut()
+            .zip(convs.iter_mut())
+            .flat_map(|(poly, conv)| {
+                let Basis { q, p } = poly.basis;
+                let p_inv = &self.p_inv[p];
+                host_mut(poly)[..q * n].chunks_exact_mut(n).zip(conv.chunks_exact_mut(n)).zip(p_inv).enumerate()
+            })
+            .map(|(i, ((limb, conv), &p_inv))| (i, (limb, conv, p_inv)))
+            .collect();
+        items.sort_by_key(|&(i, _)| i);
+        self.run_each(items, |(i, (limb, conv, p_inv))| {
+            self.tables[i].forward(conv);
+            limb_ops::sub_mul_scalar_assign(self.modulus(i), limb, conv, p_inv);
+        });
+        for buf in coefs.into_iter().chain(convs) {
+            self.give_scratch(buf);
+        }
         for poly in polys.iter_mut() {
-            let Basis { q, p } = poly.basis;
-            if p == 0 {
-                return Err(BackendError::InvalidArgument { op: "mod_down", reason: "no P limbs".into() });
-            }
-            let data = host_mut(poly);
-            let p_globals: Vec<usize> = (0..p).map(|j| self.ring.q.len() + j).collect();
-            let mut coef = data[q * n..].to_vec();
-            let items = p_globals.iter().copied().zip(coef.chunks_exact_mut(n)).collect();
-            self.for_each_limb(items, |g, limb| self.tables[g].inverse(limb));
-            let conv = self.extend_ntt(&coef, p_globals.clone(), (0..q).collect(), true);
-            let items = data[..q * n].chunks_exact_mut(n).enumerate().collect();
-            self.for_each_limb(items, |i, limb| {
-                let m = self.modulus(i);
-                let p_mod = p_globals.iter().fold(1, |acc, &g| m.mul(acc, self.modulus(g).value() % m.value()));
-                let conv_i = &conv[i * n..(i + 1) * n];
-                kernels::sub_mul_scalar_assign(m, limb, conv_i, m.inv(p_mod));
-            });
+            let q = poly.basis.q;
             let DeviceMem::Host(v) = &mut poly.mem;
             v.truncate(q * n);
             poly.basis = Basis::q(q);
@@ -410,89 +559,57 @@ impl Backend for CpuBackend {
     }
 
     fn rescale(&self, polys: &mut [&mut DevicePoly], drop: usize) -> Result<()> {
+        if let Some(poly) = polys.iter().find(|poly| poly.basis.p != 0 || drop >= poly.basis.q) {
+            return Err(BackendError::InvalidArgument {
+                op: "rescale",
+                reason: format!("cannot drop {drop} limbs of basis {:?}", poly.basis),
+            });
+        }
         let n = self.n();
-        for poly in polys.iter_mut() {
-            if poly.basis.p != 0 || drop >= poly.basis.q {
-                return Err(BackendError::InvalidArgument {
-                    op: "rescale",
-                    reason: format!("cannot drop {drop} limbs of basis {:?}", poly.basis),
-                });
+        for _ in 0..drop {
+            // The dropped limbs in the coefficient domain.
+            let tops: Vec<(usize, Scratch)> = polys
+                .iter()
+                .map(|poly| {
+                    let last = poly.basis.q - 1;
+                    let mut top = self.take_scratch(n);
+                    top.copy_from_slice(&host(poly)[last * n..]);
+                    self.tables[last].inverse(&mut top);
+                    (last, top)
+                })
+                .collect();
+            // limb = (limb - NTT(centered top mod q_i))·q_last^-1 mod q_i,
+            // prime by prime across the polynomials (twiddles read once).
+            let mut items: Vec<(usize, RescaleItem)> = polys
+                .iter_mut()
+                .zip(&tops)
+                .flat_map(|(poly, (last, top))| {
+                    let q = poly.basis.q;
+                    host_mut(poly)[..(q - 1) * n]
+                        .chunks_exact_mut(n)
+                        .enumerate()
+                        .map(|(i, limb)| (i, (limb, &top[..], *last)))
+                })
+                .collect();
+            items.sort_by_key(|&(i, _)| i);
+            self.run_each(items, |(i, (limb, top, last))| {
+                let m = self.modulus(i);
+                let mut r = self.take_scratch(n);
+                limb_ops::center_lift(m, self.modulus(last).value(), top, &mut r);
+                self.tables[i].forward(&mut r);
+                limb_ops::sub_mul_scalar_assign(m, limb, &r, self.q_last_inv[last][i]);
+                self.give_scratch(r);
+            });
+            for (_, top) in tops {
+                self.give_scratch(top);
             }
-            for _ in 0..drop {
+            for poly in polys.iter_mut() {
                 let last = poly.basis.q - 1;
-                let data = host_mut(poly);
-                let mut top = data[last * n..].to_vec();
-                self.tables[last].inverse(&mut top);
-                let q_last = *self.modulus(last);
-                let half = q_last.value() / 2;
-                let items = data[..last * n].chunks_exact_mut(n).enumerate().collect();
-                self.for_each_limb(items, |i, limb| {
-                    let m = self.modulus(i);
-                    let q_last_mod = m.reduce_u64(q_last.value().into());
-                    // Centered representative of the dropped limb, reduced mod q_i.
-                    let mut r: Vec<u32> = top
-                        .iter()
-                        .map(|&x| {
-                            let x_mod = m.reduce_u64(x.into());
-                            if x > half { m.sub(x_mod, q_last_mod) } else { x_mod }
-                        })
-                        .collect();
-                    self.tables[i].forward(&mut r);
-                    kernels::sub_mul_scalar_assign(m, limb, &r, m.inv(q_last_mod));
-                });
                 let DeviceMem::Host(v) = &mut poly.mem;
                 v.truncate(last * n);
                 poly.basis = Basis::q(last);
             }
         }
         Ok(())
-    }
-}
-
-/// In-place element-wise kernels (scalar; the SIMD variants live in
-/// `math::limb_ops` and are out-of-place). Inputs and outputs in [0, q).
-mod kernels {
-    use crate::math::Modulus;
-
-    /// a[i] = (a[i] + b[i]) mod q.
-    pub fn add_assign(m: &Modulus, a: &mut [u32], b: &[u32]) {
-        for (x, &y) in a.iter_mut().zip(b) {
-            *x = m.add(*x, y);
-        }
-    }
-
-    /// a[i] = (a[i] - b[i]) mod q.
-    pub fn sub_assign(m: &Modulus, a: &mut [u32], b: &[u32]) {
-        for (x, &y) in a.iter_mut().zip(b) {
-            *x = m.sub(*x, y);
-        }
-    }
-
-    /// a[i] = a[i]·b[i] mod q.
-    pub fn mul_assign(m: &Modulus, a: &mut [u32], b: &[u32]) {
-        for (x, &y) in a.iter_mut().zip(b) {
-            *x = m.mul(*x, y);
-        }
-    }
-
-    /// a[i] = (a[i] - b[i])·w mod q for a constant w < q: the last step of
-    /// rescale and ModDown.
-    pub fn sub_mul_scalar_assign(m: &Modulus, a: &mut [u32], b: &[u32], w: u32) {
-        let ws = m.shoup(w);
-        for (x, &y) in a.iter_mut().zip(b) {
-            *x = m.mul_shoup(*x + m.value() - y, w, ws);
-        }
-    }
-
-    /// Tensor product of degree-1 ciphertext limbs:
-    /// out = (a0·b0, a0·b1 + a1·b0, a1·b1) mod q.
-    pub fn tensor(m: &Modulus, a: [&[u32]; 2], b: [&[u32]; 2], out: [&mut [u32]; 3]) {
-        let [o0, o1, o2] = out;
-        for i in 0..o0.len() {
-            let (a0, a1, b0, b1) = (u64::from(a[0][i]), u64::from(a[1][i]), u64::from(b[0][i]), u64::from(b[1][i]));
-            o0[i] = m.reduce_u64(a0 * b0);
-            o1[i] = m.reduce_u64(a0 * b1 + a1 * b0);
-            o2[i] = m.reduce_u64(a1 * b1);
-        }
     }
 }

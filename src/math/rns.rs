@@ -8,13 +8,12 @@
 //! centered x in (-Q/2, Q/2]: ModDown needs it, because the biased u would
 //! otherwise multiply the secret into a smooth, large error.
 
-use super::{Modulus, limb_ops};
+use super::Modulus;
+use super::limb_ops::{self, SUM_BLOCK, SumBlock};
 
-/// Largest number of 60-bit products summed in a `u64` before a reduction.
-const PRODUCTS_PER_REDUCTION: usize = 15;
-
-/// Coefficients per tile of the accumulation (8 KiB of u64 accumulators).
-const TILE: usize = 1024;
+/// Coefficients per tile: the tile's words of every source (after the
+/// (Q/q_i)^-1 factor) stay in L1/L2 while every target's sums are formed.
+const TILE: usize = 4096;
 
 /// Precomputed constants to convert from one RNS basis to another.
 #[derive(Clone, Debug)]
@@ -23,10 +22,11 @@ pub struct BasisConverter {
     targets: Vec<Modulus>,
     /// (Q/q_i)^-1 mod q_i, per source.
     qhat_inv: Vec<u32>,
-    /// (Q/q_i) mod p_j, indexed `[target][source]`.
-    qhat_mod_target: Vec<Vec<u32>>,
-    /// Q mod p_j, per target.
-    q_mod_target: Vec<u32>,
+    /// 1/q_i, per source, for the overflow estimate of centered conversion.
+    source_inv: Vec<f64>,
+    /// Per target p_j: (Q/q_i) mod p_j for every source, then -Q mod p_j,
+    /// the factor of the overflow count in centered conversion.
+    target_factors: Vec<Vec<u32>>,
 }
 
 impl BasisConverter {
@@ -45,10 +45,10 @@ impl BasisConverter {
                 qi.inv(qhat)
             })
             .collect();
-        let qhat_mod_target = targets
+        let target_factors = targets
             .iter()
             .map(|pj| {
-                (0..sources.len())
+                let mut factors: Vec<u32> = (0..sources.len())
                     .map(|i| {
                         sources
                             .iter()
@@ -56,12 +56,14 @@ impl BasisConverter {
                             .filter(|&(k, _)| k != i)
                             .fold(1, |acc, (_, qk)| pj.mul(acc, qk.value() % pj.value()))
                     })
-                    .collect()
+                    .collect();
+                let q_mod = sources.iter().fold(1, |acc, qi| pj.mul(acc, qi.value() % pj.value()));
+                factors.push(pj.neg(q_mod));
+                factors
             })
             .collect();
-        let q_mod_target =
-            targets.iter().map(|pj| sources.iter().fold(1, |acc, qi| pj.mul(acc, qi.value() % pj.value()))).collect();
-        Self { sources: sources.to_vec(), targets: targets.to_vec(), qhat_inv, qhat_mod_target, q_mod_target }
+        let source_inv = sources.iter().map(|qi| 1.0 / f64::from(qi.value())).collect();
+        Self { sources: sources.to_vec(), targets: targets.to_vec(), qhat_inv, source_inv, target_factors }
     }
 
     /// Number of source limbs.
@@ -77,74 +79,87 @@ impl BasisConverter {
     }
 
     /// Converts `input` (`sources.len()` limbs of N words, limb-major) into
-    /// `output` (`targets.len()` limbs). `scratch` holds N·#sources words.
+    /// `output` (`targets.len()` limbs). `scratch` is working memory (any
+    /// contents; keep it to reuse its allocation).
     pub fn convert(&self, input: &[u32], output: &mut [u32], scratch: &mut Vec<u32>) {
-        self.convert_impl(input, output, scratch, false);
+        self.convert_flat(input, output, scratch, false);
     }
 
     /// Exact conversion of the centered representative x in (-Q/2, Q/2]
     /// (same layout as [`Self::convert`]).
     pub fn convert_centered(&self, input: &[u32], output: &mut [u32], scratch: &mut Vec<u32>) {
-        self.convert_impl(input, output, scratch, true);
+        self.convert_flat(input, output, scratch, true);
     }
 
-    fn convert_impl(&self, input: &[u32], output: &mut [u32], scratch: &mut Vec<u32>, centered: bool) {
+    fn convert_flat(&self, input: &[u32], output: &mut [u32], scratch: &mut Vec<u32>, centered: bool) {
         let n = input.len() / self.sources.len();
         assert_eq!(input.len(), n * self.sources.len(), "input is not whole limbs");
         assert_eq!(output.len(), n * self.targets.len(), "output is not whole limbs");
-        scratch.resize(input.len(), 0);
-        for ((x, y), (qi, &inv)) in
-            input.chunks_exact(n).zip(scratch.chunks_exact_mut(n)).zip(self.sources.iter().zip(&self.qhat_inv))
-        {
-            y.copy_from_slice(x);
-            limb_ops::mul_scalar_inplace(qi, y, inv);
-        }
-        // Multiples of Q to remove: round(Σ_i y_i / q_i) per coefficient.
-        let overflow: Vec<u32> = if centered {
-            let mut f = vec![0f64; n];
-            for (y, qi) in scratch.chunks_exact(n).zip(&self.sources) {
-                let inv = 1.0 / f64::from(qi.value());
-                for (f, &y) in f.iter_mut().zip(y) {
-                    *f += f64::from(y) * inv;
-                }
-            }
-            f.iter().map(|&f| f.round() as u32).collect()
-        } else {
-            Vec::new()
-        };
-        // Tile by tile over the coefficients, so the accumulators stay in L1
-        // and the tile's words of every source stay in L2 across targets.
-        let tile = TILE.min(n);
-        let mut acc = vec![0u64; tile];
-        let (mut reduced, mut correction) = (vec![0u32; tile], vec![0u32; tile]);
+        let input: Vec<&[u32]> = input.chunks_exact(n.max(1)).collect();
+        let mut output: Vec<&mut [u32]> = output.chunks_exact_mut(n.max(1)).collect();
+        self.convert_limbs(&input, &mut output, centered, scratch);
+    }
+
+    /// [`Self::convert`] (or, if `centered`, [`Self::convert_centered`]) on
+    /// separate limbs: `input[i]` holds source i, `output[j]` receives target
+    /// j, all of one length. The conversion is coefficient-wise, so it may be
+    /// split into coefficient ranges (the backends' threads do).
+    pub fn convert_limbs(&self, input: &[&[u32]], output: &mut [&mut [u32]], centered: bool, scratch: &mut Vec<u32>) {
+        assert_eq!(input.len(), self.sources.len(), "one input limb per source");
+        assert_eq!(output.len(), self.targets.len(), "one output limb per target");
+        let n = input.first().map_or(0, |x| x.len());
+        assert!(input.iter().all(|x| x.len() == n) && output.iter().all(|x| x.len() == n), "limb lengths differ");
+        let s = self.sources.len();
+        let terms = s + usize::from(centered);
+        let tile = TILE.min(n).max(1);
+        // One tile's y_i = [x_i·(Q/q_i)^-1]_{q_i} (and the overflow count v),
+        // interleaved by blocks as `mul_scalar_sum` takes them: they stay in
+        // L1/L2 while every target's sums are formed.
+        let mut interleaved = vec![SumBlock::default(); tile.div_ceil(SUM_BLOCK) * terms];
+        scratch.resize(tile, 0);
+        let mut estimate = if centered { vec![0f64; tile] } else { Vec::new() };
         for start in (0..n).step_by(tile) {
             let len = tile.min(n - start);
-            let acc = &mut acc[..len];
-            for (((out, pj), coeffs), &q_mod) in
-                output.chunks_exact_mut(n).zip(&self.targets).zip(&self.qhat_mod_target).zip(&self.q_mod_target)
-            {
-                let out = &mut out[start..start + len];
-                acc.fill(0);
-                for (i, (y, &c)) in scratch.chunks_exact(n).zip(coeffs).enumerate() {
-                    if i > 0 && i % PRODUCTS_PER_REDUCTION == 0 {
-                        // Reduce through `out` (free until the end) and restart from the residues.
-                        limb_ops::reduce_u64(pj, acc, out);
-                        acc.iter_mut().zip(out.iter()).for_each(|(a, &o)| *a = u64::from(o));
-                    }
-                    limb_ops::mul_scalar_acc_u64(acc, &y[start..start + len], c);
-                }
+            let interleaved = &mut interleaved[..len.div_ceil(SUM_BLOCK) * terms];
+            let y = &mut scratch[..len];
+            if centered {
+                estimate[..len].fill(0.0);
+            }
+            for (i, (x, (qi, &inv))) in input.iter().zip(self.sources.iter().zip(&self.qhat_inv)).enumerate() {
+                y.copy_from_slice(&x[start..start + len]);
+                limb_ops::mul_scalar_inplace(qi, y, inv);
+                scatter(y, interleaved, terms, i);
                 if centered {
-                    // out = Σ - overflow·(Q mod p_j)
-                    let (reduced, correction) = (&mut reduced[..len], &mut correction[..len]);
-                    limb_ops::reduce_u64(pj, acc, reduced);
-                    correction.copy_from_slice(&overflow[start..start + len]);
-                    limb_ops::mul_scalar_inplace(pj, correction, q_mod);
-                    limb_ops::sub(pj, reduced, correction, out);
-                } else {
-                    limb_ops::reduce_u64(pj, acc, out);
+                    // Multiples of Q to remove: v = round(Σ_i y_i / q_i),
+                    // one more term with factor -Q mod p_j.
+                    let inv = self.source_inv[i];
+                    for (f, &y) in estimate.iter_mut().zip(y.iter()) {
+                        *f += f64::from(y) * inv;
+                    }
                 }
             }
+            if centered {
+                for (v, &f) in y.iter_mut().zip(&estimate[..len]) {
+                    *v = f.round() as u32;
+                }
+                scatter(y, interleaved, terms, s);
+            }
+            for ((out, pj), factors) in output.iter_mut().zip(&self.targets).zip(&self.target_factors) {
+                limb_ops::mul_scalar_sum(pj, interleaved, &factors[..terms], &mut out[start..start + len]);
+            }
         }
+    }
+}
+
+/// Writes `row` as term `term` of `terms` into the block-interleaved `dst`.
+fn scatter(row: &[u32], dst: &mut [SumBlock], terms: usize, term: usize) {
+    let (whole, tail) = row.as_chunks::<SUM_BLOCK>();
+    let mut blocks = dst.chunks_exact_mut(terms);
+    for (chunk, block) in whole.iter().zip(blocks.by_ref()) {
+        block[term].0 = *chunk;
+    }
+    if let Some(block) = blocks.next() {
+        block[term].0[..tail.len()].copy_from_slice(tail);
     }
 }
 
@@ -193,12 +208,12 @@ mod tests {
 
     #[test]
     fn tiled_conversion_equals_coefficientwise_conversion() {
-        // n = 2500: two full tiles and a partial one; 20 sources need an
-        // intermediate reduction.
+        // Two full tiles and a partial one (with a partial block); 20 sources
+        // (and the overflow count) need an intermediate reduction.
         let primes: Vec<Modulus> = ntt_primes_below(30, 64).take(23).map(|q| Modulus::new(q).unwrap()).collect();
         let (src, dst) = primes.split_at(20);
         let conv = BasisConverter::new(src, dst);
-        let n = 2500;
+        let n = 2 * TILE + 452;
         let mut x = 0x9E37_79B9_7F4A_7C15u64;
         let input: Vec<u32> = src
             .iter()
@@ -212,11 +227,11 @@ mod tests {
             .collect();
         for centered in [false, true] {
             let mut out = vec![0u32; n * dst.len()];
-            conv.convert_impl(&input, &mut out, &mut Vec::new(), centered);
+            conv.convert_flat(&input, &mut out, &mut Vec::new(), centered);
             for k in 0..n {
                 let column: Vec<u32> = (0..src.len()).map(|i| input[i * n + k]).collect();
                 let mut one = vec![0u32; dst.len()];
-                conv.convert_impl(&column, &mut one, &mut Vec::new(), centered);
+                conv.convert_flat(&column, &mut one, &mut Vec::new(), centered);
                 let got: Vec<u32> = (0..dst.len()).map(|j| out[j * n + k]).collect();
                 assert_eq!(got, one, "coefficient {k}, centered = {centered}");
             }
