@@ -167,7 +167,7 @@ def run_benchmarks(args):
             rows += parse_rows(run([
                 python, str(BENCH_OPENFHE), "--log-n", str(params["log_n"]),
                 "--depth", str(params["depth"]), "--dnum", str(params["dnum"]),
-                "--scale-bits", str(params["log_scale"]), "--batch", str(batch),
+                "--scale-bits", str(round(params["log_scale"])), "--batch", str(batch),
                 "--samples", str(args.samples), "--ops", ",".join(ops)]),
                 f"bench_openfhe.py ({preset})")
     return rows

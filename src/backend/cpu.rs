@@ -99,16 +99,15 @@ impl CpuBackend {
         self.run_each(items, |(g, limb)| f(g, limb));
     }
 
-    fn limbs_mut<'a>(&self, polys: &'a mut [&mut DevicePoly]) -> Vec<(usize, &'a mut [u32])> {
+    fn limbs_mut<'a>(&self, op: &'static str, polys: &'a mut [&mut DevicePoly]) -> Result<Vec<(usize, &'a mut [u32])>> {
         let n = self.n();
-        let ring = &self.ring;
-        polys
-            .iter_mut()
-            .flat_map(|p| {
-                let basis = p.basis;
-                host_mut(p).chunks_exact_mut(n).enumerate().map(move |(k, l)| (basis.global(k, ring), l))
-            })
-            .collect()
+        let mut items = Vec::new();
+        for p in polys.iter_mut() {
+            let basis = p.basis;
+            let limbs = host_mut(op, p)?.chunks_exact_mut(n).enumerate();
+            items.extend(limbs.map(|(k, l)| (basis.global(k, &self.ring), l)));
+        }
+        Ok(items)
     }
 
     fn new_poly(&self, basis: Basis, data: Vec<u32>) -> DevicePoly {
@@ -246,14 +245,17 @@ pub fn ntt_automorphism_permutation(log_n: u32, galois: u64) -> Vec<u32> {
         .collect()
 }
 
-fn host(poly: &DevicePoly) -> &[u32] {
-    let DeviceMem::Host(v) = &poly.mem;
-    v
+/// The words of a CPU polynomial; another backend's memory is refused.
+fn host<'a>(op: &'static str, poly: &'a DevicePoly) -> Result<&'a [u32]> {
+    match &poly.mem {
+        DeviceMem::Host(v) => Ok(v),
+        _ => Err(BackendError::ForeignMemory { op, backend: NAME }),
+    }
 }
 
-/// Limb `k` of a polynomial of degree `n`.
-fn limb(poly: &DevicePoly, k: usize, n: usize) -> &[u32] {
-    &host(poly)[k * n..(k + 1) * n]
+/// Limb `k` of limb-major words of degree `n`.
+fn limb(words: &[u32], k: usize, n: usize) -> &[u32] {
+    &words[k * n..(k + 1) * n]
 }
 
 /// The words `range` of each limb.
@@ -266,9 +268,12 @@ fn limbs_outside<'a>(data: &'a mut [u32], n: usize, skip: &Range<usize>) -> Vec<
     data.chunks_exact_mut(n).enumerate().filter(|(k, _)| !skip.contains(k)).map(|(_, limb)| limb).collect()
 }
 
-fn host_mut(poly: &mut DevicePoly) -> &mut [u32] {
-    let DeviceMem::Host(v) = &mut poly.mem;
-    v
+/// [`host`], writable (the vector itself, so that limbs can be dropped).
+fn host_mut<'a>(op: &'static str, poly: &'a mut DevicePoly) -> Result<&'a mut Vec<u32>> {
+    match &mut poly.mem {
+        DeviceMem::Host(v) => Ok(v),
+        _ => Err(BackendError::ForeignMemory { op, backend: NAME }),
+    }
 }
 
 impl Backend for CpuBackend {
@@ -291,7 +296,7 @@ impl Backend for CpuBackend {
     }
 
     fn download(&self, poly: &DevicePoly) -> Result<Vec<u32>> {
-        Ok(host(poly).to_vec())
+        Ok(host("download", poly)?.to_vec())
     }
 
     fn zeros(&self, basis: Basis) -> Result<DevicePoly> {
@@ -299,11 +304,11 @@ impl Backend for CpuBackend {
     }
 
     fn copy(&self, poly: &DevicePoly) -> Result<DevicePoly> {
-        Ok(self.new_poly(poly.basis, host(poly).to_vec()))
+        Ok(self.new_poly(poly.basis, host("copy", poly)?.to_vec()))
     }
 
     fn zeroize(&self, poly: &mut DevicePoly) -> Result<()> {
-        zeroize::Zeroize::zeroize(host_mut(poly));
+        zeroize::Zeroize::zeroize(host_mut("zeroize", poly)?.as_mut_slice());
         Ok(())
     }
 
@@ -315,20 +320,19 @@ impl Backend for CpuBackend {
             });
         }
         let n = self.n();
-        let DeviceMem::Host(v) = &mut poly.mem;
-        v.truncate(q * n);
+        host_mut("truncate", poly)?.truncate(q * n);
         poly.basis = Basis::q(q);
         Ok(())
     }
 
     fn ntt_forward(&self, polys: &mut [&mut DevicePoly]) -> Result<()> {
-        let items = self.limbs_mut(polys);
+        let items = self.limbs_mut("ntt_forward", polys)?;
         self.for_each_limb(items, |g, limb| self.tables[g].forward(limb));
         Ok(())
     }
 
     fn ntt_inverse(&self, polys: &mut [&mut DevicePoly]) -> Result<()> {
-        let items = self.limbs_mut(polys);
+        let items = self.limbs_mut("ntt_inverse", polys)?;
         self.for_each_limb(items, |g, limb| self.tables[g].inverse(limb));
         Ok(())
     }
@@ -344,8 +348,9 @@ impl Backend for CpuBackend {
             Self::check_basis("elementwise", d.basis, s.basis)?;
         }
         let n = self.n();
-        let items = self.limbs_mut(dst);
-        let sources: Vec<&[u32]> = src.iter().flat_map(|s| host(s).chunks_exact(n)).collect();
+        let items = self.limbs_mut("elementwise", dst)?;
+        let sources = src.iter().map(|s| host("elementwise", s)).collect::<Result<Vec<_>>>()?;
+        let sources: Vec<&[u32]> = sources.iter().flat_map(|s| s.chunks_exact(n)).collect();
         self.run_each(items.into_iter().zip(sources).collect(), |((g, limb), s)| {
             let m = self.modulus(g);
             match op {
@@ -358,7 +363,7 @@ impl Backend for CpuBackend {
     }
 
     fn negate(&self, dst: &mut [&mut DevicePoly]) -> Result<()> {
-        let items = self.limbs_mut(dst);
+        let items = self.limbs_mut("negate", dst)?;
         self.for_each_limb(items, |g, limb| limb_ops::neg_inplace(self.modulus(g), limb));
         Ok(())
     }
@@ -373,7 +378,7 @@ impl Backend for CpuBackend {
             }
         }
         let items: Vec<((usize, &mut [u32]), &u32)> =
-            self.limbs_mut(dst).into_iter().zip(per_limb.iter().cycle()).collect();
+            self.limbs_mut("scalar", dst)?.into_iter().zip(per_limb.iter().cycle()).collect();
         self.run_each(items, |((g, limb), &c)| {
             let m = self.modulus(g);
             let c = m.reduce_u64(c.into());
@@ -391,12 +396,14 @@ impl Backend for CpuBackend {
             Self::check_basis("tensor", basis, p.basis)?;
         }
         let n = self.n();
+        let [a0, a1, b0, b1] = [a[0], a[1], b[0], b[1]].map(|p| host("tensor", p));
+        let words = [a0?, a1?, b0?, b1?];
         let [mut d0, mut d1, mut d2] = [(); 3].map(|()| vec![0u32; basis.limbs() * n]);
         let items: Vec<_> =
             d0.chunks_exact_mut(n).zip(d1.chunks_exact_mut(n).zip(d2.chunks_exact_mut(n))).enumerate().collect();
         self.run_each(items, |(k, (o0, (o1, o2)))| {
             let m = self.modulus(basis.global(k, &self.ring));
-            let [a0, a1, b0, b1] = [a[0], a[1], b[0], b[1]].map(|p| limb(p, k, n));
+            let [a0, a1, b0, b1] = words.map(|w| limb(w, k, n));
             limb_ops::tensor(m, [a0, a1], [b0, b1], [o0, o1, o2]);
         });
         Ok([d0, d1, d2].map(|d| self.new_poly(basis, d)))
@@ -407,8 +414,9 @@ impl Backend for CpuBackend {
         let perm = self.permutation(galois);
         let n = self.n();
         let mut out: Vec<Vec<u32>> = src.iter().map(|p| vec![0u32; p.basis.limbs() * n]).collect();
+        let inputs = src.iter().map(|p| host("automorphism", p)).collect::<Result<Vec<_>>>()?;
         let items: Vec<_> =
-            out.iter_mut().zip(src).flat_map(|(o, p)| o.chunks_exact_mut(n).zip(host(p).chunks_exact(n))).collect();
+            out.iter_mut().zip(&inputs).flat_map(|(o, i)| o.chunks_exact_mut(n).zip(i.chunks_exact(n))).collect();
         self.run_each(items, |(o, i)| limb_ops::permute(i, &perm, o));
         Ok(out.into_iter().zip(src).map(|(o, p)| self.new_poly(p.basis, o)).collect())
     }
@@ -423,7 +431,7 @@ impl Backend for CpuBackend {
         }
         let n = self.n();
         let out_basis = Basis { q, p };
-        let input = host(src);
+        let input = host("mod_up", src)?;
         let digits = digit_ranges(q, alpha);
         // Each digit's own limbs as they are; the others converted from the
         // digit in the coefficient domain.
@@ -474,15 +482,19 @@ impl Backend for CpuBackend {
             }
         }
         let n = self.n();
+        let op = "key_switch_inner";
+        let digit_words = digits.iter().map(|d| host(op, d)).collect::<Result<Vec<_>>>()?;
+        let key_words =
+            key[..digits.len()].iter().map(|[b, a]| Ok([host(op, b)?, host(op, a)?])).collect::<Result<Vec<_>>>()?;
         let mut out_b = vec![0u32; basis.limbs() * n];
         let mut out_a = vec![0u32; basis.limbs() * n];
         let items: Vec<_> = out_b.chunks_exact_mut(n).zip(out_a.chunks_exact_mut(n)).enumerate().collect();
         self.run_each(items, |(k, (ob, oa))| {
             let m = self.modulus(basis.global(k, &self.ring));
             let key_limb = |kj: &DevicePoly| if k < basis.q { k } else { kj.basis.q + k - basis.q };
-            let d: Vec<&[u32]> = digits.iter().map(|d| limb(d, k, n)).collect();
+            let d: Vec<&[u32]> = digit_words.iter().map(|d| limb(d, k, n)).collect();
             let [kb, ka] = [0, 1]
-                .map(|i| key[..digits.len()].iter().map(|kj| limb(kj[i], key_limb(kj[i]), n)).collect::<Vec<_>>());
+                .map(|i| key.iter().zip(&key_words).map(|(kj, w)| limb(w[i], key_limb(kj[i]), n)).collect::<Vec<_>>());
             // Tile by tile, so each tile of the digits is read from memory once.
             let tiles = ob.chunks_mut(INNER_PRODUCT_TILE).zip(oa.chunks_mut(INNER_PRODUCT_TILE));
             for (t, (ob, oa)) in tiles.enumerate() {
@@ -508,10 +520,10 @@ impl Backend for CpuBackend {
             .iter()
             .map(|poly| {
                 let mut coef = self.take_scratch(poly.basis.p * n);
-                coef.copy_from_slice(&host(poly)[poly.basis.q * n..]);
-                coef
+                coef.copy_from_slice(&host("mod_down", poly)?[poly.basis.q * n..]);
+                Ok(coef)
             })
-            .collect();
+            .collect::<Result<_>>()?;
         let mut items: Vec<(usize, &mut [u32])> =
             coefs.iter_mut().flat_map(|coef| coef.chunks_exact_mut(n).enumerate()).collect();
         items.sort_by_key(|&(j, _)| j);
@@ -531,16 +543,14 @@ impl Backend for CpuBackend {
             })
             .collect();
         // ... then limb = (limb - NTT(conv))·P^-1 mod q_i.
-        let mut items: Vec<(usize, DivideItem)> = polys
-            .iter_mut()
-            .zip(convs.iter_mut())
-            .flat_map(|(poly, conv)| {
-                let Basis { q, p } = poly.basis;
-                let p_inv = &self.p_inv[p];
-                host_mut(poly)[..q * n].chunks_exact_mut(n).zip(conv.chunks_exact_mut(n)).zip(p_inv).enumerate()
-            })
-            .map(|(i, ((limb, conv), &p_inv))| (i, (limb, conv, p_inv)))
-            .collect();
+        let mut items: Vec<(usize, DivideItem)> = Vec::new();
+        for (poly, conv) in polys.iter_mut().zip(convs.iter_mut()) {
+            let Basis { q, p } = poly.basis;
+            let limbs = host_mut("mod_down", poly)?[..q * n].chunks_exact_mut(n).zip(conv.chunks_exact_mut(n));
+            items.extend(
+                limbs.zip(&self.p_inv[p]).enumerate().map(|(i, ((limb, conv), &p_inv))| (i, (limb, conv, p_inv))),
+            );
+        }
         items.sort_by_key(|&(i, _)| i);
         self.run_each(items, |(i, (limb, conv, p_inv))| {
             self.tables[i].forward(conv);
@@ -551,8 +561,7 @@ impl Backend for CpuBackend {
         }
         for poly in polys.iter_mut() {
             let q = poly.basis.q;
-            let DeviceMem::Host(v) = &mut poly.mem;
-            v.truncate(q * n);
+            host_mut("mod_down", poly)?.truncate(q * n);
             poly.basis = Basis::q(q);
         }
         Ok(())
@@ -573,24 +582,18 @@ impl Backend for CpuBackend {
                 .map(|poly| {
                     let last = poly.basis.q - 1;
                     let mut top = self.take_scratch(n);
-                    top.copy_from_slice(&host(poly)[last * n..]);
+                    top.copy_from_slice(&host("rescale", poly)?[last * n..]);
                     self.tables[last].inverse(&mut top);
-                    (last, top)
+                    Ok((last, top))
                 })
-                .collect();
+                .collect::<Result<_>>()?;
             // limb = (limb - NTT(centered top mod q_i))·q_last^-1 mod q_i,
             // prime by prime across the polynomials (twiddles read once).
-            let mut items: Vec<(usize, RescaleItem)> = polys
-                .iter_mut()
-                .zip(&tops)
-                .flat_map(|(poly, (last, top))| {
-                    let q = poly.basis.q;
-                    host_mut(poly)[..(q - 1) * n]
-                        .chunks_exact_mut(n)
-                        .enumerate()
-                        .map(|(i, limb)| (i, (limb, &top[..], *last)))
-                })
-                .collect();
+            let mut items: Vec<(usize, RescaleItem)> = Vec::new();
+            for (poly, (last, top)) in polys.iter_mut().zip(&tops) {
+                let limbs = host_mut("rescale", poly)?[..last * n].chunks_exact_mut(n);
+                items.extend(limbs.enumerate().map(|(i, limb)| (i, (limb, &top[..], *last))));
+            }
             items.sort_by_key(|&(i, _)| i);
             self.run_each(items, |(i, (limb, top, last))| {
                 let m = self.modulus(i);
@@ -605,8 +608,7 @@ impl Backend for CpuBackend {
             }
             for poly in polys.iter_mut() {
                 let last = poly.basis.q - 1;
-                let DeviceMem::Host(v) = &mut poly.mem;
-                v.truncate(last * n);
+                host_mut("rescale", poly)?.truncate(last * n);
                 poly.basis = Basis::q(last);
             }
         }

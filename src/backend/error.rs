@@ -40,4 +40,51 @@ pub enum BackendError {
         /// This backend's name.
         backend: &'static str,
     },
+    /// A device kernel (shader) failed to compile or to build its pipeline.
+    #[error("kernel {name} failed to build: {reason}")]
+    Kernel {
+        /// Source file of the kernel family.
+        name: &'static str,
+        /// The compiler's message, with the source location.
+        reason: String,
+    },
+    /// The device could not allocate memory.
+    #[error("device out of memory allocating {bytes} bytes")]
+    OutOfMemory {
+        /// Size of the failed allocation.
+        bytes: u64,
+    },
+    /// The device reported an error while running an operation.
+    #[error("{op}: device error: {reason}")]
+    Device {
+        /// Operation name.
+        op: &'static str,
+        /// The driver's message.
+        reason: String,
+    },
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn error_strings() {
+        let cases = [
+            (
+                BackendError::DriverUnavailable { backend: "wgpu", reason: "no adapter".into() },
+                "backend wgpu is unavailable: no adapter",
+            ),
+            (BackendError::Kernel { name: "ntt.wgsl", reason: "bad".into() }, "kernel ntt.wgsl failed to build: bad"),
+            (BackendError::OutOfMemory { bytes: 64 }, "device out of memory allocating 64 bytes"),
+            (BackendError::Device { op: "download", reason: "lost".into() }, "download: device error: lost"),
+            (
+                BackendError::ForeignMemory { op: "copy", backend: "cpu" },
+                "copy: polynomial belongs to another backend than cpu",
+            ),
+        ];
+        for (err, want) in cases {
+            assert_eq!(err.to_string(), want);
+        }
+    }
 }

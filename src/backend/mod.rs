@@ -13,6 +13,7 @@
 
 pub mod cpu;
 mod error;
+pub mod wgpu;
 
 use std::ops::Range;
 
@@ -57,6 +58,8 @@ impl Basis {
 pub(crate) enum DeviceMem {
     /// Host memory (CPU backend).
     Host(Vec<u32>),
+    /// A device buffer of a wgpu backend.
+    Wgpu(self::wgpu::WgpuBuffer),
 }
 
 /// An RNS polynomial resident on a backend's device.

@@ -131,7 +131,9 @@ impl BasisConverter {
                 scatter(y, interleaved, terms, i);
                 if centered {
                     // Multiples of Q to remove: v = round(Σ_i y_i / q_i),
-                    // one more term with factor -Q mod p_j.
+                    // one more term with factor -Q mod p_j. The wgpu backend
+                    // emulates exactly these f64 steps (shaders/basis_ext.wgsl):
+                    // keep them unfused and in source order, or change both.
                     let inv = self.source_inv[i];
                     for (f, &y) in estimate.iter_mut().zip(y.iter()) {
                         *f += f64::from(y) * inv;

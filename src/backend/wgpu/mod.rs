@@ -1,0 +1,527 @@
+//! The wgpu backend: WGSL compute shaders (`shaders/*.wgsl`) on any Vulkan,
+//! Metal or DX12 device, and on the CPU through Mesa lavapipe in CI.
+//!
+//! Polynomials live in device storage buffers from a pool (`pool.rs`); every
+//! call records its dispatches into one command buffer (`batch.rs`) and
+//! returns without waiting, except [`Backend::download`]. Prime constants and
+//! twiddles are uploaded once (`tables.rs`); device, pipelines and layouts
+//! are built once (`context.rs`). Every result equals
+//! [`super::cpu::CpuBackend`]'s bit for bit: all values are fully reduced at
+//! the call boundary, so any exact modular arithmetic gives the same words,
+//! and ModDown's overflow count reproduces the CPU's f64 rounding exactly
+//! (see `shaders/basis_ext.wgsl`).
+//!
+//! Exports [`WgpuBackend`] only; nothing here knows about ciphertexts.
+
+mod batch;
+mod context;
+mod pool;
+mod tables;
+
+use std::sync::Arc;
+
+pub(crate) use pool::WgpuBuffer;
+
+use self::batch::{Batch, Launch, LimbMap, read_back};
+use self::context::{Context, Kernel, NTT_TILE, capture};
+use self::pool::{Kind, Pool};
+use self::tables::Tables;
+use super::{Backend, BackendError, Basis, DeviceMem, DevicePoly, Elementwise, Result, ScalarOp, digit_ranges};
+use crate::math::RnsRing;
+
+const NAME: &str = "wgpu";
+
+/// `H_OP` of the `binary` kernel.
+fn binary_op(op: Elementwise) -> u32 {
+    match op {
+        Elementwise::Add => 0,
+        Elementwise::Sub => 1,
+        Elementwise::Mul => 2,
+    }
+}
+
+/// `H_OP` values of the `unary` kernel.
+const UNARY_NEGATE: u32 = 0;
+const UNARY_ADD: u32 = 1;
+const UNARY_MUL: u32 = 2;
+/// `H_OP` of `conv_apply` that subtracts the overflow (centered conversion).
+const CONV_CENTERED: u32 = 1;
+
+/// wgpu implementation of [`Backend`], bit-identical to the CPU backend.
+pub struct WgpuBackend {
+    ring: RnsRing,
+    ctx: Context,
+    pool: Arc<Pool>,
+    tables: Tables,
+}
+
+impl WgpuBackend {
+    /// Opens a device (the adapter `WGPU_BACKEND` selects; by default a
+    /// Vulkan, Metal or DX12 one), compiles the shaders and uploads the
+    /// ring's constant tables. No usable adapter gives
+    /// [`BackendError::DriverUnavailable`]; a shader that does not compile,
+    /// [`BackendError::Kernel`] with the WGSL location.
+    pub fn new(ring: RnsRing) -> Result<Self> {
+        let max_log_n = 2 * NTT_TILE.trailing_zeros();
+        if !(1..=max_log_n).contains(&ring.log_n) {
+            return Err(BackendError::InvalidArgument {
+                op: "wgpu backend",
+                reason: format!("N = 2^{} is outside [2, 2^{max_log_n}]", ring.log_n),
+            });
+        }
+        let ctx = Context::new()?;
+        let (tables, error) = capture(&ctx.device, || Tables::new(&ctx, &ring));
+        let tables = tables?;
+        if let Some(e) = error {
+            return Err(BackendError::Device { op: "wgpu backend", reason: e.to_string() });
+        }
+        let pool = Pool::new(ctx.device.clone());
+        Ok(Self { ring, ctx, pool, tables })
+    }
+
+    /// The adapter in use (name, driver, and which API: Vulkan, Metal, ...).
+    #[must_use]
+    pub fn adapter_info(&self) -> &wgpu::AdapterInfo {
+        &self.ctx.info
+    }
+
+    fn n(&self) -> usize {
+        self.ring.n()
+    }
+
+    /// Runs `f` inside device error scopes; a device error becomes
+    /// [`BackendError::Device`] instead of a panic.
+    fn run<T>(&self, op: &'static str, f: impl FnOnce() -> Result<T>) -> Result<T> {
+        let (out, error) = capture(&self.ctx.device, f);
+        let out = out?;
+        match error {
+            None => Ok(out),
+            Some(e) => Err(BackendError::Device { op, reason: e.to_string() }),
+        }
+    }
+
+    fn batch(&self) -> Batch<'_> {
+        Batch::new(&self.ctx, &self.tables.cst, self.ring.log_n, self.ring.q.len())
+    }
+
+    /// The device buffer of `poly`, if this backend allocated it.
+    fn buffer<'p>(&self, op: &'static str, poly: &'p DevicePoly) -> Result<&'p wgpu::Buffer> {
+        match &poly.mem {
+            DeviceMem::Wgpu(b) if b.owner() == self.pool.id() => Ok(b.raw()),
+            _ => Err(BackendError::ForeignMemory { op, backend: NAME }),
+        }
+    }
+
+    /// A pooled buffer for `limbs` limbs (contents undefined).
+    fn alloc(&self, limbs: usize) -> Result<WgpuBuffer> {
+        let bytes = (limbs * self.n() * 4) as u64;
+        let max = self.ctx.max_buffer_bytes();
+        if bytes > max {
+            return Err(BackendError::OutOfMemory { bytes });
+        }
+        self.pool.acquire(Kind::Storage, bytes)
+    }
+
+    fn poly(&self, basis: Basis, buffer: WgpuBuffer) -> DevicePoly {
+        DevicePoly { mem: DeviceMem::Wgpu(buffer), basis }
+    }
+
+    fn check_basis(op: &'static str, lhs: Basis, rhs: Basis) -> Result<()> {
+        if lhs == rhs { Ok(()) } else { Err(BackendError::BasisMismatch { op, lhs, rhs }) }
+    }
+
+    fn check_galois(&self, galois: u64) -> Result<()> {
+        let two_n = 2 * self.n() as u64;
+        if galois % 2 == 1 && galois < two_n {
+            Ok(())
+        } else {
+            Err(BackendError::InvalidArgument {
+                op: "automorphism",
+                reason: format!("Galois element {galois} must be odd and below 2N = {two_n}"),
+            })
+        }
+    }
+
+    /// Forward or inverse NTT of every limb of every polynomial.
+    fn ntt(&self, op: &'static str, polys: &mut [&mut DevicePoly], forward: bool) -> Result<()> {
+        self.run(op, || {
+            let mut batch = self.batch();
+            for p in polys.iter() {
+                let buffer = self.buffer(op, p)?;
+                batch.ntt(&self.tables.tw, buffer, 0..p.basis.limbs(), LimbMap::basis(p.basis), forward);
+            }
+            batch.submit()
+        })
+    }
+
+    /// (w, Shoup(w)) per limb of the global primes `globals`, for `w(m)`.
+    fn shoup_pairs(&self, globals: impl Iterator<Item = usize>, w: impl Fn(&crate::math::Modulus) -> u32) -> Vec<u32> {
+        globals
+            .flat_map(|g| {
+                let m = self.ring.modulus(g);
+                let v = w(m);
+                [v, m.shoup(v)]
+            })
+            .collect()
+    }
+}
+
+impl Backend for WgpuBackend {
+    fn name(&self) -> &'static str {
+        NAME
+    }
+
+    fn ring(&self) -> &RnsRing {
+        &self.ring
+    }
+
+    fn upload(&self, basis: Basis, data: &[u32]) -> Result<DevicePoly> {
+        if data.len() != basis.limbs() * self.n() || basis.q > self.ring.q.len() || basis.p > self.ring.p.len() {
+            return Err(BackendError::InvalidArgument {
+                op: "upload",
+                reason: format!("{} words do not form basis {basis:?} at N = {}", data.len(), self.n()),
+            });
+        }
+        self.run("upload", || {
+            let buffer = self.alloc(basis.limbs())?;
+            if !data.is_empty() {
+                // Staged by wgpu and executed before the next submission.
+                self.ctx.queue.write_buffer(buffer.raw(), 0, bytemuck::cast_slice(data));
+            }
+            Ok(self.poly(basis, buffer))
+        })
+    }
+
+    fn download(&self, poly: &DevicePoly) -> Result<Vec<u32>> {
+        let buffer = self.buffer("download", poly)?;
+        let bytes = (poly.basis.limbs() * self.n() * 4) as u64;
+        if bytes == 0 {
+            return Ok(Vec::new());
+        }
+        self.run("download", || {
+            let staging = self.pool.acquire(Kind::Staging, bytes)?;
+            read_back(&self.ctx, buffer, staging.raw(), bytes)
+        })
+    }
+
+    fn zeros(&self, basis: Basis) -> Result<DevicePoly> {
+        self.run("zeros", || {
+            let out = self.alloc(basis.limbs())?;
+            let mut batch = self.batch();
+            batch.clear(out.raw());
+            batch.submit()?;
+            Ok(self.poly(basis, out))
+        })
+    }
+
+    fn copy(&self, poly: &DevicePoly) -> Result<DevicePoly> {
+        let src = self.buffer("copy", poly)?;
+        self.run("copy", || {
+            let out = self.alloc(poly.basis.limbs())?;
+            let mut batch = self.batch();
+            batch.copy(src, 0, out.raw(), 0, poly.basis.limbs());
+            batch.submit()?;
+            Ok(self.poly(poly.basis, out))
+        })
+    }
+
+    fn zeroize(&self, poly: &mut DevicePoly) -> Result<()> {
+        let buffer = self.buffer("zeroize", poly)?;
+        self.run("zeroize", || {
+            // The whole buffer, including limbs dropped by truncate/rescale.
+            let mut batch = self.batch();
+            batch.clear(buffer);
+            batch.submit()
+        })
+    }
+
+    fn truncate(&self, poly: &mut DevicePoly, q: usize) -> Result<()> {
+        self.buffer("truncate", poly)?;
+        if poly.basis.p != 0 || q > poly.basis.q || q == 0 {
+            return Err(BackendError::InvalidArgument {
+                op: "truncate",
+                reason: format!("cannot keep {q} Q limbs of basis {:?}", poly.basis),
+            });
+        }
+        // Limb-major: the first q limbs stay where they are.
+        poly.basis = Basis::q(q);
+        Ok(())
+    }
+
+    fn ntt_forward(&self, polys: &mut [&mut DevicePoly]) -> Result<()> {
+        self.ntt("ntt_forward", polys, true)
+    }
+
+    fn ntt_inverse(&self, polys: &mut [&mut DevicePoly]) -> Result<()> {
+        self.ntt("ntt_inverse", polys, false)
+    }
+
+    fn elementwise(&self, op: Elementwise, dst: &mut [&mut DevicePoly], src: &[&DevicePoly]) -> Result<()> {
+        if dst.len() != src.len() {
+            return Err(BackendError::InvalidArgument {
+                op: "elementwise",
+                reason: format!("{} destinations for {} sources", dst.len(), src.len()),
+            });
+        }
+        for (d, s) in dst.iter().zip(src) {
+            Self::check_basis("elementwise", d.basis, s.basis)?;
+        }
+        self.run("elementwise", || {
+            let mut batch = self.batch();
+            for (d, s) in dst.iter().zip(src) {
+                let buffers = [self.buffer("elementwise", d)?, self.buffer("elementwise", s)?];
+                let launch = Launch::new(0..d.basis.limbs(), LimbMap::basis(d.basis)).op(binary_op(op));
+                batch.coefficients(Kernel::Binary, &launch, &[], 0, &buffers);
+            }
+            batch.submit()
+        })
+    }
+
+    fn negate(&self, dst: &mut [&mut DevicePoly]) -> Result<()> {
+        self.run("negate", || {
+            let mut batch = self.batch();
+            for d in dst.iter() {
+                let buffers = [self.buffer("negate", d)?, &self.ctx.unused_read];
+                let launch = Launch::new(0..d.basis.limbs(), LimbMap::basis(d.basis)).op(UNARY_NEGATE);
+                batch.coefficients(Kernel::Unary, &launch, &[], 0, &buffers);
+            }
+            batch.submit()
+        })
+    }
+
+    fn scalar(&self, op: ScalarOp, dst: &mut [&mut DevicePoly], per_limb: &[u32]) -> Result<()> {
+        for d in dst.iter() {
+            if per_limb.len() != d.basis.limbs() {
+                return Err(BackendError::InvalidArgument {
+                    op: "scalar",
+                    reason: format!("{} constants for {} limbs", per_limb.len(), d.basis.limbs()),
+                });
+            }
+        }
+        self.run("scalar", || {
+            let mut batch = self.batch();
+            for d in dst.iter() {
+                let basis = d.basis;
+                let data: Vec<u32> = per_limb
+                    .iter()
+                    .enumerate()
+                    .flat_map(|(k, &c)| {
+                        let m = self.ring.modulus(basis.global(k, &self.ring));
+                        let c = m.reduce_u64(c.into());
+                        [c, if op == ScalarOp::Mul { m.shoup(c) } else { 0 }]
+                    })
+                    .collect();
+                let code = if op == ScalarOp::Mul { UNARY_MUL } else { UNARY_ADD };
+                let buffers = [self.buffer("scalar", d)?, &self.ctx.unused_read];
+                let launch = Launch::new(0..basis.limbs(), LimbMap::basis(basis)).op(code);
+                batch.coefficients(Kernel::Unary, &launch, &data, 2, &buffers);
+            }
+            batch.submit()
+        })
+    }
+
+    fn tensor(&self, a: [&DevicePoly; 2], b: [&DevicePoly; 2]) -> Result<[DevicePoly; 3]> {
+        let basis = a[0].basis;
+        for p in [a[1], b[0], b[1]] {
+            Self::check_basis("tensor", basis, p.basis)?;
+        }
+        let inputs = [a[0], a[1], b[0], b[1]].map(|p| self.buffer("tensor", p));
+        let [a0, a1, b0, b1] = inputs;
+        let (a0, a1, b0, b1) = (a0?, a1?, b0?, b1?);
+        self.run("tensor", || {
+            let outs = [self.alloc(basis.limbs())?, self.alloc(basis.limbs())?, self.alloc(basis.limbs())?];
+            let mut batch = self.batch();
+            let buffers = [a0, a1, b0, b1, outs[0].raw(), outs[1].raw(), outs[2].raw()];
+            batch.coefficients(Kernel::Tensor, &Launch::new(0..basis.limbs(), LimbMap::basis(basis)), &[], 0, &buffers);
+            batch.submit()?;
+            Ok(outs.map(|o| self.poly(basis, o)))
+        })
+    }
+
+    fn automorphism(&self, src: &[&DevicePoly], galois: u64) -> Result<Vec<DevicePoly>> {
+        self.check_galois(galois)?;
+        let inputs = src.iter().map(|p| self.buffer("automorphism", p)).collect::<Result<Vec<_>>>()?;
+        self.run("automorphism", || {
+            let outs = src.iter().map(|p| self.alloc(p.basis.limbs())).collect::<Result<Vec<_>>>()?;
+            let mut batch = self.batch();
+            for ((p, input), out) in src.iter().zip(&inputs).zip(&outs) {
+                let launch = Launch::new(0..p.basis.limbs(), LimbMap::basis(p.basis)).args([galois as u32, 0, 0, 0]);
+                batch.coefficients(Kernel::Automorphism, &launch, &[], 0, &[out.raw(), input]);
+            }
+            batch.submit()?;
+            Ok(src.iter().zip(outs).map(|(p, o)| self.poly(p.basis, o)).collect())
+        })
+    }
+
+    fn mod_up(&self, src: &DevicePoly, alpha: usize, p: usize) -> Result<Vec<DevicePoly>> {
+        let q = src.basis.q;
+        if src.basis.p != 0 || alpha == 0 || p > self.ring.p.len() {
+            return Err(BackendError::InvalidArgument {
+                op: "mod_up",
+                reason: format!("basis {:?}, alpha {alpha}, p {p}", src.basis),
+            });
+        }
+        let input = self.buffer("mod_up", src)?;
+        let out_basis = Basis { q, p };
+        let out_map = LimbMap::basis(out_basis);
+        let digits = digit_ranges(q, alpha);
+        self.run("mod_up", || {
+            let tables: Vec<_> = digits
+                .iter()
+                .map(|d| self.tables.conversion(&self.ctx, &self.ring, &d.clone().collect::<Vec<_>>()))
+                .collect();
+            let coefs = digits.iter().map(|d| self.alloc(d.len())).collect::<Result<Vec<_>>>()?;
+            let outs = digits.iter().map(|_| self.alloc(out_basis.limbs())).collect::<Result<Vec<_>>>()?;
+            let tw = &self.tables.tw;
+            let mut batch = self.batch();
+            for ((digit, table), (coef, out)) in digits.iter().zip(&tables).zip(coefs.iter().zip(&outs)) {
+                let (coef, out, s) = (coef.raw(), out.raw(), digit.len());
+                let source_map = LimbMap::q_from(digit.start);
+                // The digit's own limbs pass through; the rest is converted.
+                batch.copy(input, digit.start, coef, 0, s);
+                batch.copy(input, digit.start, out, digit.start, s);
+                batch.ntt(tw, coef, 0..s, source_map, false);
+                let args = [s as u32, 0, 0, 0];
+                let prep = Launch::new(0..s, source_map).args(args);
+                batch.coefficients(Kernel::ConvPrep, &prep, &[], 0, &[table, coef, &self.ctx.unused_write]);
+                for targets in [0..digit.start, digit.end..out_basis.limbs()] {
+                    if !targets.is_empty() {
+                        let apply = Launch::new(targets.clone(), out_map).args(args);
+                        batch.coefficients(Kernel::ConvApply, &apply, &[], 0, &[table, coef, out]);
+                        batch.ntt(tw, out, targets, out_map, true);
+                    }
+                }
+            }
+            batch.submit()?;
+            Ok(outs.into_iter().map(|o| self.poly(out_basis, o)).collect())
+        })
+    }
+
+    fn key_switch_inner(&self, digits: &[DevicePoly], key: &[[&DevicePoly; 2]]) -> Result<[DevicePoly; 2]> {
+        let Some(first) = digits.first() else {
+            return Err(BackendError::InvalidArgument { op: "key_switch_inner", reason: "no digits".into() });
+        };
+        let basis = first.basis;
+        if key.len() < digits.len() || digits.iter().any(|d| d.basis != basis) {
+            return Err(BackendError::InvalidArgument {
+                op: "key_switch_inner",
+                reason: format!("{} digits of basis {basis:?} for {} key digits", digits.len(), key.len()),
+            });
+        }
+        for k in key.iter().flatten() {
+            if k.basis.q < basis.q || k.basis.p != basis.p {
+                return Err(BackendError::BasisMismatch { op: "key_switch_inner", lhs: basis, rhs: k.basis });
+            }
+        }
+        self.run("key_switch_inner", || {
+            let outs = [self.alloc(basis.limbs())?, self.alloc(basis.limbs())?];
+            let mut batch = self.batch();
+            for (j, (d, [kb, ka])) in digits.iter().zip(key).enumerate() {
+                let op = "key_switch_inner";
+                let buffers =
+                    [self.buffer(op, d)?, self.buffer(op, kb)?, self.buffer(op, ka)?, outs[0].raw(), outs[1].raw()];
+                let launch = Launch::new(0..basis.limbs(), LimbMap::basis(basis)).args([
+                    kb.basis.q as u32,
+                    u32::from(j == 0),
+                    ka.basis.q as u32,
+                    0,
+                ]);
+                batch.coefficients(Kernel::KeySwitchDigit, &launch, &[], 0, &buffers);
+            }
+            batch.submit()?;
+            Ok(outs.map(|o| self.poly(basis, o)))
+        })
+    }
+
+    fn mod_down(&self, polys: &mut [&mut DevicePoly]) -> Result<()> {
+        for poly in polys.iter() {
+            self.buffer("mod_down", poly)?;
+            if poly.basis.p == 0 {
+                return Err(BackendError::InvalidArgument { op: "mod_down", reason: "no P limbs".into() });
+            }
+        }
+        let q_total = self.ring.q.len();
+        self.run("mod_down", || {
+            let tables: Vec<_> = polys
+                .iter()
+                .map(|poly| {
+                    let sources: Vec<usize> = (q_total..q_total + poly.basis.p).collect();
+                    self.tables.conversion(&self.ctx, &self.ring, &sources)
+                })
+                .collect();
+            let scratch = polys
+                .iter()
+                .map(|poly| Ok((self.alloc(poly.basis.p + 1)?, self.alloc(poly.basis.q)?)))
+                .collect::<Result<Vec<_>>>()?;
+            let tw = &self.tables.tw;
+            let mut batch = self.batch();
+            for ((poly, table), (ys, conv)) in polys.iter().zip(&tables).zip(&scratch) {
+                let Basis { q, p } = poly.basis;
+                let (buffer, ys, conv) = (self.buffer("mod_down", poly)?, ys.raw(), conv.raw());
+                let args = [p as u32, 0, 0, 0];
+                // Coefficients of the P part, then their exact centered value mod each Q prime.
+                batch.copy(buffer, q, ys, 0, p);
+                batch.ntt(tw, ys, 0..p, LimbMap::p(), false);
+                let prep = Launch::new(0..p, LimbMap::p()).args(args);
+                batch.coefficients(Kernel::ConvPrep, &prep, &[], 0, &[table, ys, &self.ctx.unused_write]);
+                let overflow = Launch::new(0..1, LimbMap::p()).args(args);
+                batch.coefficients(Kernel::ConvOverflow, &overflow, &[], 0, &[table, ys, &self.ctx.unused_write]);
+                let apply = Launch::new(0..q, LimbMap::q_from(0)).op(CONV_CENTERED).args(args);
+                batch.coefficients(Kernel::ConvApply, &apply, &[], 0, &[table, ys, conv]);
+                batch.ntt(tw, conv, 0..q, LimbMap::q_from(0), true);
+                // x = (x − conv)·P^-1 on the Q limbs.
+                let p_inv = self.shoup_pairs(0..q, |m| {
+                    let p_mod =
+                        (q_total..q_total + p).fold(1, |acc, g| m.mul(acc, self.ring.modulus(g).value() % m.value()));
+                    m.inv(p_mod)
+                });
+                let sub_mul = Launch::new(0..q, LimbMap::basis(poly.basis));
+                batch.coefficients(Kernel::SubMul, &sub_mul, &p_inv, 2, &[buffer, conv]);
+            }
+            batch.submit()
+        })?;
+        for poly in polys.iter_mut() {
+            poly.basis = Basis::q(poly.basis.q);
+        }
+        Ok(())
+    }
+
+    fn rescale(&self, polys: &mut [&mut DevicePoly], drop: usize) -> Result<()> {
+        for poly in polys.iter() {
+            self.buffer("rescale", poly)?;
+            if poly.basis.p != 0 || drop >= poly.basis.q {
+                return Err(BackendError::InvalidArgument {
+                    op: "rescale",
+                    reason: format!("cannot drop {drop} limbs of basis {:?}", poly.basis),
+                });
+            }
+        }
+        if drop == 0 {
+            return Ok(());
+        }
+        self.run("rescale", || {
+            let scratch = polys.iter().map(|p| self.alloc(p.basis.q - 1)).collect::<Result<Vec<_>>>()?;
+            let tw = &self.tables.tw;
+            let mut batch = self.batch();
+            for (poly, lifted) in polys.iter().zip(&scratch) {
+                let (buffer, lifted) = (self.buffer("rescale", poly)?, lifted.raw());
+                for last in (poly.basis.q - drop..poly.basis.q).rev() {
+                    // Coefficients of the dropped limb, centered into each remaining prime.
+                    batch.ntt(tw, buffer, last..last + 1, LimbMap::q_from(0), false);
+                    let lift = Launch::new(0..last, LimbMap::q_from(0)).args([last as u32, 0, 0, 0]);
+                    batch.coefficients(Kernel::RescaleLift, &lift, &[], 0, &[lifted, buffer]);
+                    batch.ntt(tw, lifted, 0..last, LimbMap::q_from(0), true);
+                    let q_last = self.ring.q[last].value();
+                    let inv = self.shoup_pairs(0..last, |m| m.inv(m.reduce_u64(q_last.into())));
+                    let sub_mul = Launch::new(0..last, LimbMap::q_from(0));
+                    batch.coefficients(Kernel::SubMul, &sub_mul, &inv, 2, &[buffer, lifted]);
+                }
+            }
+            batch.submit()
+        })?;
+        for poly in polys.iter_mut() {
+            poly.basis = Basis::q(poly.basis.q - drop);
+        }
+        Ok(())
+    }
+}

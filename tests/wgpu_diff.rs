@@ -1,0 +1,419 @@
+//! Differential tests: the wgpu backend against the CPU reference, bit for
+//! bit, for every `Backend` primitive and for whole CKKS operations, at the
+//! presets toy-n1024, toy-n4096 and n14.
+//!
+//! Without any wgpu adapter the tests print why and pass (install
+//! `mesa-vulkan-drivers` for the lavapipe software device). With
+//! `WGPU_BACKEND=vulkan` they also check that the adapter really is Vulkan.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex, OnceLock, PoisonError};
+
+use hetl::backend::cpu::CpuBackend;
+use hetl::backend::wgpu::WgpuBackend;
+use hetl::backend::{Backend, BackendError, Basis, DevicePoly, Elementwise, ScalarOp};
+use hetl::ckks::keys::galois_conjugate;
+use hetl::ckks::{Context, preset};
+use hetl::math::primes::ntt_primes_below;
+use hetl::math::sampling::Csprng;
+use hetl::math::{Modulus, RnsRing};
+use num_complex::Complex64;
+
+const PRESETS: [&str; 3] = ["toy-n1024", "toy-n4096", "n14"];
+
+/// One wgpu backend per preset, shared by the tests (building the pipelines
+/// costs more than most tests); `None` when no adapter exists.
+fn gpu(name: &str) -> Option<Arc<WgpuBackend>> {
+    static BACKENDS: OnceLock<Mutex<HashMap<String, Arc<WgpuBackend>>>> = OnceLock::new();
+    let mut cache = BACKENDS.get_or_init(Mutex::default).lock().unwrap_or_else(PoisonError::into_inner);
+    if let Some(b) = cache.get(name) {
+        return Some(Arc::clone(b));
+    }
+    let ring = preset(name).expect("preset").ring().clone();
+    match WgpuBackend::new(ring) {
+        Ok(b) => {
+            check_requested_backend(&b);
+            let b = Arc::new(b);
+            cache.insert(name.to_string(), Arc::clone(&b));
+            Some(b)
+        }
+        Err(BackendError::DriverUnavailable { reason, .. }) => {
+            eprintln!("skipped: no wgpu adapter (install mesa-vulkan-drivers)\n  cause: {reason}");
+            None
+        }
+        Err(e) => panic!("wgpu backend: {e}"),
+    }
+}
+
+/// With `WGPU_BACKEND=vulkan` the adapter must be Vulkan, not a fallback.
+fn check_requested_backend(b: &WgpuBackend) {
+    let info = b.adapter_info();
+    let wanted = std::env::var("WGPU_BACKEND").unwrap_or_default().to_ascii_lowercase();
+    if matches!(wanted.as_str(), "vulkan" | "vk") {
+        assert_eq!(info.backend, wgpu::Backend::Vulkan, "WGPU_BACKEND=vulkan but got {info:?}");
+    }
+    eprintln!("wgpu adapter: {} ({:?}, {:?})", info.name, info.backend, info.device_type);
+}
+
+/// xorshift64: reproducible test data.
+struct Rng(u64);
+
+impl Rng {
+    fn next(&mut self) -> u64 {
+        self.0 ^= self.0 << 13;
+        self.0 ^= self.0 >> 7;
+        self.0 ^= self.0 << 17;
+        self.0
+    }
+}
+
+/// The CPU reference and the backend under test on one ring.
+struct Pair {
+    cpu: CpuBackend,
+    gpu: Arc<WgpuBackend>,
+    ring: RnsRing,
+    rng: Rng,
+}
+
+impl Pair {
+    /// Both backends for a preset's ring.
+    fn new(name: &str) -> Option<Self> {
+        Some(Self::with(gpu(name)?))
+    }
+
+    /// Both backends for a ring that is no preset's: `q` and `p` primes of
+    /// up to 30 bits at N = 2^`log_n`.
+    fn custom(log_n: u32, q: usize, p: usize) -> Option<Self> {
+        let mut primes = ntt_primes_below(30, 2 << log_n).map(|v| Modulus::new(v).expect("prime"));
+        let ring = RnsRing { log_n, q: primes.by_ref().take(q).collect(), p: primes.take(p).collect() };
+        match WgpuBackend::new(ring) {
+            Ok(b) => Some(Self::with(Arc::new(b))),
+            Err(BackendError::DriverUnavailable { reason, .. }) => {
+                eprintln!("skipped: no wgpu adapter (install mesa-vulkan-drivers)\n  cause: {reason}");
+                None
+            }
+            Err(e) => panic!("wgpu backend: {e}"),
+        }
+    }
+
+    fn with(gpu: Arc<WgpuBackend>) -> Self {
+        let ring = gpu.ring().clone();
+        Self { cpu: CpuBackend::new(ring.clone(), 1).expect("cpu"), gpu, ring, rng: Rng(0x2545_F491_4F6C_DD1D) }
+    }
+
+    fn n(&self) -> usize {
+        self.ring.n()
+    }
+
+    /// Random reduced words of `basis`, with 0 and q − 1 at the ends of each limb.
+    fn words(&mut self, basis: Basis) -> Vec<u32> {
+        let n = self.n();
+        let mut out = Vec::with_capacity(basis.limbs() * n);
+        for k in 0..basis.limbs() {
+            let q = self.ring.modulus(basis.global(k, &self.ring)).value();
+            out.extend((0..n).map(|i| match i {
+                0 => 0,
+                1 => q - 1,
+                _ => (self.rng.next() % u64::from(q)) as u32,
+            }));
+        }
+        out
+    }
+
+    /// The same words uploaded to both backends.
+    fn upload(&self, basis: Basis, words: &[u32]) -> (DevicePoly, DevicePoly) {
+        (self.cpu.upload(basis, words).expect("cpu upload"), self.gpu.upload(basis, words).expect("gpu upload"))
+    }
+
+    fn random(&mut self, basis: Basis) -> (DevicePoly, DevicePoly) {
+        let words = self.words(basis);
+        self.upload(basis, &words)
+    }
+
+    fn assert_same(&self, what: &str, cpu: &DevicePoly, gpu: &DevicePoly) {
+        assert_eq!(cpu.basis(), gpu.basis(), "{what}: basis");
+        let (want, got) =
+            (self.cpu.download(cpu).expect("cpu download"), self.gpu.download(gpu).expect("gpu download"));
+        assert_eq!(want.len(), got.len(), "{what}: length");
+        if let Some(i) = want.iter().zip(&got).position(|(a, b)| a != b) {
+            let n = self.n();
+            panic!("{what}: limb {} coefficient {}: cpu {} wgpu {}", i / n, i % n, want[i], got[i]);
+        }
+    }
+}
+
+fn bases(ring: &RnsRing) -> Vec<Basis> {
+    let (q, p) = (ring.q.len(), ring.p.len());
+    vec![Basis::q(q), Basis { q, p }, Basis::q(1), Basis { q: 2, p: 1 }]
+}
+
+fn check_primitives(t: Option<Pair>) {
+    let Some(mut t) = t else { return };
+    let (q, p) = (t.ring.q.len(), t.ring.p.len());
+    let n = t.n();
+
+    // Memory: upload/download, zeros, copy, zeroize, truncate.
+    for basis in bases(&t.ring) {
+        let (c, g) = t.random(basis);
+        t.assert_same("upload/download", &c, &g);
+        t.assert_same("copy", &t.cpu.copy(&c).unwrap(), &t.gpu.copy(&g).unwrap());
+        t.assert_same("zeros", &t.cpu.zeros(basis).unwrap(), &t.gpu.zeros(basis).unwrap());
+        let (mut c2, mut g2) = (t.cpu.copy(&c).unwrap(), t.gpu.copy(&g).unwrap());
+        t.cpu.zeroize(&mut c2).unwrap();
+        t.gpu.zeroize(&mut g2).unwrap();
+        t.assert_same("zeroize", &c2, &g2);
+        assert!(t.gpu.download(&g2).unwrap().iter().all(|&w| w == 0));
+    }
+    let (mut c, mut g) = t.random(Basis::q(q));
+    t.cpu.truncate(&mut c, q - 1).unwrap();
+    t.gpu.truncate(&mut g, q - 1).unwrap();
+    t.assert_same("truncate", &c, &g);
+    assert!(t.gpu.truncate(&mut g, q).is_err());
+
+    // NTTs over a batch of polynomials of different bases.
+    let mut cs = Vec::new();
+    let mut gs = Vec::new();
+    for basis in bases(&t.ring) {
+        let (c, g) = t.random(basis);
+        cs.push(c);
+        gs.push(g);
+    }
+    t.cpu.ntt_forward(&mut cs.iter_mut().collect::<Vec<_>>()).unwrap();
+    t.gpu.ntt_forward(&mut gs.iter_mut().collect::<Vec<_>>()).unwrap();
+    for (c, g) in cs.iter().zip(&gs) {
+        t.assert_same("ntt_forward", c, g);
+    }
+    t.cpu.ntt_inverse(&mut cs.iter_mut().collect::<Vec<_>>()).unwrap();
+    t.gpu.ntt_inverse(&mut gs.iter_mut().collect::<Vec<_>>()).unwrap();
+    for (c, g) in cs.iter().zip(&gs) {
+        t.assert_same("ntt_inverse", c, g);
+    }
+
+    // Element-wise, negate, per-limb constants.
+    let full = Basis { q, p };
+    for op in [Elementwise::Add, Elementwise::Sub, Elementwise::Mul] {
+        let ((mut c0, mut g0), (mut c1, mut g1)) = (t.random(full), t.random(full));
+        let ((s0c, s0g), (s1c, s1g)) = (t.random(full), t.random(full));
+        t.cpu.elementwise(op, &mut [&mut c0, &mut c1], &[&s0c, &s1c]).unwrap();
+        t.gpu.elementwise(op, &mut [&mut g0, &mut g1], &[&s0g, &s1g]).unwrap();
+        t.assert_same(&format!("{op:?}"), &c0, &g0);
+        t.assert_same(&format!("{op:?}"), &c1, &g1);
+    }
+    let (mut c, mut g) = t.random(full);
+    t.cpu.negate(&mut [&mut c]).unwrap();
+    t.gpu.negate(&mut [&mut g]).unwrap();
+    t.assert_same("negate", &c, &g);
+    for op in [ScalarOp::Add, ScalarOp::Mul] {
+        // Unreduced constants: the backend reduces them per limb.
+        let constants: Vec<u32> = (0..full.limbs()).map(|_| t.rng.next() as u32).collect();
+        let ((mut c0, mut g0), (mut c1, mut g1)) = (t.random(full), t.random(full));
+        t.cpu.scalar(op, &mut [&mut c0, &mut c1], &constants).unwrap();
+        t.gpu.scalar(op, &mut [&mut g0, &mut g1], &constants).unwrap();
+        t.assert_same(&format!("scalar {op:?}"), &c0, &g0);
+        t.assert_same(&format!("scalar {op:?}"), &c1, &g1);
+    }
+
+    // Tensor product and automorphisms.
+    let basis = Basis::q(q);
+    let [(a0c, a0g), (a1c, a1g), (b0c, b0g), (b1c, b1g)] = [(); 4].map(|()| t.random(basis));
+    let tc = t.cpu.tensor([&a0c, &a1c], [&b0c, &b1c]).unwrap();
+    let tg = t.gpu.tensor([&a0g, &a1g], [&b0g, &b1g]).unwrap();
+    for (c, g) in tc.iter().zip(&tg) {
+        t.assert_same("tensor", c, g);
+    }
+    for galois in [1, 3, 5, 25, 2 * n as u64 - 1, 5u64.pow(7) % (2 * n as u64)] {
+        let c = t.cpu.automorphism(&[&a0c, &b1c], galois).unwrap();
+        let g = t.gpu.automorphism(&[&a0g, &b1g], galois).unwrap();
+        for (c, g) in c.iter().zip(&g) {
+            t.assert_same(&format!("automorphism {galois}"), c, g);
+        }
+    }
+    assert!(t.gpu.automorphism(&[&a0g], 2).is_err());
+
+    // Key switching: ModUp of every digit, inner product, ModDown; at the
+    // top level and one with a truncated last digit.
+    for (level_q, alpha) in [(q, p.max(1)), (q - 1, 2.min(q - 1)), (q, 1)] {
+        let (c, g) = t.random(Basis::q(level_q));
+        let up_c = t.cpu.mod_up(&c, alpha, p).unwrap();
+        let up_g = t.gpu.mod_up(&g, alpha, p).unwrap();
+        assert_eq!(up_c.len(), up_g.len());
+        for (c, g) in up_c.iter().zip(&up_g) {
+            t.assert_same(&format!("mod_up q={level_q} alpha={alpha}"), c, g);
+        }
+        // Keys with all Q limbs (more than the digits have).
+        let keys: Vec<[(DevicePoly, DevicePoly); 2]> = up_c.iter().map(|_| [(); 2].map(|()| t.random(full))).collect();
+        let key_c: Vec<[&DevicePoly; 2]> = keys.iter().map(|[b, a]| [&b.0, &a.0]).collect();
+        let key_g: Vec<[&DevicePoly; 2]> = keys.iter().map(|[b, a]| [&b.1, &a.1]).collect();
+        let [mut kc0, mut kc1] = t.cpu.key_switch_inner(&up_c, &key_c).unwrap();
+        let [mut kg0, mut kg1] = t.gpu.key_switch_inner(&up_g, &key_g).unwrap();
+        t.assert_same("key_switch_inner b", &kc0, &kg0);
+        t.assert_same("key_switch_inner a", &kc1, &kg1);
+        t.cpu.mod_down(&mut [&mut kc0, &mut kc1]).unwrap();
+        t.gpu.mod_down(&mut [&mut kg0, &mut kg1]).unwrap();
+        t.assert_same("mod_down", &kc0, &kg0);
+        t.assert_same("mod_down", &kc1, &kg1);
+    }
+
+    // Rescale by one and by two primes, on a batch.
+    for drop in [1, 2] {
+        let ((mut c0, mut g0), (mut c1, mut g1)) = (t.random(basis), t.random(basis));
+        t.cpu.rescale(&mut [&mut c0, &mut c1], drop).unwrap();
+        t.gpu.rescale(&mut [&mut g0, &mut g1], drop).unwrap();
+        t.assert_same(&format!("rescale {drop}"), &c0, &g0);
+        t.assert_same(&format!("rescale {drop}"), &c1, &g1);
+    }
+}
+
+#[test]
+fn primitives_toy_n1024() {
+    check_primitives(Pair::new("toy-n1024"));
+}
+
+#[test]
+fn primitives_toy_n4096() {
+    check_primitives(Pair::new("toy-n4096"));
+}
+
+#[test]
+fn primitives_n14() {
+    check_primitives(Pair::new("n14"));
+}
+
+/// N = 16 (fewer coefficients than a workgroup) and N = 2^16 (the NTT's
+/// strided phase at its widest).
+#[test]
+fn primitives_smallest_and_largest_n() {
+    check_primitives(Pair::custom(4, 3, 2));
+    check_primitives(Pair::custom(16, 3, 2));
+}
+
+/// More limbs than one dispatch's parameter block holds constants for.
+#[test]
+fn primitives_many_limbs() {
+    check_primitives(Pair::custom(10, 64, 3));
+}
+
+/// ModDown where the exact Σ y_i/p_i sits at or near a half-integer: the
+/// overflow count then depends on the last bits of the CPU's f64 sum, which
+/// the shader must reproduce exactly.
+#[test]
+fn mod_down_matches_f64_rounding_near_half() {
+    for name in PRESETS {
+        let Some(mut t) = Pair::new(name) else { return };
+        let (q, p) = (t.ring.q.len(), t.ring.p.len());
+        let basis = Basis { q, p };
+        let n = t.n();
+        let log_p: u64 = t.ring.p.iter().map(|m| u64::from(32 - m.value().leading_zeros())).sum();
+        let mut words = t.words(basis);
+        for k in 0..p {
+            let m = t.ring.p[k];
+            // (P − 1)/2 mod p_k, then ± 2^e for e below log P.
+            let p_mod = t.ring.p.iter().fold(1, |acc, pj| m.mul(acc, pj.value() % m.value()));
+            let half = m.mul(m.sub(p_mod, 1), m.inv(2));
+            for i in 0..n {
+                let e = (i as u64 / 4) % (log_p + 4);
+                let offset = if i % 4 < 2 { 0 } else { m.pow(2, e) };
+                let value = if i % 2 == 0 { m.add(half, offset) } else { m.sub(half, offset) };
+                words[(q + k) * n + i] = m.add(value, u32::from(i % 4 == 1));
+            }
+        }
+        let (mut c, mut g) = t.upload(basis, &words);
+        t.cpu.ntt_forward(&mut [&mut c]).unwrap();
+        t.gpu.ntt_forward(&mut [&mut g]).unwrap();
+        t.cpu.mod_down(&mut [&mut c]).unwrap();
+        t.gpu.mod_down(&mut [&mut g]).unwrap();
+        t.assert_same(&format!("{name}: mod_down near half"), &c, &g);
+    }
+}
+
+#[test]
+fn foreign_polynomials_are_refused() {
+    let Some(t) = Pair::new("toy-n1024") else { return };
+    let basis = Basis::q(2);
+    let words = vec![1u32; 2 * t.n()];
+    let (c, g) = t.upload(basis, &words);
+    assert!(matches!(t.gpu.download(&c), Err(BackendError::ForeignMemory { backend: "wgpu", .. })));
+    assert!(matches!(t.cpu.download(&g), Err(BackendError::ForeignMemory { backend: "cpu", .. })));
+    let mut g2 = t.gpu.copy(&g).unwrap();
+    assert!(matches!(
+        t.gpu.elementwise(Elementwise::Add, &mut [&mut g2], &[&c]),
+        Err(BackendError::ForeignMemory { .. })
+    ));
+}
+
+fn random_values(rng: &mut Rng, slots: usize) -> Vec<Complex64> {
+    let mut u = || (rng.next() >> 11) as f64 / (1u64 << 53) as f64 * 2.0 - 1.0;
+    (0..slots).map(|_| Complex64::new(u(), u())).collect()
+}
+
+/// Whole CKKS operations through `Context` on both backends, same seeds:
+/// every key, ciphertext and decrypted value must be identical.
+fn check_ckks(name: &str, steps: &[i64]) {
+    let Some(backend) = gpu(name) else { return };
+    let params = Arc::new(preset(name).unwrap());
+    let cpu = Context::cpu(Arc::clone(&params), 1).unwrap();
+    let gpu = Context::new(Arc::clone(&params), backend).unwrap();
+    let seed = [7u8; 32];
+    let (mut rng_c, mut rng_g) = (Csprng::from_seed(seed), Csprng::from_seed(seed));
+    let kc = cpu.gen_keys(steps, true, &mut rng_c).unwrap();
+    let kg = gpu.gen_keys(steps, true, &mut rng_g).unwrap();
+    assert_eq!(cpu.public_key_to_bytes(&kc.public).unwrap(), gpu.public_key_to_bytes(&kg.public).unwrap());
+    assert_eq!(cpu.evaluation_keys_to_bytes(&kc.eval).unwrap(), gpu.evaluation_keys_to_bytes(&kg.eval).unwrap());
+
+    let mut rng = Rng(99);
+    let level = params.max_level();
+    let slots = params.max_slots();
+    let (x, y) = (random_values(&mut rng, slots), random_values(&mut rng, slots));
+    let same = |what: &str, c: &hetl::ckks::Ciphertext, g: &hetl::ckks::Ciphertext| {
+        assert!(cpu.ciphertext_to_bytes(c).unwrap() == gpu.ciphertext_to_bytes(g).unwrap(), "{name}: {what}");
+        let dc = cpu.decode(&cpu.decrypt(c, &kc.secret).unwrap()).unwrap();
+        let dg = gpu.decode(&gpu.decrypt(g, &kg.secret).unwrap()).unwrap();
+        let bits = |v: &[Complex64]| v.iter().flat_map(|z| [z.re.to_bits(), z.im.to_bits()]).collect::<Vec<_>>();
+        assert!(bits(&dc) == bits(&dg), "{name}: decrypt({what})");
+    };
+    let scale = params.scale(level);
+    let encrypt = |ctx: &Context, pk, rng: &mut Csprng, v: &[Complex64]| {
+        ctx.encrypt(&ctx.encode(v, level, scale).unwrap(), pk, rng).unwrap()
+    };
+    let (cx, gx) = (encrypt(&cpu, &kc.public, &mut rng_c, &x), encrypt(&gpu, &kg.public, &mut rng_g, &x));
+    same("encrypt", &cx, &gx);
+    let pt_c = cpu.encode(&y, level, scale).unwrap();
+    let pt_g = gpu.encode(&y, level, scale).unwrap();
+    let (cy, gy) = (
+        cpu.encrypt_symmetric(&pt_c, &kc.secret, &mut rng_c).unwrap(),
+        gpu.encrypt_symmetric(&pt_g, &kg.secret, &mut rng_g).unwrap(),
+    );
+    same("encrypt_symmetric", &cy, &gy);
+
+    let mul =
+        |ctx: &Context, a, b, k: &hetl::ckks::KeyBundle| ctx.rescale(&ctx.mul_relin(a, b, &k.eval).unwrap()).unwrap();
+    same("mul_relin + rescale", &mul(&cpu, &cx, &cy, &kc), &mul(&gpu, &gx, &gy, &kg));
+    // One level lower: fewer Q limbs than the digits cover.
+    let (cx1, gx1) = (cpu.drop_to_level(&cx, 1).unwrap(), gpu.drop_to_level(&gx, 1).unwrap());
+    let (cy1, gy1) = (cpu.drop_to_level(&cy, 1).unwrap(), gpu.drop_to_level(&gy, 1).unwrap());
+    same("mul_relin + rescale at level 1", &mul(&cpu, &cx1, &cy1, &kc), &mul(&gpu, &gx1, &gy1, &kg));
+
+    same("rotate", &cpu.rotate(&cx, steps[0], &kc.eval).unwrap(), &gpu.rotate(&gx, steps[0], &kg.eval).unwrap());
+    let hc = cpu.rotate_hoisted(&cx, steps, &kc.eval).unwrap();
+    let hg = gpu.rotate_hoisted(&gx, steps, &kg.eval).unwrap();
+    for (step, (c, g)) in steps.iter().zip(hc.iter().zip(&hg)) {
+        same(&format!("hoisted rotation {step}"), c, g);
+    }
+    same("conjugate", &cpu.conjugate(&cx, &kc.eval).unwrap(), &gpu.conjugate(&gx, &kg.eval).unwrap());
+    assert!(kg.eval.galois_elements().contains(&galois_conjugate(params.n())));
+}
+
+#[test]
+fn ckks_toy_n1024() {
+    check_ckks("toy-n1024", &[1, -1, 5, 100]);
+}
+
+#[test]
+fn ckks_toy_n4096() {
+    check_ckks("toy-n4096", &[1, -3, 7]);
+}
+
+#[test]
+fn ckks_n14() {
+    check_ckks("n14", &[1, -1, 8]);
+}
