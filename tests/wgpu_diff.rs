@@ -3,7 +3,8 @@
 //! presets toy-n1024, toy-n4096 and n14.
 //!
 //! Without any wgpu adapter the tests print why and pass (install
-//! `mesa-vulkan-drivers` for the lavapipe software device). With
+//! `mesa-vulkan-drivers` for the lavapipe software device), unless
+//! `HETL_REQUIRE_WGPU` is set, as CI does. With
 //! `WGPU_BACKEND=vulkan` they also check that the adapter really is Vulkan.
 
 use std::collections::HashMap;
@@ -37,12 +38,17 @@ fn gpu(name: &str) -> Option<Arc<WgpuBackend>> {
             cache.insert(name.to_string(), Arc::clone(&b));
             Some(b)
         }
-        Err(BackendError::DriverUnavailable { reason, .. }) => {
-            eprintln!("skipped: no wgpu adapter (install mesa-vulkan-drivers)\n  cause: {reason}");
-            None
-        }
+        Err(BackendError::DriverUnavailable { reason, .. }) => skip(&reason),
         Err(e) => panic!("wgpu backend: {e}"),
     }
+}
+
+/// Reports a missing adapter: a skip, or a failure when `HETL_REQUIRE_WGPU`
+/// is set (CI sets it, so the differential tests cannot pass by skipping).
+fn skip<T>(reason: &str) -> Option<T> {
+    assert!(std::env::var_os("HETL_REQUIRE_WGPU").is_none(), "HETL_REQUIRE_WGPU is set but no wgpu adapter: {reason}");
+    eprintln!("skipped: no wgpu adapter (install mesa-vulkan-drivers)\n  cause: {reason}");
+    None
 }
 
 /// With `WGPU_BACKEND=vulkan` the adapter must be Vulkan, not a fallback.
@@ -88,10 +94,7 @@ impl Pair {
         let ring = RnsRing { log_n, q: primes.by_ref().take(q).collect(), p: primes.take(p).collect() };
         match WgpuBackend::new(ring) {
             Ok(b) => Some(Self::with(Arc::new(b))),
-            Err(BackendError::DriverUnavailable { reason, .. }) => {
-                eprintln!("skipped: no wgpu adapter (install mesa-vulkan-drivers)\n  cause: {reason}");
-                None
-            }
+            Err(BackendError::DriverUnavailable { reason, .. }) => skip(&reason),
             Err(e) => panic!("wgpu backend: {e}"),
         }
     }

@@ -5,6 +5,7 @@ use std::sync::Arc;
 use anyhow::{Context as _, Result};
 use clap::ValueEnum;
 
+use crate::backend::wgpu::WgpuBackend;
 use crate::ckks::{Context, Params, preset};
 
 /// Compute backends selectable with `--backend`.
@@ -12,6 +13,8 @@ use crate::ckks::{Context, Params, preset};
 pub enum BackendChoice {
     /// The CPU reference backend.
     Cpu,
+    /// WGSL compute shaders on any Vulkan/Metal/DX12 adapter (`WGPU_BACKEND` selects one).
+    Wgpu,
 }
 
 /// Loads a preset by name, warning on stderr when it is insecure.
@@ -32,5 +35,9 @@ pub fn warn_if_toy(params: &Params) {
 pub fn make_context(params: Arc<Params>, backend: BackendChoice, threads: usize) -> Result<Context> {
     match backend {
         BackendChoice::Cpu => Context::cpu(params, threads).context("cannot start the CPU backend"),
+        BackendChoice::Wgpu => {
+            let backend = WgpuBackend::new(params.ring().clone()).context("cannot start the wgpu backend")?;
+            Context::new(params, Arc::new(backend)).context("cannot start the wgpu backend")
+        }
     }
 }
