@@ -9,7 +9,9 @@ use std::sync::{Arc, Mutex};
 
 use rayon::prelude::*;
 
-use super::{Backend, BackendError, Basis, DeviceMem, DevicePoly, Elementwise, Result, ScalarOp, digit_ranges};
+use super::{
+    Backend, BackendError, Basis, DeviceMem, DevicePoly, Elementwise, Result, ScalarOp, digit_ranges, validate,
+};
 use crate::math::ntt::bit_reverse;
 use crate::math::rns::BasisConverter;
 use crate::math::{Modulus, NttTable, RnsRing, limb_ops};
@@ -133,22 +135,6 @@ impl CpuBackend {
     fn permutation(&self, galois: u64) -> Arc<Vec<u32>> {
         let mut cache = self.permutations.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
         cache.entry(galois).or_insert_with(|| Arc::new(ntt_automorphism_permutation(self.ring.log_n, galois))).clone()
-    }
-
-    fn check_basis(op: &'static str, lhs: Basis, rhs: Basis) -> Result<()> {
-        if lhs == rhs { Ok(()) } else { Err(BackendError::BasisMismatch { op, lhs, rhs }) }
-    }
-
-    fn check_galois(&self, galois: u64) -> Result<()> {
-        let two_n = 2 * self.n() as u64;
-        if galois % 2 == 1 && galois < two_n {
-            Ok(())
-        } else {
-            Err(BackendError::InvalidArgument {
-                op: "automorphism",
-                reason: format!("Galois element {galois} must be odd and below 2N = {two_n}"),
-            })
-        }
     }
 
     /// A buffer of `len` words with arbitrary contents; hand it back with
@@ -345,7 +331,7 @@ impl Backend for CpuBackend {
             });
         }
         for (d, s) in dst.iter().zip(src) {
-            Self::check_basis("elementwise", d.basis, s.basis)?;
+            validate::same_basis("elementwise", d.basis, s.basis)?;
         }
         let n = self.n();
         let items = self.limbs_mut("elementwise", dst)?;
@@ -393,7 +379,7 @@ impl Backend for CpuBackend {
     fn tensor(&self, a: [&DevicePoly; 2], b: [&DevicePoly; 2]) -> Result<[DevicePoly; 3]> {
         let basis = a[0].basis;
         for p in [a[1], b[0], b[1]] {
-            Self::check_basis("tensor", basis, p.basis)?;
+            validate::same_basis("tensor", basis, p.basis)?;
         }
         let n = self.n();
         let [a0, a1, b0, b1] = [a[0], a[1], b[0], b[1]].map(|p| host("tensor", p));
@@ -410,7 +396,7 @@ impl Backend for CpuBackend {
     }
 
     fn automorphism(&self, src: &[&DevicePoly], galois: u64) -> Result<Vec<DevicePoly>> {
-        self.check_galois(galois)?;
+        validate::galois(galois, self.n())?;
         let perm = self.permutation(galois);
         let n = self.n();
         let mut out: Vec<Vec<u32>> = src.iter().map(|p| vec![0u32; p.basis.limbs() * n]).collect();
@@ -466,21 +452,7 @@ impl Backend for CpuBackend {
     }
 
     fn key_switch_inner(&self, digits: &[DevicePoly], key: &[[&DevicePoly; 2]]) -> Result<[DevicePoly; 2]> {
-        let Some(first) = digits.first() else {
-            return Err(BackendError::InvalidArgument { op: "key_switch_inner", reason: "no digits".into() });
-        };
-        let basis = first.basis;
-        if key.len() < digits.len() || digits.iter().any(|d| d.basis != basis) {
-            return Err(BackendError::InvalidArgument {
-                op: "key_switch_inner",
-                reason: format!("{} digits of basis {basis:?} for {} key digits", digits.len(), key.len()),
-            });
-        }
-        for k in key.iter().flatten() {
-            if k.basis.q < basis.q || k.basis.p != basis.p {
-                return Err(BackendError::BasisMismatch { op: "key_switch_inner", lhs: basis, rhs: k.basis });
-            }
-        }
+        let basis = validate::key_switch_inner(digits, key)?;
         let n = self.n();
         let op = "key_switch_inner";
         let digit_words = digits.iter().map(|d| host(op, d)).collect::<Result<Vec<_>>>()?;

@@ -13,6 +13,7 @@
 
 pub mod cpu;
 mod error;
+mod validate;
 pub mod wgpu;
 
 use std::ops::Range;

@@ -26,7 +26,9 @@ use self::batch::{Batch, Launch, LimbMap, read_back};
 use self::context::{Context, Kernel, NTT_TILE, capture};
 use self::pool::{Kind, Pool};
 use self::tables::Tables;
-use super::{Backend, BackendError, Basis, DeviceMem, DevicePoly, Elementwise, Result, ScalarOp, digit_ranges};
+use super::{
+    Backend, BackendError, Basis, DeviceMem, DevicePoly, Elementwise, Result, ScalarOp, digit_ranges, validate,
+};
 use crate::math::RnsRing;
 
 const NAME: &str = "wgpu";
@@ -124,22 +126,6 @@ impl WgpuBackend {
 
     fn poly(&self, basis: Basis, buffer: WgpuBuffer) -> DevicePoly {
         DevicePoly { mem: DeviceMem::Wgpu(buffer), basis }
-    }
-
-    fn check_basis(op: &'static str, lhs: Basis, rhs: Basis) -> Result<()> {
-        if lhs == rhs { Ok(()) } else { Err(BackendError::BasisMismatch { op, lhs, rhs }) }
-    }
-
-    fn check_galois(&self, galois: u64) -> Result<()> {
-        let two_n = 2 * self.n() as u64;
-        if galois % 2 == 1 && galois < two_n {
-            Ok(())
-        } else {
-            Err(BackendError::InvalidArgument {
-                op: "automorphism",
-                reason: format!("Galois element {galois} must be odd and below 2N = {two_n}"),
-            })
-        }
     }
 
     /// Forward or inverse NTT of every limb of every polynomial.
@@ -264,7 +250,7 @@ impl Backend for WgpuBackend {
             });
         }
         for (d, s) in dst.iter().zip(src) {
-            Self::check_basis("elementwise", d.basis, s.basis)?;
+            validate::same_basis("elementwise", d.basis, s.basis)?;
         }
         self.run("elementwise", || {
             let mut batch = self.batch();
@@ -323,7 +309,7 @@ impl Backend for WgpuBackend {
     fn tensor(&self, a: [&DevicePoly; 2], b: [&DevicePoly; 2]) -> Result<[DevicePoly; 3]> {
         let basis = a[0].basis;
         for p in [a[1], b[0], b[1]] {
-            Self::check_basis("tensor", basis, p.basis)?;
+            validate::same_basis("tensor", basis, p.basis)?;
         }
         let inputs = [a[0], a[1], b[0], b[1]].map(|p| self.buffer("tensor", p));
         let [a0, a1, b0, b1] = inputs;
@@ -339,7 +325,7 @@ impl Backend for WgpuBackend {
     }
 
     fn automorphism(&self, src: &[&DevicePoly], galois: u64) -> Result<Vec<DevicePoly>> {
-        self.check_galois(galois)?;
+        validate::galois(galois, self.n())?;
         let inputs = src.iter().map(|p| self.buffer("automorphism", p)).collect::<Result<Vec<_>>>()?;
         self.run("automorphism", || {
             let outs = src.iter().map(|p| self.alloc(p.basis.limbs())).collect::<Result<Vec<_>>>()?;
@@ -398,21 +384,7 @@ impl Backend for WgpuBackend {
     }
 
     fn key_switch_inner(&self, digits: &[DevicePoly], key: &[[&DevicePoly; 2]]) -> Result<[DevicePoly; 2]> {
-        let Some(first) = digits.first() else {
-            return Err(BackendError::InvalidArgument { op: "key_switch_inner", reason: "no digits".into() });
-        };
-        let basis = first.basis;
-        if key.len() < digits.len() || digits.iter().any(|d| d.basis != basis) {
-            return Err(BackendError::InvalidArgument {
-                op: "key_switch_inner",
-                reason: format!("{} digits of basis {basis:?} for {} key digits", digits.len(), key.len()),
-            });
-        }
-        for k in key.iter().flatten() {
-            if k.basis.q < basis.q || k.basis.p != basis.p {
-                return Err(BackendError::BasisMismatch { op: "key_switch_inner", lhs: basis, rhs: k.basis });
-            }
-        }
+        let basis = validate::key_switch_inner(digits, key)?;
         self.run("key_switch_inner", || {
             let outs = [self.alloc(basis.limbs())?, self.alloc(basis.limbs())?];
             let mut batch = self.batch();
