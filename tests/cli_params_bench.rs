@@ -98,3 +98,12 @@ fn demo_runs_and_reports_a_small_error() {
     let err: f64 = line.split(": ").nth(1).and_then(|r| r.split_whitespace().next()).unwrap().parse().unwrap();
     assert!(err < 1e-3, "{line}");
 }
+
+#[test]
+fn devices_lists_every_backend() {
+    let out = hetl().arg("devices").assert().success().get_output().clone();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(stdout.contains("cpu   available"), "{stdout}");
+    assert!(stdout.lines().any(|l| l.starts_with("wgpu  ")), "{stdout}");
+    assert!(stdout.contains("cuda  unavailable"), "{stdout}");
+}

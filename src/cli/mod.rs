@@ -5,6 +5,7 @@ mod bench;
 mod common;
 mod data_party;
 mod demo;
+mod devices;
 mod params;
 
 use std::process::ExitCode;
@@ -31,6 +32,8 @@ enum Command {
     Decrypt(data_party::DecryptArgs),
     /// Evaluate one homomorphic operation on ciphertext files (compute party).
     Eval(data_party::EvalArgs),
+    /// List the compute devices (CPU, wgpu adapters, CUDA) and why one is unavailable.
+    Devices(devices::Args),
     /// Benchmark CKKS primitives and operations.
     Bench(bench::Args),
     /// Encrypt, compute and decrypt a small example, and print the error.
@@ -47,6 +50,7 @@ pub fn main() -> ExitCode {
         Command::Encrypt(a) => data_party::encrypt(&a),
         Command::Decrypt(a) => data_party::decrypt(&a),
         Command::Eval(a) => data_party::eval(&a),
+        Command::Devices(a) => devices::run(&a),
         Command::Bench(a) => bench::run(&a),
         Command::Demo(a) => demo::run(&a),
     };

@@ -209,6 +209,16 @@ pub(super) struct Context {
     pub(super) params: Mutex<wgpu::Buffer>,
 }
 
+/// A wgpu instance for the backends `WGPU_BACKEND` names (default: Vulkan,
+/// Metal or DX12).
+pub(super) fn instance() -> wgpu::Instance {
+    let mut desc = wgpu::InstanceDescriptor::new_without_display_handle_from_env();
+    if wgpu::Backends::from_env().is_none() {
+        desc.backends = wgpu::Backends::PRIMARY;
+    }
+    wgpu::Instance::new(desc)
+}
+
 fn unavailable(reason: impl Into<String>) -> BackendError {
     BackendError::DriverUnavailable { backend: NAME, reason: reason.into() }
 }
@@ -217,11 +227,7 @@ impl Context {
     /// Opens the adapter chosen by `WGPU_BACKEND` (default: Vulkan, Metal or
     /// DX12) and builds every pipeline.
     pub(super) fn new() -> Result<Self> {
-        let mut desc = wgpu::InstanceDescriptor::new_without_display_handle_from_env();
-        if wgpu::Backends::from_env().is_none() {
-            desc.backends = wgpu::Backends::PRIMARY;
-        }
-        let instance = wgpu::Instance::new(desc);
+        let instance = instance();
         let adapter = pollster::block_on(instance.request_adapter(&wgpu::RequestAdapterOptions {
             power_preference: wgpu::PowerPreference::HighPerformance,
             ..Default::default()

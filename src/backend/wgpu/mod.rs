@@ -86,7 +86,42 @@ impl WgpuBackend {
     pub fn adapter_info(&self) -> &wgpu::AdapterInfo {
         &self.ctx.info
     }
+}
 
+/// What `hetl devices` shows about one wgpu adapter.
+#[derive(Clone, Debug)]
+pub struct AdapterSummary {
+    /// Name, device type, backend and driver.
+    pub info: wgpu::AdapterInfo,
+    /// Whether it runs compute shaders (required).
+    pub compute: bool,
+    /// Largest storage-buffer binding, bytes.
+    pub max_storage_binding: u64,
+    /// Workgroup shared memory, bytes.
+    pub workgroup_memory: u32,
+}
+
+/// Every adapter of the backends `WGPU_BACKEND` allows (default Vulkan,
+/// Metal, DX12); empty when none is installed.
+#[must_use]
+pub fn list_adapters() -> Vec<AdapterSummary> {
+    let instance = context::instance();
+    let backends = wgpu::Backends::from_env().unwrap_or(wgpu::Backends::PRIMARY);
+    pollster::block_on(instance.enumerate_adapters(backends))
+        .into_iter()
+        .map(|a| {
+            let limits = a.limits();
+            AdapterSummary {
+                info: a.get_info(),
+                compute: a.get_downlevel_capabilities().flags.contains(wgpu::DownlevelFlags::COMPUTE_SHADERS),
+                max_storage_binding: limits.max_storage_buffer_binding_size,
+                workgroup_memory: limits.max_compute_workgroup_storage_size,
+            }
+        })
+        .collect()
+}
+
+impl WgpuBackend {
     fn n(&self) -> usize {
         self.ring.n()
     }

@@ -1,0 +1,38 @@
+//! `hetl devices`: the compute devices hetl can use, and why one cannot.
+
+use anyhow::Result;
+
+use crate::backend::wgpu::list_adapters;
+use crate::math::limb_ops::Variant;
+
+/// Arguments of `hetl devices`.
+#[derive(Debug, clap::Args)]
+pub struct Args {}
+
+/// Runs `hetl devices`.
+pub fn run(_: &Args) -> Result<()> {
+    let threads = std::thread::available_parallelism().map_or(1, std::num::NonZero::get);
+    println!("cpu   available: {threads} hardware threads, SIMD {:?} (--backend cpu [--threads T])", Variant::best());
+    let adapters = list_adapters();
+    if adapters.is_empty() {
+        println!(
+            "wgpu  unavailable: no Vulkan/Metal/DX12 adapter (on Linux without a GPU: apt-get install mesa-vulkan-drivers)"
+        );
+    }
+    for a in adapters {
+        let i = &a.info;
+        let usable = if a.compute { "available" } else { "unusable (no compute shaders)" };
+        println!(
+            "wgpu  {usable}: {} ({:?}, {:?}, driver {} {}), storage binding {} MiB, workgroup memory {} KiB",
+            i.name,
+            i.device_type,
+            i.backend,
+            i.driver,
+            i.driver_info,
+            a.max_storage_binding >> 20,
+            a.workgroup_memory >> 10
+        );
+    }
+    println!("cuda  unavailable: the CUDA backend is not built yet");
+    Ok(())
+}
