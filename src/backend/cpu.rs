@@ -272,12 +272,7 @@ impl Backend for CpuBackend {
     }
 
     fn upload(&self, basis: Basis, data: &[u32]) -> Result<DevicePoly> {
-        if data.len() != basis.limbs() * self.n() || basis.q > self.ring.q.len() || basis.p > self.ring.p.len() {
-            return Err(BackendError::InvalidArgument {
-                op: "upload",
-                reason: format!("{} words do not form basis {basis:?} at N = {}", data.len(), self.n()),
-            });
-        }
+        validate::upload(basis, data.len(), &self.ring)?;
         Ok(self.new_poly(basis, data.to_vec()))
     }
 
@@ -299,12 +294,7 @@ impl Backend for CpuBackend {
     }
 
     fn truncate(&self, poly: &mut DevicePoly, q: usize) -> Result<()> {
-        if poly.basis.p != 0 || q > poly.basis.q || q == 0 {
-            return Err(BackendError::InvalidArgument {
-                op: "truncate",
-                reason: format!("cannot keep {q} Q limbs of basis {:?}", poly.basis),
-            });
-        }
+        validate::truncate(poly.basis, q)?;
         let n = self.n();
         host_mut("truncate", poly)?.truncate(q * n);
         poly.basis = Basis::q(q);
@@ -324,15 +314,7 @@ impl Backend for CpuBackend {
     }
 
     fn elementwise(&self, op: Elementwise, dst: &mut [&mut DevicePoly], src: &[&DevicePoly]) -> Result<()> {
-        if dst.len() != src.len() {
-            return Err(BackendError::InvalidArgument {
-                op: "elementwise",
-                reason: format!("{} destinations for {} sources", dst.len(), src.len()),
-            });
-        }
-        for (d, s) in dst.iter().zip(src) {
-            validate::same_basis("elementwise", d.basis, s.basis)?;
-        }
+        validate::elementwise(dst, src)?;
         let n = self.n();
         let items = self.limbs_mut("elementwise", dst)?;
         let sources = src.iter().map(|s| host("elementwise", s)).collect::<Result<Vec<_>>>()?;
@@ -355,14 +337,7 @@ impl Backend for CpuBackend {
     }
 
     fn scalar(&self, op: ScalarOp, dst: &mut [&mut DevicePoly], per_limb: &[u32]) -> Result<()> {
-        for d in dst.iter() {
-            if per_limb.len() != d.basis.limbs() {
-                return Err(BackendError::InvalidArgument {
-                    op: "scalar",
-                    reason: format!("{} constants for {} limbs", per_limb.len(), d.basis.limbs()),
-                });
-            }
-        }
+        validate::scalar(dst, per_limb)?;
         let items: Vec<((usize, &mut [u32]), &u32)> =
             self.limbs_mut("scalar", dst)?.into_iter().zip(per_limb.iter().cycle()).collect();
         self.run_each(items, |((g, limb), &c)| {
@@ -409,12 +384,7 @@ impl Backend for CpuBackend {
 
     fn mod_up(&self, src: &DevicePoly, alpha: usize, p: usize) -> Result<Vec<DevicePoly>> {
         let q = src.basis.q;
-        if src.basis.p != 0 || alpha == 0 || p > self.ring.p.len() {
-            return Err(BackendError::InvalidArgument {
-                op: "mod_up",
-                reason: format!("basis {:?}, alpha {alpha}, p {p}", src.basis),
-            });
-        }
+        validate::mod_up(src.basis, alpha, p, &self.ring)?;
         let n = self.n();
         let out_basis = Basis { q, p };
         let input = host("mod_up", src)?;
@@ -480,9 +450,7 @@ impl Backend for CpuBackend {
     }
 
     fn mod_down(&self, polys: &mut [&mut DevicePoly]) -> Result<()> {
-        if polys.iter().any(|poly| poly.basis.p == 0) {
-            return Err(BackendError::InvalidArgument { op: "mod_down", reason: "no P limbs".into() });
-        }
+        polys.iter().try_for_each(|poly| validate::mod_down(poly.basis))?;
         let n = self.n();
         let p_global = |j: usize| self.ring.q.len() + j;
         // The P parts in the coefficient domain (prime by prime across the
@@ -540,12 +508,7 @@ impl Backend for CpuBackend {
     }
 
     fn rescale(&self, polys: &mut [&mut DevicePoly], drop: usize) -> Result<()> {
-        if let Some(poly) = polys.iter().find(|poly| poly.basis.p != 0 || drop >= poly.basis.q) {
-            return Err(BackendError::InvalidArgument {
-                op: "rescale",
-                reason: format!("cannot drop {drop} limbs of basis {:?}", poly.basis),
-            });
-        }
+        polys.iter().try_for_each(|poly| validate::rescale(poly.basis, drop))?;
         let n = self.n();
         for _ in 0..drop {
             // The dropped limbs in the coefficient domain.

@@ -2,6 +2,7 @@
 //! same bad calls with the same errors.
 
 use super::{BackendError, Basis, DevicePoly, Result};
+use crate::math::RnsRing;
 
 /// Operands must have the same basis.
 pub(crate) fn same_basis(op: &'static str, lhs: Basis, rhs: Basis) -> Result<()> {
@@ -40,4 +41,78 @@ pub(crate) fn key_switch_inner(digits: &[DevicePoly], key: &[[&DevicePoly; 2]]) 
         }
     }
     Ok(basis)
+}
+
+/// `data` holds exactly the limbs of `basis`, which the ring has.
+pub(crate) fn upload(basis: Basis, words: usize, ring: &RnsRing) -> Result<()> {
+    if words != basis.limbs() * ring.n() || basis.q > ring.q.len() || basis.p > ring.p.len() {
+        return Err(BackendError::InvalidArgument {
+            op: "upload",
+            reason: format!("{words} words do not form basis {basis:?} at N = {}", ring.n()),
+        });
+    }
+    Ok(())
+}
+
+/// Truncation keeps 1..=q Q-limbs of a polynomial without P limbs.
+pub(crate) fn truncate(basis: Basis, q: usize) -> Result<()> {
+    if basis.p != 0 || q > basis.q || q == 0 {
+        return Err(BackendError::InvalidArgument {
+            op: "truncate",
+            reason: format!("cannot keep {q} Q limbs of basis {basis:?}"),
+        });
+    }
+    Ok(())
+}
+
+/// Element-wise operands pair up one to one with equal bases.
+pub(crate) fn elementwise(dst: &[&mut DevicePoly], src: &[&DevicePoly]) -> Result<()> {
+    if dst.len() != src.len() {
+        return Err(BackendError::InvalidArgument {
+            op: "elementwise",
+            reason: format!("{} destinations for {} sources", dst.len(), src.len()),
+        });
+    }
+    dst.iter().zip(src).try_for_each(|(d, s)| same_basis("elementwise", d.basis, s.basis))
+}
+
+/// One constant per limb of every destination.
+pub(crate) fn scalar(dst: &[&mut DevicePoly], per_limb: &[u32]) -> Result<()> {
+    match dst.iter().find(|d| per_limb.len() != d.basis.limbs()) {
+        Some(d) => Err(BackendError::InvalidArgument {
+            op: "scalar",
+            reason: format!("{} constants for {} limbs", per_limb.len(), d.basis.limbs()),
+        }),
+        None => Ok(()),
+    }
+}
+
+/// ModUp takes a Q-only polynomial, non-empty digits and at most the ring's P limbs.
+pub(crate) fn mod_up(basis: Basis, alpha: usize, p: usize, ring: &RnsRing) -> Result<()> {
+    if basis.p != 0 || alpha == 0 || p > ring.p.len() {
+        return Err(BackendError::InvalidArgument {
+            op: "mod_up",
+            reason: format!("basis {basis:?}, alpha {alpha}, p {p}"),
+        });
+    }
+    Ok(())
+}
+
+/// ModDown needs P limbs.
+pub(crate) fn mod_down(basis: Basis) -> Result<()> {
+    if basis.p == 0 {
+        return Err(BackendError::InvalidArgument { op: "mod_down", reason: "no P limbs".into() });
+    }
+    Ok(())
+}
+
+/// Rescale drops fewer Q limbs than there are, from a polynomial without P limbs.
+pub(crate) fn rescale(basis: Basis, drop: usize) -> Result<()> {
+    if basis.p != 0 || drop >= basis.q {
+        return Err(BackendError::InvalidArgument {
+            op: "rescale",
+            reason: format!("cannot drop {drop} limbs of basis {basis:?}"),
+        });
+    }
+    Ok(())
 }

@@ -197,12 +197,7 @@ impl Backend for WgpuBackend {
     }
 
     fn upload(&self, basis: Basis, data: &[u32]) -> Result<DevicePoly> {
-        if data.len() != basis.limbs() * self.n() || basis.q > self.ring.q.len() || basis.p > self.ring.p.len() {
-            return Err(BackendError::InvalidArgument {
-                op: "upload",
-                reason: format!("{} words do not form basis {basis:?} at N = {}", data.len(), self.n()),
-            });
-        }
+        validate::upload(basis, data.len(), &self.ring)?;
         self.run("upload", || {
             let buffer = self.alloc(basis.limbs())?;
             if !data.is_empty() {
@@ -258,12 +253,7 @@ impl Backend for WgpuBackend {
 
     fn truncate(&self, poly: &mut DevicePoly, q: usize) -> Result<()> {
         self.buffer("truncate", poly)?;
-        if poly.basis.p != 0 || q > poly.basis.q || q == 0 {
-            return Err(BackendError::InvalidArgument {
-                op: "truncate",
-                reason: format!("cannot keep {q} Q limbs of basis {:?}", poly.basis),
-            });
-        }
+        validate::truncate(poly.basis, q)?;
         // Limb-major: the first q limbs stay where they are.
         poly.basis = Basis::q(q);
         Ok(())
@@ -278,15 +268,7 @@ impl Backend for WgpuBackend {
     }
 
     fn elementwise(&self, op: Elementwise, dst: &mut [&mut DevicePoly], src: &[&DevicePoly]) -> Result<()> {
-        if dst.len() != src.len() {
-            return Err(BackendError::InvalidArgument {
-                op: "elementwise",
-                reason: format!("{} destinations for {} sources", dst.len(), src.len()),
-            });
-        }
-        for (d, s) in dst.iter().zip(src) {
-            validate::same_basis("elementwise", d.basis, s.basis)?;
-        }
+        validate::elementwise(dst, src)?;
         self.run("elementwise", || {
             let mut batch = self.batch();
             for (d, s) in dst.iter().zip(src) {
@@ -311,14 +293,7 @@ impl Backend for WgpuBackend {
     }
 
     fn scalar(&self, op: ScalarOp, dst: &mut [&mut DevicePoly], per_limb: &[u32]) -> Result<()> {
-        for d in dst.iter() {
-            if per_limb.len() != d.basis.limbs() {
-                return Err(BackendError::InvalidArgument {
-                    op: "scalar",
-                    reason: format!("{} constants for {} limbs", per_limb.len(), d.basis.limbs()),
-                });
-            }
-        }
+        validate::scalar(dst, per_limb)?;
         self.run("scalar", || {
             let mut batch = self.batch();
             for d in dst.iter() {
@@ -376,12 +351,7 @@ impl Backend for WgpuBackend {
 
     fn mod_up(&self, src: &DevicePoly, alpha: usize, p: usize) -> Result<Vec<DevicePoly>> {
         let q = src.basis.q;
-        if src.basis.p != 0 || alpha == 0 || p > self.ring.p.len() {
-            return Err(BackendError::InvalidArgument {
-                op: "mod_up",
-                reason: format!("basis {:?}, alpha {alpha}, p {p}", src.basis),
-            });
-        }
+        validate::mod_up(src.basis, alpha, p, &self.ring)?;
         let input = self.buffer("mod_up", src)?;
         let out_basis = Basis { q, p };
         let out_map = LimbMap::basis(out_basis);
@@ -443,9 +413,7 @@ impl Backend for WgpuBackend {
     fn mod_down(&self, polys: &mut [&mut DevicePoly]) -> Result<()> {
         for poly in polys.iter() {
             self.buffer("mod_down", poly)?;
-            if poly.basis.p == 0 {
-                return Err(BackendError::InvalidArgument { op: "mod_down", reason: "no P limbs".into() });
-            }
+            validate::mod_down(poly.basis)?;
         }
         let q_total = self.ring.q.len();
         self.run("mod_down", || {
@@ -496,12 +464,7 @@ impl Backend for WgpuBackend {
     fn rescale(&self, polys: &mut [&mut DevicePoly], drop: usize) -> Result<()> {
         for poly in polys.iter() {
             self.buffer("rescale", poly)?;
-            if poly.basis.p != 0 || drop >= poly.basis.q {
-                return Err(BackendError::InvalidArgument {
-                    op: "rescale",
-                    reason: format!("cannot drop {drop} limbs of basis {:?}", poly.basis),
-                });
-            }
+            validate::rescale(poly.basis, drop)?;
         }
         if drop == 0 {
             return Ok(());
