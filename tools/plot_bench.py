@@ -24,7 +24,10 @@ COLOURS = ["#1f77b4", "#d62728", "#2ca02c", "#9467bd", "#ff7f0e", "#8c564b"]
 def read_rows(paths):
     rows = []
     for path in paths:
-        text = sys.stdin.read() if path == "-" else Path(path).read_text()
+        try:
+            text = sys.stdin.read() if path == "-" else Path(path).read_text()
+        except OSError as err:
+            sys.exit(f"plot_bench.py: cannot read {path}: {err.strerror}")
         for number, line in enumerate(text.splitlines(), 1):
             if not line.strip():
                 continue
