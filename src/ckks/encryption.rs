@@ -1,6 +1,6 @@
 //! Encryption (public or secret key) and decryption.
 
-use super::keys::{PublicKey, SecretKey};
+use super::keys::{PublicKey, SecretKey, SecretPoly};
 use super::{Ciphertext, CkksError, Context, Plaintext, Result};
 use crate::backend::{Basis, DevicePoly, Elementwise};
 use crate::math::sampling::Csprng;
@@ -19,8 +19,11 @@ impl Context {
         }
         let basis = pt.poly.basis();
         let n = self.params().n();
-        let v: Vec<i64> = rng.ternary(n).into_iter().map(i64::from).collect();
-        let v = self.upload_small(&v, basis)?;
+        // The ephemeral v reveals the message to whoever knows it: wipe it.
+        let mut v_coeffs: Vec<i64> = rng.ternary(n).into_iter().map(i64::from).collect();
+        let v = self.upload_small(&v_coeffs, basis);
+        zeroize::Zeroize::zeroize(&mut v_coeffs);
+        let v = SecretPoly::new(v?, self);
         let [mut c0, mut c1] = [self.copy_poly(&pk.polys[0])?, self.copy_poly(&pk.polys[1])?];
         let (e0, e1) = (self.error_poly(basis, rng)?, self.error_poly(basis, rng)?);
         self.run(OpKind::Memory, |b| {
@@ -28,7 +31,7 @@ impl Context {
             b.truncate(&mut c1, basis.q)
         })?;
         self.run(OpKind::Elementwise, |b| {
-            b.elementwise(Elementwise::Mul, &mut [&mut c0, &mut c1], &[&v, &v])?;
+            b.elementwise(Elementwise::Mul, &mut [&mut c0, &mut c1], &[&v.poly, &v.poly])?;
             b.elementwise(Elementwise::Add, &mut [&mut c0, &mut c1], &[&e0, &e1])?;
             b.elementwise(Elementwise::Add, &mut [&mut c0], &[&pt.poly])
         })?;

@@ -118,6 +118,13 @@ pub(crate) struct SecretPoly<'a> {
     ctx: &'a Context,
 }
 
+impl<'a> SecretPoly<'a> {
+    /// Takes charge of wiping `poly` when dropped.
+    pub(crate) fn new(poly: DevicePoly, ctx: &'a Context) -> Self {
+        Self { poly, ctx }
+    }
+}
+
 impl Drop for SecretPoly<'_> {
     fn drop(&mut self) {
         // Best effort: a failing device cannot be wiped any further.
@@ -137,9 +144,10 @@ impl Context {
     /// The secret in the NTT domain over `basis`, wiped on drop.
     pub(crate) fn secret_ntt(&self, sk: &SecretKey, basis: Basis) -> Result<SecretPoly<'_>> {
         self.check_secret(sk)?;
-        let coeffs: Vec<i64> = sk.coeffs.iter().map(|&c| i64::from(c)).collect();
-        let poly = self.upload_small(&coeffs, basis)?;
-        Ok(SecretPoly { poly, ctx: self })
+        let mut coeffs: Vec<i64> = sk.coeffs.iter().map(|&c| i64::from(c)).collect();
+        let poly = self.upload_small(&coeffs, basis);
+        coeffs.zeroize();
+        Ok(SecretPoly { poly: poly?, ctx: self })
     }
 
     /// A uniformly random polynomial over `basis` (uniform in the NTT domain too).
