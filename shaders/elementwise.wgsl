@@ -67,7 +67,7 @@ fn unary(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index)
 }
 
 // x = (x − y)·w mod q with per-limb (w, Shoup(w)) at H_DATA + 2·(limb − start):
-// the last step of rescale and ModDown (CPU: kernels::sub_mul_scalar_assign).
+// the last step of rescale and ModDown (CPU: limb_ops::sub_mul_scalar_assign).
 @compute @workgroup_size(EW_WG)
 fn sub_mul(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
     let n = pu(H_N);

@@ -1,6 +1,6 @@
 // tensor.wgsl — tensor product of two degree-1 ciphertexts (NTT domain).
 // Layout: limb-major, all seven buffers of one basis. In/out: [0, q).
-// out = (a0·b0, a0·b1 + a1·b0, a1·b1) mod q (CPU twin: kernels::tensor).
+// out = (a0·b0, a0·b1 + a1·b0, a1·b1) mod q (CPU twin: limb_ops::tensor).
 // Bindings (besides prm, cst from modarith.wgsl):
 //   @binding(2..5) a0, a1, b0, b1: storage read, array<u32>
 //   @binding(6..8) d0, d1, d2: storage read_write, array<u32>

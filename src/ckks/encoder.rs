@@ -8,9 +8,10 @@ use crate::backend::Basis;
 use crate::math::Modulus;
 use crate::sched::OpKind;
 
-/// Largest |coefficient| an encoding may produce: 2^62 keeps the f64 → i64
+/// Largest |integer| (in bits) that an encoding, a constant times its scale,
+/// or a scale-matching factor may be: 2^62 keeps the f64 → integer
 /// conversion exact to within rounding and leaves headroom in every limb sum.
-const MAX_COEFF_BITS: f64 = 62.0;
+pub(crate) const MAX_COEFF_BITS: f64 = 62.0;
 
 impl Context {
     /// Encodes `values` (at most N/2; padded to the next power of two with

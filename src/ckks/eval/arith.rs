@@ -2,11 +2,9 @@
 
 use super::{check_additive, check_compatible, check_same_key};
 use crate::backend::{DevicePoly, Elementwise, ScalarOp};
+use crate::ckks::encoder::MAX_COEFF_BITS;
 use crate::ckks::{Ciphertext, CkksError, Context, Plaintext, Result};
 use crate::sched::OpKind;
-
-/// Largest |constant·scale| accepted (keeps the integer exact in f64/i128).
-const MAX_CONST_BITS: f64 = 62.0;
 
 impl Context {
     /// A device-side copy of a ciphertext.
@@ -100,7 +98,7 @@ impl Context {
 
     fn const_integer(&self, op: &'static str, c: f64, scale: f64) -> Result<i128> {
         let v = (c * scale).round();
-        if !v.is_finite() || v.abs() >= MAX_CONST_BITS.exp2() {
+        if !v.is_finite() || v.abs() >= MAX_COEFF_BITS.exp2() {
             return Err(CkksError::InvalidInput {
                 op,
                 reason: format!("constant {c} at scale 2^{:.1} is out of range", scale.log2()),

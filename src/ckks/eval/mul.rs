@@ -2,6 +2,7 @@
 
 use super::{check_compatible, check_linear, check_same_key};
 use crate::backend::{DevicePoly, Elementwise};
+use crate::ckks::encoder::MAX_COEFF_BITS;
 use crate::ckks::keys::EvaluationKeys;
 use crate::ckks::{Ciphertext, CkksError, Context, Result};
 use crate::sched::OpKind;
@@ -64,7 +65,7 @@ impl Context {
             return Err(CkksError::LevelExhausted { op: "rescale_to", level: 0, needed: 1 });
         }
         let factor = (target * self.params().level_modulus(ct.level) / ct.scale).round();
-        if !(factor.is_finite() && (1.0..2f64.powi(62)).contains(&factor)) {
+        if !(factor.is_finite() && (1.0..MAX_COEFF_BITS.exp2()).contains(&factor)) {
             return Err(CkksError::InvalidInput {
                 op: "rescale_to",
                 reason: format!("cannot reach scale 2^{:.2} from 2^{:.2} in one level", target.log2(), ct.scale.log2()),
