@@ -4,6 +4,7 @@
 mod common;
 
 use common::{Setup, max_error, rotated};
+use hetl::ckks::Ciphertext;
 use num_complex::Complex64;
 
 const STEPS: [i64; 7] = [1, 2, 5, -1, -7, 100, 511];
@@ -106,6 +107,52 @@ fn hoisted_rotations_equal_plain_rotations() {
         assert_eq!(s.decrypt(h), s.decrypt(&plain), "step {step}");
         assert!(max_error(&s.decrypt(h), &rotated(&x, step)) < bound);
     }
+}
+
+/// The batched (`*_many`) operations give exactly the ciphertexts of the
+/// one-at-a-time operations, on a batch mixing two levels.
+#[test]
+fn batched_operations_equal_single_operations() {
+    let mut s = Setup::preset("toy-n1024", &STEPS);
+    let top = s.ctx.params().max_level();
+    let slots = s.ctx.params().max_slots();
+    let cts: Vec<_> = [top, top, top - 1]
+        .iter()
+        .map(|&l| {
+            let x = s.random_values(slots);
+            s.encrypt(&x, l)
+        })
+        .collect();
+    let others: Vec<_> = cts
+        .iter()
+        .map(|c| {
+            let y = s.random_values(slots);
+            s.encrypt(&y, c.level())
+        })
+        .collect();
+    let bytes = |c: &Ciphertext| s.ctx.ciphertext_to_bytes(c).unwrap();
+    let pairs: Vec<_> = cts.iter().zip(&others).collect();
+    let refs: Vec<&Ciphertext> = cts.iter().collect();
+    let check = |what: &str, many: Vec<Ciphertext>, single: &dyn Fn(usize) -> Ciphertext| {
+        assert_eq!(many.len(), cts.len());
+        for (i, m) in many.iter().enumerate() {
+            assert!(bytes(m) == bytes(&single(i)), "{what} #{i}");
+        }
+    };
+    let ctx = &s.ctx;
+    check("add", ctx.add_many(&pairs).unwrap(), &|i| ctx.add(&cts[i], &others[i]).unwrap());
+    check("mul", ctx.mul_many(&pairs).unwrap(), &|i| ctx.mul(&cts[i], &others[i]).unwrap());
+    check("mul_relin", ctx.mul_relin_many(&pairs, &s.evk).unwrap(), &|i| {
+        ctx.mul_relin(&cts[i], &others[i], &s.evk).unwrap()
+    });
+    let products = ctx.mul_relin_many(&pairs, &s.evk).unwrap();
+    let product_refs: Vec<&Ciphertext> = products.iter().collect();
+    check("rescale", ctx.rescale_many(&product_refs).unwrap(), &|i| ctx.rescale(&products[i]).unwrap());
+    check("rotate", ctx.rotate_many(&refs, 5, &s.evk).unwrap(), &|i| ctx.rotate(&cts[i], 5, &s.evk).unwrap());
+    let relin = s.evk.relin_key().unwrap();
+    check("key_switch", ctx.key_switch_many(&refs, relin).unwrap(), &|i| ctx.key_switch(&cts[i], relin).unwrap());
+    assert!(ctx.rotate_many(&refs, 1000, &s.evk).is_err(), "missing key");
+    assert!(ctx.add_many(&[(&cts[0], &cts[2])]).is_err(), "level mismatch inside a batch");
 }
 
 #[test]

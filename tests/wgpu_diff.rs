@@ -12,7 +12,7 @@ use std::sync::{Arc, Mutex, OnceLock, PoisonError};
 
 use hetl::backend::cpu::CpuBackend;
 use hetl::backend::wgpu::WgpuBackend;
-use hetl::backend::{Backend, BackendError, Basis, DevicePoly, Elementwise, ScalarOp};
+use hetl::backend::{Backend, BackendError, Basis, DevicePoly, Elementwise, KeySwitchJob, ScalarOp};
 use hetl::ckks::keys::galois_conjugate;
 use hetl::ckks::{Context, preset};
 use hetl::math::primes::ntt_primes_below;
@@ -159,9 +159,11 @@ fn check_primitives(t: Option<Pair>) {
     for basis in bases(&t.ring) {
         let (c, g) = t.random(basis);
         t.assert_same("upload/download", &c, &g);
-        t.assert_same("copy", &t.cpu.copy(&c).unwrap(), &t.gpu.copy(&g).unwrap());
+        let (c2, g2) = (t.cpu.copy(&[&c, &c]).unwrap(), t.gpu.copy(&[&g, &g]).unwrap());
+        t.assert_same("copy", &c2[0], &g2[0]);
+        t.assert_same("copy", &c2[1], &g2[1]);
         t.assert_same("zeros", &t.cpu.zeros(basis).unwrap(), &t.gpu.zeros(basis).unwrap());
-        let (mut c2, mut g2) = (t.cpu.copy(&c).unwrap(), t.gpu.copy(&g).unwrap());
+        let (mut c2, mut g2) = (t.cpu.copy(&[&c]).unwrap().remove(0), t.gpu.copy(&[&g]).unwrap().remove(0));
         t.cpu.zeroize(&mut c2).unwrap();
         t.gpu.zeroize(&mut g2).unwrap();
         t.assert_same("zeroize", &c2, &g2);
@@ -216,45 +218,55 @@ fn check_primitives(t: Option<Pair>) {
         t.assert_same(&format!("scalar {op:?}"), &c1, &g1);
     }
 
-    // Tensor product and automorphisms.
+    // Tensor products of a batch of pairs at two bases, and automorphisms.
     let basis = Basis::q(q);
     let [(a0c, a0g), (a1c, a1g), (b0c, b0g), (b1c, b1g)] = [(); 4].map(|()| t.random(basis));
-    let tc = t.cpu.tensor([&a0c, &a1c], [&b0c, &b1c]).unwrap();
-    let tg = t.gpu.tensor([&a0g, &a1g], [&b0g, &b1g]).unwrap();
-    for (c, g) in tc.iter().zip(&tg) {
+    let [(x0c, x0g), (x1c, x1g), (y0c, y0g), (y1c, y1g)] = [(); 4].map(|()| t.random(Basis::q(1)));
+    let tc = t.cpu.tensor(&[[[&a0c, &a1c], [&b0c, &b1c]], [[&x0c, &x1c], [&y0c, &y1c]]]).unwrap();
+    let tg = t.gpu.tensor(&[[[&a0g, &a1g], [&b0g, &b1g]], [[&x0g, &x1g], [&y0g, &y1g]]]).unwrap();
+    assert_eq!(tc.len(), 2);
+    for (c, g) in tc.iter().flatten().zip(tg.iter().flatten()) {
         t.assert_same("tensor", c, g);
     }
-    for galois in [1, 3, 5, 25, 2 * n as u64 - 1, 5u64.pow(7) % (2 * n as u64)] {
-        let c = t.cpu.automorphism(&[&a0c, &b1c], galois).unwrap();
-        let g = t.gpu.automorphism(&[&a0g, &b1g], galois).unwrap();
-        for (c, g) in c.iter().zip(&g) {
-            t.assert_same(&format!("automorphism {galois}"), c, g);
-        }
+    assert!(t.gpu.tensor(&[[[&a0g, &a1g], [&b0g, &y1g]]]).is_err());
+    let elements = [1, 3, 5, 25, 2 * n as u64 - 1, 5u64.pow(7) % (2 * n as u64)];
+    let batch_c: Vec<(&DevicePoly, u64)> = elements.iter().flat_map(|&g| [(&a0c, g), (&x1c, g)]).collect();
+    let batch_g: Vec<(&DevicePoly, u64)> = elements.iter().flat_map(|&g| [(&a0g, g), (&x1g, g)]).collect();
+    let c = t.cpu.automorphism(&batch_c).unwrap();
+    let g = t.gpu.automorphism(&batch_g).unwrap();
+    for ((c, g), (_, galois)) in c.iter().zip(&g).zip(&batch_c) {
+        t.assert_same(&format!("automorphism {galois}"), c, g);
     }
-    assert!(t.gpu.automorphism(&[&a0g], 2).is_err());
+    assert!(t.gpu.automorphism(&[(&a0g, 2)]).is_err());
 
     // Key switching: ModUp of every digit, inner product, ModDown; at the
     // top level and one with a truncated last digit.
-    for (level_q, alpha) in [(q, p.max(1)), (q - 1, 2.min(q - 1)), (q, 1)] {
-        let (c, g) = t.random(Basis::q(level_q));
-        let up_c = t.cpu.mod_up(&c, alpha, p).unwrap();
-        let up_g = t.gpu.mod_up(&g, alpha, p).unwrap();
-        assert_eq!(up_c.len(), up_g.len());
-        for (c, g) in up_c.iter().zip(&up_g) {
-            t.assert_same(&format!("mod_up q={level_q} alpha={alpha}"), c, g);
+    // Each batch holds a top-level source and one a level lower.
+    for alpha in [p.max(1), 2.min(q - 1), 1] {
+        let ((c, g), (c_low, g_low)) = (t.random(Basis::q(q)), t.random(Basis::q(q - 1)));
+        let up_c = t.cpu.mod_up(&[&c, &c_low], alpha, p).unwrap();
+        let up_g = t.gpu.mod_up(&[&g, &g_low], alpha, p).unwrap();
+        assert_eq!(up_c.len(), 2);
+        for (c, g) in up_c.iter().flatten().zip(up_g.iter().flatten()) {
+            t.assert_same(&format!("mod_up alpha={alpha}"), c, g);
         }
         // Keys with all Q limbs (more than the digits have).
-        let keys: Vec<[(DevicePoly, DevicePoly); 2]> = up_c.iter().map(|_| [(); 2].map(|()| t.random(full))).collect();
+        let keys: Vec<[(DevicePoly, DevicePoly); 2]> =
+            up_c[0].iter().map(|_| [(); 2].map(|()| t.random(full))).collect();
         let key_c: Vec<[&DevicePoly; 2]> = keys.iter().map(|[b, a]| [&b.0, &a.0]).collect();
         let key_g: Vec<[&DevicePoly; 2]> = keys.iter().map(|[b, a]| [&b.1, &a.1]).collect();
-        let [mut kc0, mut kc1] = t.cpu.key_switch_inner(&up_c, &key_c).unwrap();
-        let [mut kg0, mut kg1] = t.gpu.key_switch_inner(&up_g, &key_g).unwrap();
-        t.assert_same("key_switch_inner b", &kc0, &kg0);
-        t.assert_same("key_switch_inner a", &kc1, &kg1);
-        t.cpu.mod_down(&mut [&mut kc0, &mut kc1]).unwrap();
-        t.gpu.mod_down(&mut [&mut kg0, &mut kg1]).unwrap();
-        t.assert_same("mod_down", &kc0, &kg0);
-        t.assert_same("mod_down", &kc1, &kg1);
+        let jobs_c: Vec<KeySwitchJob> = up_c.iter().map(|d| KeySwitchJob { digits: d, key: &key_c }).collect();
+        let jobs_g: Vec<KeySwitchJob> = up_g.iter().map(|d| KeySwitchJob { digits: d, key: &key_g }).collect();
+        let mut kc = t.cpu.key_switch_inner(&jobs_c).unwrap();
+        let mut kg = t.gpu.key_switch_inner(&jobs_g).unwrap();
+        for (c, g) in kc.iter().flatten().zip(kg.iter().flatten()) {
+            t.assert_same("key_switch_inner", c, g);
+        }
+        t.cpu.mod_down(&mut kc.iter_mut().flatten().collect::<Vec<_>>()).unwrap();
+        t.gpu.mod_down(&mut kg.iter_mut().flatten().collect::<Vec<_>>()).unwrap();
+        for (c, g) in kc.iter().flatten().zip(kg.iter().flatten()) {
+            t.assert_same("mod_down", c, g);
+        }
     }
 
     // Rescale by one and by two primes, on a batch.
@@ -337,7 +349,7 @@ fn foreign_polynomials_are_refused() {
     let (c, g) = t.upload(basis, &words);
     assert!(matches!(t.gpu.download(&c), Err(BackendError::ForeignMemory { backend: "wgpu", .. })));
     assert!(matches!(t.cpu.download(&g), Err(BackendError::ForeignMemory { backend: "cpu", .. })));
-    let mut g2 = t.gpu.copy(&g).unwrap();
+    let mut g2 = t.gpu.copy(&[&g]).unwrap().remove(0);
     assert!(matches!(
         t.gpu.elementwise(Elementwise::Add, &mut [&mut g2], &[&c]),
         Err(BackendError::ForeignMemory { .. })
@@ -403,6 +415,18 @@ fn check_ckks(name: &str, steps: &[i64]) {
         same(&format!("hoisted rotation {step}"), c, g);
     }
     same("conjugate", &cpu.conjugate(&cx, &kc.eval).unwrap(), &gpu.conjugate(&gx, &kg.eval).unwrap());
+    // Batched operations over ciphertexts of two levels, one submission each.
+    let mc = cpu.mul_relin_many(&[(&cx, &cy), (&cx1, &cy1)], &kc.eval).unwrap();
+    let mg = gpu.mul_relin_many(&[(&gx, &gy), (&gx1, &gy1)], &kg.eval).unwrap();
+    let rc = cpu.rescale_many(&mc.iter().collect::<Vec<_>>()).unwrap();
+    let rg = gpu.rescale_many(&mg.iter().collect::<Vec<_>>()).unwrap();
+    let oc = cpu.rotate_many(&[&cx, &cy1], steps[0], &kc.eval).unwrap();
+    let og = gpu.rotate_many(&[&gx, &gy1], steps[0], &kg.eval).unwrap();
+    for (what, c, g) in [("mul_relin_many", &mc, &mg), ("rescale_many", &rc, &rg), ("rotate_many", &oc, &og)] {
+        for (c, g) in c.iter().zip(g) {
+            same(what, c, g);
+        }
+    }
     assert!(kg.eval.galois_elements().contains(&galois_conjugate(params.n())));
 }
 

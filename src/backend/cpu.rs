@@ -10,7 +10,8 @@ use std::sync::{Arc, Mutex};
 use rayon::prelude::*;
 
 use super::{
-    Backend, BackendError, Basis, DeviceMem, DevicePoly, Elementwise, Result, ScalarOp, digit_ranges, validate,
+    Backend, BackendError, Basis, DeviceMem, DevicePoly, Elementwise, KeySwitchJob, Result, ScalarOp, TensorPair,
+    digit_ranges, validate,
 };
 use crate::math::ntt::bit_reverse;
 use crate::math::rns::BasisConverter;
@@ -195,6 +196,45 @@ impl CpuBackend {
             converter.convert_limbs(&input, &mut out, centered, &mut Vec::new());
         });
     }
+
+    /// ModUp of one source (see [`Backend::mod_up`]), arguments validated.
+    fn mod_up_one(&self, src: &DevicePoly, alpha: usize, p: usize) -> Result<Vec<DevicePoly>> {
+        let q = src.basis.q;
+        let n = self.n();
+        let out_basis = Basis { q, p };
+        let input = host("mod_up", src)?;
+        let digits = digit_ranges(q, alpha);
+        // Each digit's own limbs as they are; the others converted from the
+        // digit in the coefficient domain.
+        let mut outs: Vec<Vec<u32>> = digits
+            .iter()
+            .map(|digit| {
+                let words = digit.start * n..digit.end * n;
+                let mut coef = self.take_scratch(words.len());
+                coef.copy_from_slice(&input[words.clone()]);
+                self.inverse_limbs(&mut coef, digit.clone());
+                let mut out = vec![0u32; out_basis.limbs() * n];
+                out[words.clone()].copy_from_slice(&input[words]);
+                let targets = (0..out_basis.limbs()).filter(|k| !digit.contains(k));
+                let key = (digit.clone().collect(), targets.map(|k| out_basis.global(k, &self.ring)).collect());
+                let coef_limbs: Vec<&[u32]> = coef.chunks_exact(n).collect();
+                self.convert(&coef_limbs, limbs_outside(&mut out, n, digit), key, false);
+                self.give_scratch(coef);
+                out
+            })
+            .collect();
+        // NTT of the converted limbs, prime by prime across the digits (each
+        // prime's twiddles are read once).
+        let mut items: Vec<(usize, &mut [u32])> = outs
+            .iter_mut()
+            .zip(&digits)
+            .flat_map(|(out, digit)| out.chunks_exact_mut(n).enumerate().filter(|(k, _)| !digit.contains(k)))
+            .collect();
+        items.sort_by_key(|&(k, _)| k);
+        let items = items.into_iter().map(|(k, limb)| (out_basis.global(k, &self.ring), limb)).collect();
+        self.for_each_limb(items, |g, limb| self.tables[g].forward(limb));
+        Ok(outs.into_iter().map(|out| self.new_poly(out_basis, out)).collect())
+    }
 }
 
 /// A buffer from [`CpuBackend::take_scratch`]: its first `len` words.
@@ -284,8 +324,8 @@ impl Backend for CpuBackend {
         Ok(self.new_poly(basis, vec![0; basis.limbs() * self.n()]))
     }
 
-    fn copy(&self, poly: &DevicePoly) -> Result<DevicePoly> {
-        Ok(self.new_poly(poly.basis, host("copy", poly)?.to_vec()))
+    fn copy(&self, polys: &[&DevicePoly]) -> Result<Vec<DevicePoly>> {
+        polys.iter().map(|p| Ok(self.new_poly(p.basis, host("copy", p)?.to_vec()))).collect()
     }
 
     fn zeroize(&self, poly: &mut DevicePoly) -> Result<()> {
@@ -351,92 +391,88 @@ impl Backend for CpuBackend {
         Ok(())
     }
 
-    fn tensor(&self, a: [&DevicePoly; 2], b: [&DevicePoly; 2]) -> Result<[DevicePoly; 3]> {
-        let basis = a[0].basis;
-        for p in [a[1], b[0], b[1]] {
-            validate::same_basis("tensor", basis, p.basis)?;
-        }
+    fn tensor(&self, pairs: &[TensorPair]) -> Result<Vec<[DevicePoly; 3]>> {
         let n = self.n();
-        let [a0, a1, b0, b1] = [a[0], a[1], b[0], b[1]].map(|p| host("tensor", p));
-        let words = [a0?, a1?, b0?, b1?];
-        let [mut d0, mut d1, mut d2] = [(); 3].map(|()| vec![0u32; basis.limbs() * n]);
-        let items: Vec<_> =
-            d0.chunks_exact_mut(n).zip(d1.chunks_exact_mut(n).zip(d2.chunks_exact_mut(n))).enumerate().collect();
-        self.run_each(items, |(k, (o0, (o1, o2)))| {
-            let m = self.modulus(basis.global(k, &self.ring));
-            let [a0, a1, b0, b1] = words.map(|w| limb(w, k, n));
-            limb_ops::tensor(m, [a0, a1], [b0, b1], [o0, o1, o2]);
-        });
-        Ok([d0, d1, d2].map(|d| self.new_poly(basis, d)))
-    }
-
-    fn automorphism(&self, src: &[&DevicePoly], galois: u64) -> Result<Vec<DevicePoly>> {
-        validate::galois(galois, self.n())?;
-        let perm = self.permutation(galois);
-        let n = self.n();
-        let mut out: Vec<Vec<u32>> = src.iter().map(|p| vec![0u32; p.basis.limbs() * n]).collect();
-        let inputs = src.iter().map(|p| host("automorphism", p)).collect::<Result<Vec<_>>>()?;
-        let items: Vec<_> =
-            out.iter_mut().zip(&inputs).flat_map(|(o, i)| o.chunks_exact_mut(n).zip(i.chunks_exact(n))).collect();
-        self.run_each(items, |(o, i)| limb_ops::permute(i, &perm, o));
-        Ok(out.into_iter().zip(src).map(|(o, p)| self.new_poly(p.basis, o)).collect())
-    }
-
-    fn mod_up(&self, src: &DevicePoly, alpha: usize, p: usize) -> Result<Vec<DevicePoly>> {
-        let q = src.basis.q;
-        validate::mod_up(src.basis, alpha, p, &self.ring)?;
-        let n = self.n();
-        let out_basis = Basis { q, p };
-        let input = host("mod_up", src)?;
-        let digits = digit_ranges(q, alpha);
-        // Each digit's own limbs as they are; the others converted from the
-        // digit in the coefficient domain.
-        let mut outs: Vec<Vec<u32>> = digits
+        let bases = pairs.iter().map(validate::tensor).collect::<Result<Vec<_>>>()?;
+        let words = pairs
             .iter()
-            .map(|digit| {
-                let words = digit.start * n..digit.end * n;
-                let mut coef = self.take_scratch(words.len());
-                coef.copy_from_slice(&input[words.clone()]);
-                self.inverse_limbs(&mut coef, digit.clone());
-                let mut out = vec![0u32; out_basis.limbs() * n];
-                out[words.clone()].copy_from_slice(&input[words]);
-                let targets = (0..out_basis.limbs()).filter(|k| !digit.contains(k));
-                let key = (digit.clone().collect(), targets.map(|k| out_basis.global(k, &self.ring)).collect());
-                let coef_limbs: Vec<&[u32]> = coef.chunks_exact(n).collect();
-                self.convert(&coef_limbs, limbs_outside(&mut out, n, digit), key, false);
-                self.give_scratch(coef);
-                out
+            .map(|[[a0, a1], [b0, b1]]| {
+                Ok([host("tensor", a0)?, host("tensor", a1)?, host("tensor", b0)?, host("tensor", b1)?])
+            })
+            .collect::<Result<Vec<_>>>()?;
+        let mut outs: Vec<[Vec<u32>; 3]> = bases.iter().map(|b| [(); 3].map(|()| vec![0u32; b.limbs() * n])).collect();
+        // Every limb of every pair is one work item.
+        let items: Vec<_> = outs
+            .iter_mut()
+            .zip(bases.iter().zip(&words))
+            .flat_map(|([d0, d1, d2], (basis, words))| {
+                let limbs = d0.chunks_exact_mut(n).zip(d1.chunks_exact_mut(n).zip(d2.chunks_exact_mut(n)));
+                limbs.enumerate().map(move |(k, (o0, (o1, o2)))| (k, basis, words, [o0, o1, o2]))
             })
             .collect();
-        // NTT of the converted limbs, prime by prime across the digits (each
-        // prime's twiddles are read once).
-        let mut items: Vec<(usize, &mut [u32])> = outs
-            .iter_mut()
-            .zip(&digits)
-            .flat_map(|(out, digit)| out.chunks_exact_mut(n).enumerate().filter(|(k, _)| !digit.contains(k)))
-            .collect();
-        items.sort_by_key(|&(k, _)| k);
-        let items = items.into_iter().map(|(k, limb)| (out_basis.global(k, &self.ring), limb)).collect();
-        self.for_each_limb(items, |g, limb| self.tables[g].forward(limb));
-        Ok(outs.into_iter().map(|out| self.new_poly(out_basis, out)).collect())
+        self.run_each(items, |(k, basis, words, out)| {
+            let m = self.modulus(basis.global(k, &self.ring));
+            let [a0, a1, b0, b1] = words.map(|w| limb(w, k, n));
+            limb_ops::tensor(m, [a0, a1], [b0, b1], out);
+        });
+        Ok(outs.into_iter().zip(bases).map(|(d, basis)| d.map(|d| self.new_poly(basis, d))).collect())
     }
 
-    fn key_switch_inner(&self, digits: &[DevicePoly], key: &[[&DevicePoly; 2]]) -> Result<[DevicePoly; 2]> {
-        let basis = validate::key_switch_inner(digits, key)?;
+    fn automorphism(&self, src: &[(&DevicePoly, u64)]) -> Result<Vec<DevicePoly>> {
+        src.iter().try_for_each(|&(_, g)| validate::galois(g, self.n()))?;
+        let n = self.n();
+        let mut out: Vec<Vec<u32>> = src.iter().map(|(p, _)| vec![0u32; p.basis.limbs() * n]).collect();
+        let inputs = src
+            .iter()
+            .map(|&(p, g)| Ok((host("automorphism", p)?, self.permutation(g))))
+            .collect::<Result<Vec<_>>>()?;
+        let items: Vec<_> = out
+            .iter_mut()
+            .zip(&inputs)
+            .flat_map(|(o, (i, perm))| o.chunks_exact_mut(n).zip(i.chunks_exact(n)).map(move |(o, i)| (o, i, perm)))
+            .collect();
+        self.run_each(items, |(o, i, perm)| limb_ops::permute(i, perm, o));
+        Ok(out.into_iter().zip(src).map(|(o, (p, _))| self.new_poly(p.basis, o)).collect())
+    }
+
+    fn mod_up(&self, src: &[&DevicePoly], alpha: usize, p: usize) -> Result<Vec<Vec<DevicePoly>>> {
+        src.iter().try_for_each(|s| validate::mod_up(s.basis, alpha, p, &self.ring))?;
+        // One source at a time: its digits already give every thread work.
+        src.iter().map(|s| self.mod_up_one(s, alpha, p)).collect()
+    }
+
+    fn key_switch_inner(&self, jobs: &[KeySwitchJob]) -> Result<Vec<[DevicePoly; 2]>> {
+        let bases = jobs.iter().map(validate::key_switch_inner).collect::<Result<Vec<_>>>()?;
         let n = self.n();
         let op = "key_switch_inner";
-        let digit_words = digits.iter().map(|d| host(op, d)).collect::<Result<Vec<_>>>()?;
-        let key_words =
-            key[..digits.len()].iter().map(|[b, a]| Ok([host(op, b)?, host(op, a)?])).collect::<Result<Vec<_>>>()?;
-        let mut out_b = vec![0u32; basis.limbs() * n];
-        let mut out_a = vec![0u32; basis.limbs() * n];
-        let items: Vec<_> = out_b.chunks_exact_mut(n).zip(out_a.chunks_exact_mut(n)).enumerate().collect();
-        self.run_each(items, |(k, (ob, oa))| {
+        let words = jobs
+            .iter()
+            .map(|job| {
+                let digits = job.digits.iter().map(|d| host(op, d)).collect::<Result<Vec<_>>>()?;
+                let keys = job.key[..job.digits.len()]
+                    .iter()
+                    .map(|[b, a]| Ok([(*b, host(op, b)?), (*a, host(op, a)?)]))
+                    .collect::<Result<Vec<_>>>()?;
+                Ok((digits, keys))
+            })
+            .collect::<Result<Vec<_>>>()?;
+        let mut outs: Vec<[Vec<u32>; 2]> = bases.iter().map(|b| [(); 2].map(|()| vec![0u32; b.limbs() * n])).collect();
+        // Every limb of every job is one work item.
+        let items: Vec<_> = outs
+            .iter_mut()
+            .zip(bases.iter().zip(&words))
+            .flat_map(|([ob, oa], (basis, words))| {
+                let limbs = ob.chunks_exact_mut(n).zip(oa.chunks_exact_mut(n)).enumerate();
+                limbs.map(move |(k, (ob, oa))| (k, basis, words, [ob, oa]))
+            })
+            .collect();
+        self.run_each(items, |(k, basis, (digits, keys), [ob, oa])| {
             let m = self.modulus(basis.global(k, &self.ring));
+            // Key limb of local limb k: the key may hold more Q limbs.
             let key_limb = |kj: &DevicePoly| if k < basis.q { k } else { kj.basis.q + k - basis.q };
-            let d: Vec<&[u32]> = digit_words.iter().map(|d| limb(d, k, n)).collect();
-            let [kb, ka] = [0, 1]
-                .map(|i| key.iter().zip(&key_words).map(|(kj, w)| limb(w[i], key_limb(kj[i]), n)).collect::<Vec<_>>());
+            let d: Vec<&[u32]> = digits.iter().map(|d| limb(d, k, n)).collect();
+            let [kb, ka] =
+                [0, 1].map(|i| keys.iter().map(|kj| limb(kj[i].1, key_limb(kj[i].0), n)).collect::<Vec<_>>());
             // Tile by tile, so each tile of the digits is read from memory once.
             let tiles = ob.chunks_mut(INNER_PRODUCT_TILE).zip(oa.chunks_mut(INNER_PRODUCT_TILE));
             for (t, (ob, oa)) in tiles.enumerate() {
@@ -446,7 +482,7 @@ impl Backend for CpuBackend {
                 limb_ops::mul_sum(m, &d, &sub_limbs(&ka, &words), oa);
             }
         });
-        Ok([self.new_poly(basis, out_b), self.new_poly(basis, out_a)])
+        Ok(outs.into_iter().zip(bases).map(|(o, basis)| o.map(|o| self.new_poly(basis, o))).collect())
     }
 
     fn mod_down(&self, polys: &mut [&mut DevicePoly]) -> Result<()> {
@@ -547,6 +583,11 @@ impl Backend for CpuBackend {
                 poly.basis = Basis::q(last);
             }
         }
+        Ok(())
+    }
+
+    fn synchronize(&self) -> Result<()> {
+        // Every call has finished when it returns.
         Ok(())
     }
 }

@@ -98,6 +98,19 @@ pub enum ScalarOp {
     Mul,
 }
 
+/// Operands of one ciphertext tensor product: `[[a0, a1], [b0, b1]]`.
+pub type TensorPair<'a> = [[&'a DevicePoly; 2]; 2];
+
+/// One key-switching inner product: the extended digits of one polynomial
+/// and the switching key's `(b_j, a_j)` per digit.
+#[derive(Clone, Copy, Debug)]
+pub struct KeySwitchJob<'a> {
+    /// Digits from [`Backend::mod_up`] (possibly permuted), one basis.
+    pub digits: &'a [DevicePoly],
+    /// Key digits; at least as many as `digits`.
+    pub key: &'a [[&'a DevicePoly; 2]],
+}
+
 /// Digits of a hybrid key-switching decomposition: digit j covers Q limbs
 /// `j·alpha .. min((j+1)·alpha, q)`.
 #[must_use]
@@ -107,6 +120,13 @@ pub fn digit_ranges(q: usize, alpha: usize) -> Vec<Range<usize>> {
 
 /// Batched polynomial primitives on one device. See the module docs for the
 /// layout contract.
+///
+/// Every method that computes takes a batch (polynomials of many
+/// ciphertexts, possibly at different levels) so that the scheduler can
+/// turn the same operation on many ciphertexts into one device submission.
+/// Calls may return before the device has finished; results are ordered
+/// (a later call sees an earlier call's output) and
+/// [`Backend::synchronize`] waits for all of them.
 pub trait Backend: Send + Sync {
     /// Short name used in reports ("cpu", "wgpu", "cuda").
     fn name(&self) -> &'static str;
@@ -119,8 +139,8 @@ pub trait Backend: Send + Sync {
     fn download(&self, poly: &DevicePoly) -> Result<Vec<u32>>;
     /// A zero polynomial.
     fn zeros(&self, basis: Basis) -> Result<DevicePoly>;
-    /// A device-side copy.
-    fn copy(&self, poly: &DevicePoly) -> Result<DevicePoly>;
+    /// Device-side copies.
+    fn copy(&self, polys: &[&DevicePoly]) -> Result<Vec<DevicePoly>>;
     /// Overwrites the memory with zeros (for secrets, before release).
     fn zeroize(&self, poly: &mut DevicePoly) -> Result<()>;
     /// Keeps only the first `q` Q-limbs (level dropping); requires no P limbs.
@@ -136,20 +156,25 @@ pub trait Backend: Send + Sync {
     fn negate(&self, dst: &mut [&mut DevicePoly]) -> Result<()>;
     /// `dst[i] op= c` with one residue per limb of the polynomials' basis.
     fn scalar(&self, op: ScalarOp, dst: &mut [&mut DevicePoly], per_limb: &[u32]) -> Result<()>;
-    /// Tensor product of two degree-1 ciphertexts (NTT domain):
-    /// (a0·b0, a0·b1 + a1·b0, a1·b1).
-    fn tensor(&self, a: [&DevicePoly; 2], b: [&DevicePoly; 2]) -> Result<[DevicePoly; 3]>;
-    /// X → X^galois applied to each polynomial (NTT domain), into new polynomials.
-    fn automorphism(&self, src: &[&DevicePoly], galois: u64) -> Result<Vec<DevicePoly>>;
-    /// Hybrid key-switching decomposition: splits `src` (NTT, basis {q, 0})
-    /// into digits of `alpha` limbs and extends each to basis {q, p} (NTT).
-    fn mod_up(&self, src: &DevicePoly, alpha: usize, p: usize) -> Result<Vec<DevicePoly>>;
-    /// Key-switching inner product Σ_j digit_j · (b_j, a_j) over the digits'
-    /// basis; key polynomials may hold more Q limbs (the extra ones are ignored).
-    fn key_switch_inner(&self, digits: &[DevicePoly], key: &[[&DevicePoly; 2]]) -> Result<[DevicePoly; 2]>;
+    /// Tensor products of pairs of degree-1 ciphertexts (NTT domain):
+    /// (a0·b0, a0·b1 + a1·b0, a1·b1) per pair.
+    fn tensor(&self, pairs: &[TensorPair]) -> Result<Vec<[DevicePoly; 3]>>;
+    /// X → X^g applied to each `(polynomial, g)` (NTT domain), into new polynomials.
+    fn automorphism(&self, src: &[(&DevicePoly, u64)]) -> Result<Vec<DevicePoly>>;
+    /// Hybrid key-switching decomposition of each source: splits it (NTT,
+    /// basis {q, 0}) into digits of `alpha` limbs and extends each to basis
+    /// {q, p} (NTT).
+    fn mod_up(&self, src: &[&DevicePoly], alpha: usize, p: usize) -> Result<Vec<Vec<DevicePoly>>>;
+    /// Key-switching inner products Σ_j digit_j · (b_j, a_j), one per job,
+    /// over the job's digit basis; key polynomials may hold more Q limbs
+    /// (the extra ones are ignored).
+    fn key_switch_inner(&self, jobs: &[KeySwitchJob]) -> Result<Vec<[DevicePoly; 2]>>;
     /// Divides by P with rounding: basis {q, p} → {q, 0}, NTT domain, in place.
     fn mod_down(&self, polys: &mut [&mut DevicePoly]) -> Result<()>;
     /// Divides by the last `drop` Q primes with rounding, one prime at a time
     /// (NTT domain, in place).
     fn rescale(&self, polys: &mut [&mut DevicePoly], drop: usize) -> Result<()>;
+    /// Waits until every submitted call has finished on the device (a no-op
+    /// on the CPU); benchmarks stop their clocks after it.
+    fn synchronize(&self) -> Result<()>;
 }

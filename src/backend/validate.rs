@@ -1,7 +1,7 @@
 //! Argument checks shared by every backend, so that all of them reject the
 //! same bad calls with the same errors.
 
-use super::{BackendError, Basis, DevicePoly, Result};
+use super::{BackendError, Basis, DevicePoly, KeySwitchJob, Result, TensorPair};
 use crate::math::RnsRing;
 
 /// Operands must have the same basis.
@@ -24,7 +24,8 @@ pub(crate) fn galois(galois: u64, n: usize) -> Result<()> {
 
 /// The digits of a key-switching inner product share one basis and the key
 /// covers them (its Q part may be longer); returns the digits' basis.
-pub(crate) fn key_switch_inner(digits: &[DevicePoly], key: &[[&DevicePoly; 2]]) -> Result<Basis> {
+pub(crate) fn key_switch_inner(job: &KeySwitchJob) -> Result<Basis> {
+    let KeySwitchJob { digits, key } = *job;
     let Some(first) = digits.first() else {
         return Err(BackendError::InvalidArgument { op: "key_switch_inner", reason: "no digits".into() });
     };
@@ -63,6 +64,13 @@ pub(crate) fn truncate(basis: Basis, q: usize) -> Result<()> {
         });
     }
     Ok(())
+}
+
+/// Every tensor operand has the basis of the pair's first.
+pub(crate) fn tensor(pair: &TensorPair) -> Result<Basis> {
+    let basis = pair[0][0].basis;
+    pair.iter().flatten().try_for_each(|p| same_basis("tensor", basis, p.basis))?;
+    Ok(basis)
 }
 
 /// Element-wise operands pair up one to one with equal bases.

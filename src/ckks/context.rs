@@ -44,6 +44,12 @@ impl Context {
         &self.sched
     }
 
+    /// Waits until the device has finished every submitted operation (for
+    /// timing; results are always ordered without it).
+    pub fn synchronize(&self) -> Result<()> {
+        Ok(self.sched.synchronize()?)
+    }
+
     /// Runs one backend primitive through the scheduler.
     pub(crate) fn run<T>(&self, kind: OpKind, f: impl FnOnce(&dyn Backend) -> crate::backend::Result<T>) -> Result<T> {
         Ok(self.sched.submit(kind, f)?)
@@ -66,7 +72,7 @@ impl Context {
 
     /// A device-side copy of a polynomial.
     pub(crate) fn copy_poly(&self, poly: &DevicePoly) -> Result<DevicePoly> {
-        self.run(OpKind::Memory, |b| b.copy(poly))
+        Ok(self.run(OpKind::Memory, |b| b.copy(&[poly]))?.remove(0))
     }
 
     /// Residues of the signed integer `value` modulo each limb of `basis`.

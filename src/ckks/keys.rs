@@ -270,7 +270,7 @@ impl Context {
             if galois.contains_key(&g) {
                 continue;
             }
-            let mut rotated = self.run(OpKind::Automorphism, |b| b.automorphism(&[&s.poly], g))?;
+            let mut rotated = self.run(OpKind::Automorphism, |b| b.automorphism(&[(&s.poly, g)]))?;
             let s_rot = SecretPoly { poly: rotated.remove(0), ctx: self };
             galois.insert(g, self.gen_switching_key(sk, &s_rot.poly, rng)?);
         }

@@ -133,7 +133,8 @@ fn round3(x: f64) -> f64 {
 }
 
 /// Median wall time (µs) of `batch` independent runs of `op`, over `samples`
-/// samples after one warm-up; inputs are prepared outside the clock.
+/// samples after one warm-up; inputs are prepared outside the clock, and the
+/// clock stops when the device has finished.
 fn time_op(fx: &mut Fixture, op: &str, batch: usize, samples: usize) -> Result<(usize, f64)> {
     let params = fx.ctx.params().clone();
     let top = params.max_level();
@@ -149,10 +150,12 @@ fn time_op(fx: &mut Fixture, op: &str, batch: usize, samples: usize) -> Result<(
                     .map(|_| fx.ctx.sched().submit(OpKind::Upload, |b| b.upload(Basis::q(1), &words)))
                     .collect::<Result<Vec<_>, _>>()?;
                 let mut refs: Vec<_> = polys.iter_mut().collect();
+                fx.ctx.synchronize()?;
                 let start = Instant::now();
                 fx.ctx.sched().submit(if op == "ntt" { OpKind::Ntt } else { OpKind::Intt }, |b| {
                     if op == "ntt" { b.ntt_forward(&mut refs) } else { b.ntt_inverse(&mut refs) }
                 })?;
+                fx.ctx.synchronize()?;
                 start.elapsed()
             }
             "encode" => {
@@ -164,28 +167,37 @@ fn time_op(fx: &mut Fixture, op: &str, batch: usize, samples: usize) -> Result<(
             }
             "encrypt" => {
                 let pt = fx.ctx.encode(&fx.values, top, params.scale(top))?;
+                fx.ctx.synchronize()?;
                 let start = Instant::now();
                 for _ in 0..batch {
                     fx.ctx.encrypt(&pt, &fx.pk, &mut fx.rng)?;
                 }
+                fx.ctx.synchronize()?;
                 start.elapsed()
             }
             _ => {
                 let cts = (0..batch).map(|_| fx.fresh()).collect::<Result<Vec<_>>>()?;
                 let other = fx.fresh()?;
                 let relin = fx.evk.relin_key().context("relinearization key missing")?;
+                let refs: Vec<&Ciphertext> = cts.iter().collect();
+                let pairs: Vec<(&Ciphertext, &Ciphertext)> = cts.iter().map(|ct| (ct, &other)).collect();
+                fx.ctx.synchronize()?;
+                // The whole batch goes through the batched (`*_many`) operations.
                 let start = Instant::now();
-                for ct in &cts {
-                    match op {
-                        "decrypt" => drop(fx.ctx.decode(&fx.ctx.decrypt(ct, &fx.sk)?)?),
-                        "add" => drop(fx.ctx.add(ct, &other)?),
-                        "mul_relin" => drop(fx.ctx.mul_relin(ct, &other, &fx.evk)?),
-                        "rescale" => drop(fx.ctx.rescale(ct)?),
-                        "rotate" => drop(fx.ctx.rotate(ct, 1, &fx.evk)?),
-                        "keyswitch" => drop(fx.ctx.key_switch(ct, relin)?),
-                        _ => unreachable!("op names are validated against OPS"),
+                match op {
+                    "decrypt" => {
+                        for ct in &cts {
+                            fx.ctx.decode(&fx.ctx.decrypt(ct, &fx.sk)?)?;
+                        }
                     }
+                    "add" => drop(fx.ctx.add_many(&pairs)?),
+                    "mul_relin" => drop(fx.ctx.mul_relin_many(&pairs, &fx.evk)?),
+                    "rescale" => drop(fx.ctx.rescale_many(&refs)?),
+                    "rotate" => drop(fx.ctx.rotate_many(&refs, 1, &fx.evk)?),
+                    "keyswitch" => drop(fx.ctx.key_switch_many(&refs, relin)?),
+                    _ => unreachable!("op names are validated against OPS"),
                 }
+                fx.ctx.synchronize()?;
                 start.elapsed()
             }
         };

@@ -2,11 +2,17 @@
 //!
 //! Every primitive goes through [`Scheduler::submit`], which times it per
 //! [`OpKind`] for `hetl profile` and `hetl bench`. Backend methods take
-//! batches, so a CKKS op over a ciphertext's polynomials is one submission.
+//! batches: the CKKS layer's `*_many` operations hand the polynomials of
+//! many ciphertexts (of any levels) to one primitive call, which a device
+//! backend records as one submission. Device backends return before the
+//! device has finished; [`Scheduler::synchronize`] waits, and in blocking
+//! mode ([`Scheduler::set_blocking`]) every submission waits, so that the
+//! per-kind times are device times rather than submission times.
 
 mod profile;
 
 use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Instant;
 
 pub use profile::{OpKind, OpStats, Profile};
@@ -17,13 +23,14 @@ use crate::backend::{self, Backend};
 pub struct Scheduler {
     backend: Arc<dyn Backend>,
     profile: Profile,
+    blocking: AtomicBool,
 }
 
 impl Scheduler {
     /// A scheduler driving `backend`.
     #[must_use]
     pub fn new(backend: Arc<dyn Backend>) -> Self {
-        Self { backend, profile: Profile::default() }
+        Self { backend, profile: Profile::default(), blocking: AtomicBool::new(false) }
     }
 
     /// Name of the backend ("cpu", ...).
@@ -32,12 +39,33 @@ impl Scheduler {
         self.backend.name()
     }
 
-    /// Runs one batched primitive and records its wall time under `kind`.
+    /// Runs one batched primitive and records its wall time under `kind`
+    /// (including the device's execution time in blocking mode).
     pub fn submit<T>(&self, kind: OpKind, f: impl FnOnce(&dyn Backend) -> backend::Result<T>) -> backend::Result<T> {
         let start = Instant::now();
         let out = f(self.backend.as_ref());
+        let out = match out {
+            Ok(v) if self.blocking.load(Ordering::Relaxed) => self.backend.synchronize().map(|()| v),
+            other => other,
+        };
         self.profile.record(kind, start.elapsed());
         out
+    }
+
+    /// Waits until the device has finished every submission (timed as
+    /// [`OpKind::Sync`]).
+    pub fn synchronize(&self) -> backend::Result<()> {
+        let start = Instant::now();
+        let out = self.backend.synchronize();
+        self.profile.record(OpKind::Sync, start.elapsed());
+        out
+    }
+
+    /// In blocking mode every submission waits for the device, so that
+    /// profiles attribute device time to the right kind (at some cost in
+    /// throughput: the host no longer runs ahead of the device).
+    pub fn set_blocking(&self, blocking: bool) {
+        self.blocking.store(blocking, Ordering::Relaxed);
     }
 
     /// Per-kind timings so far.

@@ -34,6 +34,8 @@ pub enum OpKind {
     ModDown,
     /// Division by the last prime(s) of Q.
     Rescale,
+    /// Waiting for the device to finish submitted work.
+    Sync,
 }
 
 /// Count and total time of one kind.

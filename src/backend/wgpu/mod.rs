@@ -27,7 +27,8 @@ use self::context::{Context, Kernel, NTT_TILE, capture};
 use self::pool::{Kind, Pool};
 use self::tables::Tables;
 use super::{
-    Backend, BackendError, Basis, DeviceMem, DevicePoly, Elementwise, Result, ScalarOp, digit_ranges, validate,
+    Backend, BackendError, Basis, DeviceMem, DevicePoly, Elementwise, KeySwitchJob, Result, ScalarOp, TensorPair,
+    digit_ranges, validate,
 };
 use crate::math::RnsRing;
 
@@ -48,6 +49,15 @@ const UNARY_ADD: u32 = 1;
 const UNARY_MUL: u32 = 2;
 /// `H_OP` of `conv_apply` that subtracts the overflow (centered conversion).
 const CONV_CENTERED: u32 = 1;
+
+/// Device memory of one source's ModUp, held until its submission: per
+/// digit, its limbs' range, conversion table, coefficients and extended output.
+struct ModUpJob {
+    digits: Vec<std::ops::Range<usize>>,
+    tables: Vec<Arc<wgpu::Buffer>>,
+    coefs: Vec<WgpuBuffer>,
+    outs: Vec<WgpuBuffer>,
+}
 
 /// wgpu implementation of [`Backend`], bit-identical to the CPU backend.
 pub struct WgpuBackend {
@@ -175,6 +185,36 @@ impl WgpuBackend {
         })
     }
 
+    /// Records the ModUp of one source `input` (the Q limbs of `out_basis`) into `job`.
+    fn record_mod_up<'a>(
+        &'a self,
+        batch: &mut Batch<'a>,
+        out_basis: Basis,
+        input: &'a wgpu::Buffer,
+        job: &'a ModUpJob,
+    ) {
+        let out_map = LimbMap::basis(out_basis);
+        let tw = &self.tables.tw;
+        for (((digit, table), coef), out) in job.digits.iter().zip(&job.tables).zip(&job.coefs).zip(&job.outs) {
+            let (coef, out, s) = (coef.raw(), out.raw(), digit.len());
+            let source_map = LimbMap::q_from(digit.start);
+            // The digit's own limbs pass through; the rest is converted.
+            batch.copy(input, digit.start, coef, 0, s);
+            batch.copy(input, digit.start, out, digit.start, s);
+            batch.ntt(tw, coef, 0..s, source_map, false);
+            let args = [s as u32, 0, 0, 0];
+            let prep = Launch::new(0..s, source_map).args(args);
+            batch.coefficients(Kernel::ConvPrep, &prep, &[], 0, &[table, coef, &self.ctx.unused_write]);
+            for targets in [0..digit.start, digit.end..out_basis.limbs()] {
+                if !targets.is_empty() {
+                    let apply = Launch::new(targets.clone(), out_map).args(args);
+                    batch.coefficients(Kernel::ConvApply, &apply, &[], 0, &[table, coef, out]);
+                    batch.ntt(tw, out, targets, out_map, true);
+                }
+            }
+        }
+    }
+
     /// (w, Shoup(w)) per limb of the global primes `globals`, for `w(m)`.
     fn shoup_pairs(&self, globals: impl Iterator<Item = usize>, w: impl Fn(&crate::math::Modulus) -> u32) -> Vec<u32> {
         globals
@@ -230,14 +270,16 @@ impl Backend for WgpuBackend {
         })
     }
 
-    fn copy(&self, poly: &DevicePoly) -> Result<DevicePoly> {
-        let src = self.buffer("copy", poly)?;
+    fn copy(&self, polys: &[&DevicePoly]) -> Result<Vec<DevicePoly>> {
+        let inputs = polys.iter().map(|p| self.buffer("copy", p)).collect::<Result<Vec<_>>>()?;
         self.run("copy", || {
-            let out = self.alloc(poly.basis.limbs())?;
+            let outs = polys.iter().map(|p| self.alloc(p.basis.limbs())).collect::<Result<Vec<_>>>()?;
             let mut batch = self.batch();
-            batch.copy(src, 0, out.raw(), 0, poly.basis.limbs());
+            for ((p, input), out) in polys.iter().zip(&inputs).zip(&outs) {
+                batch.copy(input, 0, out.raw(), 0, p.basis.limbs());
+            }
             batch.submit()?;
-            Ok(self.poly(poly.basis, out))
+            Ok(polys.iter().zip(outs).map(|(p, o)| self.poly(p.basis, o)).collect())
         })
     }
 
@@ -316,97 +358,97 @@ impl Backend for WgpuBackend {
         })
     }
 
-    fn tensor(&self, a: [&DevicePoly; 2], b: [&DevicePoly; 2]) -> Result<[DevicePoly; 3]> {
-        let basis = a[0].basis;
-        for p in [a[1], b[0], b[1]] {
-            validate::same_basis("tensor", basis, p.basis)?;
-        }
-        let inputs = [a[0], a[1], b[0], b[1]].map(|p| self.buffer("tensor", p));
-        let [a0, a1, b0, b1] = inputs;
-        let (a0, a1, b0, b1) = (a0?, a1?, b0?, b1?);
+    fn tensor(&self, pairs: &[TensorPair]) -> Result<Vec<[DevicePoly; 3]>> {
+        let bases = pairs.iter().map(validate::tensor).collect::<Result<Vec<_>>>()?;
+        let inputs = pairs
+            .iter()
+            .map(|pair| {
+                let [[a0, a1], [b0, b1]] = pair.map(|ab| ab.map(|p| self.buffer("tensor", p)));
+                Ok([a0?, a1?, b0?, b1?])
+            })
+            .collect::<Result<Vec<_>>>()?;
         self.run("tensor", || {
-            let outs = [self.alloc(basis.limbs())?, self.alloc(basis.limbs())?, self.alloc(basis.limbs())?];
+            let outs = bases
+                .iter()
+                .map(|b| Ok([self.alloc(b.limbs())?, self.alloc(b.limbs())?, self.alloc(b.limbs())?]))
+                .collect::<Result<Vec<_>>>()?;
             let mut batch = self.batch();
-            let buffers = [a0, a1, b0, b1, outs[0].raw(), outs[1].raw(), outs[2].raw()];
-            batch.coefficients(Kernel::Tensor, &Launch::new(0..basis.limbs(), LimbMap::basis(basis)), &[], 0, &buffers);
+            for ((basis, [a0, a1, b0, b1]), outs) in bases.iter().zip(&inputs).zip(&outs) {
+                let buffers = [*a0, *a1, *b0, *b1, outs[0].raw(), outs[1].raw(), outs[2].raw()];
+                let launch = Launch::new(0..basis.limbs(), LimbMap::basis(*basis));
+                batch.coefficients(Kernel::Tensor, &launch, &[], 0, &buffers);
+            }
             batch.submit()?;
-            Ok(outs.map(|o| self.poly(basis, o)))
+            Ok(outs.into_iter().zip(bases).map(|(o, basis)| o.map(|o| self.poly(basis, o))).collect())
         })
     }
 
-    fn automorphism(&self, src: &[&DevicePoly], galois: u64) -> Result<Vec<DevicePoly>> {
-        validate::galois(galois, self.n())?;
-        let inputs = src.iter().map(|p| self.buffer("automorphism", p)).collect::<Result<Vec<_>>>()?;
+    fn automorphism(&self, src: &[(&DevicePoly, u64)]) -> Result<Vec<DevicePoly>> {
+        src.iter().try_for_each(|&(_, g)| validate::galois(g, self.n()))?;
+        let inputs = src.iter().map(|(p, _)| self.buffer("automorphism", p)).collect::<Result<Vec<_>>>()?;
         self.run("automorphism", || {
-            let outs = src.iter().map(|p| self.alloc(p.basis.limbs())).collect::<Result<Vec<_>>>()?;
+            let outs = src.iter().map(|(p, _)| self.alloc(p.basis.limbs())).collect::<Result<Vec<_>>>()?;
             let mut batch = self.batch();
-            for ((p, input), out) in src.iter().zip(&inputs).zip(&outs) {
+            for ((&(p, galois), input), out) in src.iter().zip(&inputs).zip(&outs) {
                 let launch = Launch::new(0..p.basis.limbs(), LimbMap::basis(p.basis)).args([galois as u32, 0, 0, 0]);
                 batch.coefficients(Kernel::Automorphism, &launch, &[], 0, &[out.raw(), input]);
             }
             batch.submit()?;
-            Ok(src.iter().zip(outs).map(|(p, o)| self.poly(p.basis, o)).collect())
+            Ok(src.iter().zip(outs).map(|((p, _), o)| self.poly(p.basis, o)).collect())
         })
     }
 
-    fn mod_up(&self, src: &DevicePoly, alpha: usize, p: usize) -> Result<Vec<DevicePoly>> {
-        let q = src.basis.q;
-        validate::mod_up(src.basis, alpha, p, &self.ring)?;
-        let input = self.buffer("mod_up", src)?;
-        let out_basis = Basis { q, p };
-        let out_map = LimbMap::basis(out_basis);
-        let digits = digit_ranges(q, alpha);
+    fn mod_up(&self, src: &[&DevicePoly], alpha: usize, p: usize) -> Result<Vec<Vec<DevicePoly>>> {
+        src.iter().try_for_each(|s| validate::mod_up(s.basis, alpha, p, &self.ring))?;
+        let inputs = src.iter().map(|s| self.buffer("mod_up", s)).collect::<Result<Vec<_>>>()?;
         self.run("mod_up", || {
-            let tables: Vec<_> = digits
+            // Scratch and outputs of every source are held until the one submission.
+            let jobs = src
                 .iter()
-                .map(|d| self.tables.conversion(&self.ctx, &self.ring, &d.clone().collect::<Vec<_>>()))
-                .collect();
-            let coefs = digits.iter().map(|d| self.alloc(d.len())).collect::<Result<Vec<_>>>()?;
-            let outs = digits.iter().map(|_| self.alloc(out_basis.limbs())).collect::<Result<Vec<_>>>()?;
-            let tw = &self.tables.tw;
+                .map(|s| {
+                    let digits = digit_ranges(s.basis.q, alpha);
+                    let tables: Vec<_> = digits
+                        .iter()
+                        .map(|d| self.tables.conversion(&self.ctx, &self.ring, &d.clone().collect::<Vec<_>>()))
+                        .collect();
+                    let coefs = digits.iter().map(|d| self.alloc(d.len())).collect::<Result<Vec<_>>>()?;
+                    let outs = digits.iter().map(|_| self.alloc(s.basis.q + p)).collect::<Result<Vec<_>>>()?;
+                    Ok(ModUpJob { digits, tables, coefs, outs })
+                })
+                .collect::<Result<Vec<_>>>()?;
             let mut batch = self.batch();
-            for ((digit, table), (coef, out)) in digits.iter().zip(&tables).zip(coefs.iter().zip(&outs)) {
-                let (coef, out, s) = (coef.raw(), out.raw(), digit.len());
-                let source_map = LimbMap::q_from(digit.start);
-                // The digit's own limbs pass through; the rest is converted.
-                batch.copy(input, digit.start, coef, 0, s);
-                batch.copy(input, digit.start, out, digit.start, s);
-                batch.ntt(tw, coef, 0..s, source_map, false);
-                let args = [s as u32, 0, 0, 0];
-                let prep = Launch::new(0..s, source_map).args(args);
-                batch.coefficients(Kernel::ConvPrep, &prep, &[], 0, &[table, coef, &self.ctx.unused_write]);
-                for targets in [0..digit.start, digit.end..out_basis.limbs()] {
-                    if !targets.is_empty() {
-                        let apply = Launch::new(targets.clone(), out_map).args(args);
-                        batch.coefficients(Kernel::ConvApply, &apply, &[], 0, &[table, coef, out]);
-                        batch.ntt(tw, out, targets, out_map, true);
-                    }
+            for ((s, input), job) in src.iter().zip(&inputs).zip(&jobs) {
+                self.record_mod_up(&mut batch, Basis { q: s.basis.q, p }, input, job);
+            }
+            batch.submit()?;
+            Ok(jobs
+                .into_iter()
+                .zip(src)
+                .map(|(job, s)| job.outs.into_iter().map(|o| self.poly(Basis { q: s.basis.q, p }, o)).collect())
+                .collect())
+        })
+    }
+
+    fn key_switch_inner(&self, jobs: &[KeySwitchJob]) -> Result<Vec<[DevicePoly; 2]>> {
+        let bases = jobs.iter().map(validate::key_switch_inner).collect::<Result<Vec<_>>>()?;
+        let op = "key_switch_inner";
+        self.run(op, || {
+            let outs = bases
+                .iter()
+                .map(|b| Ok([self.alloc(b.limbs())?, self.alloc(b.limbs())?]))
+                .collect::<Result<Vec<_>>>()?;
+            let mut batch = self.batch();
+            for ((job, basis), outs) in jobs.iter().zip(&bases).zip(&outs) {
+                for (j, (d, [kb, ka])) in job.digits.iter().zip(job.key).enumerate() {
+                    let buffers =
+                        [self.buffer(op, d)?, self.buffer(op, kb)?, self.buffer(op, ka)?, outs[0].raw(), outs[1].raw()];
+                    let args = [kb.basis.q as u32, u32::from(j == 0), ka.basis.q as u32, 0];
+                    let launch = Launch::new(0..basis.limbs(), LimbMap::basis(*basis)).args(args);
+                    batch.coefficients(Kernel::KeySwitchDigit, &launch, &[], 0, &buffers);
                 }
             }
             batch.submit()?;
-            Ok(outs.into_iter().map(|o| self.poly(out_basis, o)).collect())
-        })
-    }
-
-    fn key_switch_inner(&self, digits: &[DevicePoly], key: &[[&DevicePoly; 2]]) -> Result<[DevicePoly; 2]> {
-        let basis = validate::key_switch_inner(digits, key)?;
-        self.run("key_switch_inner", || {
-            let outs = [self.alloc(basis.limbs())?, self.alloc(basis.limbs())?];
-            let mut batch = self.batch();
-            for (j, (d, [kb, ka])) in digits.iter().zip(key).enumerate() {
-                let op = "key_switch_inner";
-                let buffers =
-                    [self.buffer(op, d)?, self.buffer(op, kb)?, self.buffer(op, ka)?, outs[0].raw(), outs[1].raw()];
-                let launch = Launch::new(0..basis.limbs(), LimbMap::basis(basis)).args([
-                    kb.basis.q as u32,
-                    u32::from(j == 0),
-                    ka.basis.q as u32,
-                    0,
-                ]);
-                batch.coefficients(Kernel::KeySwitchDigit, &launch, &[], 0, &buffers);
-            }
-            batch.submit()?;
-            Ok(outs.map(|o| self.poly(basis, o)))
+            Ok(outs.into_iter().zip(bases).map(|(o, basis)| o.map(|o| self.poly(basis, o))).collect())
         })
     }
 
@@ -493,5 +535,13 @@ impl Backend for WgpuBackend {
             poly.basis = Basis::q(poly.basis.q - drop);
         }
         Ok(())
+    }
+
+    fn synchronize(&self) -> Result<()> {
+        self.ctx
+            .device
+            .poll(wgpu::PollType::wait_indefinitely())
+            .map(drop)
+            .map_err(|e| BackendError::Device { op: "synchronize", reason: e.to_string() })
     }
 }

@@ -9,35 +9,54 @@ use crate::sched::OpKind;
 impl Context {
     /// A device-side copy of a ciphertext.
     pub fn copy_ciphertext(&self, ct: &Ciphertext) -> Result<Ciphertext> {
-        let polys = ct.polys.iter().map(|p| self.copy_poly(p)).collect::<Result<_>>()?;
-        Ok(Ciphertext { polys, ..*ct })
+        Ok(self.copy_many(&[ct])?.remove(0))
     }
 
-    fn elementwise_ct(&self, op: Elementwise, a: &mut Ciphertext, b: &Ciphertext) -> Result<()> {
-        // Pad the lower-degree operand's missing polynomials by copying them over.
-        let common = a.polys.len().min(b.polys.len());
+    /// Device-side copies of many ciphertexts (one submission).
+    pub fn copy_many(&self, cts: &[&Ciphertext]) -> Result<Vec<Ciphertext>> {
+        let polys: Vec<&DevicePoly> = cts.iter().flat_map(|ct| &ct.polys).collect();
+        let mut copies = self.run(OpKind::Memory, |b| b.copy(&polys))?.into_iter();
+        Ok(cts.iter().map(|ct| Ciphertext { polys: copies.by_ref().take(ct.polys.len()).collect(), ..**ct }).collect())
+    }
+
+    /// `a[i] op= b[i]` for every pair, as one submission.
+    fn elementwise_many(&self, op: Elementwise, a: &mut [Ciphertext], b: &[&Ciphertext]) -> Result<()> {
         {
-            let (dst, src): (Vec<&mut DevicePoly>, Vec<&DevicePoly>) =
-                a.polys.iter_mut().zip(&b.polys).take(common).unzip();
-            let mut dst = dst;
+            let (mut dst, src): (Vec<&mut DevicePoly>, Vec<&DevicePoly>) =
+                a.iter_mut().zip(b).flat_map(|(a, b)| a.polys.iter_mut().zip(&b.polys)).unzip();
             self.run(OpKind::Elementwise, |bk| bk.elementwise(op, &mut dst, &src))?;
         }
-        for extra in &b.polys[common..] {
-            let mut p = self.copy_poly(extra)?;
-            if op == Elementwise::Sub {
-                self.run(OpKind::Elementwise, |bk| bk.negate(&mut [&mut p]))?;
+        // Pad a lower-degree left operand with the right one's extra polynomials.
+        for (a, b) in a.iter_mut().zip(b) {
+            for extra in &b.polys[a.polys.len().min(b.polys.len())..] {
+                let mut p = self.copy_poly(extra)?;
+                if op == Elementwise::Sub {
+                    self.run(OpKind::Elementwise, |bk| bk.negate(&mut [&mut p]))?;
+                }
+                a.polys.push(p);
             }
-            a.polys.push(p);
         }
         Ok(())
     }
 
+    fn elementwise_ct(&self, op: Elementwise, a: &mut Ciphertext, b: &Ciphertext) -> Result<()> {
+        self.elementwise_many(op, std::slice::from_mut(a), &[b])
+    }
+
     /// a + b.
     pub fn add(&self, a: &Ciphertext, b: &Ciphertext) -> Result<Ciphertext> {
-        check_additive("add", a, b)?;
-        check_same_key("add", a, b)?;
-        let mut out = self.copy_ciphertext(a)?;
-        self.elementwise_ct(Elementwise::Add, &mut out, b)?;
+        Ok(self.add_many(&[(a, b)])?.remove(0))
+    }
+
+    /// a + b for every pair, as one submission per primitive.
+    pub fn add_many(&self, pairs: &[(&Ciphertext, &Ciphertext)]) -> Result<Vec<Ciphertext>> {
+        for (a, b) in pairs {
+            check_additive("add", *a, *b)?;
+            check_same_key("add", a, b)?;
+        }
+        let (lhs, rhs): (Vec<&Ciphertext>, Vec<&Ciphertext>) = pairs.iter().copied().unzip();
+        let mut out = self.copy_many(&lhs)?;
+        self.elementwise_many(Elementwise::Add, &mut out, &rhs)?;
         Ok(out)
     }
 

@@ -8,7 +8,7 @@
 //! one step, so both paths are the same code.
 
 use super::check_linear;
-use crate::backend::{DevicePoly, Elementwise};
+use crate::backend::{DevicePoly, Elementwise, KeySwitchJob};
 use crate::ckks::keys::{EvaluationKeys, SwitchingKey, galois_conjugate, galois_for_step};
 use crate::ckks::{Ciphertext, CkksError, Context, Result};
 use crate::sched::OpKind;
@@ -24,91 +24,140 @@ impl Context {
         Ok(())
     }
 
-    /// ModUp of every digit of `c` (NTT, basis {q, 0}) to {q, #P}.
-    fn decompose(&self, c: &DevicePoly) -> Result<Vec<DevicePoly>> {
+    /// ModUp of every digit of each polynomial (NTT, basis {q, 0}) to {q, #P}.
+    fn decompose(&self, cs: &[&DevicePoly]) -> Result<Vec<Vec<DevicePoly>>> {
         let params = self.params();
-        self.run(OpKind::ModUp, |b| b.mod_up(c, params.alpha(), params.ring().p.len()))
+        self.run(OpKind::ModUp, |b| b.mod_up(cs, params.alpha(), params.ring().p.len()))
     }
 
-    /// Inner product with `key` and ModDown: the switched (k0, k1) over {q, 0}.
-    fn switch_digits(&self, digits: &[DevicePoly], key: &SwitchingKey) -> Result<[DevicePoly; 2]> {
-        let key_refs: Vec<[&DevicePoly; 2]> = key.digits.iter().map(|[b, a]| [b, a]).collect();
-        let [mut k0, mut k1] = self.run(OpKind::KeySwitchInner, |b| b.key_switch_inner(digits, &key_refs))?;
-        self.run(OpKind::ModDown, |b| b.mod_down(&mut [&mut k0, &mut k1]))?;
-        Ok([k0, k1])
+    /// Inner products of each digit set with its key, then ModDown: the
+    /// switched (k0, k1) over {q, 0} per job.
+    fn switch_digits(&self, jobs: &[(&[DevicePoly], &SwitchingKey)]) -> Result<Vec<[DevicePoly; 2]>> {
+        let key_refs: Vec<Vec<[&DevicePoly; 2]>> =
+            jobs.iter().map(|(_, key)| key.digits.iter().map(|[b, a]| [b, a]).collect()).collect();
+        let inner: Vec<KeySwitchJob> =
+            jobs.iter().zip(&key_refs).map(|((digits, _), key)| KeySwitchJob { digits, key }).collect();
+        let mut switched = self.run(OpKind::KeySwitchInner, |b| b.key_switch_inner(&inner))?;
+        let mut polys: Vec<&mut DevicePoly> = switched.iter_mut().flatten().collect();
+        self.run(OpKind::ModDown, |b| b.mod_down(&mut polys))?;
+        Ok(switched)
     }
 
-    /// Key switching of one polynomial: returns (k0, k1) with
-    /// k0 + k1·s ≈ c·s' for the key from s' to s.
-    pub(crate) fn key_switch_poly(&self, c: &DevicePoly, key: &SwitchingKey) -> Result<[DevicePoly; 2]> {
-        let digits = self.decompose(c)?;
-        self.switch_digits(&digits, key)
+    /// Key switching of polynomials: (k0, k1) per `c` with k0 + k1·s ≈ c·s'
+    /// for the key from s' to s.
+    pub(crate) fn key_switch_polys(&self, cs: &[&DevicePoly], key: &SwitchingKey) -> Result<Vec<[DevicePoly; 2]>> {
+        let digits = self.decompose(cs)?;
+        self.switch_digits(&digits.iter().map(|d| (d.as_slice(), key)).collect::<Vec<_>>())
     }
 
     /// Switches (c0, c1) under s' to a ciphertext under s with `key` (s' → s).
     pub fn key_switch(&self, ct: &Ciphertext, key: &SwitchingKey) -> Result<Ciphertext> {
-        check_linear("key_switch", ct)?;
-        let [mut k0, k1] = self.key_switch_poly(&ct.polys[1], key)?;
-        self.run(OpKind::Elementwise, |b| b.elementwise(Elementwise::Add, &mut [&mut k0], &[&ct.polys[0]]))?;
-        Ok(Ciphertext { polys: vec![k0, k1], ..*ct })
+        Ok(self.key_switch_many(&[ct], key)?.remove(0))
     }
 
-    /// Applies X → X^g for each Galois element in `elements` to `ct`, sharing
-    /// one decomposition of c1 (hoisting).
-    fn automorphisms_hoisted(
+    /// [`Context::key_switch`] of every ciphertext, one submission per primitive.
+    pub fn key_switch_many(&self, cts: &[&Ciphertext], key: &SwitchingKey) -> Result<Vec<Ciphertext>> {
+        cts.iter().try_for_each(|ct| check_linear("key_switch", ct))?;
+        let c1: Vec<&DevicePoly> = cts.iter().map(|ct| &ct.polys[1]).collect();
+        let mut switched = self.key_switch_polys(&c1, key)?;
+        {
+            let mut k0: Vec<&mut DevicePoly> = switched.iter_mut().map(|[k0, _]| k0).collect();
+            let c0: Vec<&DevicePoly> = cts.iter().map(|ct| &ct.polys[0]).collect();
+            self.run(OpKind::Elementwise, |b| b.elementwise(Elementwise::Add, &mut k0, &c0))?;
+        }
+        Ok(switched.into_iter().zip(cts).map(|(k, ct)| Ciphertext { polys: k.into(), ..**ct }).collect())
+    }
+
+    /// Applies X → X^g to ciphertexts: job `(i, g, step)` maps `cts[i]` by
+    /// `g`. Each ciphertext is decomposed once for all its jobs (hoisting),
+    /// and each primitive is one submission for all jobs.
+    fn automorphisms(
         &self,
         op: &'static str,
-        ct: &Ciphertext,
-        elements: &[(u64, Option<i64>)],
+        cts: &[&Ciphertext],
+        jobs: &[(usize, u64, Option<i64>)],
         keys: &EvaluationKeys,
     ) -> Result<Vec<Ciphertext>> {
-        check_linear(op, ct)?;
-        self.check_keys(op, ct, keys)?;
+        for ct in cts {
+            check_linear(op, ct)?;
+            self.check_keys(op, ct, keys)?;
+        }
         let kind = if op == "conjugate" { "conjugation" } else { "rotation" };
-        let switching_keys = elements
+        let switching_keys = jobs
             .iter()
-            .map(|&(g, step)| match g {
+            .map(|&(_, g, step)| match g {
                 1 => Ok(None),
                 _ => keys.galois.get(&g).map(Some).ok_or(CkksError::MissingKey { op, kind, step }),
             })
             .collect::<Result<Vec<_>>>()?;
-        let needs_switch = switching_keys.iter().any(Option::is_some);
-        let digits = if needs_switch { self.decompose(&ct.polys[1])? } else { Vec::new() };
-        let digit_refs: Vec<&DevicePoly> = digits.iter().collect();
-        elements
+        // Decompose only the ciphertexts some job switches.
+        let mut sources: Vec<usize> =
+            jobs.iter().zip(&switching_keys).filter(|(_, k)| k.is_some()).map(|j| j.0.0).collect();
+        sources.sort_unstable();
+        sources.dedup();
+        let c1: Vec<&DevicePoly> = sources.iter().map(|&i| &cts[i].polys[1]).collect();
+        let digits = if c1.is_empty() { Vec::new() } else { self.decompose(&c1)? };
+        let digits_of = |i: usize| &digits[sources.binary_search(&i).expect("decomposed above")];
+        let switched: Vec<(usize, u64, &SwitchingKey)> =
+            jobs.iter().zip(&switching_keys).filter_map(|(&(i, g, _), k)| k.map(|k| (i, g, k))).collect();
+        let permuted_in: Vec<(&DevicePoly, u64)> =
+            switched.iter().flat_map(|&(i, g, _)| digits_of(i).iter().map(move |d| (d, g))).collect();
+        let permuted = self.run(OpKind::Automorphism, |b| b.automorphism(&permuted_in))?;
+        let mut permuted_digits = permuted.as_slice();
+        let inner: Vec<(&[DevicePoly], &SwitchingKey)> = switched
             .iter()
-            .zip(switching_keys)
-            .map(|(&(g, _), key)| {
-                let Some(key) = key else {
-                    return self.copy_ciphertext(ct);
-                };
-                let rotated = self.run(OpKind::Automorphism, |b| b.automorphism(&digit_refs, g))?;
-                let [mut k0, k1] = self.switch_digits(&rotated, key)?;
-                let c0 = self.run(OpKind::Automorphism, |b| b.automorphism(&[&ct.polys[0]], g))?;
-                self.run(OpKind::Elementwise, |b| b.elementwise(Elementwise::Add, &mut [&mut k0], &[&c0[0]]))?;
-                Ok(Ciphertext { polys: vec![k0, k1], ..*ct })
+            .map(|&(i, _, key)| {
+                let (mine, rest) = permuted_digits.split_at(digits_of(i).len());
+                permuted_digits = rest;
+                (mine, key)
+            })
+            .collect();
+        let mut k = self.switch_digits(&inner)?;
+        let c0_in: Vec<(&DevicePoly, u64)> = switched.iter().map(|&(i, g, _)| (&cts[i].polys[0], g)).collect();
+        let c0 = self.run(OpKind::Automorphism, |b| b.automorphism(&c0_in))?;
+        {
+            let mut k0: Vec<&mut DevicePoly> = k.iter_mut().map(|[k0, _]| k0).collect();
+            self.run(OpKind::Elementwise, |b| {
+                b.elementwise(Elementwise::Add, &mut k0, &c0.iter().collect::<Vec<_>>())
+            })?;
+        }
+        // Back in job order; identity jobs are copies.
+        let mut k = k.into_iter();
+        jobs.iter()
+            .zip(&switching_keys)
+            .map(|(&(i, _, _), key)| match key {
+                None => self.copy_ciphertext(cts[i]),
+                Some(_) => {
+                    let polys = k.next().expect("one switch per keyed job");
+                    Ok(Ciphertext { polys: polys.into(), ..*cts[i] })
+                }
             })
             .collect()
     }
 
     /// Rotates the slots left by `step` (right for negative steps).
     pub fn rotate(&self, ct: &Ciphertext, step: i64, keys: &EvaluationKeys) -> Result<Ciphertext> {
-        let mut out = self.rotate_hoisted(ct, &[step], keys)?;
-        Ok(out.remove(0))
+        Ok(self.rotate_many(&[ct], step, keys)?.remove(0))
+    }
+
+    /// Rotates every ciphertext by `step`, one submission per primitive.
+    pub fn rotate_many(&self, cts: &[&Ciphertext], step: i64, keys: &EvaluationKeys) -> Result<Vec<Ciphertext>> {
+        let g = galois_for_step(step, self.params().n());
+        let jobs: Vec<_> = (0..cts.len()).map(|i| (i, g, Some(step))).collect();
+        self.automorphisms("rotate", cts, &jobs, keys)
     }
 
     /// Rotations of one ciphertext by each step, with a shared (hoisted)
     /// decomposition: much cheaper than separate rotations.
     pub fn rotate_hoisted(&self, ct: &Ciphertext, steps: &[i64], keys: &EvaluationKeys) -> Result<Vec<Ciphertext>> {
         let n = self.params().n();
-        let elements: Vec<(u64, Option<i64>)> = steps.iter().map(|&s| (galois_for_step(s, n), Some(s))).collect();
-        self.automorphisms_hoisted("rotate", ct, &elements, keys)
+        let jobs: Vec<_> = steps.iter().map(|&s| (0, galois_for_step(s, n), Some(s))).collect();
+        self.automorphisms("rotate", &[ct], &jobs, keys)
     }
 
     /// Complex conjugation of every slot.
     pub fn conjugate(&self, ct: &Ciphertext, keys: &EvaluationKeys) -> Result<Ciphertext> {
         let g = galois_conjugate(self.params().n());
-        let mut out = self.automorphisms_hoisted("conjugate", ct, &[(g, None)], keys)?;
-        Ok(out.remove(0))
+        Ok(self.automorphisms("conjugate", &[ct], &[(0, g, None)], keys)?.remove(0))
     }
 }

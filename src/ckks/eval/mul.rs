@@ -1,7 +1,7 @@
 //! Ciphertext multiplication, relinearization, rescaling and level dropping.
 
 use super::{check_compatible, check_linear, check_same_key};
-use crate::backend::{DevicePoly, Elementwise};
+use crate::backend::{DevicePoly, Elementwise, ScalarOp, TensorPair};
 use crate::ckks::encoder::MAX_COEFF_BITS;
 use crate::ckks::keys::EvaluationKeys;
 use crate::ckks::{Ciphertext, CkksError, Context, Result};
@@ -10,50 +10,102 @@ use crate::sched::OpKind;
 impl Context {
     /// Tensor product a·b: a degree-2 ciphertext at scale a.scale·b.scale.
     pub fn mul(&self, a: &Ciphertext, b: &Ciphertext) -> Result<Ciphertext> {
-        check_compatible("mul", a, b)?;
-        check_same_key("mul", a, b)?;
-        check_linear("mul", a)?;
-        check_linear("mul", b)?;
-        let polys = self.run(OpKind::Tensor, |bk| bk.tensor([&a.polys[0], &a.polys[1]], [&b.polys[0], &b.polys[1]]))?;
-        Ok(Ciphertext { polys: polys.into(), scale: a.scale * b.scale, ..*a })
+        Ok(self.mul_many(&[(a, b)])?.remove(0))
+    }
+
+    /// Tensor products of every pair, as one submission.
+    pub fn mul_many(&self, pairs: &[(&Ciphertext, &Ciphertext)]) -> Result<Vec<Ciphertext>> {
+        for &(a, b) in pairs {
+            check_compatible("mul", a, b)?;
+            check_same_key("mul", a, b)?;
+            check_linear("mul", a)?;
+            check_linear("mul", b)?;
+        }
+        let operands: Vec<TensorPair> =
+            pairs.iter().map(|(a, b)| [[&a.polys[0], &a.polys[1]], [&b.polys[0], &b.polys[1]]]).collect();
+        let products = self.run(OpKind::Tensor, |bk| bk.tensor(&operands))?;
+        Ok(products
+            .into_iter()
+            .zip(pairs)
+            .map(|(polys, (a, b))| Ciphertext { polys: polys.into(), scale: a.scale * b.scale, ..**a })
+            .collect())
     }
 
     /// Degree 2 → degree 1 with the relinearization key.
     pub fn relinearize(&self, ct: &Ciphertext, keys: &EvaluationKeys) -> Result<Ciphertext> {
-        if ct.polys.len() != 3 {
-            return Err(CkksError::InvalidInput { op: "relinearize", reason: "ciphertext is not of degree 2".into() });
-        }
+        Ok(self.relinearize_many(&[ct], keys)?.remove(0))
+    }
+
+    /// Relinearizes every ciphertext, one submission per primitive.
+    pub fn relinearize_many(&self, cts: &[&Ciphertext], keys: &EvaluationKeys) -> Result<Vec<Ciphertext>> {
         let key = keys.relin.as_ref().ok_or(CkksError::MissingKey {
             op: "relinearize",
             kind: "relinearization",
             step: None,
         })?;
-        self.check_keys("relinearize", ct, keys)?;
-        let [k0, k1] = self.key_switch_poly(&ct.polys[2], key)?;
-        let mut polys: Vec<DevicePoly> = ct.polys[..2].iter().map(|p| self.copy_poly(p)).collect::<Result<_>>()?;
-        let (p0, p1) = polys.split_at_mut(1);
-        self.run(OpKind::Elementwise, |b| b.elementwise(Elementwise::Add, &mut [&mut p0[0], &mut p1[0]], &[&k0, &k1]))?;
-        Ok(Ciphertext { polys, ..*ct })
+        for ct in cts {
+            if ct.polys.len() != 3 {
+                return Err(CkksError::InvalidInput {
+                    op: "relinearize",
+                    reason: "ciphertext is not of degree 2".into(),
+                });
+            }
+            self.check_keys("relinearize", ct, keys)?;
+        }
+        let c2: Vec<&DevicePoly> = cts.iter().map(|ct| &ct.polys[2]).collect();
+        let mut switched = self.key_switch_polys(&c2, key)?;
+        // (c0 + k0, c1 + k1), accumulated into the fresh (k0, k1).
+        {
+            let (mut dst, src): (Vec<&mut DevicePoly>, Vec<&DevicePoly>) =
+                switched.iter_mut().zip(cts).flat_map(|(k, ct)| k.iter_mut().zip(&ct.polys[..2])).unzip();
+            self.run(OpKind::Elementwise, |b| b.elementwise(Elementwise::Add, &mut dst, &src))?;
+        }
+        Ok(switched.into_iter().zip(cts).map(|(k, ct)| Ciphertext { polys: k.into(), ..**ct }).collect())
     }
 
     /// a·b followed by relinearization (no rescale), as OpenFHE's EvalMult.
     pub fn mul_relin(&self, a: &Ciphertext, b: &Ciphertext, keys: &EvaluationKeys) -> Result<Ciphertext> {
-        self.relinearize(&self.mul(a, b)?, keys)
+        Ok(self.mul_relin_many(&[(a, b)], keys)?.remove(0))
+    }
+
+    /// [`Context::mul_relin`] of every pair, one submission per primitive.
+    pub fn mul_relin_many(
+        &self,
+        pairs: &[(&Ciphertext, &Ciphertext)],
+        keys: &EvaluationKeys,
+    ) -> Result<Vec<Ciphertext>> {
+        let products = self.mul_many(pairs)?;
+        self.relinearize_many(&products.iter().collect::<Vec<_>>(), keys)
     }
 
     /// Divides by the primes of the current level (with rounding): level − 1,
     /// scale / q_level.
     pub fn rescale(&self, ct: &Ciphertext) -> Result<Ciphertext> {
-        if ct.level == 0 {
-            return Err(CkksError::LevelExhausted { op: "rescale", level: 0, needed: 1 });
+        Ok(self.rescale_many(&[ct])?.remove(0))
+    }
+
+    /// Rescales every ciphertext, as one submission.
+    pub fn rescale_many(&self, cts: &[&Ciphertext]) -> Result<Vec<Ciphertext>> {
+        if let Some(ct) = cts.iter().find(|ct| ct.level == 0) {
+            return Err(CkksError::LevelExhausted { op: "rescale", level: ct.level, needed: 1 });
         }
-        let mut out = self.copy_ciphertext(ct)?;
-        let drop = self.params().primes_per_level();
-        let mut polys: Vec<&mut DevicePoly> = out.polys.iter_mut().collect();
-        self.run(OpKind::Rescale, |b| b.rescale(&mut polys, drop))?;
-        out.scale = ct.scale / self.params().level_modulus(ct.level);
-        out.level = ct.level - 1;
+        let mut out = self.copy_many(cts)?;
+        self.rescale_in_place(&mut out)?;
         Ok(out)
+    }
+
+    /// Rescales ciphertexts above level 0 in place.
+    fn rescale_in_place(&self, cts: &mut [Ciphertext]) -> Result<()> {
+        let drop = self.params().primes_per_level();
+        {
+            let mut polys: Vec<&mut DevicePoly> = cts.iter_mut().flat_map(|ct| ct.polys.iter_mut()).collect();
+            self.run(OpKind::Rescale, |b| b.rescale(&mut polys, drop))?;
+        }
+        for ct in cts {
+            ct.scale /= self.params().level_modulus(ct.level);
+            ct.level -= 1;
+        }
+        Ok(())
     }
 
     /// Moves `ct` one level down to (very nearly) the scale `target`: multiplies
@@ -73,10 +125,13 @@ impl Context {
         }
         let mut out = self.copy_ciphertext(ct)?;
         let residues = self.residues_i128(factor as i128, out.polys[0].basis());
-        let mut polys: Vec<&mut DevicePoly> = out.polys.iter_mut().collect();
-        self.run(OpKind::Elementwise, |b| b.scalar(crate::backend::ScalarOp::Mul, &mut polys, &residues))?;
+        {
+            let mut polys: Vec<&mut DevicePoly> = out.polys.iter_mut().collect();
+            self.run(OpKind::Elementwise, |b| b.scalar(ScalarOp::Mul, &mut polys, &residues))?;
+        }
         out.scale *= factor;
-        self.rescale(&out)
+        self.rescale_in_place(std::slice::from_mut(&mut out))?;
+        Ok(out)
     }
 
     /// Drops limbs down to `level` without dividing (scale unchanged).
