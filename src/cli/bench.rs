@@ -12,11 +12,34 @@ use super::common::{BackendChoice, load_preset, make_context};
 use crate::backend::Basis;
 use crate::ckks::{Ciphertext, Context, EvaluationKeys, KeyBundle, PublicKey, SecretKey};
 use crate::math::sampling::Csprng;
+use crate::nn::linalg::MatVec;
 use crate::sched::OpKind;
+use ndarray::Array2;
 
 /// Operations `hetl bench` knows, in run order.
-pub const OPS: [&str; 11] =
-    ["ntt", "intt", "encode", "encrypt", "decrypt", "add", "mul_relin", "rescale", "rotate", "keyswitch", "precision"];
+pub const OPS: [&str; 14] = [
+    "ntt",
+    "intt",
+    "encode",
+    "encrypt",
+    "decrypt",
+    "add",
+    "mul_relin",
+    "rescale",
+    "rotate",
+    "keyswitch",
+    "matvec_384x384",
+    "matvec_384x1536",
+    "matvec_1536x384",
+    "precision",
+];
+
+/// Shape (rows, cols) of a `matvec_RxC` op: MiniLM's hidden size 384 and
+/// feed-forward size 1536.
+fn matvec_shape(op: &str) -> Option<(usize, usize)> {
+    let (rows, cols) = op.strip_prefix("matvec_")?.split_once('x')?;
+    Some((rows.parse().ok()?, cols.parse().ok()?))
+}
 
 /// Arguments of `hetl bench`.
 #[derive(Debug, clap::Args)]
@@ -52,14 +75,29 @@ struct Fixture {
     evk: EvaluationKeys,
     rng: Csprng,
     values: Vec<Complex64>,
+    /// Prepared plaintext matrices of the `matvec_*` ops, by op name.
+    matvecs: Vec<(&'static str, MatVec)>,
 }
 
 impl Fixture {
     fn fresh(&mut self) -> Result<Ciphertext> {
-        let top = self.ctx.params().max_level();
-        let pt = self.ctx.encode(&self.values, top, self.ctx.params().scale(top))?;
-        Ok(self.ctx.encrypt(&pt, &self.pk, &mut self.rng)?)
+        encrypt_top(&self.ctx, &self.pk, &mut self.rng, &self.values)
     }
+
+    /// A fresh input for `op`: full slots, or the slots a `matvec_*` plan takes.
+    fn fresh_for(&mut self, op: &str) -> Result<Ciphertext> {
+        match self.matvecs.iter().find(|(name, _)| *name == op) {
+            Some((_, plan)) => encrypt_top(&self.ctx, &self.pk, &mut self.rng, &self.values[..plan.slots()]),
+            None => self.fresh(),
+        }
+    }
+}
+
+/// A public-key encryption of `values` at the top level.
+fn encrypt_top(ctx: &Context, pk: &PublicKey, rng: &mut Csprng, values: &[Complex64]) -> Result<Ciphertext> {
+    let top = ctx.params().max_level();
+    let pt = ctx.encode(values, top, ctx.params().scale(top))?;
+    Ok(ctx.encrypt(&pt, pk, rng)?)
 }
 
 /// Runs `hetl bench`.
@@ -85,10 +123,24 @@ pub fn run(args: &Args) -> Result<()> {
     let spinner = ProgressBar::new_spinner().with_message(format!("generating keys for {}", params.name()));
     spinner.enable_steady_tick(std::time::Duration::from_millis(120));
     let mut rng = Csprng::from_os()?;
-    let KeyBundle { secret: sk, public: pk, eval: evk } = ctx.gen_keys(&[1], false, &mut rng)?;
+    let matvecs = ops
+        .iter()
+        .filter_map(|op| matvec_shape(op).map(|shape| (*op, shape)))
+        .map(|(op, (rows, cols))| {
+            let w = Array2::from_shape_simple_fn((rows, cols), || unit(&mut rng));
+            let plan = MatVec::new(&ctx, w.view(), params.max_level())
+                .with_context(|| format!("{op} does not fit preset {}", params.name()))?;
+            Ok((op, plan))
+        })
+        .collect::<Result<Vec<_>>>()?;
+    let mut steps: Vec<i64> = matvecs.iter().flat_map(|(_, m)| m.rotations()).collect();
+    steps.push(1);
+    steps.sort_unstable();
+    steps.dedup();
+    let KeyBundle { secret: sk, public: pk, eval: evk } = ctx.gen_keys(&steps, false, &mut rng)?;
     spinner.finish_and_clear();
     let values = (0..params.max_slots()).map(|_| Complex64::new(unit(&mut rng), unit(&mut rng))).collect();
-    let mut fx = Fixture { ctx, sk, pk, evk, rng, values };
+    let mut fx = Fixture { ctx, sk, pk, evk, rng, values, matvecs };
     let bar = ProgressBar::new((ops.len() * args.batch.len()) as u64)
         .with_style(ProgressStyle::with_template("{bar:30} {pos}/{len} {msg}").expect("static template"));
     if !args.json {
@@ -105,12 +157,19 @@ pub fn run(args: &Args) -> Result<()> {
             let (limbs, median_us) = time_op(&mut fx, op, batch, args.samples)?;
             let ops_per_s = batch as f64 * 1e6 / median_us;
             let p = fx.ctx.params();
+            let counts = fx.matvecs.iter().find(|(name, _)| *name == op).map(|(_, m)| m.counts());
             if args.json {
-                let line = json!({
+                let mut line = json!({
                     "op": op, "backend": fx.ctx.sched().backend_name(), "impl": "hetl", "preset": p.name(),
                     "threads": args.threads, "n": p.n(), "limbs": limbs, "dnum": p.dnum(), "batch": batch,
                     "median_us": round3(median_us), "ops_per_s": round3(ops_per_s),
                 });
+                if let Some(c) = counts {
+                    line["rotations"] = json!(c.rotations);
+                    line["key_switches"] = json!(c.rotations);
+                    line["bsgs_minimum_rotations"] = json!(c.bsgs_minimum);
+                    line["plaintext_mults"] = json!(c.diagonals);
+                }
                 bar.suspend(|| println!("{line}"));
             } else {
                 bar.suspend(|| {
@@ -176,7 +235,7 @@ fn time_op(fx: &mut Fixture, op: &str, batch: usize, samples: usize) -> Result<(
                 start.elapsed()
             }
             _ => {
-                let cts = (0..batch).map(|_| fx.fresh()).collect::<Result<Vec<_>>>()?;
+                let cts = (0..batch).map(|_| fx.fresh_for(op)).collect::<Result<Vec<_>>>()?;
                 let other = fx.fresh()?;
                 let relin = fx.evk.relin_key().context("relinearization key missing")?;
                 let refs: Vec<&Ciphertext> = cts.iter().collect();
@@ -195,6 +254,10 @@ fn time_op(fx: &mut Fixture, op: &str, batch: usize, samples: usize) -> Result<(
                     "rescale" => drop(fx.ctx.rescale_many(&refs)?),
                     "rotate" => drop(fx.ctx.rotate_many(&refs, 1, &fx.evk)?),
                     "keyswitch" => drop(fx.ctx.key_switch_many(&refs, relin)?),
+                    _ if matvec_shape(op).is_some() => {
+                        let (_, plan) = fx.matvecs.iter().find(|(name, _)| *name == op).context("matvec plan")?;
+                        drop(plan.apply_many(&fx.ctx, &refs, &fx.evk)?);
+                    }
                     _ => unreachable!("op names are validated against OPS"),
                 }
                 fx.ctx.synchronize()?;

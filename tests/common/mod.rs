@@ -45,6 +45,12 @@ impl Setup {
         self.ctx.encrypt_symmetric(&pt, &self.sk, &mut self.rng).expect("encrypt")
     }
 
+    /// Secret-key encryption of real values at `level`.
+    pub fn encrypt_real(&mut self, values: &[f64], level: usize) -> Ciphertext {
+        let complex: Vec<Complex64> = values.iter().map(|&v| Complex64::new(v, 0.0)).collect();
+        self.encrypt(&complex, level)
+    }
+
     /// Public-key encryption at `level`.
     pub fn encrypt_public(&mut self, values: &[Complex64], level: usize) -> Ciphertext {
         let scale = self.ctx.params().scale(level);

@@ -155,6 +155,22 @@ impl Context {
         self.automorphisms("rotate", &[ct], &jobs, keys)
     }
 
+    /// Hoisted rotations of every ciphertext by every step (one
+    /// decomposition per ciphertext, one submission per primitive):
+    /// `out[i][k]` is `cts[i]` rotated by `steps[k]`.
+    pub fn rotate_hoisted_many(
+        &self,
+        cts: &[&Ciphertext],
+        steps: &[i64],
+        keys: &EvaluationKeys,
+    ) -> Result<Vec<Vec<Ciphertext>>> {
+        let n = self.params().n();
+        let jobs: Vec<_> =
+            (0..cts.len()).flat_map(|i| steps.iter().map(move |&s| (i, galois_for_step(s, n), Some(s)))).collect();
+        let mut rotated = self.automorphisms("rotate", cts, &jobs, keys)?.into_iter();
+        Ok(cts.iter().map(|_| rotated.by_ref().take(steps.len()).collect()).collect())
+    }
+
     /// Complex conjugation of every slot.
     pub fn conjugate(&self, ct: &Ciphertext, keys: &EvaluationKeys) -> Result<Ciphertext> {
         let g = galois_conjugate(self.params().n());
