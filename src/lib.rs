@@ -5,5 +5,6 @@ pub mod backend;
 pub mod ckks;
 pub mod cli;
 pub mod math;
+pub mod model;
 pub mod nn;
 pub mod sched;
