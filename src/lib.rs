@@ -5,4 +5,5 @@ pub mod backend;
 pub mod ckks;
 pub mod cli;
 pub mod math;
+pub mod nn;
 pub mod sched;

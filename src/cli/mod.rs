@@ -1,6 +1,7 @@
 //! The `hetl` command line: one module per subcommand group. Errors print as
 //! one sentence plus its causes and exit non-zero.
 
+mod approx;
 mod bench;
 mod common;
 mod data_party;
@@ -38,6 +39,8 @@ enum Command {
     Bench(bench::Args),
     /// Encrypt, compute and decrypt a small example, and print the error.
     Demo(demo::Args),
+    /// Measure the polynomial approximations (sigmoid, GELU, exp, 1/x, ...) on ciphertexts.
+    Approx(approx::Args),
 }
 
 /// Parses the command line, runs the command and maps errors to exit codes.
@@ -53,6 +56,7 @@ pub fn main() -> ExitCode {
         Command::Devices(a) => devices::run(&a),
         Command::Bench(a) => bench::run(&a),
         Command::Demo(a) => demo::run(&a),
+        Command::Approx(a) => approx::run(&a),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
