@@ -227,3 +227,27 @@ fn encoding_round_trip_error() {
         }
     }
 }
+
+#[test]
+fn mul_const_scaled_lands_on_the_requested_scale_without_a_level() {
+    let mut s = Setup::preset("toy-n1024", &[]);
+    let b = s.bounds();
+    let top = s.ctx.params().max_level();
+    let x = s.random_values(512);
+    let cx = s.encrypt(&x, top);
+    let scaled = |c: f64| x.iter().map(|a| a * c).collect::<Vec<_>>();
+    // c encoded at ≈ Δ: rounding ≤ 2^-31 in c, then a rescale lands on scale·σ/q.
+    let sigma = s.ctx.params().scale(top - 1) * 1.5;
+    let y = s.ctx.mul_const_scaled(&cx, -0.3, sigma).unwrap();
+    assert_eq!((y.level(), y.scale()), (top, cx.scale() * sigma));
+    let e = max_error(&s.decrypt(&s.ctx.rescale(&y).unwrap()), &scaled(-0.3));
+    assert!(e < b.mul, "mul_const_scaled at ≈ Δ: {e:e}");
+    // c·σ = 1: an exact division by 2 through the scale, free.
+    let half = s.ctx.mul_const_scaled(&cx, 0.5, 2.0).unwrap();
+    assert_eq!(half.scale(), 2.0 * cx.scale());
+    assert!(max_error(&s.decrypt(&half), &scaled(0.5)) < b.linear);
+    for bad in [0.0, f64::NAN, -1.0] {
+        assert!(s.ctx.mul_const_scaled(&cx, 1.0, bad).is_err());
+    }
+    assert!(s.ctx.mul_const_scaled(&cx, 4.0, 2f64.powi(61)).is_err(), "integer beyond 2^62");
+}

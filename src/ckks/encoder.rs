@@ -11,7 +11,7 @@ use crate::sched::OpKind;
 /// Largest |integer| (in bits) that an encoding, a constant times its scale,
 /// or a scale-matching factor may be: 2^62 keeps the f64 → integer
 /// conversion exact to within rounding and leaves headroom in every limb sum.
-pub(crate) const MAX_COEFF_BITS: f64 = 62.0;
+pub const MAX_COEFF_BITS: f64 = 62.0;
 
 impl Context {
     /// Encodes `values` (at most N/2; padded to the next power of two with

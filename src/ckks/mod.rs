@@ -15,7 +15,9 @@ pub mod serialize;
 
 pub use ciphertext::{Ciphertext, Plaintext};
 pub use context::Context;
+pub use encoder::MAX_COEFF_BITS;
 pub use error::{CkksError, ParamsError, Result, SerializationError};
+pub use eval::SCALE_TOLERANCE;
 pub use keys::{EvaluationKeys, KeyBundle, PublicKey, SecretKey, SwitchingKey};
 pub use params::{Params, ParamsLiteral};
 pub use presets::preset;

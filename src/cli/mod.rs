@@ -1,12 +1,14 @@
 //! The `hetl` command line: one module per subcommand group. Errors print as
 //! one sentence plus its causes and exit non-zero.
 
+mod approx;
 mod bench;
 mod common;
 mod data_party;
 mod demo;
 mod devices;
 mod params;
+mod train;
 
 use std::process::ExitCode;
 
@@ -34,10 +36,14 @@ enum Command {
     Eval(data_party::EvalArgs),
     /// List the compute devices (CPU, wgpu adapters, CUDA) and why one is unavailable.
     Devices(devices::Args),
+    /// Train a classification head on encrypted data and compare with plaintext training.
+    Train(train::Args),
     /// Benchmark CKKS primitives and operations.
     Bench(bench::Args),
     /// Encrypt, compute and decrypt a small example, and print the error.
     Demo(demo::Args),
+    /// Measure the polynomial approximations (sigmoid, GELU, exp, 1/x, ...) on ciphertexts.
+    Approx(approx::Args),
 }
 
 /// Parses the command line, runs the command and maps errors to exit codes.
@@ -52,7 +58,9 @@ pub fn main() -> ExitCode {
         Command::Eval(a) => data_party::eval(&a),
         Command::Devices(a) => devices::run(&a),
         Command::Bench(a) => bench::run(&a),
+        Command::Train(a) => train::run(&a),
         Command::Demo(a) => demo::run(&a),
+        Command::Approx(a) => approx::run(&a),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

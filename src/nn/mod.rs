@@ -1,7 +1,13 @@
-//! Encrypted neural-network building blocks on top of the CKKS API:
-//! linear algebra over slot-packed ciphertexts ([`linalg`]).
-//!
-//! Everything here uses only the public `ckks` API, so it runs on every
-//! backend through the scheduler.
+//! Encrypted neural-network building blocks on top of the public `ckks` API:
+//! linear algebra over slot-packed ciphertexts ([`linalg`]), polynomial
+//! approximations of activations and of the nonlinear pieces of softmax and
+//! layer normalization ([`approx`]), and classification heads trained on
+//! ciphertexts ([`head`]). Nothing here touches `math`, the scheduler or a
+//! backend, so everything runs on every backend.
 
+pub mod approx;
+pub mod error;
+pub mod head;
 pub mod linalg;
+
+pub use error::{NnError, Result};

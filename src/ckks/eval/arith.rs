@@ -142,8 +142,29 @@ impl Context {
         if ct.level == 0 {
             return Err(CkksError::LevelExhausted { op: "mul_const", level: 0, needed: 1 });
         }
-        let const_scale = self.params().level_modulus(ct.level);
-        let k = self.const_integer("mul_const", c, const_scale)?;
+        self.scalar_mul("mul_const", ct, c, self.params().level_modulus(ct.level))
+    }
+
+    /// ct · c in every slot, with c encoded as the integer round(c·`const_scale`):
+    /// the level is unchanged (no rescale) and the scale becomes exactly
+    /// ct.scale·`const_scale`; the rounding (at most 1/(2·`const_scale`) in c)
+    /// goes into the message. Choosing `const_scale` lets a caller land on an
+    /// exact target scale before the next rescale, so that sums of terms with
+    /// different histories need no extra level (Lattigo's polynomial evaluator
+    /// does the same). With c·`const_scale` = ±1 (e.g. c = 1/2, `const_scale` = 2)
+    /// it is an exact division that costs nothing.
+    pub fn mul_const_scaled(&self, ct: &Ciphertext, c: f64, const_scale: f64) -> Result<Ciphertext> {
+        if !(const_scale.is_finite() && const_scale > 0.0) {
+            return Err(CkksError::InvalidInput {
+                op: "mul_const_scaled",
+                reason: format!("constant scale {const_scale} must be finite and positive"),
+            });
+        }
+        self.scalar_mul("mul_const_scaled", ct, c, const_scale)
+    }
+
+    fn scalar_mul(&self, op: &'static str, ct: &Ciphertext, c: f64, const_scale: f64) -> Result<Ciphertext> {
+        let k = self.const_integer(op, c, const_scale)?;
         let mut out = self.copy_ciphertext(ct)?;
         let residues = self.residues_i128(k, out.polys[0].basis());
         let mut polys: Vec<&mut DevicePoly> = out.polys.iter_mut().collect();

@@ -11,7 +11,7 @@ use super::{Ciphertext, CkksError, Result};
 
 /// Relative scale difference below which two scales count as equal (only
 /// floating-point noise from scale bookkeeping is that small).
-const SCALE_TOLERANCE: f64 = 1e-9;
+pub const SCALE_TOLERANCE: f64 = 1e-9;
 
 /// Same parameter set and level.
 fn check_compatible(op: &'static str, a: &impl Operand, b: &impl Operand) -> Result<()> {

@@ -1,0 +1,389 @@
+//! `hetl train --setup 2`: the data party encodes (features, or MiniLM
+//! embeddings of clinical notes), encrypts samples and labels; the compute
+//! party trains a logistic-regression head on ciphertexts only; the data
+//! party refreshes the weights when their levels run out, decrypts the
+//! trained head and scores it on the held-out split, next to the plaintext
+//! head trained with the same approximations and with the exact sigmoid.
+
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+use anyhow::{Context as _, Result, bail};
+use indicatif::{ProgressBar, ProgressStyle};
+use ndarray::Array2;
+use num_complex::Complex64;
+use serde_json::json;
+
+use super::common::{BackendChoice, load_preset, make_context};
+use crate::ckks::{Ciphertext, Context, EvaluationKeys, PublicKey, SecretKey};
+use crate::math::sampling::Csprng;
+use crate::model::dataset::{Dataset, SPLIT_SEED, Standardizer, TEST_FRACTION};
+use crate::model::minilm::MiniLm;
+use crate::nn::approx::{CkksArith, PlainArith, PlainValue};
+use crate::nn::head::logreg::{Batch, LogRegConfig, Trainer, logit, train_exact};
+use crate::nn::head::metrics::BinaryMetrics;
+
+/// The Wisconsin breast-cancer data, bundled into the binary (`data/`).
+const BUNDLED_DATA: &str = include_str!("../../data/breast_cancer.csv");
+/// Where `tools/fetch_model.sh` puts all-MiniLM-L6-v2.
+const MODEL_DIR: &str = "models/all-MiniLM-L6-v2";
+
+/// Representations the head can be trained on.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+pub enum Repr {
+    /// The 30 standardized measurements.
+    Features,
+    /// MiniLM (384-d) embeddings of a clinical note rendered from each patient's measurements.
+    Minilm,
+}
+
+/// Arguments of `hetl train`.
+#[derive(Debug, clap::Args)]
+pub struct Args {
+    /// 2: the data party runs the encoder in plaintext (1: encrypted encoder, not available yet).
+    #[arg(long, default_value_t = 2)]
+    setup: u8,
+    /// `bundled` (data/breast_cancer.csv) or the path of a CSV with the same columns.
+    #[arg(long, default_value = "bundled")]
+    data: String,
+    /// Representation the head is trained on.
+    #[arg(long, value_enum, default_value = "features")]
+    repr: Repr,
+    /// Head: `logreg` (logistic regression).
+    #[arg(long, default_value = "logreg")]
+    head: String,
+    /// Passes over the training split.
+    #[arg(long, default_value_t = 10)]
+    epochs: usize,
+    /// Learning rate.
+    #[arg(long, default_value_t = 0.2)]
+    lr: f64,
+    /// Degree of the Chebyshev sigmoid.
+    #[arg(long, default_value_t = 15)]
+    sigmoid_degree: usize,
+    /// Half-width R of the sigmoid's domain [-R, R]; every logit must stay inside.
+    #[arg(long, default_value_t = 16.0)]
+    sigmoid_range: f64,
+    /// Parameter preset.
+    #[arg(long, default_value = "n14")]
+    preset: String,
+    /// Backend of the compute party.
+    #[arg(long, value_enum, default_value = "cpu")]
+    backend: BackendChoice,
+    /// Worker threads of the CPU backend.
+    #[arg(long, default_value_t = 1)]
+    threads: usize,
+    /// Write the encrypted trained head (weights ciphertext) here.
+    #[arg(long)]
+    out: Option<PathBuf>,
+    /// Write the accuracy and overhead report as JSON here.
+    #[arg(long)]
+    report: Option<PathBuf>,
+}
+
+/// The compute party's view: a context, the public key and the evaluation
+/// keys. It has no field that can hold a [`SecretKey`], and nothing it is
+/// given lets it decrypt.
+struct ComputeParty<'a> {
+    ctx: &'a Context,
+    public: &'a PublicKey,
+    eval: &'a EvaluationKeys,
+}
+
+impl ComputeParty<'_> {
+    /// The initial weights: an encryption of zeros under the public key.
+    fn encrypt_zeros(&self, slots: usize, rng: &mut Csprng) -> crate::ckks::Result<Ciphertext> {
+        let top = self.ctx.params().max_level();
+        let pt = self.ctx.encode(&vec![Complex64::new(0.0, 0.0); slots], top, self.ctx.params().scale(top))?;
+        self.ctx.encrypt(&pt, self.public, rng)
+    }
+}
+
+/// The data party: all keys, the plaintext data, and the refresh service.
+struct DataParty<'a> {
+    ctx: &'a Context,
+    secret: SecretKey,
+    rng: Csprng,
+    /// Time and bytes spent on refreshing weights.
+    refresh_time: Duration,
+    refresh_bytes: usize,
+}
+
+impl DataParty<'_> {
+    fn encrypt(&mut self, values: &[f64]) -> crate::ckks::Result<Ciphertext> {
+        let top = self.ctx.params().max_level();
+        let complex: Vec<Complex64> = values.iter().map(|&v| Complex64::new(v, 0.0)).collect();
+        let pt = self.ctx.encode(&complex, top, self.ctx.params().scale(top))?;
+        self.ctx.encrypt_symmetric(&pt, &self.secret, &mut self.rng)
+    }
+
+    fn decrypt(&self, ct: &Ciphertext) -> crate::ckks::Result<Vec<f64>> {
+        Ok(self.ctx.decode(&self.ctx.decrypt(ct, &self.secret)?)?.iter().map(|z| z.re).collect())
+    }
+
+    /// Decrypts the weights, checks that the logits of its training rows
+    /// stay in the sigmoid's domain, and encrypts the weights again at the
+    /// top level.
+    fn refresh(&mut self, w: &Ciphertext, trainer: &Trainer, rows: &[Vec<f64>]) -> crate::nn::Result<Ciphertext> {
+        let start = Instant::now();
+        self.refresh_bytes += 2 * self.ctx.ciphertext_to_bytes(w)?.len();
+        let values = self.decrypt(w)?;
+        trainer.check_domain(&values, rows)?;
+        let fresh = self.encrypt(&values)?;
+        self.refresh_time += start.elapsed();
+        Ok(fresh)
+    }
+}
+
+/// Train and test representations with 0/1 labels.
+struct Prepared {
+    train: (Array2<f64>, Vec<f64>),
+    test: (Array2<f64>, Vec<f64>),
+}
+
+fn load_data(data: &str) -> Result<Dataset> {
+    if data == "bundled" {
+        Ok(Dataset::parse(BUNDLED_DATA, "bundled data/breast_cancer.csv")?)
+    } else {
+        Ok(Dataset::load(Path::new(data)).with_context(|| format!("cannot load {data}"))?)
+    }
+}
+
+fn prepare(data: &Dataset, repr: Repr) -> Result<Prepared> {
+    let split = data.split(TEST_FRACTION, SPLIT_SEED)?;
+    let labels = |d: &Dataset| d.labels().to_vec();
+    match repr {
+        Repr::Features => {
+            let standardizer = Standardizer::fit(&split.train);
+            Ok(Prepared {
+                train: (standardizer.transform(&split.train), labels(&split.train)),
+                test: (standardizer.transform(&split.test), labels(&split.test)),
+            })
+        }
+        Repr::Minilm => {
+            let model = MiniLm::load(Path::new(MODEL_DIR))?;
+            let embed = |d: &Dataset| -> Result<Array2<f64>> {
+                let notes = (0..d.len()).map(|i| d.clinical_note(i)).collect::<Result<Vec<_>, _>>()?;
+                let refs: Vec<&str> = notes.iter().map(String::as_str).collect();
+                Ok(model.embed(&refs)?.mapv(f64::from))
+            };
+            eprintln!("embedding {} clinical notes with MiniLM (data party, plaintext)", data.len());
+            let (train, test) = (embed(&split.train)?, embed(&split.test)?);
+            // The notes share one template, so the embeddings share a large
+            // common part: standardize each coordinate with the train statistics.
+            let mean = train.mean_axis(ndarray::Axis(0)).context("empty training split")?;
+            let std = train.std_axis(ndarray::Axis(0), 0.0).mapv(|s| if s > 0.0 { s } else { 1.0 });
+            Ok(Prepared {
+                train: ((&train - &mean) / &std, labels(&split.train)),
+                test: ((&test - &mean) / &std, labels(&split.test)),
+            })
+        }
+    }
+}
+
+/// Mini-batches of the training split, in order.
+fn batches(x: &Array2<f64>, y: &[f64], per_batch: usize) -> Vec<(Vec<Vec<f64>>, Vec<f64>)> {
+    let rows: Vec<Vec<f64>> = x.rows().into_iter().map(|r| r.to_vec()).collect();
+    rows.chunks(per_batch).zip(y.chunks(per_batch)).map(|(x, y)| (x.to_vec(), y.to_vec())).collect()
+}
+
+fn scores(w: &[f64], x: &Array2<f64>) -> Vec<f64> {
+    x.rows()
+        .into_iter()
+        .map(|r| crate::nn::approx::reference::sigmoid(logit(w, r.as_slice().unwrap_or(&r.to_vec()))))
+        .collect()
+}
+
+/// Runs `hetl train`.
+pub fn run(args: &Args) -> Result<()> {
+    if args.setup != 2 {
+        bail!("--setup {} is not available yet: only Setup 2 (plaintext encoder, encrypted head training)", args.setup);
+    }
+    if args.head != "logreg" {
+        bail!("unknown head {:?}: available: logreg", args.head);
+    }
+    if args.epochs == 0 {
+        bail!("--epochs must be at least 1");
+    }
+    let data = load_data(&args.data)?;
+    let prepared = prepare(&data, args.repr)?;
+    let features = prepared.train.0.ncols();
+    let params = load_preset(&args.preset)?;
+    let ctx = make_context(params.clone(), args.backend, args.threads)?;
+    let config = LogRegConfig {
+        lr: args.lr,
+        epochs: args.epochs,
+        sigmoid_degree: args.sigmoid_degree,
+        sigmoid_range: args.sigmoid_range,
+    };
+    let trainer = Trainer::new(features, params.max_slots(), config)?;
+    if trainer.depth_per_step() > params.max_level() {
+        bail!(
+            "a training step needs {} levels; preset {} has {} (lower --sigmoid-degree or take a deeper preset)",
+            trainer.depth_per_step(),
+            params.name(),
+            params.max_level()
+        );
+    }
+    let batches = batches(&prepared.train.0, &prepared.train.1, trainer.samples_per_batch());
+    let train_rows: Vec<Vec<f64>> = batches.iter().flat_map(|(x, _)| x.iter().cloned()).collect();
+    println!(
+        "Setup 2, {:?} representation: {} train / {} test patients, {} features, {} mini-batch ciphertext(s) of {} samples, preset {}",
+        args.repr,
+        prepared.train.1.len(),
+        prepared.test.1.len(),
+        features,
+        batches.len(),
+        trainer.samples_per_batch(),
+        params.name()
+    );
+
+    // Data party: keys, encoding, encryption.
+    let start = Instant::now();
+    let mut rng = Csprng::from_os()?;
+    let bundle = ctx.gen_keys(&trainer.rotations(), false, &mut rng)?;
+    let keygen_time = start.elapsed();
+    let eval_key_bytes = ctx.evaluation_keys_to_bytes(&bundle.eval)?.len();
+    let mut data_party =
+        DataParty { ctx: &ctx, secret: bundle.secret, rng, refresh_time: Duration::ZERO, refresh_bytes: 0 };
+    let start = Instant::now();
+    let values = batches.iter().map(|(x, y)| trainer.batch_values(x, y)).collect::<Result<Vec<_>, _>>()?;
+    let encrypted = values
+        .iter()
+        .map(|v| {
+            Ok(Batch {
+                x: data_party.encrypt(&v.x)?,
+                x_grad: data_party.encrypt(&v.x_grad)?,
+                y: data_party.encrypt(&v.y)?,
+            })
+        })
+        .collect::<Result<Vec<_>>>()?;
+    let encrypt_time = start.elapsed();
+    let upload_bytes: usize = encrypted
+        .iter()
+        .flat_map(|b| [&b.x, &b.x_grad, &b.y])
+        .map(|c| ctx.ciphertext_to_bytes(c).map(|b| b.len()))
+        .sum::<Result<usize, _>>()?;
+
+    // Compute party: ciphertexts, the public key and the evaluation keys only.
+    let compute = ComputeParty { ctx: &ctx, public: &bundle.public, eval: &bundle.eval };
+    let w0 = compute.encrypt_zeros(trainer.slots(), &mut Csprng::from_os()?)?;
+    let ciphertext_bytes = ctx.ciphertext_to_bytes(&w0)?.len();
+    let bar = ProgressBar::new(args.epochs as u64)
+        .with_style(ProgressStyle::with_template("{bar:30} epoch {pos}/{len} {elapsed}").expect("static template"));
+    ctx.sched().profile().reset();
+    let start = Instant::now();
+    let arith = CkksArith::new(compute.ctx, compute.eval);
+    let (w_enc, refreshes) = trainer.train(
+        &arith,
+        w0,
+        &encrypted,
+        |w| data_party.refresh(w, &trainer, &train_rows),
+        |e| bar.set_position(e as u64),
+    )?;
+    ctx.synchronize()?;
+    let train_time = start.elapsed() - data_party.refresh_time;
+    bar.finish_and_clear();
+    let profile = ctx.sched().profile().snapshot();
+
+    // Data party: decrypt the head.
+    let start = Instant::now();
+    let w_encrypted = trainer.weights_from_slots(&data_party.decrypt(&w_enc)?);
+    let decrypt_time = start.elapsed();
+    if let Some(path) = &args.out {
+        std::fs::write(path, ctx.ciphertext_to_bytes(&w_enc)?)
+            .with_context(|| format!("cannot write {}", path.display()))?;
+    }
+
+    // Plaintext twins: the mirror (same approximations, levels and refreshes) and the exact sigmoid.
+    let start = Instant::now();
+    let mirror = PlainArith::new(params.clone());
+    let top = params.max_level();
+    let plain_batches = values
+        .iter()
+        .map(|v| {
+            Ok(Batch {
+                x: mirror.encode(&v.x, top)?,
+                x_grad: mirror.encode(&v.x_grad, top)?,
+                y: mirror.encode(&v.y, top)?,
+            })
+        })
+        .collect::<Result<Vec<_>, crate::nn::NnError>>()?;
+    let (w_mirror, _) = trainer.train(
+        &mirror,
+        mirror.encode(&trainer.initial_weights(), top)?,
+        &plain_batches,
+        |w: &PlainValue| {
+            trainer.check_domain(w.values(), &train_rows)?;
+            mirror.encode(w.values(), top)
+        },
+        |_| {},
+    )?;
+    let mirror_time = start.elapsed();
+    let w_mirror = trainer.weights_from_slots(w_mirror.values());
+    let start = Instant::now();
+    let w_exact = train_exact(&batches, features, &config);
+    let exact_time = start.elapsed();
+
+    let (test_x, test_y) = &prepared.test;
+    let rows = [
+        ("encrypted training (HE, sigmoid poly)", &w_encrypted, train_time),
+        ("plaintext, same approximations", &w_mirror, mirror_time),
+        ("plaintext, exact sigmoid", &w_exact, exact_time),
+    ];
+    println!("{:<40} {:>9} {:>7} {:>7} {:>12}", "head", "accuracy", "AUC", "F1", "train time");
+    let mut metrics = Vec::new();
+    for (name, w, time) in rows {
+        let m = BinaryMetrics::new(&scores(w, test_x), test_y);
+        println!("{name:<40} {:>8.2}% {:>7.4} {:>7.4} {:>12.2?}", 100.0 * m.accuracy, m.auc, m.f1, time);
+        metrics.push(json!({"head": name, "metrics": m, "train_seconds": time.as_secs_f64()}));
+    }
+    let max_weight_diff = w_encrypted.iter().zip(&w_mirror).map(|(a, b)| (a - b).abs()).fold(0.0, f64::max);
+    println!(
+        "max |w_encrypted − w_mirror| = {max_weight_diff:.3e}; sigmoid poly error {:.2e}",
+        trainer.sigmoid_error()
+    );
+    println!();
+    println!("overhead (data party / compute party):");
+    println!("  keygen {keygen_time:.2?}, evaluation keys {:.1} MiB", eval_key_bytes as f64 / 1048576.0);
+    println!(
+        "  encode+encrypt {encrypt_time:.2?}, upload {:.1} MiB ({} B per ciphertext)",
+        upload_bytes as f64 / 1048576.0,
+        ciphertext_bytes
+    );
+    println!(
+        "  encrypted training {train_time:.2?} ({:.2?} per epoch) vs plaintext exact {exact_time:.2?}",
+        train_time / args.epochs as u32
+    );
+    println!(
+        "  refreshes {refreshes} ({:.2?}, {:.1} KiB moved), decrypt {decrypt_time:.2?}",
+        data_party.refresh_time,
+        data_party.refresh_bytes as f64 / 1024.0
+    );
+    println!("  training time per primitive kind:");
+    for (kind, stats) in &profile {
+        println!("    {:<16} {:>6} calls {:>12.2?}", format!("{kind:?}"), stats.count, stats.total);
+    }
+    if let Some(path) = &args.report {
+        let report = json!({
+            "setup": 2, "repr": format!("{:?}", args.repr).to_lowercase(), "head": "logreg", "preset": params.name(),
+            "backend": ctx.sched().backend_name(), "threads": args.threads, "config": config,
+            "train_patients": prepared.train.1.len(), "test_patients": test_y.len(), "features": features,
+            "depth_per_step": trainer.depth_per_step(), "sigmoid_poly_error": trainer.sigmoid_error(),
+            "results": metrics, "max_weight_diff_vs_mirror": max_weight_diff,
+            "overhead": {
+                "keygen_seconds": keygen_time.as_secs_f64(), "eval_key_bytes": eval_key_bytes,
+                "encrypt_seconds": encrypt_time.as_secs_f64(), "upload_bytes": upload_bytes,
+                "ciphertext_bytes": ciphertext_bytes, "train_seconds": train_time.as_secs_f64(),
+                "train_seconds_per_epoch": train_time.as_secs_f64() / args.epochs as f64,
+                "plaintext_exact_seconds": exact_time.as_secs_f64(), "refreshes": refreshes,
+                "refresh_seconds": data_party.refresh_time.as_secs_f64(), "refresh_bytes": data_party.refresh_bytes,
+                "decrypt_seconds": decrypt_time.as_secs_f64(),
+                "per_kind": profile.iter().map(|(k, s)| (format!("{k:?}"), json!({"calls": s.count, "seconds": s.total.as_secs_f64()}))).collect::<serde_json::Map<_, _>>(),
+            },
+        });
+        std::fs::write(path, serde_json::to_string_pretty(&report)?)
+            .with_context(|| format!("cannot write {}", path.display()))?;
+    }
+    Ok(())
+}

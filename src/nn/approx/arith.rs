@@ -1,0 +1,362 @@
+//! The arithmetic that approximations run on: [`Arith`], implemented over
+//! ciphertexts ([`CkksArith`]) and over plaintext slots ([`PlainArith`], the
+//! mirror). The mirror applies the same level and scale rules and the same
+//! rounding of constants as CKKS, so an evaluation order that passes on it
+//! passes on ciphertexts, and its output is the exact-arithmetic twin of the
+//! encrypted result: the difference between the two is CKKS noise alone.
+
+use std::cell::Cell;
+
+use num_complex::Complex64;
+use std::sync::Arc;
+
+use crate::ckks::{Ciphertext, CkksError, Context, EvaluationKeys, MAX_COEFF_BITS, Params, SCALE_TOLERANCE};
+use crate::nn::Result;
+
+/// Operations on slot vectors that carry a level and a scale. Approximations
+/// are written once against this trait.
+pub trait Arith {
+    /// A (possibly encrypted) vector of slots.
+    type Value;
+    /// The parameter set (level moduli and nominal scales).
+    fn params(&self) -> &Params;
+    /// Level of `v`.
+    fn level(&self, v: &Self::Value) -> usize;
+    /// Scale of `v`.
+    fn scale(&self, v: &Self::Value) -> f64;
+    /// Number of slots of `v`.
+    fn slots(&self, v: &Self::Value) -> usize;
+    /// a + b (same level and scale).
+    fn add(&self, a: &Self::Value, b: &Self::Value) -> Result<Self::Value>;
+    /// a += b in place (same level and scale): spares the copy of a sum.
+    fn add_assign(&self, a: &mut Self::Value, b: &Self::Value) -> Result<()>;
+    /// a − b (same level and scale).
+    fn sub(&self, a: &Self::Value, b: &Self::Value) -> Result<Self::Value>;
+    /// a + c in every slot.
+    fn add_const(&self, a: &Self::Value, c: f64) -> Result<Self::Value>;
+    /// a · c with c encoded at `const_scale` (see [`Context::mul_const_scaled`]).
+    fn mul_const_scaled(&self, a: &Self::Value, c: f64, const_scale: f64) -> Result<Self::Value>;
+    /// a · b without relinearization (degree 2, scale product): the one
+    /// ciphertext-ciphertext multiplication that multiplication counts count.
+    fn mul(&self, a: &Self::Value, b: &Self::Value) -> Result<Self::Value>;
+    /// Back to degree 1 (no-op when already there).
+    fn relinearize(&self, a: Self::Value) -> Result<Self::Value>;
+    /// Divides by the current level's modulus: level − 1.
+    fn rescale(&self, a: &Self::Value) -> Result<Self::Value>;
+    /// A copy at `level` (≤ the current one), same scale.
+    fn drop_to_level(&self, a: &Self::Value, level: usize) -> Result<Self::Value>;
+    /// Slots rotated left by `step`.
+    fn rotate(&self, a: &Self::Value, step: i64) -> Result<Self::Value>;
+    /// a ⊙ `values` (one per slot of a), the plaintext encoded at scale
+    /// q_level so that the next rescale restores a's scale exactly.
+    fn mul_plain(&self, a: &Self::Value, values: &[f64]) -> Result<Self::Value>;
+}
+
+/// `values` must give one entry per slot of a `slots`-slot operand.
+fn check_plain_len(slots: usize, values: &[f64]) -> Result<()> {
+    if values.len() == slots {
+        Ok(())
+    } else {
+        Err(CkksError::InvalidInput {
+            op: "mul_plain",
+            reason: format!("{} plaintext values for {slots} slots", values.len()),
+        }
+        .into())
+    }
+}
+
+/// Relinearizes (if needed), then rescales: how every product is finished.
+pub(super) fn finish<A: Arith>(a: &A, v: A::Value) -> Result<A::Value> {
+    let v = a.relinearize(v)?;
+    a.rescale(&v)
+}
+
+/// c·v at `level` with scale exactly `target`: the constant absorbs the
+/// ratio target / scale(v), which must be large (≈ Δ) for precision.
+pub(super) fn scaled_term<A: Arith>(a: &A, v: &A::Value, c: f64, level: usize, target: f64) -> Result<A::Value> {
+    let v = at_level(a, v, level)?;
+    a.mul_const_scaled(&v, c, target / a.scale(&v))
+}
+
+/// A value, or a copy of it dropped to a lower level: avoids copying a
+/// ciphertext that already sits at the wanted level.
+pub(super) enum AtLevel<'v, V> {
+    /// The value itself.
+    Same(&'v V),
+    /// A new value (dropped, or computed).
+    Owned(V),
+}
+
+impl<V> std::ops::Deref for AtLevel<'_, V> {
+    type Target = V;
+
+    fn deref(&self) -> &V {
+        match self {
+            Self::Same(v) => v,
+            Self::Owned(v) => v,
+        }
+    }
+}
+
+/// `v` at `level` (≤ its own), copied only if it has to be dropped.
+pub(super) fn at_level<'v, A: Arith>(a: &A, v: &'v A::Value, level: usize) -> Result<AtLevel<'v, A::Value>> {
+    if a.level(v) == level { Ok(AtLevel::Same(v)) } else { a.drop_to_level(v, level).map(AtLevel::Owned) }
+}
+
+/// [`Arith`] over ciphertexts: each method is the CKKS operation of the same name.
+pub struct CkksArith<'a> {
+    ctx: &'a Context,
+    keys: &'a EvaluationKeys,
+}
+
+impl<'a> CkksArith<'a> {
+    /// Evaluates with `ctx` and the compute party's evaluation keys
+    /// (relinearization, plus rotations where an approximation rotates).
+    #[must_use]
+    pub fn new(ctx: &'a Context, keys: &'a EvaluationKeys) -> Self {
+        Self { ctx, keys }
+    }
+}
+
+impl Arith for CkksArith<'_> {
+    type Value = Ciphertext;
+
+    fn params(&self) -> &Params {
+        self.ctx.params()
+    }
+    fn level(&self, v: &Ciphertext) -> usize {
+        v.level()
+    }
+    fn scale(&self, v: &Ciphertext) -> f64 {
+        v.scale()
+    }
+    fn slots(&self, v: &Ciphertext) -> usize {
+        v.slots()
+    }
+    fn add(&self, a: &Ciphertext, b: &Ciphertext) -> Result<Ciphertext> {
+        Ok(self.ctx.add(a, b)?)
+    }
+    fn add_assign(&self, a: &mut Ciphertext, b: &Ciphertext) -> Result<()> {
+        Ok(self.ctx.add_assign(a, b)?)
+    }
+    fn sub(&self, a: &Ciphertext, b: &Ciphertext) -> Result<Ciphertext> {
+        Ok(self.ctx.sub(a, b)?)
+    }
+    fn add_const(&self, a: &Ciphertext, c: f64) -> Result<Ciphertext> {
+        Ok(self.ctx.add_const(a, c)?)
+    }
+    fn mul_const_scaled(&self, a: &Ciphertext, c: f64, const_scale: f64) -> Result<Ciphertext> {
+        Ok(self.ctx.mul_const_scaled(a, c, const_scale)?)
+    }
+    fn mul(&self, a: &Ciphertext, b: &Ciphertext) -> Result<Ciphertext> {
+        Ok(self.ctx.mul(a, b)?)
+    }
+    fn relinearize(&self, a: Ciphertext) -> Result<Ciphertext> {
+        if a.degree_plus_one() == 2 { Ok(a) } else { Ok(self.ctx.relinearize(&a, self.keys)?) }
+    }
+    fn rescale(&self, a: &Ciphertext) -> Result<Ciphertext> {
+        Ok(self.ctx.rescale(a)?)
+    }
+    fn drop_to_level(&self, a: &Ciphertext, level: usize) -> Result<Ciphertext> {
+        Ok(self.ctx.drop_to_level(a, level)?)
+    }
+    fn rotate(&self, a: &Ciphertext, step: i64) -> Result<Ciphertext> {
+        Ok(self.ctx.rotate(a, step, self.keys)?)
+    }
+    fn mul_plain(&self, a: &Ciphertext, values: &[f64]) -> Result<Ciphertext> {
+        check_plain_len(a.slots(), values)?;
+        let complex: Vec<Complex64> = values.iter().map(|&v| Complex64::new(v, 0.0)).collect();
+        let pt = self.ctx.encode(&complex, a.level(), self.ctx.params().level_modulus(a.level()))?;
+        Ok(self.ctx.mul_plain(a, &pt)?)
+    }
+}
+
+/// Plaintext slots with the level, scale and degree a ciphertext would have.
+#[derive(Clone, Debug)]
+pub struct PlainValue {
+    values: Vec<f64>,
+    level: usize,
+    scale: f64,
+    degree: usize,
+}
+
+impl PlainValue {
+    /// The slot values (exact arithmetic, CKKS constant rounding included).
+    #[must_use]
+    pub fn values(&self) -> &[f64] {
+        &self.values
+    }
+
+    /// Level.
+    #[must_use]
+    pub fn level(&self) -> usize {
+        self.level
+    }
+
+    /// Scale.
+    #[must_use]
+    pub fn scale(&self) -> f64 {
+        self.scale
+    }
+}
+
+/// [`Arith`] over plaintext slots: the mirror of [`CkksArith`], with the
+/// same checks (equal level and scale for additions, degree 1 for products,
+/// levels left for rescaling, constant ranges) and the same constant
+/// rounding, but no noise. Counts multiplications and rotations.
+pub struct PlainArith {
+    params: Arc<Params>,
+    multiplications: Cell<usize>,
+    rotations: Cell<usize>,
+}
+
+impl PlainArith {
+    /// A mirror for `params`.
+    #[must_use]
+    pub fn new(params: Arc<Params>) -> Self {
+        Self { params, multiplications: Cell::new(0), rotations: Cell::new(0) }
+    }
+
+    /// `values` at `level` with that level's nominal scale, as
+    /// [`Context::encode_real`] would encode them.
+    pub fn encode(&self, values: &[f64], level: usize) -> Result<PlainValue> {
+        if level > self.params.max_level() || values.is_empty() {
+            return Err(CkksError::InvalidInput {
+                op: "encode",
+                reason: format!("{} values at level {level} (maximum {})", values.len(), self.params.max_level()),
+            }
+            .into());
+        }
+        Ok(PlainValue { values: values.to_vec(), level, scale: self.params.scale(level), degree: 1 })
+    }
+
+    /// Ciphertext-ciphertext multiplications done so far.
+    #[must_use]
+    pub fn multiplications(&self) -> usize {
+        self.multiplications.get()
+    }
+
+    /// Rotations done so far.
+    #[must_use]
+    pub fn rotations(&self) -> usize {
+        self.rotations.get()
+    }
+
+    fn zip(&self, op: &'static str, a: &PlainValue, b: &PlainValue, f: fn(f64, f64) -> f64) -> Result<PlainValue> {
+        if a.level != b.level {
+            return Err(CkksError::LevelMismatch { op, lhs: a.level, rhs: b.level }.into());
+        }
+        if (a.scale / b.scale - 1.0).abs() > SCALE_TOLERANCE {
+            return Err(CkksError::ScaleMismatch { op, lhs: a.scale.log2(), rhs: b.scale.log2() }.into());
+        }
+        let values = a.values.iter().zip(&b.values).map(|(&x, &y)| f(x, y)).collect();
+        Ok(PlainValue { values, degree: a.degree.max(b.degree), ..*a })
+    }
+}
+
+/// Degree 1 required, as CKKS requires for products and rotations.
+fn linear(op: &'static str, v: &PlainValue) -> Result<()> {
+    if v.degree == 1 {
+        Ok(())
+    } else {
+        Err(CkksError::InvalidInput { op, reason: "ciphertext has degree 2; relinearize it first".into() }.into())
+    }
+}
+
+/// round(c·scale) as CKKS encodes a constant, or the error CKKS gives.
+fn const_integer(op: &'static str, c: f64, scale: f64) -> Result<f64> {
+    let v = (c * scale).round();
+    if v.is_finite() && v.abs() < MAX_COEFF_BITS.exp2() {
+        Ok(v)
+    } else {
+        Err(CkksError::InvalidInput {
+            op,
+            reason: format!("constant {c} at scale 2^{:.1} is out of range", scale.log2()),
+        }
+        .into())
+    }
+}
+
+impl Arith for PlainArith {
+    type Value = PlainValue;
+
+    fn params(&self) -> &Params {
+        &self.params
+    }
+    fn level(&self, v: &PlainValue) -> usize {
+        v.level
+    }
+    fn scale(&self, v: &PlainValue) -> f64 {
+        v.scale
+    }
+    fn slots(&self, v: &PlainValue) -> usize {
+        v.values.len()
+    }
+    fn add(&self, a: &PlainValue, b: &PlainValue) -> Result<PlainValue> {
+        self.zip("add", a, b, |x, y| x + y)
+    }
+    fn add_assign(&self, a: &mut PlainValue, b: &PlainValue) -> Result<()> {
+        *a = self.add(a, b)?;
+        Ok(())
+    }
+    fn sub(&self, a: &PlainValue, b: &PlainValue) -> Result<PlainValue> {
+        self.zip("sub", a, b, |x, y| x - y)
+    }
+    fn add_const(&self, a: &PlainValue, c: f64) -> Result<PlainValue> {
+        let c = const_integer("add_const", c, a.scale)? / a.scale;
+        Ok(PlainValue { values: a.values.iter().map(|x| x + c).collect(), ..a.clone() })
+    }
+    fn mul_const_scaled(&self, a: &PlainValue, c: f64, const_scale: f64) -> Result<PlainValue> {
+        if !(const_scale.is_finite() && const_scale > 0.0) {
+            return Err(CkksError::InvalidInput {
+                op: "mul_const_scaled",
+                reason: format!("constant scale {const_scale} must be finite and positive"),
+            }
+            .into());
+        }
+        let c = const_integer("mul_const_scaled", c, const_scale)? / const_scale;
+        Ok(PlainValue { values: a.values.iter().map(|x| x * c).collect(), scale: a.scale * const_scale, ..a.clone() })
+    }
+    fn mul(&self, a: &PlainValue, b: &PlainValue) -> Result<PlainValue> {
+        linear("mul", a)?;
+        linear("mul", b)?;
+        if a.level != b.level {
+            return Err(CkksError::LevelMismatch { op: "mul", lhs: a.level, rhs: b.level }.into());
+        }
+        self.multiplications.set(self.multiplications.get() + 1);
+        let values = a.values.iter().zip(&b.values).map(|(x, y)| x * y).collect();
+        Ok(PlainValue { values, level: a.level, scale: a.scale * b.scale, degree: 2 })
+    }
+    fn relinearize(&self, a: PlainValue) -> Result<PlainValue> {
+        Ok(PlainValue { degree: 1, ..a })
+    }
+    fn rescale(&self, a: &PlainValue) -> Result<PlainValue> {
+        if a.level == 0 {
+            return Err(CkksError::LevelExhausted { op: "rescale", level: 0, needed: 1 }.into());
+        }
+        let scale = a.scale / self.params.level_modulus(a.level);
+        Ok(PlainValue { level: a.level - 1, scale, ..a.clone() })
+    }
+    fn drop_to_level(&self, a: &PlainValue, level: usize) -> Result<PlainValue> {
+        if level > a.level {
+            return Err(CkksError::InvalidInput {
+                op: "drop_to_level",
+                reason: format!("target level {level} is above the ciphertext's level {}", a.level),
+            }
+            .into());
+        }
+        Ok(PlainValue { level, ..a.clone() })
+    }
+    fn rotate(&self, a: &PlainValue, step: i64) -> Result<PlainValue> {
+        linear("rotate", a)?;
+        self.rotations.set(self.rotations.get() + 1);
+        let n = a.values.len() as i64;
+        let values = (0..n).map(|i| a.values[(i + step).rem_euclid(n) as usize]).collect();
+        Ok(PlainValue { values, ..a.clone() })
+    }
+    fn mul_plain(&self, a: &PlainValue, values: &[f64]) -> Result<PlainValue> {
+        check_plain_len(a.values.len(), values)?;
+        let values = a.values.iter().zip(values).map(|(x, v)| x * v).collect();
+        Ok(PlainValue { values, scale: a.scale * self.params.level_modulus(a.level), ..a.clone() })
+    }
+}

@@ -1,0 +1,372 @@
+//! Logistic regression trained by mini-batch gradient descent on encrypted
+//! samples, labels and weights.
+//!
+//! Packing (L slots, F = features + 1 rounded up to a power of two, B = L/F
+//! samples per ciphertext): sample b fills block b (slots bF .. bF+F) with
+//! its features and a constant 1 (the bias) at index `features`; labels are
+//! replicated over their block; the weights are replicated with period F.
+//! One step on a mini-batch ciphertext X (labels y, and X' = (lr/count)·X
+//! for the gradient, both from the data party):
+//!
+//! 1. z = X ⊙ w, then [`rotate_and_sum`] over the block: u_b at slot bF
+//!    (1 level);
+//! 2. mask slot bF with 1/R and replicate it over the block (right
+//!    rotate-and-sum): ũ_b = u_b / R everywhere in block b (1 level);
+//! 3. σ(R·ũ) by a Chebyshev polynomial on [-1, 1], i.e. σ on [-R, R]
+//!    (⌈log2(d+1)⌉ levels; the change of variable rode on step 2);
+//! 4. e = σ − y; g = Σ_b e_b · X'_b by rotate-and-sum over blocks, which
+//!    leaves g replicated with period F (1 level);
+//! 5. w ← w − g (w brought to g's level and exact scale with one constant
+//!    multiplication folded into a rescale it had to make anyway).
+//!
+//! So a step costs 3 + ⌈log2(d+1)⌉ levels of w; when w has fewer left, the
+//! data party refreshes it (decrypts and re-encrypts at the top level).
+//! Outside |u| ≤ R the polynomial is meaningless: [`Trainer::check_domain`]
+//! lets the data party check the logits whenever it refreshes the weights.
+
+use crate::nn::approx::{Arith, ChebyshevEvaluator, ChebyshevSeries, Domain, reference};
+use crate::nn::{NnError, Result};
+
+/// Hyperparameters of a training run.
+#[derive(Clone, Copy, Debug, PartialEq, serde::Serialize)]
+pub struct LogRegConfig {
+    /// Learning rate.
+    pub lr: f64,
+    /// Passes over the training set.
+    pub epochs: usize,
+    /// Degree of the Chebyshev sigmoid (2^k − 1 uses its depth fully).
+    pub sigmoid_degree: usize,
+    /// Half-width R of the sigmoid's input domain [-R, R].
+    pub sigmoid_range: f64,
+}
+
+impl Default for LogRegConfig {
+    fn default() -> Self {
+        Self { lr: 0.2, epochs: 10, sigmoid_degree: 15, sigmoid_range: 16.0 }
+    }
+}
+
+/// One mini-batch as the compute party receives it (encrypted) or as the
+/// mirror holds it.
+#[derive(Clone, Debug)]
+pub struct Batch<V> {
+    /// Samples, packed by block.
+    pub x: V,
+    /// (lr / samples in the batch) · x, for the gradient.
+    pub x_grad: V,
+    /// Labels replicated over their block.
+    pub y: V,
+}
+
+/// The plaintext slot vectors of one [`Batch`] (data party, before encryption).
+#[derive(Clone, Debug, PartialEq)]
+pub struct BatchValues {
+    /// See [`Batch::x`].
+    pub x: Vec<f64>,
+    /// See [`Batch::x_grad`].
+    pub x_grad: Vec<f64>,
+    /// See [`Batch::y`].
+    pub y: Vec<f64>,
+}
+
+/// Packing and the training step for one feature count and slot count.
+#[derive(Clone, Debug)]
+pub struct Trainer {
+    features: usize,
+    block: usize,
+    slots: usize,
+    config: LogRegConfig,
+    /// σ(R·t) on t ∈ [-1, 1]: the change of variable rides on the mask.
+    sigmoid: ChebyshevEvaluator,
+}
+
+impl Trainer {
+    /// A trainer for `features` inputs in ciphertexts of `slots` slots.
+    pub fn new(features: usize, slots: usize, config: LogRegConfig) -> Result<Self> {
+        let block = (features + 1).next_power_of_two();
+        let invalid = |reason: String| NnError::InvalidApprox { what: "logistic regression".into(), reason };
+        if features == 0 || !slots.is_power_of_two() || block > slots {
+            return Err(invalid(format!("{features} features (+ bias) do not fit {slots} slots")));
+        }
+        if !(config.lr.is_finite() && config.lr > 0.0) {
+            return Err(invalid(format!("learning rate {} must be positive", config.lr)));
+        }
+        let range = config.sigmoid_range;
+        if !(range.is_finite() && range > 0.0) {
+            return Err(invalid(format!("sigmoid range {range} must be positive")));
+        }
+        let series = ChebyshevSeries::interpolate(
+            |t| reference::sigmoid(range * t),
+            Domain::new(-1.0, 1.0)?,
+            config.sigmoid_degree,
+        )?;
+        let sigmoid = ChebyshevEvaluator::new(series);
+        Ok(Self { features, block, slots, config, sigmoid })
+    }
+
+    /// Samples per ciphertext.
+    #[must_use]
+    pub fn samples_per_batch(&self) -> usize {
+        self.slots / self.block
+    }
+
+    /// Slots of every ciphertext.
+    #[must_use]
+    pub fn slots(&self) -> usize {
+        self.slots
+    }
+
+    /// The hyperparameters.
+    #[must_use]
+    pub fn config(&self) -> &LogRegConfig {
+        &self.config
+    }
+
+    /// Levels one step consumes from the weights.
+    #[must_use]
+    pub fn depth_per_step(&self) -> usize {
+        3 + self.sigmoid.depth()
+    }
+
+    /// Max |σ̃ − σ| of the sigmoid polynomial over [-R, R].
+    #[must_use]
+    pub fn sigmoid_error(&self) -> f64 {
+        let range = self.config.sigmoid_range;
+        self.sigmoid.series().max_error(|t| reference::sigmoid(range * t))
+    }
+
+    /// Checks (data party, on plaintext) that every logit w·x + b of `rows`
+    /// lies in the sigmoid's domain [-R, R]: outside it the polynomial is
+    /// meaningless and training would silently go wrong. `w_slots` are the
+    /// decrypted weight slots.
+    pub fn check_domain(&self, w_slots: &[f64], rows: &[Vec<f64>]) -> Result<()> {
+        let w = self.weights_from_slots(w_slots);
+        let range = self.config.sigmoid_range;
+        let outside: Vec<(usize, f64)> =
+            rows.iter().map(|r| logit(&w, r)).enumerate().filter(|(_, u)| u.abs() > range).collect();
+        match outside.first() {
+            Some(&(index, value)) => Err(NnError::OutOfDomain {
+                what: "sigmoid input w·x + b (lower the learning rate or widen the sigmoid range)".into(),
+                lo: -range,
+                hi: range,
+                index,
+                value,
+                count: outside.len(),
+            }),
+            None => Ok(()),
+        }
+    }
+
+    /// Rotation steps the evaluation keys need.
+    #[must_use]
+    pub fn rotations(&self) -> Vec<i64> {
+        let mut steps: Vec<i64> = Vec::new();
+        for k in 0..self.block.trailing_zeros() {
+            steps.extend([1 << k, -(1 << k)]);
+        }
+        for k in 0..self.samples_per_batch().trailing_zeros() {
+            steps.push((self.block << k) as i64);
+        }
+        steps
+    }
+
+    /// Packs up to [`Self::samples_per_batch`] samples (rows of `x`, labels
+    /// 0/1 in `y`) into the slot vectors of one batch.
+    pub fn batch_values(&self, x: &[Vec<f64>], y: &[f64]) -> Result<BatchValues> {
+        let invalid = |reason: String| NnError::InvalidApprox { what: "logistic regression batch".into(), reason };
+        if x.is_empty() || x.len() != y.len() || x.len() > self.samples_per_batch() {
+            return Err(invalid(format!(
+                "{} samples with {} labels (1..={} per batch)",
+                x.len(),
+                y.len(),
+                self.samples_per_batch()
+            )));
+        }
+        let rate = self.config.lr / x.len() as f64;
+        let mut values =
+            BatchValues { x: vec![0.0; self.slots], x_grad: vec![0.0; self.slots], y: vec![0.0; self.slots] };
+        for (b, (row, &label)) in x.iter().zip(y).enumerate() {
+            if row.len() != self.features || row.iter().any(|v| !v.is_finite()) {
+                return Err(invalid(format!("sample {b}: {} finite features expected", self.features)));
+            }
+            let block = b * self.block..(b + 1) * self.block;
+            for (k, &v) in row.iter().chain(std::iter::once(&1.0)).enumerate() {
+                values.x[block.start + k] = v;
+                values.x_grad[block.start + k] = rate * v;
+            }
+            values.y[block].fill(label);
+        }
+        Ok(values)
+    }
+
+    /// Weights and bias (`features + 1` values) from decrypted weight slots.
+    #[must_use]
+    pub fn weights_from_slots(&self, slots: &[f64]) -> Vec<f64> {
+        slots.iter().take(self.features + 1).copied().collect()
+    }
+
+    /// Initial weights (zeros), as slot values.
+    #[must_use]
+    pub fn initial_weights(&self) -> Vec<f64> {
+        vec![0.0; self.slots]
+    }
+
+    /// The block masks of step 2: 1/R at each block's first slot.
+    fn mask(&self) -> Vec<f64> {
+        (0..self.slots).map(|j| if j % self.block == 0 { 1.0 / self.config.sigmoid_range } else { 0.0 }).collect()
+    }
+
+    /// Σ_{t < count} rot(v, t·step) with log2(count) rotations.
+    fn rotate_and_sum<A: Arith>(a: &A, v: A::Value, step: i64, count: usize) -> Result<A::Value> {
+        let mut acc = v;
+        for k in 0..count.trailing_zeros() {
+            let rotated = a.rotate(&acc, step << k)?;
+            acc = a.add(&acc, &rotated)?;
+        }
+        Ok(acc)
+    }
+
+    /// `v` at `level` with scale exactly `scale` (one level above `level`
+    /// at least): a constant 1 scaled to land on `scale`, then a rescale.
+    fn match_scale<A: Arith>(a: &A, v: &A::Value, level: usize, scale: f64) -> Result<A::Value> {
+        let above = a.drop_to_level(v, level + 1)?;
+        let ratio = scale * a.params().level_modulus(level + 1) / a.scale(&above);
+        let lifted = a.mul_const_scaled(&above, 1.0, ratio)?;
+        a.rescale(&lifted)
+    }
+
+    /// One gradient step of `w` on `batch`.
+    pub fn step<A: Arith>(&self, a: &A, w: &A::Value, batch: &Batch<A::Value>) -> Result<A::Value> {
+        let level = a.level(w);
+        if level < self.depth_per_step() {
+            return Err(NnError::NotEnoughLevels {
+                what: "training step".into(),
+                needed: self.depth_per_step(),
+                level,
+            });
+        }
+        let finish = |v: A::Value| -> Result<A::Value> { a.rescale(&a.relinearize(v)?) };
+        let x = a.drop_to_level(&batch.x, level)?;
+        let z = finish(a.mul(&x, w)?)?;
+        let u = Self::rotate_and_sum(a, z, 1, self.block)?;
+        let masked = a.rescale(&a.mul_plain(&u, &self.mask())?)?;
+        let u_scaled = Self::rotate_and_sum(a, masked, -1, self.block)?;
+        let p = self.sigmoid.evaluate(a, &u_scaled)?;
+        let y = Self::match_scale(a, &batch.y, a.level(&p), a.scale(&p))?;
+        let e = a.sub(&p, &y)?;
+        let x_grad = a.drop_to_level(&batch.x_grad, a.level(&e))?;
+        let terms = finish(a.mul(&e, &x_grad)?)?;
+        let g = Self::rotate_and_sum(a, terms, self.block as i64, self.samples_per_batch())?;
+        let w_low = Self::match_scale(a, w, a.level(&g), a.scale(&g))?;
+        a.sub(&w_low, &g)
+    }
+
+    /// Runs `config.epochs` passes over `batches` from `w`; before a step
+    /// that would run out of levels, `refresh` (the data party) returns the
+    /// weights at the top level. Returns the weights and the refresh count.
+    pub fn train<A: Arith>(
+        &self,
+        a: &A,
+        w: A::Value,
+        batches: &[Batch<A::Value>],
+        mut refresh: impl FnMut(&A::Value) -> Result<A::Value>,
+        mut progress: impl FnMut(usize),
+    ) -> Result<(A::Value, usize)> {
+        let mut w = w;
+        let mut refreshes = 0;
+        for epoch in 0..self.config.epochs {
+            for batch in batches {
+                if a.level(&w) < self.depth_per_step() {
+                    w = refresh(&w)?;
+                    refreshes += 1;
+                }
+                w = self.step(a, &w, batch)?;
+            }
+            progress(epoch + 1);
+        }
+        Ok((w, refreshes))
+    }
+}
+
+/// Plaintext training with the exact sigmoid: the same mini-batches, order,
+/// learning rate and initial weights as [`Trainer::train`]. Returns weights
+/// and bias.
+#[must_use]
+pub fn train_exact(batches: &[(Vec<Vec<f64>>, Vec<f64>)], features: usize, config: &LogRegConfig) -> Vec<f64> {
+    let mut w = vec![0.0; features + 1];
+    for _ in 0..config.epochs {
+        for (x, y) in batches {
+            let rate = config.lr / x.len() as f64;
+            let mut g = vec![0.0; features + 1];
+            for (row, &label) in x.iter().zip(y) {
+                let e = reference::sigmoid(logit(&w, row)) - label;
+                for (k, v) in row.iter().chain(std::iter::once(&1.0)).enumerate() {
+                    g[k] += rate * e * v;
+                }
+            }
+            w.iter_mut().zip(&g).for_each(|(w, g)| *w -= g);
+        }
+    }
+    w
+}
+
+/// w·x + bias for weights `w` (features then bias).
+#[must_use]
+pub fn logit(w: &[f64], x: &[f64]) -> f64 {
+    x.iter().zip(w).map(|(x, w)| x * w).sum::<f64>() + w.last().copied().unwrap_or(0.0)
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Arc;
+
+    use super::*;
+    use crate::ckks::preset;
+    use crate::nn::approx::PlainArith;
+
+    /// A few samples of 3 features whose labels follow a linear rule.
+    fn toy_data() -> (Vec<Vec<f64>>, Vec<f64>) {
+        let x: Vec<Vec<f64>> = (0..24)
+            .map(|i| {
+                let t = f64::from(i);
+                vec![(t * 0.37).sin(), (t * 0.91).cos(), ((t * 1.3).sin() * 0.5)]
+            })
+            .collect();
+        let y = x.iter().map(|r| f64::from(u8::from(r[0] - 0.5 * r[1] + 0.2 > 0.0))).collect();
+        (x, y)
+    }
+
+    #[test]
+    fn mirror_training_follows_exact_training() {
+        let params = Arc::new(preset("toy-n4096").unwrap());
+        let config = LogRegConfig { lr: 1.0, epochs: 4, sigmoid_degree: 7, sigmoid_range: 8.0 };
+        let trainer = Trainer::new(3, 64, config).unwrap();
+        let (x, y) = toy_data();
+        let per = trainer.samples_per_batch();
+        let batches: Vec<_> = x.chunks(per).zip(y.chunks(per)).map(|(x, y)| (x.to_vec(), y.to_vec())).collect();
+        let mirror = PlainArith::new(params.clone());
+        let top = params.max_level();
+        let plain: Vec<Batch<_>> = batches
+            .iter()
+            .map(|(x, y)| {
+                let v = trainer.batch_values(x, y).unwrap();
+                Batch {
+                    x: mirror.encode(&v.x, top).unwrap(),
+                    x_grad: mirror.encode(&v.x_grad, top).unwrap(),
+                    y: mirror.encode(&v.y, top).unwrap(),
+                }
+            })
+            .collect();
+        let w0 = mirror.encode(&trainer.initial_weights(), top).unwrap();
+        let (w, refreshes) = trainer.train(&mirror, w0, &plain, |w| mirror.encode(w.values(), top), |_| {}).unwrap();
+        let exact = train_exact(&batches, 3, &config);
+        let got = trainer.weights_from_slots(w.values());
+        // Every weight slot of the replicated vector agrees.
+        for (j, v) in w.values().iter().enumerate() {
+            assert!((v - got[j % 4]).abs() < 1e-9 || j % 4 == 3 && (v - got[3]).abs() < 1e-9, "slot {j}");
+        }
+        let diff = got.iter().zip(&exact).map(|(a, b)| (a - b).abs()).fold(0.0, f64::max);
+        assert!(diff < 0.05, "mirror {got:?} vs exact {exact:?}");
+        assert_eq!(refreshes, config.epochs * batches.len() - 1);
+    }
+}
