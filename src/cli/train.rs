@@ -6,22 +6,21 @@
 //! head trained with the same approximations and with the exact sigmoid.
 
 use std::path::{Path, PathBuf};
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 use anyhow::{Context as _, Result, bail};
 use indicatif::{ProgressBar, ProgressStyle};
 use ndarray::Array2;
-use num_complex::Complex64;
 use serde_json::json;
 
 use super::common::{BackendChoice, load_preset, make_context};
-use crate::ckks::{Ciphertext, Context, EvaluationKeys, PublicKey, SecretKey};
 use crate::math::sampling::Csprng;
 use crate::model::dataset::{Dataset, SPLIT_SEED, Standardizer, TEST_FRACTION};
 use crate::model::minilm::MiniLm;
-use crate::nn::approx::{CkksArith, PlainArith, PlainValue};
+use crate::nn::approx::{PlainArith, PlainValue};
 use crate::nn::head::logreg::{Batch, LogRegConfig, Trainer, logit, train_exact};
 use crate::nn::head::metrics::BinaryMetrics;
+use crate::nn::party::{ComputeParty, DataParty};
 
 /// The Wisconsin breast-cancer data, bundled into the binary (`data/`).
 const BUNDLED_DATA: &str = include_str!("../../data/breast_cancer.csv");
@@ -79,60 +78,6 @@ pub struct Args {
     /// Write the accuracy and overhead report as JSON here.
     #[arg(long)]
     report: Option<PathBuf>,
-}
-
-/// The compute party's view: a context, the public key and the evaluation
-/// keys. It has no field that can hold a [`SecretKey`], and nothing it is
-/// given lets it decrypt.
-struct ComputeParty<'a> {
-    ctx: &'a Context,
-    public: &'a PublicKey,
-    eval: &'a EvaluationKeys,
-}
-
-impl ComputeParty<'_> {
-    /// The initial weights: an encryption of zeros under the public key.
-    fn encrypt_zeros(&self, slots: usize, rng: &mut Csprng) -> crate::ckks::Result<Ciphertext> {
-        let top = self.ctx.params().max_level();
-        let pt = self.ctx.encode(&vec![Complex64::new(0.0, 0.0); slots], top, self.ctx.params().scale(top))?;
-        self.ctx.encrypt(&pt, self.public, rng)
-    }
-}
-
-/// The data party: all keys, the plaintext data, and the refresh service.
-struct DataParty<'a> {
-    ctx: &'a Context,
-    secret: SecretKey,
-    rng: Csprng,
-    /// Time and bytes spent on refreshing weights.
-    refresh_time: Duration,
-    refresh_bytes: usize,
-}
-
-impl DataParty<'_> {
-    fn encrypt(&mut self, values: &[f64]) -> crate::ckks::Result<Ciphertext> {
-        let top = self.ctx.params().max_level();
-        let complex: Vec<Complex64> = values.iter().map(|&v| Complex64::new(v, 0.0)).collect();
-        let pt = self.ctx.encode(&complex, top, self.ctx.params().scale(top))?;
-        self.ctx.encrypt_symmetric(&pt, &self.secret, &mut self.rng)
-    }
-
-    fn decrypt(&self, ct: &Ciphertext) -> crate::ckks::Result<Vec<f64>> {
-        Ok(self.ctx.decode(&self.ctx.decrypt(ct, &self.secret)?)?.iter().map(|z| z.re).collect())
-    }
-
-    /// Decrypts the weights, checks that the logits of its training rows
-    /// stay in the sigmoid's domain, and encrypts the weights again at the
-    /// top level.
-    fn refresh(&mut self, w: &Ciphertext, trainer: &Trainer, rows: &[Vec<f64>]) -> crate::nn::Result<Ciphertext> {
-        let start = Instant::now();
-        self.refresh_bytes += 2 * self.ctx.ciphertext_to_bytes(w)?.len();
-        let values = self.decrypt(w)?;
-        trainer.check_domain(&values, rows)?;
-        let fresh = self.encrypt(&values)?;
-        self.refresh_time += start.elapsed();
-        Ok(fresh)
-    }
 }
 
 /// Train and test representations with 0/1 labels.
@@ -240,12 +185,9 @@ pub fn run(args: &Args) -> Result<()> {
 
     // Data party: keys, encoding, encryption.
     let start = Instant::now();
-    let mut rng = Csprng::from_os()?;
-    let bundle = ctx.gen_keys(&trainer.rotations(), false, &mut rng)?;
+    let (mut data_party, material) = DataParty::generate(&ctx, &trainer.rotations())?;
     let keygen_time = start.elapsed();
-    let eval_key_bytes = ctx.evaluation_keys_to_bytes(&bundle.eval)?.len();
-    let mut data_party =
-        DataParty { ctx: &ctx, secret: bundle.secret, rng, refresh_time: Duration::ZERO, refresh_bytes: 0 };
+    let eval_key_bytes = material.eval.len() + material.public.len();
     let start = Instant::now();
     let values = batches.iter().map(|(x, y)| trainer.batch_values(x, y)).collect::<Result<Vec<_>, _>>()?;
     let encrypted = values
@@ -265,24 +207,24 @@ pub fn run(args: &Args) -> Result<()> {
         .map(|c| ctx.ciphertext_to_bytes(c).map(|b| b.len()))
         .sum::<Result<usize, _>>()?;
 
-    // Compute party: ciphertexts, the public key and the evaluation keys only.
-    let compute = ComputeParty { ctx: &ctx, public: &bundle.public, eval: &bundle.eval };
+    // Compute party: ciphertexts and the serialized public and evaluation keys only.
+    let compute = ComputeParty::from_bytes(&ctx, &material.public, &material.eval)?;
     let w0 = compute.encrypt_zeros(trainer.slots(), &mut Csprng::from_os()?)?;
     let ciphertext_bytes = ctx.ciphertext_to_bytes(&w0)?.len();
     let bar = ProgressBar::new(args.epochs as u64)
         .with_style(ProgressStyle::with_template("{bar:30} epoch {pos}/{len} {elapsed}").expect("static template"));
     ctx.sched().profile().reset();
     let start = Instant::now();
-    let arith = CkksArith::new(compute.ctx, compute.eval);
-    let (w_enc, refreshes) = trainer.train(
-        &arith,
+    let (w_enc, _) = trainer.train(
+        &compute.arith(),
         w0,
         &encrypted,
-        |w| data_party.refresh(w, &trainer, &train_rows),
+        |w| data_party.refresh(w, |values| trainer.check_domain(values, &train_rows)),
         |e| bar.set_position(e as u64),
     )?;
     ctx.synchronize()?;
-    let train_time = start.elapsed() - data_party.refresh_time;
+    let (refreshes, refresh_time, refresh_bytes) = data_party.refresh_stats();
+    let train_time = start.elapsed() - refresh_time;
     bar.finish_and_clear();
     let profile = ctx.sched().profile().snapshot();
 
@@ -357,9 +299,13 @@ pub fn run(args: &Args) -> Result<()> {
     );
     println!(
         "  refreshes {refreshes} ({:.2?}, {:.1} KiB moved), decrypt {decrypt_time:.2?}",
-        data_party.refresh_time,
-        data_party.refresh_bytes as f64 / 1024.0
+        refresh_time,
+        refresh_bytes as f64 / 1024.0
     );
+    let peak = peak_memory_bytes();
+    if let Some(bytes) = peak {
+        println!("  peak memory (resident) {:.0} MiB", bytes as f64 / 1048576.0);
+    }
     println!("  training time per primitive kind:");
     for (kind, stats) in &profile {
         println!("    {:<16} {:>6} calls {:>12.2?}", format!("{kind:?}"), stats.count, stats.total);
@@ -377,8 +323,8 @@ pub fn run(args: &Args) -> Result<()> {
                 "ciphertext_bytes": ciphertext_bytes, "train_seconds": train_time.as_secs_f64(),
                 "train_seconds_per_epoch": train_time.as_secs_f64() / args.epochs as f64,
                 "plaintext_exact_seconds": exact_time.as_secs_f64(), "refreshes": refreshes,
-                "refresh_seconds": data_party.refresh_time.as_secs_f64(), "refresh_bytes": data_party.refresh_bytes,
-                "decrypt_seconds": decrypt_time.as_secs_f64(),
+                "refresh_seconds": refresh_time.as_secs_f64(), "refresh_bytes": refresh_bytes,
+                "decrypt_seconds": decrypt_time.as_secs_f64(), "peak_memory_bytes": peak,
                 "per_kind": profile.iter().map(|(k, s)| (format!("{k:?}"), json!({"calls": s.count, "seconds": s.total.as_secs_f64()}))).collect::<serde_json::Map<_, _>>(),
             },
         });
@@ -386,4 +332,12 @@ pub fn run(args: &Args) -> Result<()> {
             .with_context(|| format!("cannot write {}", path.display()))?;
     }
     Ok(())
+}
+
+/// The process's peak resident memory (Linux `VmHWM`), if the system tells.
+fn peak_memory_bytes() -> Option<u64> {
+    let status = std::fs::read_to_string("/proc/self/status").ok()?;
+    let line = status.lines().find(|l| l.starts_with("VmHWM:"))?;
+    let kib: u64 = line.split_whitespace().nth(1)?.parse().ok()?;
+    Some(kib * 1024)
 }
