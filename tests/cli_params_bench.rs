@@ -106,6 +106,34 @@ fn demo_trains_on_ciphertexts_and_matches_the_mirror() {
     assert!(stdout.contains("refreshes"), "{stdout}");
 }
 
+/// The data party keeps its key folder and the encrypted head; later,
+/// `hetl eval --head` decrypts the head and scores it like `hetl train` did.
+#[test]
+fn trained_head_is_decrypted_and_scored_by_eval() {
+    let dir = tempfile::tempdir().unwrap();
+    let (keys, head) = (dir.path().join("keys"), dir.path().join("head.ct"));
+    let out = hetl()
+        .args(["train", "--preset", "toy-n4096", "--epochs", "1"])
+        .args(["--keys-out", keys.to_str().unwrap(), "--out", head.to_str().unwrap()])
+        .assert()
+        .success()
+        .get_output()
+        .clone();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let trained = stdout.lines().find(|l| l.starts_with("encrypted training")).unwrap().split_whitespace().nth(5);
+    let out = hetl()
+        .args(["eval", "--keys", keys.to_str().unwrap(), "--head", head.to_str().unwrap()])
+        .assert()
+        .success()
+        .get_output()
+        .clone();
+    let scored = String::from_utf8_lossy(&out.stdout);
+    let accuracy = trained.unwrap().trim_end_matches('%');
+    assert!(scored.contains(&format!("accuracy {accuracy}")), "train: {stdout}\neval: {scored}");
+    let err = stderr_of(hetl().args(["train", "--preset", "toy-n4096", "--keys-out", keys.to_str().unwrap()]));
+    assert!(err.contains("refusing to overwrite"), "{err}");
+}
+
 /// Bad data files and impossible settings give one clear error, not a panic.
 #[test]
 fn train_rejects_bad_data_and_settings() {

@@ -17,7 +17,7 @@ use zeroize::Zeroizing;
 
 use super::common::{BackendChoice, load_preset, make_context, warn_if_toy};
 use crate::ckks::serialize::{load_params, params_to_json};
-use crate::ckks::{Ciphertext, Context, EvaluationKeys, Params};
+use crate::ckks::{Ciphertext, Context, EvaluationKeys, Params, SecretKey};
 use crate::math::sampling::Csprng;
 
 /// Parameter file inside a key folder.
@@ -128,22 +128,29 @@ pub struct DecryptArgs {
 /// Arguments of `hetl eval`.
 #[derive(Debug, clap::Args)]
 pub struct EvalArgs {
-    /// Key folder: only params.json and eval.key are read (never secret.key).
+    /// Key folder: with --op only params.json and eval.key are read (never
+    /// secret.key); with --head (data party) also secret.key.
     #[arg(long)]
     keys: PathBuf,
     /// Operation: add, sub, mul, rescale, rotate:K, conjugate, negate,
     /// mul-const:C, add-const:C, drop-level:L.
-    #[arg(long, value_parser = parse_op)]
-    op: EvalOp,
+    #[arg(long, value_parser = parse_op, required_unless_present = "head", requires_all = ["a", "out"])]
+    op: Option<EvalOp>,
     /// First (or only) operand.
     #[arg(long)]
-    a: PathBuf,
+    a: Option<PathBuf>,
     /// Second operand of add, sub and mul.
     #[arg(long)]
     b: Option<PathBuf>,
     /// Ciphertext file to write.
     #[arg(long)]
-    out: PathBuf,
+    out: Option<PathBuf>,
+    /// Data party: decrypt this trained head (from `hetl train --out`) and
+    /// score it on the test split (accuracy, AUC, F1).
+    #[arg(long, conflicts_with_all = ["op", "a", "b", "out"])]
+    head: Option<PathBuf>,
+    #[command(flatten)]
+    data: super::train::DataArgs,
     #[command(flatten)]
     exec: ExecArgs,
 }
@@ -266,8 +273,48 @@ fn write_secret(path: &Path, bytes: &[u8]) -> Result<()> {
     file.write_all(bytes).and_then(|()| file.sync_all()).with_context(|| format!("cannot write {}", path.display()))
 }
 
+/// Refuses to overwrite key files in `dir` unless `force`, and creates `dir`.
+pub(super) fn check_key_folder(dir: &Path, force: bool) -> Result<()> {
+    let names = [PARAMS_FILE, SECRET_KEY_FILE, PUBLIC_KEY_FILE, EVAL_KEY_FILE];
+    if !force {
+        let existing: Vec<String> =
+            names.iter().map(|n| dir.join(n)).filter(|p| p.exists()).map(|p| p.display().to_string()).collect();
+        ensure!(existing.is_empty(), "refusing to overwrite {} (pass --force to replace them)", existing.join(", "));
+    }
+    fs::create_dir_all(dir).with_context(|| format!("cannot create {}", dir.display()))
+}
+
+/// Writes a key folder: params.json, secret.key (owner-only), public.key, eval.key.
+pub(super) fn write_key_folder(dir: &Path, params: &Params, secret: &[u8], public: &[u8], eval: &[u8]) -> Result<()> {
+    let params_json = params_to_json(params)?.into_bytes();
+    let files: [(&str, &[u8]); 4] =
+        [(PARAMS_FILE, &params_json), (SECRET_KEY_FILE, secret), (PUBLIC_KEY_FILE, public), (EVAL_KEY_FILE, eval)];
+    for (name, bytes) in files {
+        let path = dir.join(name);
+        if name == SECRET_KEY_FILE {
+            write_secret(&path, bytes)?;
+        } else {
+            write_bytes(&path, bytes)?;
+        }
+        let note = match name {
+            SECRET_KEY_FILE => "  (keep private: data party only)",
+            EVAL_KEY_FILE => "  (give to the compute party with params.json)",
+            _ => "",
+        };
+        println!("wrote {} ({} bytes){note}", path.display(), bytes.len());
+    }
+    Ok(())
+}
+
+/// Loads `DIR/secret.key` (the data party's).
+pub(super) fn load_secret_key(ctx: &Context, dir: &Path) -> Result<SecretKey> {
+    let path = dir.join(SECRET_KEY_FILE);
+    let bytes = Zeroizing::new(read_bytes(&path)?);
+    ctx.secret_key_from_bytes(&bytes).with_context(|| format!("cannot load secret key {}", path.display()))
+}
+
 /// Loads `DIR/params.json` and warns if it is a toy set.
-fn load_params_dir(dir: &Path) -> Result<Arc<Params>> {
+pub(super) fn load_params_dir(dir: &Path) -> Result<Arc<Params>> {
     let path = dir.join(PARAMS_FILE);
     let bytes = read_bytes(&path)?;
     let params = load_params(&mut bytes.as_slice())
@@ -276,7 +323,7 @@ fn load_params_dir(dir: &Path) -> Result<Arc<Params>> {
     Ok(Arc::new(params))
 }
 
-fn load_ciphertext(ctx: &Context, path: &Path) -> Result<Ciphertext> {
+pub(super) fn load_ciphertext(ctx: &Context, path: &Path) -> Result<Ciphertext> {
     let bytes = read_bytes(path)?;
     ctx.ciphertext_from_bytes(&bytes).with_context(|| format!("cannot load ciphertext {}", path.display()))
 }
@@ -416,13 +463,7 @@ pub fn keygen(args: &KeygenArgs) -> Result<()> {
     let mut seed = args.seed.as_deref().map(parse_seed).transpose()?;
     let params = load_preset(&args.preset)?;
     let dir = &args.out;
-    let names = [PARAMS_FILE, SECRET_KEY_FILE, PUBLIC_KEY_FILE, EVAL_KEY_FILE];
-    if !args.force {
-        let existing: Vec<String> =
-            names.iter().map(|n| dir.join(n)).filter(|p| p.exists()).map(|p| p.display().to_string()).collect();
-        ensure!(existing.is_empty(), "refusing to overwrite {} (pass --force to replace them)", existing.join(", "));
-    }
-    fs::create_dir_all(dir).with_context(|| format!("cannot create {}", dir.display()))?;
+    check_key_folder(dir, args.force)?;
     let ctx = args.exec.context(params.clone())?;
     let mut rng = match &mut seed {
         Some(s) => {
@@ -442,27 +483,9 @@ pub fn keygen(args: &KeygenArgs) -> Result<()> {
         .gen_evaluation_keys(&sk, !args.no_relin, &args.rotations, args.conjugate, &mut rng)
         .context("cannot generate the evaluation keys")?;
 
-    let files: [(&str, Zeroizing<Vec<u8>>); 4] = [
-        (PARAMS_FILE, Zeroizing::new(params_to_json(&params)?.into_bytes())),
-        (SECRET_KEY_FILE, ctx.secret_key_to_bytes(&sk)?),
-        (PUBLIC_KEY_FILE, Zeroizing::new(ctx.public_key_to_bytes(&pk)?)),
-        (EVAL_KEY_FILE, Zeroizing::new(ctx.evaluation_keys_to_bytes(&evk)?)),
-    ];
     println!("parameter set {} (fingerprint {})", params.name(), params.fingerprint_hex());
-    for (name, bytes) in &files {
-        let path = dir.join(name);
-        if *name == SECRET_KEY_FILE {
-            write_secret(&path, bytes)?;
-        } else {
-            write_bytes(&path, bytes)?;
-        }
-        let note = match *name {
-            SECRET_KEY_FILE => "  (keep private: data party only)",
-            EVAL_KEY_FILE => "  (give to the compute party with params.json)",
-            _ => "",
-        };
-        println!("wrote {} ({} bytes){note}", path.display(), bytes.len());
-    }
+    let secret = ctx.secret_key_to_bytes(&sk)?;
+    write_key_folder(dir, &params, &secret, &ctx.public_key_to_bytes(&pk)?, &ctx.evaluation_keys_to_bytes(&evk)?)?;
     let mut steps: Vec<i64> = args.rotations.clone();
     steps.sort_unstable();
     steps.dedup();
@@ -499,14 +522,7 @@ pub fn encrypt(args: &EncryptArgs) -> Result<()> {
                 .with_context(|| format!("cannot load public key {}", path.display()))?;
             ctx.encrypt(&pt, &pk, &mut rng)
         }
-        EncryptWith::Secret => {
-            let path = args.keys.join(SECRET_KEY_FILE);
-            let bytes = Zeroizing::new(read_bytes(&path)?);
-            let sk = ctx
-                .secret_key_from_bytes(&bytes)
-                .with_context(|| format!("cannot load secret key {}", path.display()))?;
-            ctx.encrypt_symmetric(&pt, &sk, &mut rng)
-        }
+        EncryptWith::Secret => ctx.encrypt_symmetric(&pt, &load_secret_key(&ctx, &args.keys)?, &mut rng),
     }
     .context("cannot encrypt")?;
     let size = save_ciphertext(&ctx, &ct, &args.out)?;
@@ -519,9 +535,7 @@ pub fn decrypt(args: &DecryptArgs) -> Result<()> {
     let format = format_of(&args.out)?;
     let params = load_params_dir(&args.keys)?;
     let ctx = args.exec.context(params)?;
-    let path = args.keys.join(SECRET_KEY_FILE);
-    let bytes = Zeroizing::new(read_bytes(&path)?);
-    let sk = ctx.secret_key_from_bytes(&bytes).with_context(|| format!("cannot load secret key {}", path.display()))?;
+    let sk = load_secret_key(&ctx, &args.keys)?;
     let ct = load_ciphertext(&ctx, &args.input)?;
     let count = args.count.unwrap_or(ct.slots());
     ensure!(
@@ -544,7 +558,19 @@ pub fn decrypt(args: &DecryptArgs) -> Result<()> {
 
 /// Runs `hetl eval`.
 pub fn eval(args: &EvalArgs) -> Result<()> {
-    let op = args.op;
+    if let Some(head) = &args.head {
+        let params = load_params_dir(&args.keys)?;
+        let ctx = args.exec.context(params)?;
+        let sk = load_secret_key(&ctx, &args.keys)?;
+        let ct = load_ciphertext(&ctx, head)?;
+        let slots =
+            ctx.decode(&ctx.decrypt(&ct, &sk).with_context(|| format!("cannot decrypt {}", head.display()))?)?;
+        let values: Vec<f64> = slots.iter().map(|z| z.re).collect();
+        return super::train::score_head(&values, &args.data);
+    }
+    let (Some(op), Some(a_path), Some(out)) = (args.op, &args.a, &args.out) else {
+        bail!("--op, --a and --out are required (or --head to score a trained head)");
+    };
     match (&args.b, op.is_binary()) {
         (None, true) => bail!("--op {op} needs a second operand (--b FILE)"),
         (Some(_), false) => bail!("--op {op} takes one operand; remove --b"),
@@ -552,7 +578,7 @@ pub fn eval(args: &EvalArgs) -> Result<()> {
     }
     let params = load_params_dir(&args.keys)?;
     let ctx = args.exec.context(params)?;
-    let a = load_ciphertext(&ctx, &args.a)?;
+    let a = load_ciphertext(&ctx, a_path)?;
     let b = args.b.as_deref().map(|p| load_ciphertext(&ctx, p)).transpose()?;
     let keys = if op.needs_keys() { Some(load_eval_keys(&ctx, &args.keys)?) } else { None };
     let (b, keys) = (b.as_ref(), keys.as_ref());
@@ -569,8 +595,8 @@ pub fn eval(args: &EvalArgs) -> Result<()> {
         EvalOp::DropLevel(l) => ctx.drop_to_level(&a, l),
     }
     .with_context(|| format!("cannot evaluate {op}"))?;
-    let size = save_ciphertext(&ctx, &result, &args.out)?;
-    println!("{op}: wrote {} ({}, {size} bytes)", args.out.display(), describe(&result));
+    let size = save_ciphertext(&ctx, &result, out)?;
+    println!("{op}: wrote {} ({}, {size} bytes)", out.display(), describe(&result));
     Ok(())
 }
 

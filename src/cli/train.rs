@@ -8,12 +8,13 @@
 use std::path::{Path, PathBuf};
 use std::time::Instant;
 
-use anyhow::{Context as _, Result, bail};
+use anyhow::{Context as _, Result, bail, ensure};
 use indicatif::{ProgressBar, ProgressStyle};
 use ndarray::Array2;
 use serde_json::json;
 
 use super::common::{BackendChoice, load_preset, make_context};
+use super::data_party::{check_key_folder, write_key_folder};
 use crate::math::sampling::Csprng;
 use crate::model::dataset::{Dataset, SPLIT_SEED, Standardizer, TEST_FRACTION};
 use crate::model::minilm::MiniLm;
@@ -36,18 +37,25 @@ pub enum Repr {
     Minilm,
 }
 
-/// Arguments of `hetl train`.
+/// Which data and representation (shared by `hetl train` and `hetl eval --head`).
 #[derive(Debug, clap::Args)]
-pub struct Args {
-    /// 2: the data party runs the encoder in plaintext (1: encrypted encoder, not available yet).
-    #[arg(long, default_value_t = 2)]
-    setup: u8,
+pub struct DataArgs {
     /// `bundled` (data/breast_cancer.csv) or the path of a CSV with the same columns.
     #[arg(long, default_value = "bundled")]
     data: String,
     /// Representation the head is trained on.
     #[arg(long, value_enum, default_value = "features")]
     repr: Repr,
+}
+
+/// Arguments of `hetl train`.
+#[derive(Debug, clap::Args)]
+pub struct Args {
+    /// 2: the data party runs the encoder in plaintext (1: encrypted encoder, not available yet).
+    #[arg(long, default_value_t = 2)]
+    setup: u8,
+    #[command(flatten)]
+    data: DataArgs,
     /// Head: `logreg` (logistic regression).
     #[arg(long, default_value = "logreg")]
     head: String,
@@ -75,6 +83,13 @@ pub struct Args {
     /// Write the encrypted trained head (weights ciphertext) here.
     #[arg(long)]
     out: Option<PathBuf>,
+    /// Write the data party's key folder here (params.json, secret.key,
+    /// public.key, eval.key), e.g. for `hetl eval --head` later.
+    #[arg(long)]
+    keys_out: Option<PathBuf>,
+    /// Overwrite existing key files in --keys-out.
+    #[arg(long)]
+    force: bool,
     /// Write the accuracy and overhead report as JSON here.
     #[arg(long)]
     report: Option<PathBuf>,
@@ -150,8 +165,11 @@ pub fn run(args: &Args) -> Result<()> {
     if args.epochs == 0 {
         bail!("--epochs must be at least 1");
     }
-    let data = load_data(&args.data)?;
-    let prepared = prepare(&data, args.repr)?;
+    if let Some(dir) = &args.keys_out {
+        check_key_folder(dir, args.force)?;
+    }
+    let data = load_data(&args.data.data)?;
+    let prepared = prepare(&data, args.data.repr)?;
     let features = prepared.train.0.ncols();
     let params = load_preset(&args.preset)?;
     let ctx = make_context(params.clone(), args.backend, args.threads)?;
@@ -174,7 +192,7 @@ pub fn run(args: &Args) -> Result<()> {
     let train_rows: Vec<Vec<f64>> = batches.iter().flat_map(|(x, _)| x.iter().cloned()).collect();
     println!(
         "Setup 2, {:?} representation: {} train / {} test patients, {} features, {} mini-batch ciphertext(s) of {} samples, preset {}",
-        args.repr,
+        args.data.repr,
         prepared.train.1.len(),
         prepared.test.1.len(),
         features,
@@ -188,6 +206,9 @@ pub fn run(args: &Args) -> Result<()> {
     let (mut data_party, material) = DataParty::generate(&ctx, &trainer.rotations())?;
     let keygen_time = start.elapsed();
     let eval_key_bytes = material.eval.len() + material.public.len();
+    if let Some(dir) = &args.keys_out {
+        write_key_folder(dir, &params, &data_party.secret_key_bytes()?, &material.public, &material.eval)?;
+    }
     let start = Instant::now();
     let values = batches.iter().map(|(x, y)| trainer.batch_values(x, y)).collect::<Result<Vec<_>, _>>()?;
     let encrypted = values
@@ -312,7 +333,7 @@ pub fn run(args: &Args) -> Result<()> {
     }
     if let Some(path) = &args.report {
         let report = json!({
-            "setup": 2, "repr": format!("{:?}", args.repr).to_lowercase(), "head": "logreg", "preset": params.name(),
+            "setup": 2, "repr": format!("{:?}", args.data.repr).to_lowercase(), "head": "logreg", "preset": params.name(),
             "backend": ctx.sched().backend_name(), "threads": args.threads, "config": config,
             "train_patients": prepared.train.1.len(), "test_patients": test_y.len(), "features": features,
             "depth_per_step": trainer.depth_per_step(), "sigmoid_poly_error": trainer.sigmoid_error(),
@@ -340,4 +361,23 @@ fn peak_memory_bytes() -> Option<u64> {
     let line = status.lines().find(|l| l.starts_with("VmHWM:"))?;
     let kib: u64 = line.split_whitespace().nth(1)?.parse().ok()?;
     Some(kib * 1024)
+}
+
+/// Scores a decrypted head (weight slots, from `hetl eval --head`) on the
+/// test split of the data and representation it was trained on.
+pub fn score_head(slots: &[f64], data: &DataArgs) -> Result<()> {
+    let prepared = prepare(&load_data(&data.data)?, data.repr)?;
+    let features = prepared.test.0.ncols();
+    ensure!(slots.len() > features, "the head has {} slots; {features} features need more", slots.len());
+    let w = &slots[..=features];
+    let m = BinaryMetrics::new(&scores(w, &prepared.test.0), &prepared.test.1);
+    println!(
+        "head on the {} test patients ({:?} representation): accuracy {:.2}%, AUC {:.4}, F1 {:.4}",
+        prepared.test.1.len(),
+        data.repr,
+        100.0 * m.accuracy,
+        m.auc,
+        m.f1
+    );
+    Ok(())
 }

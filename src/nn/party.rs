@@ -116,6 +116,12 @@ impl<'a> DataParty<'a> {
         Ok(fresh)
     }
 
+    /// The serialized secret key, for the data party's own key folder
+    /// (wiped when dropped).
+    pub fn secret_key_bytes(&self) -> Result<zeroize::Zeroizing<Vec<u8>>> {
+        self.ctx.secret_key_to_bytes(&self.secret)
+    }
+
     /// Refreshes done, their total time, and the bytes moved both ways.
     #[must_use]
     pub fn refresh_stats(&self) -> (usize, Duration, usize) {
