@@ -134,6 +134,17 @@ fn trained_head_is_decrypted_and_scored_by_eval() {
     assert!(err.contains("refusing to overwrite"), "{err}");
 }
 
+/// `hetl profile` reports the cost of every layer of a training step.
+#[test]
+fn profile_reports_each_layer_of_a_step() {
+    let out =
+        hetl().args(["profile", "--preset", "toy-n4096", "--epochs", "1"]).assert().success().get_output().clone();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    for layer in ["logit", "mask+replicate", "sigmoid", "gradient", "update", "refresh (data party)"] {
+        assert!(stdout.lines().any(|l| l.trim_start().starts_with(layer) && l.contains("calls")), "{layer}: {stdout}");
+    }
+}
+
 /// Bad data files and impossible settings give one clear error, not a panic.
 #[test]
 fn train_rejects_bad_data_and_settings() {

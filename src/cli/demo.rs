@@ -1,4 +1,4 @@
-//! `hetl demo`: the Setup 2 flow on the bundled breast-cancer features with
+//! `hetl demo` and `hetl profile`. `hetl demo` is the Setup 2 flow on the bundled breast-cancer features with
 //! the default hyperparameters (`hetl train` with its defaults; every flag of
 //! `hetl train` is accepted): a hospital encrypts its patients' features and
 //! diagnoses, a compute party trains a logistic-regression head on
@@ -20,4 +20,19 @@ pub struct Args {
 pub fn run(args: &Args) -> Result<()> {
     println!("hetl demo — Setup 2: the data party (hospital) encrypts; the compute party trains on ciphertexts only.");
     train::run(&args.train)
+}
+
+/// Arguments of `hetl profile`: those of `hetl train`.
+#[derive(Debug, clap::Args)]
+pub struct ProfileArgs {
+    #[command(flatten)]
+    train: train::Args,
+}
+
+/// Runs `hetl profile`: `hetl train` in blocking mode, whose report ends with
+/// the cost of each layer of a training step and of each primitive kind.
+pub fn profile(args: &ProfileArgs) -> Result<()> {
+    let mut train = args.train.clone();
+    train.blocking = true;
+    train::run(&train)
 }

@@ -38,6 +38,8 @@ enum Command {
     Devices(devices::Args),
     /// Train a classification head on encrypted data and compare with plaintext training.
     Train(train::Args),
+    /// Setup 2 training with device-synchronous timing: the cost of each layer of a step.
+    Profile(demo::ProfileArgs),
     /// Benchmark CKKS primitives and operations.
     Bench(bench::Args),
     /// Encrypt, compute and decrypt a small example, and print the error.
@@ -59,6 +61,7 @@ pub fn main() -> ExitCode {
         Command::Devices(a) => devices::run(&a),
         Command::Bench(a) => bench::run(&a),
         Command::Train(a) => train::run(&a),
+        Command::Profile(a) => demo::profile(&a),
         Command::Demo(a) => demo::run(&a),
         Command::Approx(a) => approx::run(&a),
     };

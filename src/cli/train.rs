@@ -22,6 +22,7 @@ use crate::nn::approx::{PlainArith, PlainValue};
 use crate::nn::head::logreg::{Batch, LogRegConfig, Trainer, logit, train_exact};
 use crate::nn::head::metrics::BinaryMetrics;
 use crate::nn::party::{ComputeParty, DataParty};
+use crate::sched::OpStats;
 
 /// The Wisconsin breast-cancer data, bundled into the binary (`data/`).
 const BUNDLED_DATA: &str = include_str!("../../data/breast_cancer.csv");
@@ -38,7 +39,7 @@ pub enum Repr {
 }
 
 /// Which data and representation (shared by `hetl train` and `hetl eval --head`).
-#[derive(Debug, clap::Args)]
+#[derive(Clone, Debug, clap::Args)]
 pub struct DataArgs {
     /// `bundled` (data/breast_cancer.csv) or the path of a CSV with the same columns.
     #[arg(long, default_value = "bundled")]
@@ -49,7 +50,7 @@ pub struct DataArgs {
 }
 
 /// Arguments of `hetl train`.
-#[derive(Debug, clap::Args)]
+#[derive(Clone, Debug, clap::Args)]
 pub struct Args {
     /// 2: the data party runs the encoder in plaintext (1: encrypted encoder, not available yet).
     #[arg(long, default_value_t = 2)]
@@ -90,6 +91,10 @@ pub struct Args {
     /// Overwrite existing key files in --keys-out.
     #[arg(long)]
     force: bool,
+    /// Wait for the device after every primitive, so that per-layer and
+    /// per-kind times are device times (GPU backends run ahead otherwise).
+    #[arg(long)]
+    pub blocking: bool,
     /// Write the accuracy and overhead report as JSON here.
     #[arg(long)]
     report: Option<PathBuf>,
@@ -235,19 +240,25 @@ pub fn run(args: &Args) -> Result<()> {
     let bar = ProgressBar::new(args.epochs as u64)
         .with_style(ProgressStyle::with_template("{bar:30} epoch {pos}/{len} {elapsed}").expect("static template"));
     ctx.sched().profile().reset();
+    ctx.sched().set_blocking(args.blocking);
     let start = Instant::now();
     let (w_enc, _) = trainer.train(
         &compute.arith(),
         w0,
         &encrypted,
-        |w| data_party.refresh(w, |values| trainer.check_domain(values, &train_rows)),
+        |w| {
+            let step_layer = ctx.sched().profile().set_layer("refresh (data party)");
+            let fresh = data_party.refresh(w, |values| trainer.check_domain(values, &train_rows));
+            ctx.sched().profile().set_layer(step_layer);
+            fresh
+        },
         |e| bar.set_position(e as u64),
     )?;
     ctx.synchronize()?;
     let (refreshes, refresh_time, refresh_bytes) = data_party.refresh_stats();
     let train_time = start.elapsed() - refresh_time;
     bar.finish_and_clear();
-    let profile = ctx.sched().profile().snapshot();
+    let (per_layer, per_kind) = (ctx.sched().profile().by_layer(), ctx.sched().profile().by_kind());
 
     // Data party: decrypt the head.
     let start = Instant::now();
@@ -327,9 +338,13 @@ pub fn run(args: &Args) -> Result<()> {
     if let Some(bytes) = peak {
         println!("  peak memory (resident) {:.0} MiB", bytes as f64 / 1048576.0);
     }
+    println!("  training time per layer of the step (primitive submissions, wall time):");
+    for (layer, stats) in &per_layer {
+        println!("    {layer:<22} {:>6} calls {:>12.2?}", stats.count, stats.total);
+    }
     println!("  training time per primitive kind:");
-    for (kind, stats) in &profile {
-        println!("    {:<16} {:>6} calls {:>12.2?}", format!("{kind:?}"), stats.count, stats.total);
+    for (kind, stats) in &per_kind {
+        println!("    {:<22} {:>6} calls {:>12.2?}", format!("{kind:?}"), stats.count, stats.total);
     }
     if let Some(path) = &args.report {
         let report = json!({
@@ -346,7 +361,8 @@ pub fn run(args: &Args) -> Result<()> {
                 "plaintext_exact_seconds": exact_time.as_secs_f64(), "refreshes": refreshes,
                 "refresh_seconds": refresh_time.as_secs_f64(), "refresh_bytes": refresh_bytes,
                 "decrypt_seconds": decrypt_time.as_secs_f64(), "peak_memory_bytes": peak,
-                "per_kind": profile.iter().map(|(k, s)| (format!("{k:?}"), json!({"calls": s.count, "seconds": s.total.as_secs_f64()}))).collect::<serde_json::Map<_, _>>(),
+                "per_layer": stats_json(per_layer.iter().map(|(l, s)| ((*l).to_string(), s))),
+                "per_kind": stats_json(per_kind.iter().map(|(k, s)| (format!("{k:?}"), s))),
             },
         });
         std::fs::write(path, serde_json::to_string_pretty(&report)?)
@@ -380,4 +396,11 @@ pub fn score_head(slots: &[f64], data: &DataArgs) -> Result<()> {
         m.f1
     );
     Ok(())
+}
+
+/// `{name: {calls, seconds}}` for a profile table.
+fn stats_json<'a>(rows: impl Iterator<Item = (String, &'a OpStats)>) -> serde_json::Value {
+    rows.map(|(name, s)| (name, json!({"calls": s.count, "seconds": s.total.as_secs_f64()})))
+        .collect::<serde_json::Map<_, _>>()
+        .into()
 }

@@ -15,7 +15,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Instant;
 
-pub use profile::{OpKind, OpStats, Profile};
+pub use profile::{NO_LAYER, OpKind, OpStats, Profile};
 
 use crate::backend::{self, Backend};
 

@@ -1,4 +1,4 @@
-//! Per-primitive timing counters.
+//! Per-primitive timing counters, by layer and kind.
 
 use std::collections::BTreeMap;
 use std::sync::Mutex;
@@ -47,27 +47,99 @@ pub struct OpStats {
     pub total: Duration,
 }
 
-/// Thread-safe timing table.
-#[derive(Debug, Default)]
-pub struct Profile(Mutex<BTreeMap<OpKind, OpStats>>);
+/// Layer name of submissions made outside any named layer.
+pub const NO_LAYER: &str = "-";
+
+/// The table and the layer new submissions are charged to.
+#[derive(Debug)]
+struct Table {
+    layer: &'static str,
+    stats: BTreeMap<(&'static str, OpKind), OpStats>,
+}
+
+/// Thread-safe timing table: one row per (layer, kind). The layer is a
+/// label the caller sets around a stretch of work ([`Profile::set_layer`],
+/// e.g. "sigmoid" or "attention"), so that costs add up layer by layer.
+#[derive(Debug)]
+pub struct Profile(Mutex<Table>);
+
+impl Default for Profile {
+    fn default() -> Self {
+        Self(Mutex::new(Table { layer: NO_LAYER, stats: BTreeMap::new() }))
+    }
+}
 
 impl Profile {
-    /// Adds one submission of `kind` that took `elapsed`.
+    fn table(&self) -> std::sync::MutexGuard<'_, Table> {
+        self.0.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
+    /// Adds one submission of `kind` that took `elapsed`, in the current layer.
     pub fn record(&self, kind: OpKind, elapsed: Duration) {
-        let mut table = self.0.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
-        let entry = table.entry(kind).or_default();
+        let mut table = self.table();
+        let layer = table.layer;
+        let entry = table.stats.entry((layer, kind)).or_default();
         entry.count += 1;
         entry.total += elapsed;
     }
 
-    /// A copy of the table, ordered by kind.
-    #[must_use]
-    pub fn snapshot(&self) -> BTreeMap<OpKind, OpStats> {
-        self.0.lock().unwrap_or_else(std::sync::PoisonError::into_inner).clone()
+    /// Charges the following submissions to `layer`; returns the previous layer.
+    pub fn set_layer(&self, layer: &'static str) -> &'static str {
+        std::mem::replace(&mut self.table().layer, layer)
     }
 
-    /// Clears all counters.
+    /// A copy of the table, ordered by layer name, then kind.
+    #[must_use]
+    pub fn snapshot(&self) -> BTreeMap<(&'static str, OpKind), OpStats> {
+        self.table().stats.clone()
+    }
+
+    /// Totals per kind over all layers.
+    #[must_use]
+    pub fn by_kind(&self) -> BTreeMap<OpKind, OpStats> {
+        let mut out: BTreeMap<OpKind, OpStats> = BTreeMap::new();
+        for ((_, kind), s) in self.snapshot() {
+            let entry = out.entry(kind).or_default();
+            entry.count += s.count;
+            entry.total += s.total;
+        }
+        out
+    }
+
+    /// Totals per layer over all kinds.
+    #[must_use]
+    pub fn by_layer(&self) -> BTreeMap<&'static str, OpStats> {
+        let mut out: BTreeMap<&'static str, OpStats> = BTreeMap::new();
+        for ((layer, _), s) in self.snapshot() {
+            let entry = out.entry(layer).or_default();
+            entry.count += s.count;
+            entry.total += s.total;
+        }
+        out
+    }
+
+    /// Clears all counters (the current layer stays).
     pub fn reset(&self) {
-        self.0.lock().unwrap_or_else(std::sync::PoisonError::into_inner).clear();
+        self.table().stats.clear();
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn costs_add_up_by_layer_and_kind() {
+        let p = Profile::default();
+        p.record(OpKind::Ntt, Duration::from_millis(1));
+        assert_eq!(p.set_layer("sigmoid"), NO_LAYER);
+        p.record(OpKind::Ntt, Duration::from_millis(2));
+        p.record(OpKind::Tensor, Duration::from_millis(3));
+        assert_eq!(p.set_layer(NO_LAYER), "sigmoid");
+        assert_eq!(p.by_kind()[&OpKind::Ntt], OpStats { count: 2, total: Duration::from_millis(3) });
+        assert_eq!(p.by_layer()["sigmoid"], OpStats { count: 2, total: Duration::from_millis(5) });
+        assert_eq!(p.snapshot().len(), 3);
+        p.reset();
+        assert!(p.snapshot().is_empty());
     }
 }

@@ -50,6 +50,11 @@ pub trait Arith {
     /// a ⊙ `values` (one per slot of a), the plaintext encoded at scale
     /// q_level so that the next rescale restores a's scale exactly.
     fn mul_plain(&self, a: &Self::Value, values: &[f64]) -> Result<Self::Value>;
+    /// Charges the following work to `layer` in the profile (for
+    /// layer-by-layer costs); returns the previous layer. No-op by default.
+    fn enter_layer(&self, layer: &'static str) -> &'static str {
+        layer
+    }
 }
 
 /// `values` must give one entry per slot of a `slots`-slot operand.
@@ -162,6 +167,9 @@ impl Arith for CkksArith<'_> {
     }
     fn rotate(&self, a: &Ciphertext, step: i64) -> Result<Ciphertext> {
         Ok(self.ctx.rotate(a, step, self.keys)?)
+    }
+    fn enter_layer(&self, layer: &'static str) -> &'static str {
+        self.ctx.sched().profile().set_layer(layer)
     }
     fn mul_plain(&self, a: &Ciphertext, values: &[f64]) -> Result<Ciphertext> {
         check_plain_len(a.slots(), values)?;

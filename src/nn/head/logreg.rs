@@ -246,19 +246,26 @@ impl Trainer {
             });
         }
         let finish = |v: A::Value| -> Result<A::Value> { a.rescale(&a.relinearize(v)?) };
+        let outer = a.enter_layer("logit");
         let x = a.drop_to_level(&batch.x, level)?;
         let z = finish(a.mul(&x, w)?)?;
         let u = Self::rotate_and_sum(a, z, 1, self.block)?;
+        a.enter_layer("mask+replicate");
         let masked = a.rescale(&a.mul_plain(&u, &self.mask())?)?;
         let u_scaled = Self::rotate_and_sum(a, masked, -1, self.block)?;
+        a.enter_layer("sigmoid");
         let p = self.sigmoid.evaluate(a, &u_scaled)?;
+        a.enter_layer("gradient");
         let y = Self::match_scale(a, &batch.y, a.level(&p), a.scale(&p))?;
         let e = a.sub(&p, &y)?;
         let x_grad = a.drop_to_level(&batch.x_grad, a.level(&e))?;
         let terms = finish(a.mul(&e, &x_grad)?)?;
         let g = Self::rotate_and_sum(a, terms, self.block as i64, self.samples_per_batch())?;
+        a.enter_layer("update");
         let w_low = Self::match_scale(a, w, a.level(&g), a.scale(&g))?;
-        a.sub(&w_low, &g)
+        let w_new = a.sub(&w_low, &g);
+        a.enter_layer(outer);
+        w_new
     }
 
     /// Runs `config.epochs` passes over `batches` from `w`; before a step
