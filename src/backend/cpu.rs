@@ -22,6 +22,9 @@ const NAME: &str = "cpu";
 /// Scratch buffers kept for reuse (fresh large allocations cost page faults).
 const SCRATCH_BUFFERS: usize = 8;
 
+/// Working-set bytes per worker thread that a batched call should stay within.
+const CACHE_BUDGET_PER_THREAD: usize = 4 << 20;
+
 /// Coefficients per tile of the key-switching inner product: the tile's
 /// words of every digit stay in L2 for both key polynomials.
 const INNER_PRODUCT_TILE: usize = 8192;
@@ -589,5 +592,11 @@ impl Backend for CpuBackend {
     fn synchronize(&self) -> Result<()> {
         // Every call has finished when it returns.
         Ok(())
+    }
+
+    fn batch_budget_bytes(&self) -> usize {
+        // About what the worker threads' caches hold: beyond it, batching
+        // more ciphertexts into one call only spills them.
+        CACHE_BUDGET_PER_THREAD * self.pool.as_ref().map_or(1, rayon::ThreadPool::current_num_threads)
     }
 }

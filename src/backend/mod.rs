@@ -177,4 +177,10 @@ pub trait Backend: Send + Sync {
     /// Waits until every submitted call has finished on the device (a no-op
     /// on the CPU); benchmarks stop their clocks after it.
     fn synchronize(&self) -> Result<()>;
+    /// Bytes of intermediate data one batched call should produce at most:
+    /// past it a cache-bound device gains nothing from larger batches and the
+    /// scheduler splits them. Unbounded by default (GPUs want large launches).
+    fn batch_budget_bytes(&self) -> usize {
+        usize::MAX
+    }
 }

@@ -68,6 +68,14 @@ impl Scheduler {
         self.blocking.store(blocking, Ordering::Relaxed);
     }
 
+    /// How many items of `bytes_per_item` intermediate bytes one batched
+    /// call should take (at least 1): the backend's batch budget over the
+    /// item size.
+    #[must_use]
+    pub fn batch_limit(&self, bytes_per_item: usize) -> usize {
+        (self.backend.batch_budget_bytes() / bytes_per_item.max(1)).max(1)
+    }
+
     /// Per-kind timings so far.
     #[must_use]
     pub fn profile(&self) -> &Profile {

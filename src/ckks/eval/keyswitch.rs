@@ -44,10 +44,24 @@ impl Context {
     }
 
     /// Key switching of polynomials: (k0, k1) per `c` with k0 + k1·s ≈ c·s'
-    /// for the key from s' to s.
+    /// for the key from s' to s, in batches the scheduler sizes.
     pub(crate) fn key_switch_polys(&self, cs: &[&DevicePoly], key: &SwitchingKey) -> Result<Vec<[DevicePoly; 2]>> {
-        let digits = self.decompose(cs)?;
-        self.switch_digits(&digits.iter().map(|d| (d.as_slice(), key)).collect::<Vec<_>>())
+        let chunk = cs.first().map_or(1, |c| self.key_switch_batch(c.basis().q));
+        let mut out = Vec::with_capacity(cs.len());
+        for cs in cs.chunks(chunk) {
+            let digits = self.decompose(cs)?;
+            out.extend(self.switch_digits(&digits.iter().map(|d| (d.as_slice(), key)).collect::<Vec<_>>())?);
+        }
+        Ok(out)
+    }
+
+    /// Ciphertexts per batched key switch at `q` Q limbs: the extended
+    /// digits and the switched pair of one polynomial are its working set.
+    fn key_switch_batch(&self, q: usize) -> usize {
+        let params = self.params();
+        let limbs = q + params.ring().p.len();
+        let digits = q.div_ceil(params.alpha());
+        self.sched().batch_limit((digits + 2) * limbs * params.n() * 4)
     }
 
     /// Switches (c0, c1) under s' to a ciphertext under s with `key` (s' → s).
@@ -140,11 +154,9 @@ impl Context {
         Ok(self.rotate_many(&[ct], step, keys)?.remove(0))
     }
 
-    /// Rotates every ciphertext by `step`, one submission per primitive.
+    /// Rotates every ciphertext by `step`, one submission per primitive and batch.
     pub fn rotate_many(&self, cts: &[&Ciphertext], step: i64, keys: &EvaluationKeys) -> Result<Vec<Ciphertext>> {
-        let g = galois_for_step(step, self.params().n());
-        let jobs: Vec<_> = (0..cts.len()).map(|i| (i, g, Some(step))).collect();
-        self.automorphisms("rotate", cts, &jobs, keys)
+        Ok(self.rotate_hoisted_many(cts, &[step], keys)?.into_iter().flatten().collect())
     }
 
     /// Rotations of one ciphertext by each step, with a shared (hoisted)
@@ -156,7 +168,8 @@ impl Context {
     }
 
     /// Hoisted rotations of every ciphertext by every step (one
-    /// decomposition per ciphertext, one submission per primitive):
+    /// decomposition per ciphertext, one submission per primitive and batch;
+    /// batches as large as the scheduler's budget allows):
     /// `out[i][k]` is `cts[i]` rotated by `steps[k]`.
     pub fn rotate_hoisted_many(
         &self,
@@ -165,10 +178,16 @@ impl Context {
         keys: &EvaluationKeys,
     ) -> Result<Vec<Vec<Ciphertext>>> {
         let n = self.params().n();
-        let jobs: Vec<_> =
-            (0..cts.len()).flat_map(|i| steps.iter().map(move |&s| (i, galois_for_step(s, n), Some(s)))).collect();
-        let mut rotated = self.automorphisms("rotate", cts, &jobs, keys)?.into_iter();
-        Ok(cts.iter().map(|_| rotated.by_ref().take(steps.len()).collect()).collect())
+        // Batches of ciphertexts whose rotations fit the scheduler's budget.
+        let chunk = cts.first().map_or(1, |c| self.key_switch_batch(c.polys[0].basis().q) / steps.len().max(1));
+        let mut out = Vec::with_capacity(cts.len());
+        for cts in cts.chunks(chunk.max(1)) {
+            let jobs: Vec<_> =
+                (0..cts.len()).flat_map(|i| steps.iter().map(move |&s| (i, galois_for_step(s, n), Some(s)))).collect();
+            let mut rotated = self.automorphisms("rotate", cts, &jobs, keys)?.into_iter();
+            out.extend(cts.iter().map(|_| rotated.by_ref().take(steps.len()).collect::<Vec<_>>()));
+        }
+        Ok(out)
     }
 
     /// Complex conjugation of every slot.
