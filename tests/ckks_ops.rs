@@ -136,6 +136,7 @@ fn check_batched(preset: &str, count: usize) {
             s.encrypt(&y, c.level())
         })
         .collect();
+    let values = s.random_values(slots);
     let bytes = |c: &Ciphertext| s.ctx.ciphertext_to_bytes(c).unwrap();
     let pairs: Vec<_> = cts.iter().zip(&others).collect();
     let refs: Vec<&Ciphertext> = cts.iter().collect();
@@ -157,8 +158,19 @@ fn check_batched(preset: &str, count: usize) {
     check("rotate", ctx.rotate_many(&refs, 5, &s.evk).unwrap(), &|i| ctx.rotate(&cts[i], 5, &s.evk).unwrap());
     let relin = s.evk.relin_key().unwrap();
     check("key_switch", ctx.key_switch_many(&refs, relin).unwrap(), &|i| ctx.key_switch(&cts[i], relin).unwrap());
+    let pts: Vec<_> = cts.iter().map(|c| ctx.encode(&values, c.level(), 1024.0).unwrap()).collect();
+    let plain_pairs: Vec<_> = cts.iter().zip(&pts).collect();
+    check("mul_plain", ctx.mul_plain_many(&plain_pairs).unwrap(), &|i| ctx.mul_plain(&cts[i], &pts[i]).unwrap());
+    let mut sums = ctx.copy_many(&refs).unwrap();
+    let other_refs: Vec<&Ciphertext> = others.iter().collect();
+    ctx.add_assign_many(&mut sums.iter_mut().collect::<Vec<_>>(), &other_refs).unwrap();
+    check("add_assign", sums, &|i| ctx.add(&cts[i], &others[i]).unwrap());
     assert!(ctx.rotate_many(&refs, 1000, &s.evk).is_err(), "missing key");
     assert!(ctx.add_many(&[(&cts[0], &cts[count - 1])]).is_err(), "level mismatch inside a batch");
+    let mut lhs = ctx.copy_ciphertext(&cts[0]).unwrap();
+    assert!(ctx.add_assign_many(&mut [&mut lhs], &[&cts[count - 1]]).is_err(), "level mismatch in place");
+    assert!(ctx.add_assign_many(&mut [&mut lhs], &[]).is_err(), "operand counts differ");
+    assert!(ctx.mul_plain_many(&[(&cts[0], &pts[count - 1])]).is_err(), "plaintext level mismatch");
 }
 
 #[test]

@@ -82,6 +82,28 @@ fn bench_json_lines_have_the_documented_fields() {
 }
 
 #[test]
+fn bench_matmul_ops_report_their_counts_and_batch() {
+    let out = hetl()
+        .args(["bench", "--preset", "toy-n4096", "--ops", "matmul_enc_plain,matmul_enc_enc", "--samples", "1"])
+        .args(["--batch", "1,2", "--json"])
+        .assert()
+        .success()
+        .get_output()
+        .clone();
+    let lines: Vec<serde_json::Value> =
+        String::from_utf8_lossy(&out.stdout).lines().map(|l| serde_json::from_str(l).expect("JSON line")).collect();
+    assert_eq!(lines.len(), 2 * 2, "2 ops × 2 batch sizes");
+    for l in &lines {
+        for key in ["rotations", "key_switches", "plaintext_mults", "depth", "shape", "block", "median_us"] {
+            assert!(l.get(key).is_some(), "missing {key} in {l}");
+        }
+    }
+    assert_eq!(lines[0]["shape"], "16x384x384");
+    assert_eq!(lines[2]["shape"], "16x64x16");
+    assert_eq!((lines[2]["depth"].as_u64(), lines[2]["key_switches"].as_u64()), (Some(3), Some(142)));
+}
+
+#[test]
 fn bench_rejects_unknown_ops_and_zero_batches() {
     let err = stderr_of(hetl().args(["bench", "--preset", "toy-n1024", "--ops", "fft"]));
     assert!(err.contains("unknown op \"fft\""), "{err}");

@@ -8,16 +8,16 @@ use indicatif::{ProgressBar, ProgressStyle};
 use num_complex::Complex64;
 use serde_json::json;
 
+use super::bench_linalg::{LINALG_OPS, LinalgPlan, is_linalg};
 use super::common::{BackendChoice, load_preset, make_context};
 use crate::backend::Basis;
 use crate::ckks::{Ciphertext, Context, EvaluationKeys, KeyBundle, PublicKey, SecretKey};
 use crate::math::sampling::Csprng;
-use crate::nn::linalg::MatVec;
 use crate::sched::OpKind;
-use ndarray::Array2;
 
-/// Operations `hetl bench` knows, in run order.
-pub const OPS: [&str; 14] = [
+/// Operations `hetl bench` knows, in run order (the linear-algebra ones,
+/// [`LINALG_OPS`], before `precision`).
+pub const OPS: [&str; 16] = [
     "ntt",
     "intt",
     "encode",
@@ -28,18 +28,13 @@ pub const OPS: [&str; 14] = [
     "rescale",
     "rotate",
     "keyswitch",
-    "matvec_384x384",
-    "matvec_384x1536",
-    "matvec_1536x384",
+    LINALG_OPS[0],
+    LINALG_OPS[1],
+    LINALG_OPS[2],
+    LINALG_OPS[3],
+    LINALG_OPS[4],
     "precision",
 ];
-
-/// Shape (rows, cols) of a `matvec_RxC` op: MiniLM's hidden size 384 and
-/// feed-forward size 1536.
-fn matvec_shape(op: &str) -> Option<(usize, usize)> {
-    let (rows, cols) = op.strip_prefix("matvec_")?.split_once('x')?;
-    Some((rows.parse().ok()?, cols.parse().ok()?))
-}
 
 /// Arguments of `hetl bench`.
 #[derive(Debug, clap::Args)]
@@ -59,8 +54,8 @@ pub struct Args {
     /// Worker threads of the CPU backend (1 = single-threaded).
     #[arg(long, default_value_t = 1)]
     threads: usize,
-    /// Operations to run (comma list; default all but the `matvec_*` ones, whose
-    /// rotation keys take gigabytes at n16).
+    /// Operations to run (comma list; default all but the `matvec_*` and
+    /// `matmul_*` ones, whose rotation keys take gigabytes at n16).
     #[arg(long, value_delimiter = ',')]
     ops: Vec<String>,
     /// Print JSON lines instead of a table.
@@ -76,8 +71,8 @@ struct Fixture {
     evk: EvaluationKeys,
     rng: Csprng,
     values: Vec<Complex64>,
-    /// Prepared plaintext matrices of the `matvec_*` ops, by op name.
-    matvecs: Vec<(&'static str, MatVec)>,
+    /// Prepared plans of the linear-algebra ops, by op name.
+    plans: Vec<(&'static str, LinalgPlan)>,
 }
 
 impl Fixture {
@@ -85,12 +80,15 @@ impl Fixture {
         encrypt_top(&self.ctx, &self.pk, &mut self.rng, &self.values)
     }
 
-    /// A fresh input for `op`: full slots, or the slots a `matvec_*` plan takes.
-    fn fresh_for(&mut self, op: &str) -> Result<Ciphertext> {
-        match self.matvecs.iter().find(|(name, _)| *name == op) {
-            Some((_, plan)) => encrypt_top(&self.ctx, &self.pk, &mut self.rng, &self.values[..plan.slots()]),
-            None => self.fresh(),
-        }
+    fn plan(&self, op: &str) -> Option<&LinalgPlan> {
+        self.plans.iter().find(|(name, _)| *name == op).map(|(_, plan)| plan)
+    }
+
+    /// Fresh inputs of `batch` runs of `op`: one ciphertext with full slots
+    /// each, or the inputs a linear-algebra plan takes.
+    fn fresh_for(&mut self, op: &str, batch: usize) -> Result<Vec<Ciphertext>> {
+        let (count, slots) = self.plan(op).map_or((1, self.values.len()), |p| (p.inputs(), p.slots()));
+        (0..batch * count).map(|_| encrypt_top(&self.ctx, &self.pk, &mut self.rng, &self.values[..slots])).collect()
     }
 }
 
@@ -107,7 +105,7 @@ pub fn run(args: &Args) -> Result<()> {
         bail!("--samples and every --batch size must be at least 1");
     }
     let ops: Vec<&str> = if args.ops.is_empty() {
-        OPS.iter().copied().filter(|op| matvec_shape(op).is_none()).collect()
+        OPS.iter().copied().filter(|op| !is_linalg(op)).collect()
     } else {
         args.ops
             .iter()
@@ -124,24 +122,19 @@ pub fn run(args: &Args) -> Result<()> {
     let spinner = ProgressBar::new_spinner().with_message(format!("generating keys for {}", params.name()));
     spinner.enable_steady_tick(std::time::Duration::from_millis(120));
     let mut rng = Csprng::from_os()?;
-    let matvecs = ops
+    let plans = ops
         .iter()
-        .filter_map(|op| matvec_shape(op).map(|shape| (*op, shape)))
-        .map(|(op, (rows, cols))| {
-            let w = Array2::from_shape_simple_fn((rows, cols), || unit(&mut rng));
-            let plan = MatVec::new(&ctx, w.view(), params.max_level())
-                .with_context(|| format!("{op} does not fit preset {}", params.name()))?;
-            Ok((op, plan))
-        })
+        .filter(|op| is_linalg(op))
+        .map(|&op| Ok((op, LinalgPlan::new(&ctx, op, &mut || unit(&mut rng))?)))
         .collect::<Result<Vec<_>>>()?;
-    let mut steps: Vec<i64> = matvecs.iter().flat_map(|(_, m)| m.rotations()).collect();
+    let mut steps: Vec<i64> = plans.iter().flat_map(|(_, p)| p.rotations()).collect();
     steps.push(1);
     steps.sort_unstable();
     steps.dedup();
     let KeyBundle { secret: sk, public: pk, eval: evk } = ctx.gen_keys(&steps, false, &mut rng)?;
     spinner.finish_and_clear();
     let values = (0..params.max_slots()).map(|_| Complex64::new(unit(&mut rng), unit(&mut rng))).collect();
-    let mut fx = Fixture { ctx, sk, pk, evk, rng, values, matvecs };
+    let mut fx = Fixture { ctx, sk, pk, evk, rng, values, plans };
     let bar = ProgressBar::new((ops.len() * args.batch.len()) as u64)
         .with_style(ProgressStyle::with_template("{bar:30} {pos}/{len} {msg}").expect("static template"));
     if !args.json {
@@ -158,18 +151,17 @@ pub fn run(args: &Args) -> Result<()> {
             let (limbs, median_us) = time_op(&mut fx, op, batch, args.samples)?;
             let ops_per_s = batch as f64 * 1e6 / median_us;
             let p = fx.ctx.params();
-            let counts = fx.matvecs.iter().find(|(name, _)| *name == op).map(|(_, m)| m.counts());
+            let counts = fx.plan(op).map(LinalgPlan::counts);
             if args.json {
                 let mut line = json!({
                     "op": op, "backend": fx.ctx.sched().backend_name(), "impl": "hetl", "preset": p.name(),
                     "threads": args.threads, "n": p.n(), "limbs": limbs, "dnum": p.dnum(), "batch": batch,
                     "median_us": round3(median_us), "ops_per_s": round3(ops_per_s),
                 });
-                if let Some(c) = counts {
-                    line["rotations"] = json!(c.rotations);
-                    line["key_switches"] = json!(c.rotations);
-                    line["bsgs_minimum_rotations"] = json!(c.bsgs_minimum);
-                    line["plaintext_mults"] = json!(c.diagonals);
+                if let Some(serde_json::Value::Object(fields)) = counts {
+                    for (key, value) in fields {
+                        line[key] = value;
+                    }
                 }
                 bar.suspend(|| println!("{line}"));
             } else {
@@ -236,7 +228,7 @@ fn time_op(fx: &mut Fixture, op: &str, batch: usize, samples: usize) -> Result<(
                 start.elapsed()
             }
             _ => {
-                let cts = (0..batch).map(|_| fx.fresh_for(op)).collect::<Result<Vec<_>>>()?;
+                let cts = fx.fresh_for(op, batch)?;
                 let other = fx.fresh()?;
                 let relin = fx.evk.relin_key().context("relinearization key missing")?;
                 let refs: Vec<&Ciphertext> = cts.iter().collect();
@@ -255,9 +247,8 @@ fn time_op(fx: &mut Fixture, op: &str, batch: usize, samples: usize) -> Result<(
                     "rescale" => drop(fx.ctx.rescale_many(&refs)?),
                     "rotate" => drop(fx.ctx.rotate_many(&refs, 1, &fx.evk)?),
                     "keyswitch" => drop(fx.ctx.key_switch_many(&refs, relin)?),
-                    _ if matvec_shape(op).is_some() => {
-                        let (_, plan) = fx.matvecs.iter().find(|(name, _)| *name == op).context("matvec plan")?;
-                        drop(plan.apply_many(&fx.ctx, &refs, &fx.evk)?);
+                    _ if is_linalg(op) => {
+                        fx.plan(op).context("linear-algebra plan")?.run(&fx.ctx, &refs, &fx.evk)?;
                     }
                     _ => unreachable!("op names are validated against OPS"),
                 }

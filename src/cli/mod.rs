@@ -3,6 +3,7 @@
 
 mod approx;
 mod bench;
+mod bench_linalg;
 mod common;
 mod data_party;
 mod demo;

@@ -28,6 +28,12 @@ impl Setup {
         Self::new(preset(name).expect("preset"), steps)
     }
 
+    /// Replaces the evaluation keys by a relinearization key and Galois keys
+    /// for `steps` (for rotations known only once plans exist on this context).
+    pub fn set_rotations(&mut self, steps: &[i64]) {
+        self.evk = self.ctx.gen_evaluation_keys(&self.sk, true, steps, false, &mut self.rng).expect("keys");
+    }
+
     /// Random complex values with |re|, |im| ≤ 1.
     pub fn random_values(&mut self, slots: usize) -> Vec<Complex64> {
         (0..slots)

@@ -20,7 +20,7 @@ impl Context {
     }
 
     /// `a[i] op= b[i]` for every pair, as one submission.
-    fn elementwise_many(&self, op: Elementwise, a: &mut [Ciphertext], b: &[&Ciphertext]) -> Result<()> {
+    fn elementwise_many(&self, op: Elementwise, a: &mut [&mut Ciphertext], b: &[&Ciphertext]) -> Result<()> {
         {
             let (mut dst, src): (Vec<&mut DevicePoly>, Vec<&DevicePoly>) =
                 a.iter_mut().zip(b).flat_map(|(a, b)| a.polys.iter_mut().zip(&b.polys)).unzip();
@@ -40,7 +40,7 @@ impl Context {
     }
 
     fn elementwise_ct(&self, op: Elementwise, a: &mut Ciphertext, b: &Ciphertext) -> Result<()> {
-        self.elementwise_many(op, std::slice::from_mut(a), &[b])
+        self.elementwise_many(op, &mut [a], &[b])
     }
 
     /// a + b.
@@ -56,7 +56,7 @@ impl Context {
         }
         let (lhs, rhs): (Vec<&Ciphertext>, Vec<&Ciphertext>) = pairs.iter().copied().unzip();
         let mut out = self.copy_many(&lhs)?;
-        self.elementwise_many(Elementwise::Add, &mut out, &rhs)?;
+        self.elementwise_many(Elementwise::Add, &mut out.iter_mut().collect::<Vec<_>>(), &rhs)?;
         Ok(out)
     }
 
@@ -65,6 +65,22 @@ impl Context {
         check_additive("add", a, b)?;
         check_same_key("add", a, b)?;
         self.elementwise_ct(Elementwise::Add, a, b)
+    }
+
+    /// `a[i] += b[i]` for every pair, in place, as one submission (sums of
+    /// many terms without a copy per addition).
+    pub fn add_assign_many(&self, a: &mut [&mut Ciphertext], b: &[&Ciphertext]) -> Result<()> {
+        if a.len() != b.len() {
+            return Err(CkksError::InvalidInput {
+                op: "add",
+                reason: format!("{} left and {} right operands", a.len(), b.len()),
+            });
+        }
+        for (a, b) in a.iter().zip(b) {
+            check_additive("add", *a, *b)?;
+            check_same_key("add", a, b)?;
+        }
+        self.elementwise_many(Elementwise::Add, a, b)
     }
 
     /// a - b.
@@ -85,13 +101,26 @@ impl Context {
     }
 
     fn plain_op(&self, op: Elementwise, ct: &Ciphertext, pt: &Plaintext) -> Result<Ciphertext> {
-        let mut out = self.copy_ciphertext(ct)?;
-        let mut polys: Vec<&mut DevicePoly> = match op {
-            Elementwise::Mul => out.polys.iter_mut().collect(),
-            _ => out.polys.iter_mut().take(1).collect(),
-        };
-        let src = vec![&pt.poly; polys.len()];
-        self.run(OpKind::Elementwise, |b| b.elementwise(op, &mut polys, &src))?;
+        Ok(self.plain_op_many(op, &[(ct, pt)])?.remove(0))
+    }
+
+    /// `ct op pt` for every pair, as one submission: a product touches every
+    /// polynomial, a sum or difference only c0.
+    fn plain_op_many(&self, op: Elementwise, pairs: &[(&Ciphertext, &Plaintext)]) -> Result<Vec<Ciphertext>> {
+        let cts: Vec<&Ciphertext> = pairs.iter().map(|(ct, _)| *ct).collect();
+        let mut out = self.copy_many(&cts)?;
+        {
+            let touched = |ct: &mut Ciphertext| if op == Elementwise::Mul { ct.polys.len() } else { 1 };
+            let (mut dst, src): (Vec<&mut DevicePoly>, Vec<&DevicePoly>) = out
+                .iter_mut()
+                .zip(pairs)
+                .flat_map(|(ct, (_, pt))| {
+                    let count = touched(ct);
+                    ct.polys.iter_mut().take(count).map(move |p| (p, &pt.poly))
+                })
+                .unzip();
+            self.run(OpKind::Elementwise, |b| b.elementwise(op, &mut dst, &src))?;
+        }
         Ok(out)
     }
 
@@ -109,9 +138,19 @@ impl Context {
 
     /// ct · pt; the result's scale is the product of the scales (rescale next).
     pub fn mul_plain(&self, ct: &Ciphertext, pt: &Plaintext) -> Result<Ciphertext> {
-        check_compatible("mul_plain", ct, pt)?;
-        let mut out = self.plain_op(Elementwise::Mul, ct, pt)?;
-        out.scale *= pt.scale;
+        Ok(self.mul_plain_many(&[(ct, pt)])?.remove(0))
+    }
+
+    /// [`Context::mul_plain`] of every pair, as one submission (the
+    /// diagonals of a matrix product, masks over many ciphertexts).
+    pub fn mul_plain_many(&self, pairs: &[(&Ciphertext, &Plaintext)]) -> Result<Vec<Ciphertext>> {
+        for (ct, pt) in pairs {
+            check_compatible("mul_plain", *ct, *pt)?;
+        }
+        let mut out = self.plain_op_many(Elementwise::Mul, pairs)?;
+        for (ct, (_, pt)) in out.iter_mut().zip(pairs) {
+            ct.scale *= pt.scale;
+        }
         Ok(out)
     }
 

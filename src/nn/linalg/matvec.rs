@@ -15,6 +15,7 @@
 use ndarray::ArrayView2;
 
 use super::reduce::{rotate_and_sum, rotate_and_sum_steps};
+use super::{encode_exact, zero_like};
 use crate::ckks::{Ciphertext, CkksError, Context, EvaluationKeys, Plaintext, Result};
 
 /// Operation counts of one [`MatVec::apply`].
@@ -77,7 +78,6 @@ impl MatVec {
         }
         let count = m.min(n);
         let baby = 1usize << count.trailing_zeros().div_ceil(2);
-        let scale = ctx.params().level_modulus(level);
         let entry = |r: usize, c: usize| if r < rows && c < cols { w[[r, c]] } else { 0.0 };
         let mut diagonals = Vec::new();
         for i in 0..count {
@@ -90,8 +90,7 @@ impl MatVec {
                 })
                 .collect();
             if values.iter().any(|&v| v != 0.0) {
-                let complex: Vec<_> = values.iter().map(|&v| num_complex::Complex64::new(v, 0.0)).collect();
-                diagonals.push((g, b, ctx.encode(&complex, level, scale)?));
+                diagonals.push((g, b, encode_exact(ctx, &values, level)?));
             }
         }
         Ok(Self { rows, cols, m, n, baby, diagonals, level })
@@ -137,7 +136,7 @@ impl MatVec {
         let mut steps: Vec<i64> = (1..self.baby as i64).collect();
         steps.extend((1..self.giant()).map(|g| (g * self.baby) as i64));
         if self.m < self.n {
-            steps.extend(rotate_and_sum_steps(self.m, self.n / self.m));
+            steps.extend(rotate_and_sum_steps(self.m as i64, self.n / self.m));
         }
         steps.sort_unstable();
         steps.dedup();
@@ -218,9 +217,9 @@ impl MatVec {
             let y = match acc {
                 Some(y) => y,
                 // An all-zero matrix: W·x = 0, an encryption of zero at the output level.
-                None => ctx.sub(&ctx.drop_to_level(x, self.level - 1)?, &ctx.drop_to_level(x, self.level - 1)?)?,
+                None => zero_like(ctx, x, self.level - 1)?,
             };
-            out.push(if self.m < self.n { rotate_and_sum(ctx, &y, self.m, self.n / self.m, keys)? } else { y });
+            out.push(if self.m < self.n { rotate_and_sum(ctx, &y, self.m as i64, self.n / self.m, keys)? } else { y });
         }
         Ok(out)
     }
