@@ -1,4 +1,5 @@
-//! Compiles every CUDA kernel family in `kernels/*.cu` to PTX with NVRTC:
+//! Compiles every CUDA kernel family in `kernels/*.cu` with NVRTC, to PTX
+//! and to the CUBINs the backend loads:
 //! no GPU or driver needed, only libnvrtc (CI downloads the
 //! `nvidia-cuda-nvrtc-cu12` wheel and puts its lib folder on
 //! `LD_LIBRARY_PATH`). A compile error fails with NVRTC's log.
@@ -9,10 +10,12 @@
 use std::path::Path;
 
 use hetl::backend::BackendError;
-use hetl::backend::cuda::{FAMILIES, compile_ptx, nvrtc_available, nvrtc_version};
+use hetl::backend::cuda::{FAMILIES, compile_cubin, compile_ptx, nvrtc_available, nvrtc_version};
 
-/// Architectures compiled for: Ampere (A100) and Hopper (H100/H200).
+/// Virtual architectures compiled for (PTX): Ampere (A100) and Hopper (H100/H200).
 const ARCHES: [&str; 2] = ["compute_80", "compute_90"];
+/// Real architectures compiled for (CUBIN, what the backend loads).
+const REAL_ARCHES: [&str; 2] = ["sm_80", "sm_90"];
 
 /// Whether NVRTC can be used; a skip (or a failure under `HETL_REQUIRE_NVRTC`) when not.
 fn nvrtc() -> bool {
@@ -58,7 +61,7 @@ fn every_kernel_file_is_a_family() {
 }
 
 #[test]
-fn every_kernel_compiles_to_ptx() {
+fn every_kernel_compiles_to_ptx_and_cubin() {
     if !nvrtc() {
         return;
     }
@@ -69,6 +72,15 @@ fn every_kernel_compiles_to_ptx() {
                 Ok(ptx) => {
                     assert!(ptx.contains(".entry"), "{name} ({arch}): PTX without kernels");
                     eprintln!("{name} ({arch}): {} bytes of PTX", ptx.len());
+                }
+                Err(e) => panic!("{name} ({arch}) does not compile:\n{e}"),
+            }
+        }
+        for arch in REAL_ARCHES {
+            match compile_cubin(family, source, arch) {
+                Ok(cubin) => {
+                    assert!(cubin.starts_with(b"\x7fELF"), "{name} ({arch}): not an ELF CUBIN");
+                    eprintln!("{name} ({arch}): {} bytes of CUBIN", cubin.len());
                 }
                 Err(e) => panic!("{name} ({arch}) does not compile:\n{e}"),
             }

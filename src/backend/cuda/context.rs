@@ -8,7 +8,7 @@ use std::sync::Arc;
 use cudarc::driver::{CudaContext, CudaFunction, CudaStream, DeviceRepr, LaunchConfig, PushKernelArg};
 use cudarc::nvrtc::Ptx;
 
-use super::compile::{FAMILIES, cached_ptx, nvrtc_available};
+use super::compile::{FAMILIES, cached_cubin, nvrtc_available};
 use super::pool::driver_error;
 use crate::backend::launch_plan::LimbMap;
 use crate::backend::{BackendError, Result};
@@ -141,7 +141,7 @@ pub(super) struct Device {
     pub(super) ctx: Arc<CudaContext>,
     pub(super) stream: Arc<CudaStream>,
     functions: Vec<CudaFunction>,
-    /// The NVRTC target, e.g. `compute_90`.
+    /// The NVRTC target, e.g. `sm_90`.
     pub(super) arch: String,
 }
 
@@ -166,14 +166,14 @@ impl Device {
         // (and raw device addresses are passed to kernels).
         unsafe { ctx.disable_event_tracking() };
         let (major, minor) = ctx.compute_capability().map_err(driver_error("compute capability", 0))?;
-        let arch = format!("compute_{major}{minor}");
+        let arch = format!("sm_{major}{minor}");
         let stream = ctx.default_stream();
         let mut modules = Vec::new();
         for (family, source) in FAMILIES {
-            let ptx = cached_ptx(family, source, &arch)?;
+            let cubin = cached_cubin(family, source, &arch)?;
             let module = ctx
-                .load_module(Ptx::from_src(ptx))
-                .map_err(|e| BackendError::Kernel { name: family, reason: format!("loading the PTX: {e}") })?;
+                .load_module(Ptx::from_binary(cubin))
+                .map_err(|e| BackendError::Kernel { name: family, reason: format!("loading the CUBIN: {e}") })?;
             modules.push((family, module));
         }
         let functions = Kernel::ALL

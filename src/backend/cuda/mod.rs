@@ -1,5 +1,6 @@
-//! The CUDA backend: kernels in `kernels/*.cu`, compiled with NVRTC for the
-//! device's architecture at first use (cached on disk, `compile.rs`), on
+//! The CUDA backend: kernels in `kernels/*.cu`, compiled with NVRTC to a
+//! CUBIN for the device's architecture at first use (cached on disk,
+//! `compile.rs`), on
 //! any NVIDIA GPU through the driver API (cudarc, loaded dynamically, so
 //! hetl builds and runs without CUDA installed).
 //!
@@ -25,7 +26,7 @@ mod pool;
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex, PoisonError};
 
-pub use self::compile::{FAMILIES, compile_ptx, nvrtc_available, nvrtc_version};
+pub use self::compile::{FAMILIES, compile_cubin, compile_ptx, nvrtc_available, nvrtc_version};
 pub use self::context::{CudaDeviceSummary, list_devices};
 pub(crate) use self::pool::CudaBuffer;
 
