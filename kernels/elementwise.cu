@@ -12,13 +12,14 @@ extern "C" __global__ void binary(Header h, const u32* cst, u32* x, const u32* y
     u32 c;
     if (!coefficient(h, EW_WG, &c)) return;
     const u32 limb = h.limb_start + blockIdx.y;
-    const u32 q = modulus(cst, prime_of(h, limb));
+    const u32 g = prime_of(h, limb);
+    const u32 q = modulus(cst, g);
     const u64 i = (u64)limb * h.n + c;
     const u32 a = x[i], b = y[i];
     switch (h.op) {
         case 0u: x[i] = add_mod(a, b, q); break;
         case 1u: x[i] = sub_mod(a, b, q); break;
-        default: x[i] = mul_mod(a, b, q); break;
+        default: x[i] = mul_mod(cst, g, a, b); break;
     }
 }
 

@@ -14,14 +14,15 @@ extern "C" __global__ void key_switch_digit(Header h, const u32* cst, const u32*
     u32 c;
     if (!coefficient(h, KS_WG, &c)) return;
     const u32 limb = h.limb_start + blockIdx.y;
-    const u32 q = modulus(cst, prime_of(h, limb));
+    const u32 g = prime_of(h, limb);
+    const u32 q = modulus(cst, g);
     const u32 qd = h.qcount;
     const u64 i = (u64)limb * h.n + c;
     const u64 jb = (u64)(limb < qd ? limb : h.arg[0] + limb - qd) * h.n + c;
     const u64 ja = (u64)(limb < qd ? limb : h.arg[2] + limb - qd) * h.n + c;
     const u32 dv = d[i];
-    u32 pb = mul_mod(dv, kb[jb], q);
-    u32 pa = mul_mod(dv, ka[ja], q);
+    u32 pb = mul_mod(cst, g, dv, kb[jb]);
+    u32 pa = mul_mod(cst, g, dv, ka[ja]);
     if (h.arg[1] == 0u) {
         pb = add_mod(pb, ob[i], q);
         pa = add_mod(pa, oa[i], q);

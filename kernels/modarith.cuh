@@ -15,8 +15,10 @@
 //     i32 bits) — the words of src/backend/device_tables.rs.
 //
 // Arithmetic: q < 2^30 (so 4q fits a u32). Products use native 64-bit
-// integers: a·b mod q as (u64)a·b % q; Shoup: a·w − ⌊a·w'/2^32⌋·q for a fixed
-// w < q with w' = ⌊w·2^32/q⌋: [0, 2q). Results at every function boundary
+// integers (no 64-bit division). Shoup: a·w − ⌊a·w'/2^32⌋·q for a fixed
+// w < q with w' = ⌊w·2^32/q⌋: [0, 2q). Barrett: k = bitlen(q),
+// mu = ⌊2^(2k)/q⌋ (< 2^31); x < q² < 2^(2k) gives ⌊⌊x/2^(k−1)⌋·mu/2^(k+1)⌋
+// within 2 of ⌊x/q⌋, so two subtractions finish. Results at every function boundary
 // below are in [0, q) unless named _lazy. WGSL twin: shaders/modarith.wgsl.
 
 typedef unsigned int u32;
@@ -73,9 +75,17 @@ __device__ __forceinline__ u32 mul_shoup(u32 a, u32 w, u32 ws, u32 q) {
     return reduce_2q(mul_shoup_lazy(a, w, ws, q), q);
 }
 
-// a·b mod q for a, b in [0, q).
-__device__ __forceinline__ u32 mul_mod(u32 a, u32 b, u32 q) {
-    return (u32)(((u64)a * (u64)b) % (u64)q);
+// a·b mod q_g for a, b in [0, q_g) (Barrett, see the header).
+__device__ __forceinline__ u32 mul_mod(const u32* cst, u32 g, u32 a, u32 b) {
+    const u32 q = cst[g * CST_STRIDE];
+    const u32 k = cst[g * CST_STRIDE + 1u];
+    const u32 mu = cst[g * CST_STRIDE + 2u];
+    const u64 x = (u64)a * b;                              // < 2^(2k)
+    const u64 quotient = ((x >> (k - 1u)) * mu) >> (k + 1u); // < 2^(k+1) · 2^31
+    u32 r = (u32)(x - quotient * q);                       // exact: [0, 3q)
+    if (r >= q) r -= q;
+    if (r >= q) r -= q;
+    return r;
 }
 
 // Coefficient index of this thread in a one-thread-per-coefficient launch

@@ -11,10 +11,11 @@ extern "C" __global__ void tensor(Header h, const u32* cst, const u32* a0, const
     u32 c;
     if (!coefficient(h, TS_WG, &c)) return;
     const u32 limb = h.limb_start + blockIdx.y;
-    const u32 q = modulus(cst, prime_of(h, limb));
+    const u32 g = prime_of(h, limb);
+    const u32 q = modulus(cst, g);
     const u64 i = (u64)limb * h.n + c;
     const u32 x0 = a0[i], x1 = a1[i], y0 = b0[i], y1 = b1[i];
-    d0[i] = mul_mod(x0, y0, q);
-    d1[i] = add_mod(mul_mod(x0, y1, q), mul_mod(x1, y0, q), q);
-    d2[i] = mul_mod(x1, y1, q);
+    d0[i] = mul_mod(cst, g, x0, y0);
+    d1[i] = add_mod(mul_mod(cst, g, x0, y1), mul_mod(cst, g, x1, y0), q);
+    d2[i] = mul_mod(cst, g, x1, y1);
 }
