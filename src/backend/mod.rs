@@ -12,7 +12,10 @@
 //! boundary. "NTT domain" means the order documented in [`crate::math::ntt`].
 
 pub mod cpu;
+pub mod cuda;
+mod device_tables;
 mod error;
+mod launch_plan;
 mod validate;
 pub mod wgpu;
 
@@ -61,6 +64,8 @@ pub(crate) enum DeviceMem {
     Host(Vec<u32>),
     /// A device buffer of a wgpu backend.
     Wgpu(self::wgpu::WgpuBuffer),
+    /// A device allocation of a CUDA backend.
+    Cuda(self::cuda::CudaBuffer),
 }
 
 /// An RNS polynomial resident on a backend's device.

@@ -5,6 +5,7 @@ use std::sync::Arc;
 use anyhow::{Context as _, Result};
 use clap::ValueEnum;
 
+use crate::backend::cuda::CudaBackend;
 use crate::backend::wgpu::WgpuBackend;
 use crate::ckks::{Context, Params, preset};
 
@@ -15,6 +16,8 @@ pub enum BackendChoice {
     Cpu,
     /// WGSL compute shaders on any Vulkan/Metal/DX12 adapter (`WGPU_BACKEND` selects one).
     Wgpu,
+    /// CUDA kernels (NVRTC-compiled at first use) on NVIDIA GPU 0.
+    Cuda,
 }
 
 /// Loads a preset by name, warning on stderr when it is insecure.
@@ -38,6 +41,10 @@ pub fn make_context(params: Arc<Params>, backend: BackendChoice, threads: usize)
         BackendChoice::Wgpu => {
             let backend = WgpuBackend::new(params.ring().clone()).context("cannot start the wgpu backend")?;
             Context::new(params, Arc::new(backend)).context("cannot start the wgpu backend")
+        }
+        BackendChoice::Cuda => {
+            let backend = CudaBackend::new(params.ring().clone(), 0).context("cannot start the CUDA backend")?;
+            Context::new(params, Arc::new(backend)).context("cannot start the CUDA backend")
         }
     }
 }

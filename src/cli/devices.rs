@@ -2,6 +2,8 @@
 
 use anyhow::Result;
 
+use crate::backend::BackendError;
+use crate::backend::cuda::{list_devices, nvrtc_version};
 use crate::backend::wgpu::list_adapters;
 use crate::math::limb_ops::Variant;
 
@@ -33,6 +35,30 @@ pub fn run(_: &Args) -> Result<()> {
             a.workgroup_memory >> 10
         );
     }
-    println!("cuda  unavailable: the CUDA backend is not built yet");
+    print_cuda();
     Ok(())
+}
+
+/// The `cuda` lines: one per device, or why CUDA cannot be used.
+fn print_cuda() {
+    let unavailable = |e: BackendError| match e {
+        BackendError::DriverUnavailable { reason, .. } => reason,
+        other => other.to_string(),
+    };
+    match list_devices() {
+        Err(e) => println!("cuda  unavailable: {}", unavailable(e)),
+        Ok(devices) if devices.is_empty() => println!("cuda  unavailable: the driver reports no CUDA device"),
+        Ok(devices) => {
+            let nvrtc = nvrtc_version().map_or_else(unavailable, |(major, minor)| format!("{major}.{minor}"));
+            for d in devices {
+                let (major, minor) = d.compute_capability;
+                println!(
+                    "cuda  available: device {}: {} (compute {major}.{minor}, {} MiB), NVRTC {nvrtc} (--backend cuda)",
+                    d.ordinal,
+                    d.name,
+                    d.total_memory >> 20
+                );
+            }
+        }
+    }
 }

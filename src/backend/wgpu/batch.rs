@@ -7,33 +7,9 @@
 use std::ops::Range;
 
 use super::context::{Context, HEADER_WORDS, Kernel, NTT_TILE, PARAM_WORDS};
-use crate::backend::{BackendError, Basis, Result};
-
-/// Maps a buffer's limb index to a global prime index (`prime_of` in
-/// `modarith.wgsl`): limb k is Q prime k + shift while that is below
-/// `q_count`, else a P prime.
-#[derive(Clone, Copy, Debug)]
-pub(super) struct LimbMap {
-    shift: u32,
-    q_count: u32,
-}
-
-impl LimbMap {
-    /// The limbs of a polynomial of `basis`: Q[0..q] then P[0..].
-    pub(super) fn basis(basis: Basis) -> Self {
-        Self { shift: 0, q_count: basis.q as u32 }
-    }
-
-    /// Limbs that are consecutive Q primes starting at Q[start].
-    pub(super) fn q_from(start: usize) -> Self {
-        Self { shift: start as u32, q_count: u32::MAX }
-    }
-
-    /// Limbs that are P[0], P[1], ...
-    pub(super) fn p() -> Self {
-        Self { shift: 0, q_count: 0 }
-    }
-}
+pub(super) use crate::backend::launch_plan::LimbMap;
+use crate::backend::launch_plan::ntt_phases;
+use crate::backend::{BackendError, Result};
 
 /// What a dispatch covers and its kernel-specific header words.
 #[derive(Clone, Debug)]
@@ -157,29 +133,18 @@ impl<'a> Batch<'a> {
         if limbs.is_empty() {
             return;
         }
-        let log_tile = NTT_TILE.trailing_zeros();
-        let contiguous = self.log_n.min(log_tile);
-        let strided = self.log_n - contiguous;
-        // (log stride, stages, log sets per workgroup)
-        let tiles = (0, contiguous, 0);
-        let columns = (contiguous, strided, log_tile - strided);
-        let phases: Vec<(u32, u32, u32)> = match (strided, forward) {
-            (0, _) => vec![tiles],
-            (_, true) => vec![columns, tiles],
-            (_, false) => vec![tiles, columns],
-        };
         let kernel = if forward { Kernel::NttForward } else { Kernel::NttInverse };
+        let phases = ntt_phases(self.log_n, NTT_TILE, forward);
         let count = phases.len();
-        for (i, (log_stride, stages, log_cols)) in phases.into_iter().enumerate() {
+        for (i, phase) in phases.into_iter().enumerate() {
             let last = u32::from(i + 1 == count);
-            let launch = Launch::new(limbs.clone(), map).args([log_stride, stages, log_cols, last]);
+            let launch = Launch::new(limbs.clone(), map).args([phase.log_stride, phase.stages, phase.log_cols, last]);
             let block = self.block(&launch, limbs.clone(), &[]);
-            let groups = (self.n() >> (stages + log_cols)) as u32;
             self.commands.push(Command::Dispatch {
                 kernel,
                 block,
                 buffers: vec![tw, data],
-                grid: [groups, limbs.len() as u32],
+                grid: [phase.groups(self.log_n), limbs.len() as u32],
             });
         }
     }

@@ -32,8 +32,6 @@ pub(super) const BX_WG: u32 = 256;
 pub(super) const PARAM_WORDS: usize = 128;
 /// Header words at the start of a parameter block (`H_DATA`).
 pub(super) const HEADER_WORDS: usize = 16;
-/// Words per prime in the constant table (`CST_STRIDE`).
-pub(super) const CST_STRIDE: usize = 8;
 
 /// Storage bindings a kernel family declares after `prm` and `cst`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -388,6 +386,7 @@ pub(super) fn compile(device: &wgpu::Device, file: &'static str, source: &str) -
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::backend::device_tables::CST_STRIDE;
 
     #[test]
     fn workgroup_constants_match_the_shaders() {

@@ -30,6 +30,7 @@ use super::{
     Backend, BackendError, Basis, DeviceMem, DevicePoly, Elementwise, KeySwitchJob, Result, ScalarOp, TensorPair,
     digit_ranges, validate,
 };
+use crate::backend::device_tables::{p_inverse_pairs, q_last_inverse_pairs};
 use crate::math::RnsRing;
 
 const NAME: &str = "wgpu";
@@ -213,17 +214,6 @@ impl WgpuBackend {
                 }
             }
         }
-    }
-
-    /// (w, Shoup(w)) per limb of the global primes `globals`, for `w(m)`.
-    fn shoup_pairs(&self, globals: impl Iterator<Item = usize>, w: impl Fn(&crate::math::Modulus) -> u32) -> Vec<u32> {
-        globals
-            .flat_map(|g| {
-                let m = self.ring.modulus(g);
-                let v = w(m);
-                [v, m.shoup(v)]
-            })
-            .collect()
     }
 }
 
@@ -487,11 +477,7 @@ impl Backend for WgpuBackend {
                 batch.coefficients(Kernel::ConvApply, &apply, &[], 0, &[table, ys, conv]);
                 batch.ntt(tw, conv, 0..q, LimbMap::q_from(0), true);
                 // x = (x − conv)·P^-1 on the Q limbs.
-                let p_inv = self.shoup_pairs(0..q, |m| {
-                    let p_mod =
-                        (q_total..q_total + p).fold(1, |acc, g| m.mul(acc, self.ring.modulus(g).value() % m.value()));
-                    m.inv(p_mod)
-                });
+                let p_inv = p_inverse_pairs(&self.ring, q, p);
                 let sub_mul = Launch::new(0..q, LimbMap::basis(poly.basis));
                 batch.coefficients(Kernel::SubMul, &sub_mul, &p_inv, 2, &[buffer, conv]);
             }
@@ -523,8 +509,7 @@ impl Backend for WgpuBackend {
                     let lift = Launch::new(0..last, LimbMap::q_from(0)).args([last as u32, 0, 0, 0]);
                     batch.coefficients(Kernel::RescaleLift, &lift, &[], 0, &[lifted, buffer]);
                     batch.ntt(tw, lifted, 0..last, LimbMap::q_from(0), true);
-                    let q_last = self.ring.q[last].value();
-                    let inv = self.shoup_pairs(0..last, |m| m.inv(m.reduce_u64(q_last.into())));
+                    let inv = q_last_inverse_pairs(&self.ring, last);
                     let sub_mul = Launch::new(0..last, LimbMap::q_from(0));
                     batch.coefficients(Kernel::SubMul, &sub_mul, &inv, 2, &[buffer, lifted]);
                 }

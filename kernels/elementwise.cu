@@ -1,0 +1,50 @@
+// elementwise.cu — coefficient-wise limb arithmetic, u32 limbs.
+// Layout: limb-major, x[limb · N + i]; the header maps limbs to primes.
+// In/out: [0, q). CPU twin: src/math/limb_ops.rs; results are the unique
+// residues, so bit-exact. WGSL twin: shaders/elementwise.wgsl.
+// Per-limb data: (c, Shoup(c)) at data[2 · (limb − limb_start)].
+// Launch: block EW_WG, one thread per coefficient; grid (⌈N / EW_WG⌉, limbs).
+
+#define EW_WG 256u
+
+// x op= y; h.op: 0 add, 1 sub, 2 mul.
+extern "C" __global__ void binary(Header h, const u32* cst, u32* x, const u32* y) {
+    u32 c;
+    if (!coefficient(h, EW_WG, &c)) return;
+    const u32 limb = h.limb_start + blockIdx.y;
+    const u32 g = prime_of(h, limb);
+    const u32 q = modulus(cst, g);
+    const u64 i = (u64)limb * h.n + c;
+    const u32 a = x[i], b = y[i];
+    switch (h.op) {
+        case 0u: x[i] = add_mod(a, b, q); break;
+        case 1u: x[i] = sub_mod(a, b, q); break;
+        default: x[i] = mul_mod(cst, g, a, b); break;
+    }
+}
+
+// x = op(x); h.op: 0 negate, 1 add c, 2 multiply by c (Shoup).
+extern "C" __global__ void unary(Header h, const u32* cst, u32* x, const u32* data) {
+    u32 c;
+    if (!coefficient(h, EW_WG, &c)) return;
+    const u32 limb = h.limb_start + blockIdx.y;
+    const u32 q = modulus(cst, prime_of(h, limb));
+    const u64 i = (u64)limb * h.n + c;
+    const u32 a = x[i];
+    switch (h.op) {
+        case 0u: x[i] = a == 0u ? 0u : q - a; break;
+        case 1u: x[i] = add_mod(a, data[2u * blockIdx.y], q); break;
+        default: x[i] = mul_shoup(a, data[2u * blockIdx.y], data[2u * blockIdx.y + 1u], q); break;
+    }
+}
+
+// x = (x − y)·w mod q with per-limb (w, Shoup(w)): the last step of rescale
+// and ModDown (CPU: limb_ops::sub_mul_scalar_assign).
+extern "C" __global__ void sub_mul(Header h, const u32* cst, u32* x, const u32* y, const u32* data) {
+    u32 c;
+    if (!coefficient(h, EW_WG, &c)) return;
+    const u32 limb = h.limb_start + blockIdx.y;
+    const u32 q = modulus(cst, prime_of(h, limb));
+    const u64 i = (u64)limb * h.n + c;
+    x[i] = mul_shoup(x[i] + q - y[i], data[2u * blockIdx.y], data[2u * blockIdx.y + 1u], q);
+}

@@ -1,0 +1,96 @@
+// modarith.cuh — shared modular arithmetic and launch header for every hetl
+// CUDA kernel. The launcher (src/backend/cuda/compile.rs) prepends this file
+// to each family's source before NVRTC compiles it, so compile errors in a
+// family file are reported at (its line + the line count of this file).
+//
+// Every kernel takes `Header h` by value and `const u32* cst` first:
+//   Header: n (ring degree N), log_n, limb_start (first limb of the buffers
+//     this launch covers; blockIdx.y = limb − limb_start), limb_count,
+//     gshift/qcount/qtotal (limb → prime map, see prime_of), op
+//     (kernel-specific selector), arg[4] (kernel-specific arguments).
+//     Its twin is `Header` in src/backend/cuda/launch.rs (#[repr(C)]).
+//   cst: CST_STRIDE words per global prime g (Q primes first, then P): q,
+//     Barrett k, Barrett mu, N^-1, Shoup(N^-1), and 1/q as an IEEE binary64
+//     (mantissa lo, mantissa hi with the hidden bit, unbiased exponent as
+//     i32 bits) — the words of src/backend/device_tables.rs.
+//
+// Arithmetic: q < 2^30 (so 4q fits a u32). Products use native 64-bit
+// integers (no 64-bit division). Shoup: a·w − ⌊a·w'/2^32⌋·q for a fixed
+// w < q with w' = ⌊w·2^32/q⌋: [0, 2q). Barrett: k = bitlen(q),
+// mu = ⌊2^(2k)/q⌋ (< 2^31); x < q² < 2^(2k) gives ⌊⌊x/2^(k−1)⌋·mu/2^(k+1)⌋
+// within 2 of ⌊x/q⌋, so two subtractions finish. Results at every function boundary
+// below are in [0, q) unless named _lazy. WGSL twin: shaders/modarith.wgsl.
+
+typedef unsigned int u32;
+typedef unsigned long long u64;
+
+#define CST_STRIDE 8u
+
+struct Header {
+    u32 n;
+    u32 log_n;
+    u32 limb_start;
+    u32 limb_count;
+    u32 gshift;
+    u32 qcount;
+    u32 qtotal;
+    u32 op;
+    u32 arg[4];
+};
+
+// Global prime index of a limb of the bound buffer(s): k = limb + gshift is
+// Q prime k if k < qcount, else P prime k − qcount (global qtotal + k − qcount).
+__device__ __forceinline__ u32 prime_of(const Header& h, u32 limb) {
+    u32 k = limb + h.gshift;
+    return k < h.qcount ? k : h.qtotal + k - h.qcount;
+}
+
+__device__ __forceinline__ u32 modulus(const u32* cst, u32 g) {
+    return cst[g * CST_STRIDE];
+}
+
+// a + b mod q for a, b in [0, q).
+__device__ __forceinline__ u32 add_mod(u32 a, u32 b, u32 q) {
+    u32 s = a + b;
+    return s >= q ? s - q : s;
+}
+
+// a − b mod q for a, b in [0, q).
+__device__ __forceinline__ u32 sub_mod(u32 a, u32 b, u32 q) {
+    return a < b ? a + q - b : a - b;
+}
+
+// x in [0, 2q) → [0, q).
+__device__ __forceinline__ u32 reduce_2q(u32 x, u32 q) {
+    return x >= q ? x - q : x;
+}
+
+// a·w mod q in [0, 2q) for any a < 2^32, w < q, ws = Shoup(w).
+__device__ __forceinline__ u32 mul_shoup_lazy(u32 a, u32 w, u32 ws, u32 q) {
+    return a * w - __umulhi(a, ws) * q;
+}
+
+// a·w mod q in [0, q), see mul_shoup_lazy.
+__device__ __forceinline__ u32 mul_shoup(u32 a, u32 w, u32 ws, u32 q) {
+    return reduce_2q(mul_shoup_lazy(a, w, ws, q), q);
+}
+
+// a·b mod q_g for a, b in [0, q_g) (Barrett, see the header).
+__device__ __forceinline__ u32 mul_mod(const u32* cst, u32 g, u32 a, u32 b) {
+    const u32 q = cst[g * CST_STRIDE];
+    const u32 k = cst[g * CST_STRIDE + 1u];
+    const u32 mu = cst[g * CST_STRIDE + 2u];
+    const u64 x = (u64)a * b;                              // < 2^(2k)
+    const u64 quotient = ((x >> (k - 1u)) * mu) >> (k + 1u); // < 2^(k+1) · 2^31
+    u32 r = (u32)(x - quotient * q);                       // exact: [0, 3q)
+    if (r >= q) r -= q;
+    if (r >= q) r -= q;
+    return r;
+}
+
+// Coefficient index of this thread in a one-thread-per-coefficient launch
+// with blocks of `block` threads; false when it is past N.
+__device__ __forceinline__ bool coefficient(const Header& h, u32 block, u32* c) {
+    *c = blockIdx.x * block + threadIdx.x;
+    return *c < h.n;
+}

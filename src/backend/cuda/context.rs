@@ -1,0 +1,317 @@
+//! The CUDA device: driver checks, context and stream, the kernels (built
+//! by `compile.rs`, loaded once per backend) and launches. Per-call code in
+//! `mod.rs` only chooses kernels, buffers and header words.
+
+use std::ops::Range;
+use std::sync::Arc;
+
+use cudarc::driver::{CudaContext, CudaFunction, CudaStream, DeviceRepr, LaunchConfig, PushKernelArg};
+use cudarc::nvrtc::Ptx;
+
+use super::compile::{FAMILIES, cached_cubin, nvrtc_available};
+use super::pool::driver_error;
+use crate::backend::launch_plan::LimbMap;
+use crate::backend::{BackendError, Result};
+
+const NAME: &str = "cuda";
+
+/// Threads per block of the NTT (`NTT_WG` in ntt.cu).
+pub(super) const NTT_WG: u32 = 256;
+/// Words of shared memory per NTT block (`NTT_TILE` in ntt.cu).
+pub(super) const NTT_TILE: u32 = 2048;
+/// Threads per block of every one-thread-per-coefficient kernel (`EW_WG`,
+/// `TS_WG`, `AUT_WG`, `KS_WG`, `RS_WG`, `BX_WG` in their files).
+pub(super) const COEFF_WG: u32 = 256;
+
+/// Every kernel: its function name and the family (file) that defines it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(super) enum Kernel {
+    NttForward,
+    NttInverse,
+    Binary,
+    Unary,
+    SubMul,
+    Tensor,
+    Automorphism,
+    KeySwitchDigit,
+    RescaleLift,
+    ConvPrep,
+    ConvApply,
+    ConvOverflow,
+}
+
+impl Kernel {
+    /// Every kernel (`kernel as usize` indexes it).
+    const ALL: [Self; 12] = [
+        Self::NttForward,
+        Self::NttInverse,
+        Self::Binary,
+        Self::Unary,
+        Self::SubMul,
+        Self::Tensor,
+        Self::Automorphism,
+        Self::KeySwitchDigit,
+        Self::RescaleLift,
+        Self::ConvPrep,
+        Self::ConvApply,
+        Self::ConvOverflow,
+    ];
+
+    /// (family file, function name).
+    fn names(self) -> (&'static str, &'static str) {
+        match self {
+            Self::NttForward => ("ntt.cu", "ntt_forward"),
+            Self::NttInverse => ("ntt.cu", "ntt_inverse"),
+            Self::Binary => ("elementwise.cu", "binary"),
+            Self::Unary => ("elementwise.cu", "unary"),
+            Self::SubMul => ("elementwise.cu", "sub_mul"),
+            Self::Tensor => ("tensor.cu", "tensor"),
+            Self::Automorphism => ("automorphism.cu", "automorphism"),
+            Self::KeySwitchDigit => ("keyswitch.cu", "key_switch_digit"),
+            Self::RescaleLift => ("rescale.cu", "rescale_lift"),
+            Self::ConvPrep => ("basis_ext.cu", "conv_prep"),
+            Self::ConvApply => ("basis_ext.cu", "conv_apply"),
+            Self::ConvOverflow => ("basis_ext.cu", "conv_overflow"),
+        }
+    }
+}
+
+/// The launch header every kernel takes by value (`Header` in modarith.cuh).
+#[repr(C)]
+#[derive(Clone, Copy, Debug, Default)]
+pub(super) struct Header {
+    n: u32,
+    log_n: u32,
+    limb_start: u32,
+    limb_count: u32,
+    gshift: u32,
+    qcount: u32,
+    qtotal: u32,
+    op: u32,
+    arg: [u32; 4],
+}
+
+// SAFETY: a #[repr(C)] struct of u32 only, laid out as `Header` in modarith.cuh.
+unsafe impl DeviceRepr for Header {}
+
+/// What a launch covers: limbs of the bound buffers (one block row each),
+/// their primes, and the kernel-specific `op` and `arg` words.
+#[derive(Clone, Debug)]
+pub(super) struct Launch {
+    pub(super) limbs: Range<usize>,
+    pub(super) map: LimbMap,
+    pub(super) op: u32,
+    pub(super) args: [u32; 4],
+}
+
+impl Launch {
+    /// `limbs` under `map`, with no op or arguments.
+    pub(super) fn new(limbs: Range<usize>, map: LimbMap) -> Self {
+        Self { limbs, map, op: 0, args: [0; 4] }
+    }
+
+    /// With `op` set.
+    pub(super) fn op(self, op: u32) -> Self {
+        Self { op, ..self }
+    }
+
+    /// With `arg` set.
+    pub(super) fn args(self, args: [u32; 4]) -> Self {
+        Self { args, ..self }
+    }
+}
+
+/// Why the CUDA driver cannot be used, checked without any call that
+/// could panic (cudarc panics when a library it needs is missing).
+pub(super) fn driver_available() -> Result<()> {
+    // SAFETY: only tries to load libcuda; no driver call is made.
+    if !unsafe { cudarc::driver::sys::is_culib_present() } {
+        return Err(BackendError::DriverUnavailable {
+            backend: NAME,
+            reason: "libcuda.so cannot be loaded (no NVIDIA driver installed)".into(),
+        });
+    }
+    cudarc::driver::result::init()
+        .map_err(|e| BackendError::DriverUnavailable { backend: NAME, reason: format!("cuInit failed: {e}") })?;
+    Ok(())
+}
+
+/// One CUDA device with its stream and loaded kernels.
+pub(super) struct Device {
+    pub(super) ctx: Arc<CudaContext>,
+    pub(super) stream: Arc<CudaStream>,
+    functions: Vec<CudaFunction>,
+    /// The NVRTC target, e.g. `sm_90`.
+    pub(super) arch: String,
+}
+
+impl Device {
+    /// Opens device `ordinal`, compiles (or loads from the cache) and loads
+    /// every kernel for its architecture.
+    pub(super) fn open(ordinal: usize) -> Result<Self> {
+        driver_available()?;
+        nvrtc_available()?;
+        let count = CudaContext::device_count()
+            .map_err(|e| BackendError::DriverUnavailable { backend: NAME, reason: format!("cuDeviceGetCount: {e}") })?;
+        if count <= ordinal as i32 {
+            return Err(BackendError::DriverUnavailable {
+                backend: NAME,
+                reason: format!("no CUDA device {ordinal} ({count} devices found)"),
+            });
+        }
+        let ctx = CudaContext::new(ordinal)
+            .map_err(|e| BackendError::DriverUnavailable { backend: NAME, reason: format!("device {ordinal}: {e}") })?;
+        // SAFETY: every copy and launch of this backend runs on the one stream
+        // below, in order, so cudarc's per-allocation events are not needed
+        // (and raw device addresses are passed to kernels).
+        unsafe { ctx.disable_event_tracking() };
+        let (major, minor) = ctx.compute_capability().map_err(driver_error("compute capability", 0))?;
+        let arch = format!("sm_{major}{minor}");
+        let stream = ctx.default_stream();
+        let mut modules = Vec::new();
+        for (family, source) in FAMILIES {
+            let cubin = cached_cubin(family, source, &arch)?;
+            let module = ctx
+                .load_module(Ptx::from_binary(cubin))
+                .map_err(|e| BackendError::Kernel { name: family, reason: format!("loading the CUBIN: {e}") })?;
+            modules.push((family, module));
+        }
+        let functions = Kernel::ALL
+            .iter()
+            .map(|k| {
+                let (family, name) = k.names();
+                let module = modules.iter().find(|(f, _)| *f == family).map(|(_, m)| m).ok_or_else(|| {
+                    BackendError::Kernel { name: family, reason: "family not in compile::FAMILIES".into() }
+                })?;
+                module
+                    .load_function(name)
+                    .map_err(|e| BackendError::Kernel { name: family, reason: format!("function {name}: {e}") })
+            })
+            .collect::<Result<Vec<_>>>()?;
+        Ok(Self { ctx, stream, functions, arch })
+    }
+
+    /// Makes this device's context current on the calling thread (raw
+    /// driver calls need it; the backend may be used from any thread).
+    pub(super) fn bind(&self, op: &'static str) -> Result<()> {
+        self.ctx.bind_to_thread().map_err(driver_error(op, 0))
+    }
+
+    /// Launches `kernel` on `grid` (x, limbs) blocks of `block` threads with
+    /// the header of `launch` at degree 2^`log_n`, then `ptrs` (device
+    /// addresses: `cst` first, then the kernel's buffers).
+    pub(super) fn launch(
+        &self,
+        kernel: Kernel,
+        grid_x: u32,
+        block: u32,
+        launch: &Launch,
+        (log_n, q_total): (u32, usize),
+        ptrs: &[u64],
+    ) -> Result<()> {
+        if launch.limbs.is_empty() {
+            return Ok(());
+        }
+        let header = Header {
+            n: 1 << log_n,
+            log_n,
+            limb_start: launch.limbs.start as u32,
+            limb_count: launch.limbs.len() as u32,
+            gshift: launch.map.shift,
+            qcount: launch.map.q_count,
+            qtotal: q_total as u32,
+            op: launch.op,
+            arg: launch.args,
+        };
+        let cfg = LaunchConfig {
+            grid_dim: (grid_x, launch.limbs.len() as u32, 1),
+            block_dim: (block, 1, 1),
+            shared_mem_bytes: 0,
+        };
+        let function = &self.functions[kernel as usize];
+        let mut builder = self.stream.launch_builder(function);
+        builder.arg(&header);
+        for p in ptrs {
+            builder.arg(p);
+        }
+        // SAFETY: the argument list matches the kernel's signature in
+        // kernels/*.cu (header, then one device address per pointer), and
+        // every address is a live allocation of this backend's pool that
+        // covers the limbs the header names (checked by the callers).
+        unsafe { builder.launch(cfg) }.map(drop).map_err(driver_error(kernel.names().1, 0))
+    }
+}
+
+/// What `hetl devices` shows about one CUDA device.
+#[derive(Clone, Debug)]
+pub struct CudaDeviceSummary {
+    /// Device ordinal.
+    pub ordinal: usize,
+    /// Marketing name.
+    pub name: String,
+    /// Compute capability (major, minor).
+    pub compute_capability: (i32, i32),
+    /// Device memory, bytes.
+    pub total_memory: usize,
+}
+
+/// Every CUDA device, or why CUDA cannot be used here.
+pub fn list_devices() -> Result<Vec<CudaDeviceSummary>> {
+    driver_available()?;
+    nvrtc_available()?;
+    let count = CudaContext::device_count()
+        .map_err(|e| BackendError::DriverUnavailable { backend: NAME, reason: format!("cuDeviceGetCount: {e}") })?;
+    (0..count.max(0) as usize)
+        .map(|ordinal| {
+            let ctx = CudaContext::new(ordinal).map_err(driver_error("device", 0))?;
+            Ok(CudaDeviceSummary {
+                ordinal,
+                name: ctx.name().map_err(driver_error("device name", 0))?,
+                compute_capability: ctx.compute_capability().map_err(driver_error("compute capability", 0))?,
+                total_memory: ctx.total_mem().map_err(driver_error("device memory", 0))?,
+            })
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::compile::FAMILIES;
+    use super::*;
+    use crate::backend::device_tables::CST_STRIDE;
+
+    fn source(family: &str) -> &'static str {
+        FAMILIES.iter().find(|(f, _)| *f == family).map(|(_, s)| *s).expect("family")
+    }
+
+    #[test]
+    fn launch_constants_match_the_kernels() {
+        let consts = [
+            ("ntt.cu", "NTT_WG", NTT_WG),
+            ("ntt.cu", "NTT_TILE", NTT_TILE),
+            ("elementwise.cu", "EW_WG", COEFF_WG),
+            ("tensor.cu", "TS_WG", COEFF_WG),
+            ("automorphism.cu", "AUT_WG", COEFF_WG),
+            ("keyswitch.cu", "KS_WG", COEFF_WG),
+            ("rescale.cu", "RS_WG", COEFF_WG),
+            ("basis_ext.cu", "BX_WG", COEFF_WG),
+        ];
+        for (family, name, value) in consts {
+            let decl = format!("#define {name} {value}u");
+            assert!(source(family).contains(&decl), "{family} lacks `{decl}`");
+        }
+        let modarith = include_str!("../../../kernels/modarith.cuh");
+        assert!(modarith.contains(&format!("#define CST_STRIDE {CST_STRIDE}u")));
+        assert_eq!(std::mem::size_of::<Header>(), 48);
+    }
+
+    #[test]
+    fn every_kernel_is_defined_in_its_family() {
+        assert!(Kernel::ALL.iter().enumerate().all(|(i, &k)| k as usize == i));
+        for k in Kernel::ALL {
+            let (family, name) = k.names();
+            let decl = format!("extern \"C\" __global__ void {name}(");
+            assert!(source(family).contains(&decl), "{family} lacks {name}");
+        }
+    }
+}

@@ -1,0 +1,131 @@
+//! Device memory pool: freed allocations are kept by size and handed out
+//! again, so the hot path (every op allocates outputs and scratch) does not
+//! call the allocator once the pool is warm; polynomials stay resident.
+//!
+//! Reusing an allocation right after its owner dropped it is safe even while
+//! kernels that use it are still queued: the backend issues every copy and
+//! launch on one stream, which runs them in order.
+
+use std::collections::HashMap;
+use std::fmt;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, PoisonError};
+
+use cudarc::driver::{CudaSlice, CudaStream, DevicePtr, DriverError, sys::CUresult};
+
+use crate::backend::{BackendError, Result};
+
+/// Free allocations kept beyond this many bytes are released instead.
+const MAX_CACHED_BYTES: usize = 1 << 30;
+
+/// Allocation sizes are rounded up to this many words (fewer distinct sizes).
+const WORD_GRANULE: usize = 256;
+
+/// Identifies a backend instance, so polynomials of another one are refused.
+static NEXT_POOL_ID: AtomicU64 = AtomicU64::new(1);
+
+#[derive(Default)]
+struct FreeList {
+    by_words: HashMap<usize, Vec<CudaSlice<u32>>>,
+    bytes: usize,
+}
+
+/// Allocations of one device stream, by size.
+pub(super) struct Pool {
+    id: u64,
+    stream: Arc<CudaStream>,
+    free: Mutex<FreeList>,
+}
+
+/// A driver error as a backend error naming `op`; out-of-memory is its own variant.
+pub(super) fn driver_error(op: &'static str, bytes: usize) -> impl Fn(DriverError) -> BackendError {
+    move |e| match e.0 {
+        CUresult::CUDA_ERROR_OUT_OF_MEMORY => BackendError::OutOfMemory { bytes: bytes as u64 },
+        _ => BackendError::Device { op, reason: e.to_string() },
+    }
+}
+
+impl Pool {
+    pub(super) fn new(stream: Arc<CudaStream>) -> Arc<Self> {
+        Arc::new(Self { id: NEXT_POOL_ID.fetch_add(1, Ordering::Relaxed), stream, free: Mutex::default() })
+    }
+
+    /// The owner id stored in every buffer of this pool.
+    pub(super) fn id(&self) -> u64 {
+        self.id
+    }
+
+    /// An allocation of at least `words` u32 (contents undefined).
+    pub(super) fn acquire(self: &Arc<Self>, words: usize) -> Result<CudaBuffer> {
+        let size = words.max(1).next_multiple_of(WORD_GRANULE);
+        let reused = {
+            let mut free = self.free.lock().unwrap_or_else(PoisonError::into_inner);
+            let slice = free.by_words.get_mut(&size).and_then(Vec::pop);
+            if slice.is_some() {
+                free.bytes -= size * 4;
+            }
+            slice
+        };
+        let slice = match reused {
+            Some(s) => s,
+            // SAFETY: u32 has no invalid bit patterns; every user writes
+            // before it reads (contents are documented as undefined).
+            None => unsafe { self.stream.alloc::<u32>(size) }.map_err(driver_error("allocate", size * 4))?,
+        };
+        let (ptr, _) = slice.device_ptr(&self.stream);
+        Ok(CudaBuffer { slice: Some(slice), ptr, words: size, pool: Arc::clone(self) })
+    }
+
+    fn release(&self, slice: CudaSlice<u32>, words: usize) {
+        let mut free = self.free.lock().unwrap_or_else(PoisonError::into_inner);
+        if free.bytes + words * 4 <= MAX_CACHED_BYTES {
+            free.bytes += words * 4;
+            free.by_words.entry(words).or_default().push(slice);
+        }
+        // Otherwise dropped here: cudarc frees it in stream order.
+    }
+}
+
+/// A device allocation on loan from a [`Pool`]; returned to it on drop.
+pub(crate) struct CudaBuffer {
+    slice: Option<CudaSlice<u32>>,
+    ptr: u64,
+    words: usize,
+    pool: Arc<Pool>,
+}
+
+impl CudaBuffer {
+    /// Device address of word 0.
+    pub(super) fn ptr(&self) -> u64 {
+        self.ptr
+    }
+
+    /// Device address of limb `limb` of `n` words.
+    pub(super) fn limb(&self, limb: usize, n: usize) -> u64 {
+        self.ptr + (limb * n * 4) as u64
+    }
+
+    /// Allocated words (at least the requested ones).
+    pub(super) fn words(&self) -> usize {
+        self.words
+    }
+
+    /// Id of the pool (and so of the backend) this buffer belongs to.
+    pub(super) fn owner(&self) -> u64 {
+        self.pool.id
+    }
+}
+
+impl Drop for CudaBuffer {
+    fn drop(&mut self) {
+        if let Some(slice) = self.slice.take() {
+            self.pool.release(slice, self.words);
+        }
+    }
+}
+
+impl fmt::Debug for CudaBuffer {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("CudaBuffer").field("words", &self.words).field("owner", &self.pool.id).finish()
+    }
+}

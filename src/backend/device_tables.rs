@@ -1,0 +1,101 @@
+//! Host-side words of the constant tables every GPU backend uploads once
+//! (per-prime constants, NTT twiddles, basis-conversion tables) and of the
+//! per-limb (w, Shoup(w)) pairs their launches pass. Layouts are documented
+//! in `shaders/modarith.wgsl`, `shaders/ntt.wgsl` and `shaders/basis_ext.wgsl`;
+//! `kernels/*.cu` read the same words. Nothing here touches a device.
+
+use crate::math::{Modulus, NttTable, RnsRing};
+
+/// Words per prime in the constant table (`CST_STRIDE` in the kernels).
+pub(crate) const CST_STRIDE: usize = 8;
+
+/// The per-prime record of the constant table: q, Barrett k and mu, N^-1
+/// and its Shoup quotient, and the bits of the CPU's `1.0 / f64(q)`.
+fn prime_record(m: &Modulus, table: &NttTable) -> [u32; CST_STRIDE] {
+    let q = m.value();
+    let k = u32::BITS - q.leading_zeros();
+    let mu = ((1u64 << (2 * k)) / u64::from(q)) as u32;
+    let (n_inv, n_inv_shoup) = table.n_inv();
+    // Exactly the CPU's 1.0 / f64(q) (BasisConverter::convert_centered): a
+    // normal number, mantissa with its hidden bit times 2^(exponent − 1075).
+    let bits = (1.0 / f64::from(q)).to_bits();
+    let mantissa = (bits & ((1 << 52) - 1)) | (1 << 52);
+    let exponent = ((bits >> 52) & 0x7FF) as i32 - 1075;
+    [q, k, mu, n_inv, n_inv_shoup, mantissa as u32, (mantissa >> 32) as u32, exponent as u32]
+}
+
+/// The constant table (`CST_STRIDE` words per global prime) and the
+/// twiddles (4N words per global prime: forward (w, Shoup) pairs, then
+/// inverse ones) of `ring`.
+pub(crate) fn constants_and_twiddles(ring: &RnsRing) -> (Vec<u32>, Vec<u32>) {
+    let n = ring.n();
+    let primes = ring.q.len() + ring.p.len();
+    let mut cst = Vec::with_capacity(primes * CST_STRIDE);
+    let mut tw = Vec::with_capacity(primes * 4 * n);
+    for m in ring.all() {
+        let table = NttTable::new(*m, ring.log_n);
+        cst.extend(prime_record(m, &table));
+        let [fwd, fwd_shoup, inv, inv_shoup] = table.twiddles();
+        for (w, s) in fwd.iter().zip(fwd_shoup).chain(inv.iter().zip(inv_shoup)) {
+            tw.extend([*w, *s]);
+        }
+    }
+    (cst, tw)
+}
+
+/// The conversion table from the global primes `sources` to every global
+/// prime: (x, Shoup(x)) pairs of (Q/p_i)^-1 mod p_i at 2i, then for every
+/// global prime t at 2s + 2t(s+1): (Q/p_i) mod m_t for i < s, then Q mod m_t.
+pub(crate) fn conversion_words(ring: &RnsRing, sources: &[usize]) -> Vec<u32> {
+    let src: Vec<Modulus> = sources.iter().map(|&g| *ring.modulus(g)).collect();
+    // Π_{k ≠ skip} p_k mod m (the product of all sources when skip is None).
+    let product = |m: &Modulus, skip: Option<usize>| {
+        src.iter()
+            .enumerate()
+            .filter(|&(k, _)| Some(k) != skip)
+            .fold(1, |acc, (_, p)| m.mul(acc, p.value() % m.value()))
+    };
+    let mut words = Vec::with_capacity(2 * src.len() + ring.all().count() * 2 * (src.len() + 1));
+    for (i, p) in src.iter().enumerate() {
+        let w = p.inv(product(p, Some(i)));
+        words.extend([w, p.shoup(w)]);
+    }
+    for m in ring.all() {
+        for i in (0..src.len()).map(Some).chain([None]) {
+            let w = product(m, i);
+            words.extend([w, m.shoup(w)]);
+        }
+    }
+    words
+}
+
+/// (w, Shoup(w)) per limb of the global primes `globals`, for `w(m)`.
+pub(crate) fn shoup_pairs(
+    ring: &RnsRing,
+    globals: impl Iterator<Item = usize>,
+    w: impl Fn(&Modulus) -> u32,
+) -> Vec<u32> {
+    globals
+        .flat_map(|g| {
+            let m = ring.modulus(g);
+            let v = w(m);
+            [v, m.shoup(v)]
+        })
+        .collect()
+}
+
+/// ModDown's factors: P^-1 mod q_i for the first `q` Q primes, P the product
+/// of the first `p` special primes, as (w, Shoup(w)) pairs.
+pub(crate) fn p_inverse_pairs(ring: &RnsRing, q: usize, p: usize) -> Vec<u32> {
+    let q_total = ring.q.len();
+    shoup_pairs(ring, 0..q, |m| {
+        let p_mod = (q_total..q_total + p).fold(1, |acc, g| m.mul(acc, ring.modulus(g).value() % m.value()));
+        m.inv(p_mod)
+    })
+}
+
+/// Rescale's factors: q_last^-1 mod q_i for i < `last`, as (w, Shoup(w)) pairs.
+pub(crate) fn q_last_inverse_pairs(ring: &RnsRing, last: usize) -> Vec<u32> {
+    let q_last = ring.q[last].value();
+    shoup_pairs(ring, 0..last, |m| m.inv(m.reduce_u64(q_last.into())))
+}

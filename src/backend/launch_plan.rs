@@ -1,0 +1,85 @@
+//! Launch geometry shared by the GPU backends: how a buffer's limbs map to
+//! global primes ([`LimbMap`], `prime_of` in the kernels) and how an NTT is
+//! split into shared-memory phases ([`ntt_phases`]). Pure host arithmetic.
+
+use super::Basis;
+
+/// Maps a buffer's limb index to a global prime index (`prime_of` in
+/// `shaders/modarith.wgsl` and `kernels/modarith.cuh`): limb k is Q prime
+/// k + shift while that is below `q_count`, else a P prime.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct LimbMap {
+    /// Added to the limb index before the Q/P decision.
+    pub(crate) shift: u32,
+    /// Shifted indices below this are Q primes.
+    pub(crate) q_count: u32,
+}
+
+impl LimbMap {
+    /// The limbs of a polynomial of `basis`: Q[0..q] then P[0..].
+    pub(crate) fn basis(basis: Basis) -> Self {
+        Self { shift: 0, q_count: basis.q as u32 }
+    }
+
+    /// Limbs that are consecutive Q primes starting at Q[start].
+    pub(crate) fn q_from(start: usize) -> Self {
+        Self { shift: start as u32, q_count: u32::MAX }
+    }
+
+    /// Limbs that are P[0], P[1], ...
+    pub(crate) fn p() -> Self {
+        Self { shift: 0, q_count: 0 }
+    }
+}
+
+/// One phase of a shared-memory NTT (see `shaders/ntt.wgsl`): `stages`
+/// butterfly levels at set stride 2^`log_stride`, 2^`log_cols` sets per
+/// workgroup (block).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) struct NttPhase {
+    /// log2 of the set stride S.
+    pub(crate) log_stride: u32,
+    /// Butterfly levels m.
+    pub(crate) stages: u32,
+    /// log2 of the sets per workgroup C.
+    pub(crate) log_cols: u32,
+}
+
+impl NttPhase {
+    /// Workgroups (blocks) per limb at ring degree 2^`log_n`.
+    pub(crate) fn groups(&self, log_n: u32) -> u32 {
+        1 << (log_n - self.stages - self.log_cols)
+    }
+}
+
+/// The at most two phases of a transform at N = 2^`log_n` with tiles of
+/// `tile` words: contiguous tiles (S = 1) and, for larger N, a strided phase
+/// before (forward) or after (inverse) them. Requires N ≤ tile².
+pub(crate) fn ntt_phases(log_n: u32, tile: u32, forward: bool) -> Vec<NttPhase> {
+    let log_tile = tile.trailing_zeros();
+    let contiguous = log_n.min(log_tile);
+    let strided = log_n - contiguous;
+    let tiles = NttPhase { log_stride: 0, stages: contiguous, log_cols: 0 };
+    let columns = NttPhase { log_stride: contiguous, stages: strided, log_cols: log_tile - strided };
+    match (strided, forward) {
+        (0, _) => vec![tiles],
+        (_, true) => vec![columns, tiles],
+        (_, false) => vec![tiles, columns],
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn phases_cover_every_level_once() {
+        for log_n in 1..=22 {
+            for forward in [true, false] {
+                let phases = ntt_phases(log_n, 2048, forward);
+                assert_eq!(phases.iter().map(|p| p.stages).sum::<u32>(), log_n);
+                assert!(phases.iter().all(|p| p.stages + p.log_cols <= 11 && p.groups(log_n) >= 1));
+            }
+        }
+    }
+}
