@@ -149,6 +149,9 @@ pub struct EvalArgs {
     /// score it on the test split (accuracy, AUC, F1).
     #[arg(long, conflicts_with_all = ["op", "a", "b", "out"])]
     head: Option<PathBuf>,
+    /// Kind of the head in --head.
+    #[arg(long, value_enum, default_value = "logreg", requires = "head")]
+    head_kind: super::train::HeadKind,
     #[command(flatten)]
     data: super::train::DataArgs,
     #[command(flatten)]
@@ -566,7 +569,7 @@ pub fn eval(args: &EvalArgs) -> Result<()> {
         let slots =
             ctx.decode(&ctx.decrypt(&ct, &sk).with_context(|| format!("cannot decrypt {}", head.display()))?)?;
         let values: Vec<f64> = slots.iter().map(|z| z.re).collect();
-        return super::train::score_head(&values, &args.data);
+        return super::train::score_head(&values, args.head_kind, &args.data);
     }
     let (Some(op), Some(a_path), Some(out)) = (args.op, &args.a, &args.out) else {
         bail!("--op, --a and --out are required (or --head to score a trained head)");

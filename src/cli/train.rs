@@ -19,10 +19,14 @@ use crate::math::sampling::Csprng;
 use crate::model::dataset::{Dataset, SPLIT_SEED, Standardizer, TEST_FRACTION};
 use crate::model::minilm::MiniLm;
 use crate::nn::approx::{PlainArith, PlainValue};
-use crate::nn::head::logreg::{Batch, LogRegConfig, Trainer, logit, train_exact};
+use crate::nn::head::logreg::Batch;
 use crate::nn::head::metrics::BinaryMetrics;
 use crate::nn::party::{ComputeParty, DataParty};
 use crate::sched::OpStats;
+pub use head::HeadKind;
+use head::{Head, HeadOptions};
+
+mod head;
 
 /// The Wisconsin breast-cancer data, bundled into the binary (`data/`).
 const BUNDLED_DATA: &str = include_str!("../../data/breast_cancer.csv");
@@ -57,24 +61,24 @@ pub struct Args {
     setup: u8,
     #[command(flatten)]
     data: DataArgs,
-    /// Head: `logreg` (logistic regression).
-    #[arg(long, default_value = "logreg")]
-    head: String,
+    /// Head to train.
+    #[arg(long, value_enum, default_value = "logreg")]
+    head: HeadKind,
     /// Passes over the training split.
     #[arg(long, default_value_t = 10)]
     epochs: usize,
-    /// Learning rate.
-    #[arg(long, default_value_t = 0.2)]
-    lr: f64,
+    /// Learning rate (default: 0.2 for logreg, 0.05 for softmax).
+    #[arg(long)]
+    lr: Option<f64>,
     /// Degree of the Chebyshev sigmoid.
     #[arg(long, default_value_t = 15)]
     sigmoid_degree: usize,
     /// Half-width R of the sigmoid's domain [-R, R]; every logit must stay inside.
     #[arg(long, default_value_t = 16.0)]
     sigmoid_range: f64,
-    /// Parameter preset.
-    #[arg(long, default_value = "n14")]
-    preset: String,
+    /// Parameter preset (default: n14 for logreg, n15 for softmax).
+    #[arg(long)]
+    preset: Option<String>,
     /// Backend of the compute party.
     #[arg(long, value_enum, default_value = "cpu")]
     backend: BackendChoice,
@@ -152,20 +156,10 @@ fn batches(x: &Array2<f64>, y: &[f64], per_batch: usize) -> Vec<(Vec<Vec<f64>>, 
     rows.chunks(per_batch).zip(y.chunks(per_batch)).map(|(x, y)| (x.to_vec(), y.to_vec())).collect()
 }
 
-fn scores(w: &[f64], x: &Array2<f64>) -> Vec<f64> {
-    x.rows()
-        .into_iter()
-        .map(|r| crate::nn::approx::reference::sigmoid(logit(w, r.as_slice().unwrap_or(&r.to_vec()))))
-        .collect()
-}
-
 /// Runs `hetl train`.
 pub fn run(args: &Args) -> Result<()> {
     if args.setup != 2 {
         bail!("--setup {} is not available yet: only Setup 2 (plaintext encoder, encrypted head training)", args.setup);
-    }
-    if args.head != "logreg" {
-        bail!("unknown head {:?}: available: logreg", args.head);
     }
     if args.epochs == 0 {
         bail!("--epochs must be at least 1");
@@ -176,18 +170,18 @@ pub fn run(args: &Args) -> Result<()> {
     let data = load_data(&args.data.data)?;
     let prepared = prepare(&data, args.data.repr)?;
     let features = prepared.train.0.ncols();
-    let params = load_preset(&args.preset)?;
+    let params = load_preset(args.preset.as_deref().unwrap_or(args.head.default_preset()))?;
     let ctx = make_context(params.clone(), args.backend, args.threads)?;
-    let config = LogRegConfig {
-        lr: args.lr,
+    let options = HeadOptions {
+        lr: args.lr.unwrap_or(args.head.default_lr()),
         epochs: args.epochs,
         sigmoid_degree: args.sigmoid_degree,
         sigmoid_range: args.sigmoid_range,
     };
-    let trainer = Trainer::new(features, params.max_slots(), config)?;
+    let trainer = Head::new(args.head, features, params.max_slots(), &options)?;
     if trainer.depth_per_step() > params.max_level() {
         bail!(
-            "a training step needs {} levels; preset {} has {} (lower --sigmoid-degree or take a deeper preset)",
+            "a training step needs {} levels; preset {} has {} (lower the degrees or take a deeper preset)",
             trainer.depth_per_step(),
             params.name(),
             params.max_level()
@@ -262,14 +256,14 @@ pub fn run(args: &Args) -> Result<()> {
 
     // Data party: decrypt the head.
     let start = Instant::now();
-    let w_encrypted = trainer.weights_from_slots(&data_party.decrypt(&w_enc)?);
+    let w_encrypted = data_party.decrypt(&w_enc)?;
     let decrypt_time = start.elapsed();
     if let Some(path) = &args.out {
         std::fs::write(path, ctx.ciphertext_to_bytes(&w_enc)?)
             .with_context(|| format!("cannot write {}", path.display()))?;
     }
 
-    // Plaintext twins: the mirror (same approximations, levels and refreshes) and the exact sigmoid.
+    // Plaintext twins: the mirror (same approximations, levels and refreshes) and the exact activation.
     let start = Instant::now();
     let mirror = PlainArith::new(params.clone());
     let top = params.max_level();
@@ -294,28 +288,31 @@ pub fn run(args: &Args) -> Result<()> {
         |_| {},
     )?;
     let mirror_time = start.elapsed();
-    let w_mirror = trainer.weights_from_slots(w_mirror.values());
+    let w_mirror = w_mirror.values().to_vec();
+    let (test_x, test_y) = &prepared.test;
     let start = Instant::now();
-    let w_exact = train_exact(&batches, features, &config);
+    let exact_scores = trainer.exact_scores(&batches, test_x)?;
     let exact_time = start.elapsed();
 
-    let (test_x, test_y) = &prepared.test;
     let rows = [
-        ("encrypted training (HE, sigmoid poly)", &w_encrypted, train_time),
-        ("plaintext, same approximations", &w_mirror, mirror_time),
-        ("plaintext, exact sigmoid", &w_exact, exact_time),
+        ("encrypted training (HE)", trainer.scores(&w_encrypted, test_x), train_time),
+        ("plaintext, same approximations", trainer.scores(&w_mirror, test_x), mirror_time),
+        ("plaintext, exact activation", exact_scores, exact_time),
     ];
-    println!("{:<40} {:>9} {:>7} {:>7} {:>12}", "head", "accuracy", "AUC", "F1", "train time");
+    println!("{:?} head", args.head);
+    println!("{:<40} {:>9} {:>7} {:>7} {:>12}", "training", "accuracy", "AUC", "F1", "train time");
     let mut metrics = Vec::new();
-    for (name, w, time) in rows {
-        let m = BinaryMetrics::new(&scores(w, test_x), test_y);
+    for (name, scores, time) in rows {
+        let m = BinaryMetrics::new(&scores, test_y);
         println!("{name:<40} {:>8.2}% {:>7.4} {:>7.4} {:>12.2?}", 100.0 * m.accuracy, m.auc, m.f1, time);
         metrics.push(json!({"head": name, "metrics": m, "train_seconds": time.as_secs_f64()}));
     }
     let max_weight_diff = w_encrypted.iter().zip(&w_mirror).map(|(a, b)| (a - b).abs()).fold(0.0, f64::max);
+    let approximation_errors = trainer.approximation_errors();
+    let errors: Vec<String> = approximation_errors.iter().map(|(f, e)| format!("{f} {e:.2e}")).collect();
     println!(
-        "max |w_encrypted − w_mirror| = {max_weight_diff:.3e}; sigmoid poly error {:.2e}",
-        trainer.sigmoid_error()
+        "max |encrypted − mirror| over the weight slots = {max_weight_diff:.3e}; approximation errors: {}",
+        errors.join(", ")
     );
     println!();
     println!("overhead (data party / compute party):");
@@ -348,10 +345,11 @@ pub fn run(args: &Args) -> Result<()> {
     }
     if let Some(path) = &args.report {
         let report = json!({
-            "setup": 2, "repr": format!("{:?}", args.data.repr).to_lowercase(), "head": "logreg", "preset": params.name(),
-            "backend": ctx.sched().backend_name(), "threads": args.threads, "config": config,
+            "setup": 2, "repr": format!("{:?}", args.data.repr).to_lowercase(), "head": format!("{:?}", args.head).to_lowercase(), "preset": params.name(),
+            "backend": ctx.sched().backend_name(), "threads": args.threads, "lr": options.lr, "epochs": options.epochs,
             "train_patients": prepared.train.1.len(), "test_patients": test_y.len(), "features": features,
-            "depth_per_step": trainer.depth_per_step(), "sigmoid_poly_error": trainer.sigmoid_error(),
+            "depth_per_step": trainer.depth_per_step(),
+            "approximation_errors": approximation_errors.iter().map(|(f, e)| (f.to_string(), json!(e))).collect::<serde_json::Map<_, _>>(),
             "results": metrics, "max_weight_diff_vs_mirror": max_weight_diff,
             "overhead": {
                 "keygen_seconds": keygen_time.as_secs_f64(), "eval_key_bytes": eval_key_bytes,
@@ -379,16 +377,19 @@ fn peak_memory_bytes() -> Option<u64> {
     Some(kib * 1024)
 }
 
-/// Scores a decrypted head (weight slots, from `hetl eval --head`) on the
-/// test split of the data and representation it was trained on.
-pub fn score_head(slots: &[f64], data: &DataArgs) -> Result<()> {
+/// Scores a decrypted head of `kind` (its weight slots, from `hetl eval
+/// --head`) on the test split of the data and representation it was trained on.
+pub fn score_head(slots: &[f64], kind: HeadKind, data: &DataArgs) -> Result<()> {
     let prepared = prepare(&load_data(&data.data)?, data.repr)?;
     let features = prepared.test.0.ncols();
-    ensure!(slots.len() > features, "the head has {} slots; {features} features need more", slots.len());
-    let w = &slots[..=features];
-    let m = BinaryMetrics::new(&scores(w, &prepared.test.0), &prepared.test.1);
+    ensure!(slots.len().is_power_of_two(), "the head has {} slots, not a power of two", slots.len());
+    // The packing depends on the feature and slot counts only.
+    let options = HeadOptions { lr: kind.default_lr(), epochs: 1, sigmoid_degree: 3, sigmoid_range: 1.0 };
+    let head = Head::new(kind, features, slots.len(), &options)
+        .with_context(|| format!("a {kind:?} head of {} slots cannot hold {features} features", slots.len()))?;
+    let m = BinaryMetrics::new(&head.scores(slots, &prepared.test.0), &prepared.test.1);
     println!(
-        "head on the {} test patients ({:?} representation): accuracy {:.2}%, AUC {:.4}, F1 {:.4}",
+        "{kind:?} head on the {} test patients ({:?} representation): accuracy {:.2}%, AUC {:.4}, F1 {:.4}",
         prepared.test.1.len(),
         data.repr,
         100.0 * m.accuracy,

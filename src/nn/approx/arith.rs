@@ -71,7 +71,7 @@ fn check_plain_len(slots: usize, values: &[f64]) -> Result<()> {
 }
 
 /// Relinearizes (if needed), then rescales: how every product is finished.
-pub(super) fn finish<A: Arith>(a: &A, v: A::Value) -> Result<A::Value> {
+pub(crate) fn finish<A: Arith>(a: &A, v: A::Value) -> Result<A::Value> {
     let v = a.relinearize(v)?;
     a.rescale(&v)
 }

@@ -23,6 +23,7 @@ pub mod reference;
 mod remez;
 mod softmax;
 
+pub(crate) use arith::finish;
 pub use arith::{Arith, CkksArith, PlainArith, PlainValue};
 pub use chebyshev::{ChebyshevSeries, Fit, MAX_DEGREE, grid_points};
 pub use composite::{Relu, SignStage};

@@ -8,7 +8,7 @@
 //! One step on a mini-batch ciphertext X (labels y, and X' = (lr/count)·X
 //! for the gradient, both from the data party):
 //!
-//! 1. z = X ⊙ w, then [`rotate_and_sum`] over the block: u_b at slot bF
+//! 1. z = X ⊙ w, then rotate-and-sum over the block: u_b at slot bF
 //!    (1 level);
 //! 2. mask slot bF with 1/R and replicate it over the block (right
 //!    rotate-and-sum): ũ_b = u_b / R everywhere in block b (1 level);
@@ -24,6 +24,10 @@
 //! Outside |u| ≤ R the polynomial is meaningless: [`Trainer::check_domain`]
 //! lets the data party check the logits whenever it refreshes the weights.
 
+use super::batch::check_samples;
+pub use super::batch::{Batch, BatchValues};
+use super::driver::{self, GradientStep, check_levels, check_positive};
+use super::packing::{descend, in_layer, masked_logits, sum_steps};
 use crate::nn::approx::{Arith, ChebyshevEvaluator, ChebyshevSeries, Domain, reference};
 use crate::nn::{NnError, Result};
 
@@ -46,29 +50,6 @@ impl Default for LogRegConfig {
     }
 }
 
-/// One mini-batch as the compute party receives it (encrypted) or as the
-/// mirror holds it.
-#[derive(Clone, Debug)]
-pub struct Batch<V> {
-    /// Samples, packed by block.
-    pub x: V,
-    /// (lr / samples in the batch) · x, for the gradient.
-    pub x_grad: V,
-    /// Labels replicated over their block.
-    pub y: V,
-}
-
-/// The plaintext slot vectors of one [`Batch`] (data party, before encryption).
-#[derive(Clone, Debug, PartialEq)]
-pub struct BatchValues {
-    /// See [`Batch::x`].
-    pub x: Vec<f64>,
-    /// See [`Batch::x_grad`].
-    pub x_grad: Vec<f64>,
-    /// See [`Batch::y`].
-    pub y: Vec<f64>,
-}
-
 /// Packing and the training step for one feature count and slot count.
 #[derive(Clone, Debug)]
 pub struct Trainer {
@@ -84,17 +65,15 @@ impl Trainer {
     /// A trainer for `features` inputs in ciphertexts of `slots` slots.
     pub fn new(features: usize, slots: usize, config: LogRegConfig) -> Result<Self> {
         let block = (features + 1).next_power_of_two();
-        let invalid = |reason: String| NnError::InvalidApprox { what: "logistic regression".into(), reason };
         if features == 0 || !slots.is_power_of_two() || block > slots {
-            return Err(invalid(format!("{features} features (+ bias) do not fit {slots} slots")));
+            return Err(NnError::InvalidApprox {
+                what: "logistic regression".into(),
+                reason: format!("{features} features (+ bias) do not fit {slots} slots"),
+            });
         }
-        if !(config.lr.is_finite() && config.lr > 0.0) {
-            return Err(invalid(format!("learning rate {} must be positive", config.lr)));
-        }
+        check_positive("logistic regression", "learning rate", config.lr)?;
         let range = config.sigmoid_range;
-        if !(range.is_finite() && range > 0.0) {
-            return Err(invalid(format!("sigmoid range {range} must be positive")));
-        }
+        check_positive("logistic regression", "sigmoid range", range)?;
         let series = ChebyshevSeries::interpolate(
             |t| reference::sigmoid(range * t),
             Domain::new(-1.0, 1.0)?,
@@ -160,35 +139,17 @@ impl Trainer {
     /// Rotation steps the evaluation keys need.
     #[must_use]
     pub fn rotations(&self) -> Vec<i64> {
-        let mut steps: Vec<i64> = Vec::new();
-        for k in 0..self.block.trailing_zeros() {
-            steps.extend([1 << k, -(1 << k)]);
-        }
-        for k in 0..self.samples_per_batch().trailing_zeros() {
-            steps.push((self.block << k) as i64);
-        }
-        steps
+        let within = sum_steps(1, self.block, false).chain(sum_steps(1, self.block, true));
+        within.chain(sum_steps(self.block, self.samples_per_batch(), false)).collect()
     }
 
     /// Packs up to [`Self::samples_per_batch`] samples (rows of `x`, labels
     /// 0/1 in `y`) into the slot vectors of one batch.
     pub fn batch_values(&self, x: &[Vec<f64>], y: &[f64]) -> Result<BatchValues> {
-        let invalid = |reason: String| NnError::InvalidApprox { what: "logistic regression batch".into(), reason };
-        if x.is_empty() || x.len() != y.len() || x.len() > self.samples_per_batch() {
-            return Err(invalid(format!(
-                "{} samples with {} labels (1..={} per batch)",
-                x.len(),
-                y.len(),
-                self.samples_per_batch()
-            )));
-        }
+        check_samples("logistic regression", x, y, self.features, self.samples_per_batch())?;
         let rate = self.config.lr / x.len() as f64;
-        let mut values =
-            BatchValues { x: vec![0.0; self.slots], x_grad: vec![0.0; self.slots], y: vec![0.0; self.slots] };
+        let mut values = BatchValues::zeros(self.slots);
         for (b, (row, &label)) in x.iter().zip(y).enumerate() {
-            if row.len() != self.features || row.iter().any(|v| !v.is_finite()) {
-                return Err(invalid(format!("sample {b}: {} finite features expected", self.features)));
-            }
             let block = b * self.block..(b + 1) * self.block;
             for (k, &v) in row.iter().chain(std::iter::once(&1.0)).enumerate() {
                 values.x[block.start + k] = v;
@@ -216,58 +177,6 @@ impl Trainer {
         (0..self.slots).map(|j| if j % self.block == 0 { 1.0 / self.config.sigmoid_range } else { 0.0 }).collect()
     }
 
-    /// Σ_{t < count} rot(v, t·step) with log2(count) rotations.
-    fn rotate_and_sum<A: Arith>(a: &A, v: A::Value, step: i64, count: usize) -> Result<A::Value> {
-        let mut acc = v;
-        for k in 0..count.trailing_zeros() {
-            let rotated = a.rotate(&acc, step << k)?;
-            acc = a.add(&acc, &rotated)?;
-        }
-        Ok(acc)
-    }
-
-    /// `v` at `level` with scale exactly `scale` (one level above `level`
-    /// at least): a constant 1 scaled to land on `scale`, then a rescale.
-    fn match_scale<A: Arith>(a: &A, v: &A::Value, level: usize, scale: f64) -> Result<A::Value> {
-        let above = a.drop_to_level(v, level + 1)?;
-        let ratio = scale * a.params().level_modulus(level + 1) / a.scale(&above);
-        let lifted = a.mul_const_scaled(&above, 1.0, ratio)?;
-        a.rescale(&lifted)
-    }
-
-    /// One gradient step of `w` on `batch`.
-    pub fn step<A: Arith>(&self, a: &A, w: &A::Value, batch: &Batch<A::Value>) -> Result<A::Value> {
-        let level = a.level(w);
-        if level < self.depth_per_step() {
-            return Err(NnError::NotEnoughLevels {
-                what: "training step".into(),
-                needed: self.depth_per_step(),
-                level,
-            });
-        }
-        let finish = |v: A::Value| -> Result<A::Value> { a.rescale(&a.relinearize(v)?) };
-        let outer = a.enter_layer("logit");
-        let x = a.drop_to_level(&batch.x, level)?;
-        let z = finish(a.mul(&x, w)?)?;
-        let u = Self::rotate_and_sum(a, z, 1, self.block)?;
-        a.enter_layer("mask+replicate");
-        let masked = a.rescale(&a.mul_plain(&u, &self.mask())?)?;
-        let u_scaled = Self::rotate_and_sum(a, masked, -1, self.block)?;
-        a.enter_layer("sigmoid");
-        let p = self.sigmoid.evaluate(a, &u_scaled)?;
-        a.enter_layer("gradient");
-        let y = Self::match_scale(a, &batch.y, a.level(&p), a.scale(&p))?;
-        let e = a.sub(&p, &y)?;
-        let x_grad = a.drop_to_level(&batch.x_grad, a.level(&e))?;
-        let terms = finish(a.mul(&e, &x_grad)?)?;
-        let g = Self::rotate_and_sum(a, terms, self.block as i64, self.samples_per_batch())?;
-        a.enter_layer("update");
-        let w_low = Self::match_scale(a, w, a.level(&g), a.scale(&g))?;
-        let w_new = a.sub(&w_low, &g);
-        a.enter_layer(outer);
-        w_new
-    }
-
     /// Runs `config.epochs` passes over `batches` from `w`; before a step
     /// that would run out of levels, `refresh` (the data party) returns the
     /// weights at the top level. Returns the weights and the refresh count.
@@ -276,22 +185,27 @@ impl Trainer {
         a: &A,
         w: A::Value,
         batches: &[Batch<A::Value>],
-        mut refresh: impl FnMut(&A::Value) -> Result<A::Value>,
-        mut progress: impl FnMut(usize),
+        refresh: impl FnMut(&A::Value) -> Result<A::Value>,
+        progress: impl FnMut(usize),
     ) -> Result<(A::Value, usize)> {
-        let mut w = w;
-        let mut refreshes = 0;
-        for epoch in 0..self.config.epochs {
-            for batch in batches {
-                if a.level(&w) < self.depth_per_step() {
-                    w = refresh(&w)?;
-                    refreshes += 1;
-                }
-                w = self.step(a, &w, batch)?;
-            }
-            progress(epoch + 1);
-        }
-        Ok((w, refreshes))
+        driver::train(self, a, w, batches, refresh, progress)
+    }
+}
+
+impl GradientStep for Trainer {
+    fn epochs(&self) -> usize {
+        self.config.epochs
+    }
+
+    fn depth_per_step(&self) -> usize {
+        Trainer::depth_per_step(self)
+    }
+
+    fn step<A: Arith>(&self, a: &A, w: &A::Value, batch: &Batch<A::Value>) -> Result<A::Value> {
+        check_levels(a.level(w), self.depth_per_step())?;
+        let u = in_layer(a, "logits", || masked_logits(a, w, &batch.x, &self.mask(), 1, self.block))?;
+        let p = in_layer(a, "sigmoid", || self.sigmoid.evaluate(a, &u))?;
+        in_layer(a, "gradient+update", || descend(a, w, &p, batch, self.block, self.samples_per_batch()))
     }
 }
 

@@ -1,0 +1,64 @@
+//! The training loop every head shares: epochs over the mini-batches, one
+//! gradient step each, and a refresh by the data party whenever the weights
+//! have fewer levels left than a step consumes.
+
+use super::batch::Batch;
+use crate::nn::approx::Arith;
+use crate::nn::{NnError, Result};
+
+/// A head trained by gradient steps written once against [`Arith`].
+pub trait GradientStep {
+    /// Passes over the training set.
+    fn epochs(&self) -> usize;
+
+    /// Levels one step consumes from the weights.
+    fn depth_per_step(&self) -> usize;
+
+    /// One gradient step of the weights `w` on `batch`: the new weights,
+    /// [`Self::depth_per_step`] levels below `w`.
+    fn step<A: Arith>(&self, a: &A, w: &A::Value, batch: &Batch<A::Value>) -> Result<A::Value>;
+}
+
+/// Runs `head.epochs()` passes over `batches` from `w`; before a step that
+/// would run out of levels, `refresh` (the data party) returns the weights
+/// at the top level; `progress` hears each finished epoch. Returns the
+/// weights and the refresh count.
+pub fn train<H: GradientStep, A: Arith>(
+    head: &H,
+    a: &A,
+    w: A::Value,
+    batches: &[Batch<A::Value>],
+    mut refresh: impl FnMut(&A::Value) -> Result<A::Value>,
+    mut progress: impl FnMut(usize),
+) -> Result<(A::Value, usize)> {
+    let mut w = w;
+    let mut refreshes = 0;
+    for epoch in 0..head.epochs() {
+        for batch in batches {
+            if a.level(&w) < head.depth_per_step() {
+                w = refresh(&w)?;
+                refreshes += 1;
+            }
+            w = head.step(a, &w, batch)?;
+        }
+        progress(epoch + 1);
+    }
+    Ok((w, refreshes))
+}
+
+/// The error a step gives when `w` sits at `level`, below `needed`.
+pub(super) fn check_levels(level: usize, needed: usize) -> Result<()> {
+    if level < needed {
+        return Err(NnError::NotEnoughLevels { what: "training step".into(), needed, level });
+    }
+    Ok(())
+}
+
+/// Checks that hyperparameter `name` of `what` is finite and positive.
+pub(super) fn check_positive(what: &str, name: &str, value: f64) -> Result<()> {
+    if value.is_finite() && value > 0.0 {
+        Ok(())
+    } else {
+        Err(NnError::InvalidApprox { what: what.into(), reason: format!("{name} {value} must be positive") })
+    }
+}
