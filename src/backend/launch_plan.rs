@@ -2,7 +2,7 @@
 //! global primes ([`LimbMap`], `prime_of` in the kernels) and how an NTT is
 //! split into shared-memory phases ([`ntt_phases`]). Pure host arithmetic.
 
-use super::Basis;
+use super::{Basis, Elementwise};
 
 /// Maps a buffer's limb index to a global prime index (`prime_of` in
 /// `shaders/modarith.wgsl` and `kernels/modarith.cuh`): limb k is Q prime
@@ -67,6 +67,25 @@ pub(crate) fn ntt_phases(log_n: u32, tile: u32, forward: bool) -> Vec<NttPhase> 
         (_, false) => vec![tiles, columns],
     }
 }
+
+/// Operation selector (`H_OP` / `op`) of the `binary` kernel, the same in
+/// `shaders/elementwise.wgsl` and `kernels/elementwise.cu`.
+pub(crate) fn binary_op(op: Elementwise) -> u32 {
+    match op {
+        Elementwise::Add => 0,
+        Elementwise::Sub => 1,
+        Elementwise::Mul => 2,
+    }
+}
+
+/// Operation selectors of the `unary` kernel.
+pub(crate) const UNARY_NEGATE: u32 = 0;
+/// See [`UNARY_NEGATE`].
+pub(crate) const UNARY_ADD: u32 = 1;
+/// See [`UNARY_NEGATE`].
+pub(crate) const UNARY_MUL: u32 = 2;
+/// Selector of `conv_apply` that subtracts the overflow (centered conversion).
+pub(crate) const CONV_CENTERED: u32 = 1;
 
 #[cfg(test)]
 mod tests {

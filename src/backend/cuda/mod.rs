@@ -38,25 +38,10 @@ use super::{
     Backend, BackendError, Basis, DeviceMem, DevicePoly, Elementwise, KeySwitchJob, Result, ScalarOp, TensorPair,
     digit_ranges, validate,
 };
+use crate::backend::launch_plan::{CONV_CENTERED, UNARY_ADD, UNARY_MUL, UNARY_NEGATE, binary_op};
 use crate::math::RnsRing;
 
 const NAME: &str = "cuda";
-
-/// `op` of the `binary` kernel.
-fn binary_op(op: Elementwise) -> u32 {
-    match op {
-        Elementwise::Add => 0,
-        Elementwise::Sub => 1,
-        Elementwise::Mul => 2,
-    }
-}
-
-/// `op` values of the `unary` kernel.
-const UNARY_NEGATE: u32 = 0;
-const UNARY_ADD: u32 = 1;
-const UNARY_MUL: u32 = 2;
-/// `op` of `conv_apply` that subtracts the overflow (centered conversion).
-const CONV_CENTERED: u32 = 1;
 
 /// CUDA implementation of [`Backend`], bit-identical to the CPU backend.
 pub struct CudaBackend {

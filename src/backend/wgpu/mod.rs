@@ -31,25 +31,10 @@ use super::{
     digit_ranges, validate,
 };
 use crate::backend::device_tables::{p_inverse_pairs, q_last_inverse_pairs};
+use crate::backend::launch_plan::{CONV_CENTERED, UNARY_ADD, UNARY_MUL, UNARY_NEGATE, binary_op};
 use crate::math::RnsRing;
 
 const NAME: &str = "wgpu";
-
-/// `H_OP` of the `binary` kernel.
-fn binary_op(op: Elementwise) -> u32 {
-    match op {
-        Elementwise::Add => 0,
-        Elementwise::Sub => 1,
-        Elementwise::Mul => 2,
-    }
-}
-
-/// `H_OP` values of the `unary` kernel.
-const UNARY_NEGATE: u32 = 0;
-const UNARY_ADD: u32 = 1;
-const UNARY_MUL: u32 = 2;
-/// `H_OP` of `conv_apply` that subtracts the overflow (centered conversion).
-const CONV_CENTERED: u32 = 1;
 
 /// Device memory of one source's ModUp, held until its submission: per
 /// digit, its limbs' range, conversion table, coefficients and extended output.
