@@ -254,13 +254,13 @@ pub fn run(args: &Args) -> Result<()> {
     bar.finish_and_clear();
     let (per_layer, per_kind) = (ctx.sched().profile().by_layer(), ctx.sched().profile().by_kind());
 
-    // Data party: decrypt the head.
+    // Data party: download and decrypt the head.
+    let head_bytes = ctx.ciphertext_to_bytes(&w_enc)?;
     let start = Instant::now();
     let w_encrypted = data_party.decrypt(&w_enc)?;
     let decrypt_time = start.elapsed();
     if let Some(path) = &args.out {
-        std::fs::write(path, ctx.ciphertext_to_bytes(&w_enc)?)
-            .with_context(|| format!("cannot write {}", path.display()))?;
+        std::fs::write(path, &head_bytes).with_context(|| format!("cannot write {}", path.display()))?;
     }
 
     // Plaintext twins: the mirror (same approximations, levels and refreshes) and the exact activation.
@@ -327,9 +327,10 @@ pub fn run(args: &Args) -> Result<()> {
         train_time / args.epochs as u32
     );
     println!(
-        "  refreshes {refreshes} ({:.2?}, {:.1} KiB moved), decrypt {decrypt_time:.2?}",
+        "  refreshes {refreshes} ({:.2?}, {:.1} KiB moved), head download {:.1} KiB, decrypt {decrypt_time:.2?}",
         refresh_time,
-        refresh_bytes as f64 / 1024.0
+        refresh_bytes as f64 / 1024.0,
+        head_bytes.len() as f64 / 1024.0
     );
     let peak = peak_memory_bytes();
     if let Some(bytes) = peak {
@@ -358,7 +359,7 @@ pub fn run(args: &Args) -> Result<()> {
                 "train_seconds_per_epoch": train_time.as_secs_f64() / args.epochs as f64,
                 "plaintext_exact_seconds": exact_time.as_secs_f64(), "refreshes": refreshes,
                 "refresh_seconds": refresh_time.as_secs_f64(), "refresh_bytes": refresh_bytes,
-                "decrypt_seconds": decrypt_time.as_secs_f64(), "peak_memory_bytes": peak,
+                "download_bytes": head_bytes.len(), "decrypt_seconds": decrypt_time.as_secs_f64(), "peak_memory_bytes": peak,
                 "per_layer": stats_json(per_layer.iter().map(|(l, s)| ((*l).to_string(), s))),
                 "per_kind": stats_json(per_kind.iter().map(|(k, s)| (format!("{k:?}"), s))),
             },
