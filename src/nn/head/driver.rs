@@ -62,3 +62,16 @@ pub(super) fn check_positive(what: &str, name: &str, value: f64) -> Result<()> {
         Err(NnError::InvalidApprox { what: what.into(), reason: format!("{name} {value} must be positive") })
     }
 }
+
+/// The data party's domain check: `Ok` when every `(index, value)` lies in
+/// [lo, hi], else [`NnError::OutOfDomain`] naming `what`, the first value
+/// outside and how many are.
+pub(super) fn check_within(what: &str, lo: f64, hi: f64, values: impl Iterator<Item = (usize, f64)>) -> Result<()> {
+    let outside: Vec<(usize, f64)> = values.filter(|(_, v)| !(lo..=hi).contains(v)).collect();
+    match outside.first() {
+        Some(&(index, value)) => {
+            Err(NnError::OutOfDomain { what: what.into(), lo, hi, index, value, count: outside.len() })
+        }
+        None => Ok(()),
+    }
+}

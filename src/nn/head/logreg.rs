@@ -26,7 +26,7 @@
 
 use super::batch::check_samples;
 pub use super::batch::{Batch, BatchValues};
-use super::driver::{self, GradientStep, check_levels, check_positive};
+use super::driver::{self, GradientStep, check_levels, check_positive, check_within};
 use super::packing::{descend, in_layer, masked_logits, sum_steps};
 use crate::nn::approx::{Arith, ChebyshevEvaluator, ChebyshevSeries, Domain, reference};
 use crate::nn::{NnError, Result};
@@ -121,19 +121,12 @@ impl Trainer {
     pub fn check_domain(&self, w_slots: &[f64], rows: &[Vec<f64>]) -> Result<()> {
         let w = self.weights_from_slots(w_slots);
         let range = self.config.sigmoid_range;
-        let outside: Vec<(usize, f64)> =
-            rows.iter().map(|r| logit(&w, r)).enumerate().filter(|(_, u)| u.abs() > range).collect();
-        match outside.first() {
-            Some(&(index, value)) => Err(NnError::OutOfDomain {
-                what: "sigmoid input w·x + b (lower the learning rate or widen the sigmoid range)".into(),
-                lo: -range,
-                hi: range,
-                index,
-                value,
-                count: outside.len(),
-            }),
-            None => Ok(()),
-        }
+        check_within(
+            "sigmoid input w·x + b (lower the learning rate or widen the sigmoid range)",
+            -range,
+            range,
+            rows.iter().map(|r| logit(&w, r)).enumerate(),
+        )
     }
 
     /// Rotation steps the evaluation keys need.

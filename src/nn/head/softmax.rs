@@ -65,7 +65,7 @@
 
 use super::batch::check_samples;
 pub use super::batch::{Batch, BatchValues};
-use super::driver::{self, GradientStep, check_levels, check_positive};
+use super::driver::{self, GradientStep, check_levels, check_positive, check_within};
 use super::logreg::logit;
 use super::packing::{descend, in_layer, masked_logits, rotate_and_sum, sum_steps};
 use crate::nn::approx::{
@@ -218,37 +218,20 @@ impl Trainer {
         let w = self.weights_from_slots(w_slots);
         let range = self.config.logit_range;
         let logits: Vec<Vec<f64>> = rows.iter().map(|r| logits(&w, r)).collect();
-        let domain = Domain::new(-range, range)?;
-        let outside: Vec<(usize, f64)> = logits
-            .iter()
-            .enumerate()
-            .filter_map(|(index, u)| u.iter().copied().find(|&v| !domain.contains(v)).map(|v| (index, v)))
-            .collect();
-        if let Some(&(index, value)) = outside.first() {
-            return Err(NnError::OutOfDomain {
-                what: "softmax logit W_c·x + b_c (lower the learning rate or widen the logit range)".into(),
-                lo: -range,
-                hi: range,
-                index,
-                value,
-                count: outside.len(),
-            });
-        }
+        check_within(
+            "softmax logit W_c·x + b_c (lower the learning rate or widen the logit range)",
+            -range,
+            range,
+            // Per sample, its logit farthest from 0.
+            logits
+                .iter()
+                .map(|u| u.iter().copied().max_by(|a, b| a.abs().total_cmp(&b.abs())).unwrap_or(0.0))
+                .enumerate(),
+        )?;
         let inverse = self.inverse.initial().series().domain();
         let (lo, hi) = (inverse.lo() / self.kappa, inverse.hi() / self.kappa);
         let sums = logits.iter().map(|u| u.iter().map(|u| (u - range).exp()).sum::<f64>());
-        let outside: Vec<(usize, f64)> = sums.enumerate().filter(|(_, s)| !(lo..=hi).contains(s)).collect();
-        match outside.first() {
-            Some(&(index, value)) => Err(NnError::OutOfDomain {
-                what: "softmax denominator Σ_c e^(u_c − R) (the logits drifted off centre)".into(),
-                lo,
-                hi,
-                index,
-                value,
-                count: outside.len(),
-            }),
-            None => Ok(()),
-        }
+        check_within("softmax denominator Σ_c e^(u_c − R) (the logits drifted off centre)", lo, hi, sums.enumerate())
     }
 
     /// Rotation steps the evaluation keys need.
