@@ -22,6 +22,14 @@ const NAME: &str = "cpu";
 /// Scratch buffers kept for reuse (fresh large allocations cost page faults).
 const SCRATCH_BUFFERS: usize = 8;
 
+/// Bytes of freed polynomial memory kept for reuse: fresh allocations of
+/// that size come from the OS as new pages, and their page faults cost more
+/// than the arithmetic of a batched call.
+const HOST_POOL_BYTES: usize = 256 << 20;
+
+/// Most freed vectors kept (each reuse scans them).
+const HOST_POOL_ENTRIES: usize = 64;
+
 /// Working-set bytes per worker thread that a batched call should stay within.
 const CACHE_BUDGET_PER_THREAD: usize = 4 << 20;
 
@@ -50,6 +58,66 @@ pub struct CpuBackend {
     /// `q_last_inv[l][i]`: q_l^-1 mod q_i for i < l, the rescale factor.
     q_last_inv: Vec<Vec<u32>>,
     scratch: Mutex<Vec<Vec<u32>>>,
+    outputs: Arc<HostPool>,
+}
+
+/// Freed polynomial vectors awaiting reuse: at most [`HOST_POOL_ENTRIES`]
+/// vectors and [`HOST_POOL_BYTES`].
+#[derive(Debug, Default)]
+pub(crate) struct HostPool(Mutex<Vec<Vec<u32>>>);
+
+impl HostPool {
+    /// A zeroed vector of `len` words, from the pool when one is large enough.
+    fn zeroed(&self, len: usize) -> Vec<u32> {
+        let mut pool = self.0.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        let fit = pool.iter().enumerate().filter(|(_, v)| v.capacity() >= len).min_by_key(|(_, v)| v.capacity());
+        match fit.map(|(k, _)| k) {
+            Some(k) => {
+                let mut v = pool.swap_remove(k);
+                drop(pool);
+                v.clear();
+                v.resize(len, 0);
+                v
+            }
+            None => vec![0; len],
+        }
+    }
+
+    /// Keeps `v` for reuse while the pool is under its byte budget.
+    fn give(&self, v: Vec<u32>) {
+        let mut pool = self.0.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        let held: usize = pool.iter().map(|v| v.capacity() * 4).sum();
+        if pool.len() < HOST_POOL_ENTRIES && held + v.capacity() * 4 <= HOST_POOL_BYTES {
+            pool.push(v);
+        }
+    }
+}
+
+/// The words of a CPU polynomial; returned to its backend's pool on drop.
+#[derive(Debug)]
+pub(crate) struct HostBuffer {
+    words: Vec<u32>,
+    pool: Arc<HostPool>,
+}
+
+impl std::ops::Deref for HostBuffer {
+    type Target = Vec<u32>;
+
+    fn deref(&self) -> &Vec<u32> {
+        &self.words
+    }
+}
+
+impl std::ops::DerefMut for HostBuffer {
+    fn deref_mut(&mut self) -> &mut Vec<u32> {
+        &mut self.words
+    }
+}
+
+impl Drop for HostBuffer {
+    fn drop(&mut self) {
+        self.pool.give(std::mem::take(&mut self.words));
+    }
 }
 
 impl CpuBackend {
@@ -85,6 +153,7 @@ impl CpuBackend {
             p_inv,
             q_last_inv,
             scratch: Mutex::default(),
+            outputs: Arc::default(),
         })
     }
 
@@ -116,9 +185,21 @@ impl CpuBackend {
         Ok(items)
     }
 
+    /// `len` zeroed words for a new polynomial, reusing freed ones.
+    fn zeroed(&self, len: usize) -> Vec<u32> {
+        self.outputs.zeroed(len)
+    }
+
+    /// A new polynomial holding a copy of `words`.
+    fn poly_from(&self, basis: Basis, words: &[u32]) -> DevicePoly {
+        let mut data = self.zeroed(words.len());
+        data.copy_from_slice(words);
+        self.new_poly(basis, data)
+    }
+
     fn new_poly(&self, basis: Basis, data: Vec<u32>) -> DevicePoly {
         debug_assert_eq!(data.len(), basis.limbs() * self.n());
-        DevicePoly { mem: DeviceMem::Host(data), basis }
+        DevicePoly { mem: DeviceMem::Host(HostBuffer { words: data, pool: Arc::clone(&self.outputs) }), basis }
     }
 
     fn modulus(&self, global: usize) -> &Modulus {
@@ -216,7 +297,7 @@ impl CpuBackend {
                 let mut coef = self.take_scratch(words.len());
                 coef.copy_from_slice(&input[words.clone()]);
                 self.inverse_limbs(&mut coef, digit.clone());
-                let mut out = vec![0u32; out_basis.limbs() * n];
+                let mut out = self.zeroed(out_basis.limbs() * n);
                 out[words.clone()].copy_from_slice(&input[words]);
                 let targets = (0..out_basis.limbs()).filter(|k| !digit.contains(k));
                 let key = (digit.clone().collect(), targets.map(|k| out_basis.global(k, &self.ring)).collect());
@@ -316,7 +397,7 @@ impl Backend for CpuBackend {
 
     fn upload(&self, basis: Basis, data: &[u32]) -> Result<DevicePoly> {
         validate::upload(basis, data.len(), &self.ring)?;
-        Ok(self.new_poly(basis, data.to_vec()))
+        Ok(self.poly_from(basis, data))
     }
 
     fn download(&self, poly: &DevicePoly) -> Result<Vec<u32>> {
@@ -324,11 +405,11 @@ impl Backend for CpuBackend {
     }
 
     fn zeros(&self, basis: Basis) -> Result<DevicePoly> {
-        Ok(self.new_poly(basis, vec![0; basis.limbs() * self.n()]))
+        Ok(self.new_poly(basis, self.zeroed(basis.limbs() * self.n())))
     }
 
     fn copy(&self, polys: &[&DevicePoly]) -> Result<Vec<DevicePoly>> {
-        polys.iter().map(|p| Ok(self.new_poly(p.basis, host("copy", p)?.to_vec()))).collect()
+        polys.iter().map(|p| Ok(self.poly_from(p.basis, host("copy", p)?))).collect()
     }
 
     fn zeroize(&self, poly: &mut DevicePoly) -> Result<()> {
@@ -403,7 +484,7 @@ impl Backend for CpuBackend {
                 Ok([host("tensor", a0)?, host("tensor", a1)?, host("tensor", b0)?, host("tensor", b1)?])
             })
             .collect::<Result<Vec<_>>>()?;
-        let mut outs: Vec<[Vec<u32>; 3]> = bases.iter().map(|b| [(); 3].map(|()| vec![0u32; b.limbs() * n])).collect();
+        let mut outs: Vec<[Vec<u32>; 3]> = bases.iter().map(|b| [(); 3].map(|()| self.zeroed(b.limbs() * n))).collect();
         // Every limb of every pair is one work item.
         let items: Vec<_> = outs
             .iter_mut()
@@ -424,7 +505,7 @@ impl Backend for CpuBackend {
     fn automorphism(&self, src: &[(&DevicePoly, u64)]) -> Result<Vec<DevicePoly>> {
         src.iter().try_for_each(|&(_, g)| validate::galois(g, self.n()))?;
         let n = self.n();
-        let mut out: Vec<Vec<u32>> = src.iter().map(|(p, _)| vec![0u32; p.basis.limbs() * n]).collect();
+        let mut out: Vec<Vec<u32>> = src.iter().map(|(p, _)| self.zeroed(p.basis.limbs() * n)).collect();
         let inputs = src
             .iter()
             .map(|&(p, g)| Ok((host("automorphism", p)?, self.permutation(g))))
@@ -459,7 +540,7 @@ impl Backend for CpuBackend {
                 Ok((digits, keys))
             })
             .collect::<Result<Vec<_>>>()?;
-        let mut outs: Vec<[Vec<u32>; 2]> = bases.iter().map(|b| [(); 2].map(|()| vec![0u32; b.limbs() * n])).collect();
+        let mut outs: Vec<[Vec<u32>; 2]> = bases.iter().map(|b| [(); 2].map(|()| self.zeroed(b.limbs() * n))).collect();
         // Every limb of every job is one work item.
         let items: Vec<_> = outs
             .iter_mut()

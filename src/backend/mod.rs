@@ -61,7 +61,7 @@ impl Basis {
 #[derive(Debug)]
 pub(crate) enum DeviceMem {
     /// Host memory (CPU backend).
-    Host(Vec<u32>),
+    Host(self::cpu::HostBuffer),
     /// A device buffer of a wgpu backend.
     Wgpu(self::wgpu::WgpuBuffer),
     /// A device allocation of a CUDA backend.
