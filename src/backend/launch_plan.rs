@@ -2,6 +2,8 @@
 //! global primes ([`LimbMap`], `prime_of` in the kernels) and how an NTT is
 //! split into shared-memory phases ([`ntt_phases`]). Pure host arithmetic.
 
+use std::ops::Range;
+
 use super::{Basis, Elementwise};
 
 /// Maps a buffer's limb index to a global prime index (`prime_of` in
@@ -86,6 +88,38 @@ pub(crate) const UNARY_ADD: u32 = 1;
 pub(crate) const UNARY_MUL: u32 = 2;
 /// Selector of `conv_apply` that subtracts the overflow (centered conversion).
 pub(crate) const CONV_CENTERED: u32 = 1;
+
+/// What a kernel launch covers: limbs of the bound buffers (one workgroup
+/// or block row each), their primes, and the kernel-specific operation
+/// selector and argument words (`H_OP`, `H_ARG ..` in WGSL; `op`, `arg` in CUDA).
+#[derive(Clone, Debug)]
+pub(crate) struct Launch {
+    /// Limbs of the bound buffers.
+    pub(crate) limbs: Range<usize>,
+    /// Their primes.
+    pub(crate) map: LimbMap,
+    /// Operation selector.
+    pub(crate) op: u32,
+    /// Kernel arguments.
+    pub(crate) args: [u32; 4],
+}
+
+impl Launch {
+    /// `limbs` under `map`, with no op or arguments.
+    pub(crate) fn new(limbs: Range<usize>, map: LimbMap) -> Self {
+        Self { limbs, map, op: 0, args: [0; 4] }
+    }
+
+    /// With the operation selector set.
+    pub(crate) fn op(self, op: u32) -> Self {
+        Self { op, ..self }
+    }
+
+    /// With the argument words set.
+    pub(crate) fn args(self, args: [u32; 4]) -> Self {
+        Self { args, ..self }
+    }
+}
 
 #[cfg(test)]
 mod tests {

@@ -2,7 +2,6 @@
 //! by `compile.rs`, loaded once per backend) and launches. Per-call code in
 //! `mod.rs` only chooses kernels, buffers and header words.
 
-use std::ops::Range;
 use std::sync::Arc;
 
 use cudarc::driver::{CudaContext, CudaFunction, CudaStream, DeviceRepr, LaunchConfig, PushKernelArg};
@@ -10,7 +9,7 @@ use cudarc::nvrtc::Ptx;
 
 use super::compile::{FAMILIES, cached_cubin, nvrtc_available};
 use super::pool::driver_error;
-use crate::backend::launch_plan::LimbMap;
+pub(super) use crate::backend::launch_plan::Launch;
 use crate::backend::{BackendError, Result};
 
 const NAME: &str = "cuda";
@@ -93,33 +92,6 @@ pub(super) struct Header {
 
 // SAFETY: a #[repr(C)] struct of u32 only, laid out as `Header` in modarith.cuh.
 unsafe impl DeviceRepr for Header {}
-
-/// What a launch covers: limbs of the bound buffers (one block row each),
-/// their primes, and the kernel-specific `op` and `arg` words.
-#[derive(Clone, Debug)]
-pub(super) struct Launch {
-    pub(super) limbs: Range<usize>,
-    pub(super) map: LimbMap,
-    pub(super) op: u32,
-    pub(super) args: [u32; 4],
-}
-
-impl Launch {
-    /// `limbs` under `map`, with no op or arguments.
-    pub(super) fn new(limbs: Range<usize>, map: LimbMap) -> Self {
-        Self { limbs, map, op: 0, args: [0; 4] }
-    }
-
-    /// With `op` set.
-    pub(super) fn op(self, op: u32) -> Self {
-        Self { op, ..self }
-    }
-
-    /// With `arg` set.
-    pub(super) fn args(self, args: [u32; 4]) -> Self {
-        Self { args, ..self }
-    }
-}
 
 /// Why the CUDA driver cannot be used, checked without any call that
 /// could panic (cudarc panics when a library it needs is missing).

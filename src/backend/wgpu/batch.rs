@@ -7,39 +7,9 @@
 use std::ops::Range;
 
 use super::context::{Context, HEADER_WORDS, Kernel, NTT_TILE, PARAM_WORDS};
-pub(super) use crate::backend::launch_plan::LimbMap;
 use crate::backend::launch_plan::ntt_phases;
+pub(super) use crate::backend::launch_plan::{Launch, LimbMap};
 use crate::backend::{BackendError, Result};
-
-/// What a dispatch covers and its kernel-specific header words.
-#[derive(Clone, Debug)]
-pub(super) struct Launch {
-    /// Limbs of the bound buffers, one workgroup row each.
-    pub(super) limbs: Range<usize>,
-    /// Their primes.
-    pub(super) map: LimbMap,
-    /// `H_OP`.
-    pub(super) op: u32,
-    /// `H_ARG ..`.
-    pub(super) args: [u32; 4],
-}
-
-impl Launch {
-    /// `limbs` under `map`, with no op or arguments.
-    pub(super) fn new(limbs: Range<usize>, map: LimbMap) -> Self {
-        Self { limbs, map, op: 0, args: [0; 4] }
-    }
-
-    /// With `H_OP` set.
-    pub(super) fn op(self, op: u32) -> Self {
-        Self { op, ..self }
-    }
-
-    /// With `H_ARG ..` set.
-    pub(super) fn args(self, args: [u32; 4]) -> Self {
-        Self { args, ..self }
-    }
-}
 
 enum Command<'a> {
     Dispatch { kernel: Kernel, block: usize, buffers: Vec<&'a wgpu::Buffer>, grid: [u32; 2] },
