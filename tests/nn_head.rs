@@ -7,7 +7,7 @@ mod common;
 use common::Setup;
 use hetl::ckks::{Params, ParamsLiteral, preset};
 use hetl::nn::approx::{CkksArith, PlainArith};
-use hetl::nn::head::driver::{self, GradientStep};
+use hetl::nn::head::driver::GradientStep;
 use hetl::nn::head::logreg::{self, Batch, BatchValues, LogRegConfig};
 use hetl::nn::head::softmax::{self, SoftmaxConfig};
 
@@ -58,20 +58,20 @@ fn train_encrypted_and_mirror<H: GradientStep>(head: &H, s: &mut Setup, values: 
     let Setup { ctx, sk, evk, rng, .. } = &mut *s;
     let arith = CkksArith::new(ctx, evk);
     let mut refreshes = 0;
-    let (w, counted) = driver::train(
-        head,
-        &arith,
-        w0,
-        &encrypted,
-        |w| {
-            refreshes += 1;
-            let pt = ctx.decrypt(w, sk)?;
-            let fresh = ctx.encode(&ctx.decode(&pt)?, top, ctx.params().scale(top))?;
-            Ok(ctx.encrypt_symmetric(&fresh, sk, rng)?)
-        },
-        |_| {},
-    )
-    .unwrap();
+    let (w, counted) = head
+        .train(
+            &arith,
+            w0,
+            &encrypted,
+            |w| {
+                refreshes += 1;
+                let pt = ctx.decrypt(w, sk)?;
+                let fresh = ctx.encode(&ctx.decode(&pt)?, top, ctx.params().scale(top))?;
+                Ok(ctx.encrypt_symmetric(&fresh, sk, rng)?)
+            },
+            |_| {},
+        )
+        .unwrap();
     assert_eq!(refreshes, counted);
     let w_enc = s.decrypt(&w).iter().map(|z| z.re).collect();
 
@@ -85,7 +85,7 @@ fn train_encrypted_and_mirror<H: GradientStep>(head: &H, s: &mut Setup, values: 
         })
         .collect();
     let w0 = mirror.encode(&vec![0.0; slots], top).unwrap();
-    let (w_mirror, _) = driver::train(head, &mirror, w0, &plain, |w| mirror.encode(w.values(), top), |_| {}).unwrap();
+    let (w_mirror, _) = head.train(&mirror, w0, &plain, |w| mirror.encode(w.values(), top), |_| {}).unwrap();
     [w_enc, w_mirror.values().to_vec()]
 }
 

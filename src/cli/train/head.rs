@@ -6,6 +6,7 @@ use ndarray::Array2;
 
 use crate::nn::Result;
 use crate::nn::approx::{Arith, reference};
+use crate::nn::head::driver::GradientStep;
 use crate::nn::head::logreg::{Batch, BatchValues};
 use crate::nn::head::{logreg, softmax};
 
@@ -125,7 +126,7 @@ impl Head {
         dispatch!(self, t => t.check_domain(w_slots, rows))
     }
 
-    /// Trains from `w` (see `nn::head::driver::train`).
+    /// Trains from `w` (see [`GradientStep::train`]).
     pub fn train<A: Arith>(
         &self,
         a: &A,

@@ -17,33 +17,33 @@ pub trait GradientStep {
     /// One gradient step of the weights `w` on `batch`: the new weights,
     /// [`Self::depth_per_step`] levels below `w`.
     fn step<A: Arith>(&self, a: &A, w: &A::Value, batch: &Batch<A::Value>) -> Result<A::Value>;
-}
 
-/// Runs `head.epochs()` passes over `batches` from `w`; before a step that
-/// would run out of levels, `refresh` (the data party) returns the weights
-/// at the top level; `progress` hears each finished epoch. Returns the
-/// weights and the refresh count.
-pub fn train<H: GradientStep, A: Arith>(
-    head: &H,
-    a: &A,
-    w: A::Value,
-    batches: &[Batch<A::Value>],
-    mut refresh: impl FnMut(&A::Value) -> Result<A::Value>,
-    mut progress: impl FnMut(usize),
-) -> Result<(A::Value, usize)> {
-    let mut w = w;
-    let mut refreshes = 0;
-    for epoch in 0..head.epochs() {
-        for batch in batches {
-            if a.level(&w) < head.depth_per_step() {
-                w = refresh(&w)?;
-                refreshes += 1;
+    /// Runs [`Self::epochs`] passes over `batches` from `w`; before a step
+    /// that would run out of levels, `refresh` (the data party) returns the
+    /// weights at the top level; `progress` hears each finished epoch.
+    /// Returns the weights and the refresh count.
+    fn train<A: Arith>(
+        &self,
+        a: &A,
+        w: A::Value,
+        batches: &[Batch<A::Value>],
+        mut refresh: impl FnMut(&A::Value) -> Result<A::Value>,
+        mut progress: impl FnMut(usize),
+    ) -> Result<(A::Value, usize)> {
+        let mut w = w;
+        let mut refreshes = 0;
+        for epoch in 0..self.epochs() {
+            for batch in batches {
+                if a.level(&w) < self.depth_per_step() {
+                    w = refresh(&w)?;
+                    refreshes += 1;
+                }
+                w = self.step(a, &w, batch)?;
             }
-            w = head.step(a, &w, batch)?;
+            progress(epoch + 1);
         }
-        progress(epoch + 1);
+        Ok((w, refreshes))
     }
-    Ok((w, refreshes))
 }
 
 /// The error a step gives when `w` sits at `level`, below `needed`.

@@ -26,7 +26,7 @@
 
 use super::batch::check_samples;
 pub use super::batch::{Batch, BatchValues};
-use super::driver::{self, GradientStep, check_levels, check_positive, check_within};
+use super::driver::{GradientStep, check_levels, check_positive, check_within};
 use super::packing::{descend, in_layer, masked_logits, sum_steps};
 use crate::nn::approx::{Arith, ChebyshevEvaluator, ChebyshevSeries, Domain, reference};
 use crate::nn::{NnError, Result};
@@ -169,20 +169,6 @@ impl Trainer {
     fn mask(&self) -> Vec<f64> {
         (0..self.slots).map(|j| if j % self.block == 0 { 1.0 / self.config.sigmoid_range } else { 0.0 }).collect()
     }
-
-    /// Runs `config.epochs` passes over `batches` from `w`; before a step
-    /// that would run out of levels, `refresh` (the data party) returns the
-    /// weights at the top level. Returns the weights and the refresh count.
-    pub fn train<A: Arith>(
-        &self,
-        a: &A,
-        w: A::Value,
-        batches: &[Batch<A::Value>],
-        refresh: impl FnMut(&A::Value) -> Result<A::Value>,
-        progress: impl FnMut(usize),
-    ) -> Result<(A::Value, usize)> {
-        driver::train(self, a, w, batches, refresh, progress)
-    }
 }
 
 impl GradientStep for Trainer {
@@ -203,7 +189,7 @@ impl GradientStep for Trainer {
 }
 
 /// Plaintext training with the exact sigmoid: the same mini-batches, order,
-/// learning rate and initial weights as [`Trainer::train`]. Returns weights
+/// learning rate and initial weights as [`GradientStep::train`]. Returns weights
 /// and bias.
 #[must_use]
 pub fn train_exact(batches: &[(Vec<Vec<f64>>, Vec<f64>)], features: usize, config: &LogRegConfig) -> Vec<f64> {

@@ -65,7 +65,7 @@
 
 use super::batch::check_samples;
 pub use super::batch::{Batch, BatchValues};
-use super::driver::{self, GradientStep, check_levels, check_positive, check_within};
+use super::driver::{GradientStep, check_levels, check_positive, check_within};
 use super::logreg::logit;
 use super::packing::{descend, in_layer, masked_logits, rotate_and_sum, sum_steps};
 use crate::nn::approx::{
@@ -283,20 +283,6 @@ impl Trainer {
         vec![0.0; self.slots]
     }
 
-    /// Runs `config.epochs` passes over `batches` from `w`; before a step
-    /// that would run out of levels, `refresh` (the data party) returns the
-    /// weights at the top level. Returns the weights and the refresh count.
-    pub fn train<A: Arith>(
-        &self,
-        a: &A,
-        w: A::Value,
-        batches: &[Batch<A::Value>],
-        refresh: impl FnMut(&A::Value) -> Result<A::Value>,
-        progress: impl FnMut(usize),
-    ) -> Result<(A::Value, usize)> {
-        driver::train(self, a, w, batches, refresh, progress)
-    }
-
     /// The mask of step 2: 1/R at row 0 of each real class of each sample.
     fn mask(&self) -> Vec<f64> {
         let inv_range = 1.0 / self.config.logit_range;
@@ -384,7 +370,7 @@ pub fn predict(w: &[Vec<f64>], x: &[f64]) -> usize {
 
 /// Plaintext training with the exact softmax: the same mini-batches
 /// (labels 0, ..., classes − 1), order, learning rate and initial weights as
-/// [`Trainer::train`]. Returns each class's weights and bias.
+/// [`GradientStep::train`]. Returns each class's weights and bias.
 pub fn train_exact(
     batches: &[(Vec<Vec<f64>>, Vec<f64>)],
     features: usize,
