@@ -6,12 +6,14 @@
 //! them in models/all-MiniLM-L6-v2. Without them these tests fail and say so,
 //! unless `HETL_SKIP_MODEL_TESTS=1`, which turns them into a printed skip.
 
-use std::path::{Path, PathBuf};
-use std::sync::OnceLock;
+mod common;
 
-use hetl::model::ModelError;
+use std::path::Path;
+
+use common::model;
+
 use hetl::model::dataset::Dataset;
-use hetl::model::minilm::{MiniLm, mean_pool};
+use hetl::model::minilm::mean_pool;
 use ndarray::ArrayView1;
 use serde::Deserialize;
 
@@ -34,27 +36,6 @@ fn reference() -> Reference {
     let path = root().join("tests/fixtures/minilm_reference.json");
     let text = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("cannot read {}: {e}", path.display()));
     serde_json::from_str(&text).unwrap_or_else(|e| panic!("malformed {}: {e}", path.display()))
-}
-
-/// The model, loaded once; `None` (after a printed skip) only when it is
-/// missing and `HETL_SKIP_MODEL_TESTS=1`.
-fn model(test: &str) -> Option<&'static MiniLm> {
-    static MODEL: OnceLock<Result<MiniLm, String>> = OnceLock::new();
-    let dir: PathBuf = root().join("models/all-MiniLM-L6-v2");
-    let loaded = MODEL.get_or_init(|| match MiniLm::load(&dir) {
-        Ok(model) => Ok(model),
-        Err(e @ ModelError::MissingModel { .. }) if std::env::var("HETL_SKIP_MODEL_TESTS").is_ok_and(|v| v == "1") => {
-            Err(e.to_string())
-        }
-        Err(e) => panic!("{e}"),
-    });
-    match loaded {
-        Ok(model) => Some(model),
-        Err(reason) => {
-            println!("skipped {test}: HETL_SKIP_MODEL_TESTS=1 and {reason}");
-            None
-        }
-    }
 }
 
 fn cosine(a: ArrayView1<f32>, b: &[f32]) -> f64 {

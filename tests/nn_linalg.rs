@@ -152,12 +152,11 @@ fn matmul_plain_error(s: &mut Setup, plan: &MatMulPlain, w: &Array2<f64>, rows: 
 /// Plans for X (n × d) · W (d × k), one per (n, d, k, packing), with random
 /// W; the evaluation keys of `s` are replaced by keys for all of them.
 fn matmul_plain_cases(s: &mut Setup, cases: &[(RowBlocks, usize)]) -> Vec<(MatMulPlain, Array2<f64>, usize)> {
-    let level = s.ctx.params().max_level();
     let plans: Vec<_> = cases
         .iter()
         .map(|&(layout, k)| {
             let w = random_matrix(s, layout.cols(), k);
-            let plan = MatMulPlain::new(&s.ctx, w.view(), layout.block(), layout.slots(), level).unwrap();
+            let plan = MatMulPlain::new(s.ctx.params(), w.view(), layout.block(), layout.slots()).unwrap();
             (plan, w, layout.rows())
         })
         .collect();
@@ -198,10 +197,9 @@ fn matmul_plain_matches_ndarray_for_packings_toy() {
 #[test]
 fn matmul_plain_with_an_all_zero_column_chunk_toy() {
     let mut s = Setup::preset("toy-n1024", &[]);
-    let top = s.ctx.params().max_level();
     let mut w = random_matrix(&mut s, 8, 16);
     w.slice_mut(ndarray::s![.., 8..]).fill(0.0);
-    let plan = MatMulPlain::new(&s.ctx, w.view(), 8, 64, top).unwrap();
+    let plan = MatMulPlain::new(s.ctx.params(), w.view(), 8, 64).unwrap();
     s.set_rotations(&plan.rotations());
     let err = matmul_plain_error(&mut s, &plan, &w, 4);
     assert!(err < matmul_plain_bound(&s, 8), "error {err:e}");
@@ -356,13 +354,12 @@ fn matmul_refuses_bad_shapes_levels_and_inputs() {
     let ctx = &s.ctx;
     let top = ctx.params().max_level();
     let w = Array2::<f64>::ones((16, 8));
-    assert!(MatMulPlain::new(ctx, w.view(), 8, 32, 0).is_err(), "level 0");
-    assert!(MatMulPlain::new(ctx, w.view(), 6, 32, top).is_err(), "block not a power of two");
-    assert!(MatMulPlain::new(ctx, w.view(), 8, 1024, top).is_err(), "more slots than the preset has");
+    assert!(MatMulPlain::new(ctx.params(), w.view(), 6, 32).is_err(), "block not a power of two");
+    assert!(MatMulPlain::new(ctx.params(), w.view(), 8, 1024).is_err(), "more slots than the preset has");
     let mut nan = w.clone();
     nan[[3, 1]] = f64::NAN;
-    assert!(MatMulPlain::new(ctx, nan.view(), 8, 32, top).is_err(), "NaN entry");
-    let plan = MatMulPlain::new(ctx, w.view(), 8, 32, top).unwrap();
+    assert!(MatMulPlain::new(ctx.params(), nan.view(), 8, 32).is_err(), "NaN entry");
+    let plan = MatMulPlain::new(ctx.params(), w.view(), 8, 32).unwrap();
     let ok = s.encrypt_real(&[1.0; 32], top);
     let low = s.encrypt_real(&[1.0; 32], top - 1);
     let wide = s.encrypt_real(&[1.0; 64], top);
@@ -370,6 +367,8 @@ fn matmul_refuses_bad_shapes_levels_and_inputs() {
     assert!(plan.apply(ctx, &[&ok], &s.evk).is_err(), "half a row group (d = 16 is two chunks)");
     assert!(plan.apply(ctx, &[&ok, &low], &s.evk).is_err(), "level mismatch");
     assert!(plan.apply(ctx, &[&ok, &wide], &s.evk).is_err(), "slot count mismatch");
+    let bottom = [ctx.drop_to_level(&ok, 0).unwrap(), ctx.drop_to_level(&ok, 0).unwrap()];
+    assert!(plan.apply(ctx, &[&bottom[0], &bottom[1]], &s.evk).is_err(), "level 0");
     assert!(plan.input_layout(0).is_err(), "no rows");
 
     let a = RowBlocks::new(4, 8, 8, 32).unwrap();

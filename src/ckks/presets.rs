@@ -15,7 +15,7 @@ pub const DEFAULT_BASE_PRIMES: usize = 2;
 pub const DEFAULT_DNUM: usize = 3;
 
 /// Names of all presets.
-pub const PRESET_NAMES: [&str; 5] = ["toy-n1024", "toy-n4096", "n14", "n15", "n16"];
+pub const PRESET_NAMES: [&str; 6] = ["toy-n1024", "toy-n4096", "toy-deep", "n14", "n15", "n16"];
 
 fn literal(name: &str, log_n: u32, depth: usize, dnum: usize) -> ParamsLiteral {
     ParamsLiteral {
@@ -52,6 +52,9 @@ pub fn preset(name: &str) -> Result<Params, ParamsError> {
     match name {
         "toy-n1024" => Params::try_from_literal(literal(name, 10, 4, 2)),
         "toy-n4096" => Params::try_from_literal(literal(name, 12, 8, DEFAULT_DNUM)),
+        // Deep enough for one encoder step between refreshes (the encrypted
+        // encoder's tests); 1024 slots hold two 512-slot token blocks.
+        "toy-deep" => Params::try_from_literal(literal(name, 11, 20, DEFAULT_DNUM)),
         "n14" => max_depth_secure(name, 14, DEFAULT_DNUM),
         "n15" => max_depth_secure(name, 15, DEFAULT_DNUM),
         "n16" => max_depth_secure(name, 16, DEFAULT_DNUM),

@@ -68,7 +68,8 @@ impl LinalgPlan {
                 let (tokens, hidden, out) = ENC_PLAIN_SHAPE;
                 let layout = RowBlocks::densest(tokens, hidden, max_slots)?;
                 let w = Array2::from_shape_simple_fn((hidden, out), unit);
-                let plan = MatMulPlain::new(ctx, w.view(), layout.block(), layout.slots(), top).with_context(fits)?;
+                let plan =
+                    MatMulPlain::new(ctx.params(), w.view(), layout.block(), layout.slots()).with_context(fits)?;
                 Self::EncPlain { plan, layout }
             }
             "matmul_enc_enc" => {

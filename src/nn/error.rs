@@ -41,6 +41,20 @@ pub enum NnError {
         /// Why it cannot be.
         reason: String,
     },
+    /// A matrix, sequence or packing of the wrong shape.
+    #[error("invalid shape: {0}")]
+    InvalidShape(String),
+    /// A sequence longer than the encrypted encoder supports.
+    #[error("sequence of {tokens} tokens is longer than the {max} the encrypted encoder supports")]
+    TooManyTokens {
+        /// Tokens given.
+        tokens: usize,
+        /// Most tokens supported.
+        max: usize,
+    },
+    /// The plaintext model failed (weights, tokenizer).
+    #[error(transparent)]
+    Model(#[from] crate::model::ModelError),
     /// The input has fewer levels than the evaluation consumes.
     #[error("{what}: needs {needed} levels but the input is at level {level}")]
     NotEnoughLevels {

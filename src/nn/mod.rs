@@ -7,6 +7,7 @@
 //! every backend.
 
 pub mod approx;
+pub mod encoder;
 pub mod error;
 pub mod head;
 pub mod linalg;

@@ -1,11 +1,36 @@
 //! Shared set-up for the integration tests.
 #![allow(dead_code)]
 
-use std::sync::Arc;
+use std::path::Path;
+use std::sync::{Arc, OnceLock};
 
 use hetl::ckks::{Ciphertext, Context, EvaluationKeys, Params, PublicKey, SecretKey, preset};
 use hetl::math::sampling::Csprng;
+use hetl::model::ModelError;
+use hetl::model::minilm::MiniLm;
 use num_complex::Complex64;
+
+/// all-MiniLM-L6-v2 from models/ (`bash tools/fetch_model.sh`), loaded once.
+/// Without it the calling test fails and says so, unless
+/// `HETL_SKIP_MODEL_TESTS=1`, which makes this `None` after a printed skip.
+pub fn model(test: &str) -> Option<&'static MiniLm> {
+    static MODEL: OnceLock<Result<MiniLm, String>> = OnceLock::new();
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("models/all-MiniLM-L6-v2");
+    let loaded = MODEL.get_or_init(|| match MiniLm::load(&dir) {
+        Ok(model) => Ok(model),
+        Err(e @ ModelError::MissingModel { .. }) if std::env::var("HETL_SKIP_MODEL_TESTS").is_ok_and(|v| v == "1") => {
+            Err(e.to_string())
+        }
+        Err(e) => panic!("{e}"),
+    });
+    match loaded {
+        Ok(model) => Some(model),
+        Err(reason) => {
+            println!("skipped {test}: HETL_SKIP_MODEL_TESTS=1 and {reason}");
+            None
+        }
+    }
+}
 
 /// A context with all keys for one parameter set (seeded: reproducible).
 pub struct Setup {

@@ -12,6 +12,7 @@ use std::sync::Arc;
 
 use crate::ckks::{Ciphertext, CkksError, Context, EvaluationKeys, MAX_COEFF_BITS, Params, SCALE_TOLERANCE};
 use crate::nn::Result;
+use crate::nn::linalg::MatMulPlain;
 
 /// Operations on slot vectors that carry a level and a scale. Approximations
 /// are written once against this trait.
@@ -26,6 +27,8 @@ pub trait Arith {
     fn scale(&self, v: &Self::Value) -> f64;
     /// Number of slots of `v`.
     fn slots(&self, v: &Self::Value) -> usize;
+    /// Degree of `v`: 1, or 2 after a product before relinearization.
+    fn degree(&self, v: &Self::Value) -> usize;
     /// a + b (same level and scale).
     fn add(&self, a: &Self::Value, b: &Self::Value) -> Result<Self::Value>;
     /// a += b in place (same level and scale): spares the copy of a sum.
@@ -49,7 +52,23 @@ pub trait Arith {
     fn rotate(&self, a: &Self::Value, step: i64) -> Result<Self::Value>;
     /// a ⊙ `values` (one per slot of a), the plaintext encoded at scale
     /// q_level so that the next rescale restores a's scale exactly.
-    fn mul_plain(&self, a: &Self::Value, values: &[f64]) -> Result<Self::Value>;
+    fn mul_plain(&self, a: &Self::Value, values: &[f64]) -> Result<Self::Value> {
+        let scale = self.params().level_modulus(self.level(a));
+        self.mul_plain_scaled(a, values, scale)
+    }
+    /// a ⊙ `values` with the plaintext encoded at `pt_scale`: the product's
+    /// scale is scale(a) · `pt_scale` (before the rescale).
+    fn mul_plain_scaled(&self, a: &Self::Value, values: &[f64], pt_scale: f64) -> Result<Self::Value>;
+    /// a + `values` (one per slot), encoded at a's level and scale.
+    fn add_plain(&self, a: &Self::Value, values: &[f64]) -> Result<Self::Value>;
+    /// a rotated left by each of `steps` (hoisted on ciphertexts: one
+    /// decomposition shared by all steps).
+    fn rotate_hoisted(&self, a: &Self::Value, steps: &[i64]) -> Result<Vec<Self::Value>> {
+        steps.iter().map(|&s| self.rotate(a, s)).collect()
+    }
+    /// X·W for X in `plan`'s row-block packing (see [`MatMulPlain::apply`]),
+    /// the result one level lower at scale `out_scale`.
+    fn matmul_plain(&self, plan: &MatMulPlain, xs: &[&Self::Value], out_scale: f64) -> Result<Vec<Self::Value>>;
     /// Charges the following work to `layer` in the profile (for
     /// layer-by-layer costs); returns the previous layer. No-op by default.
     fn enter_layer(&self, layer: &'static str) -> &'static str {
@@ -138,6 +157,9 @@ impl Arith for CkksArith<'_> {
     fn slots(&self, v: &Ciphertext) -> usize {
         v.slots()
     }
+    fn degree(&self, v: &Ciphertext) -> usize {
+        v.degree_plus_one() - 1
+    }
     fn add(&self, a: &Ciphertext, b: &Ciphertext) -> Result<Ciphertext> {
         Ok(self.ctx.add(a, b)?)
     }
@@ -171,12 +193,27 @@ impl Arith for CkksArith<'_> {
     fn enter_layer(&self, layer: &'static str) -> &'static str {
         self.ctx.sched().profile().set_layer(layer)
     }
-    fn mul_plain(&self, a: &Ciphertext, values: &[f64]) -> Result<Ciphertext> {
+    fn mul_plain_scaled(&self, a: &Ciphertext, values: &[f64], pt_scale: f64) -> Result<Ciphertext> {
         check_plain_len(a.slots(), values)?;
-        let complex: Vec<Complex64> = values.iter().map(|&v| Complex64::new(v, 0.0)).collect();
-        let pt = self.ctx.encode(&complex, a.level(), self.ctx.params().level_modulus(a.level()))?;
+        let pt = self.ctx.encode(&complex(values), a.level(), pt_scale)?;
         Ok(self.ctx.mul_plain(a, &pt)?)
     }
+    fn add_plain(&self, a: &Ciphertext, values: &[f64]) -> Result<Ciphertext> {
+        check_plain_len(a.slots(), values)?;
+        let pt = self.ctx.encode(&complex(values), a.level(), a.scale())?;
+        Ok(self.ctx.add_plain(a, &pt)?)
+    }
+    fn rotate_hoisted(&self, a: &Ciphertext, steps: &[i64]) -> Result<Vec<Ciphertext>> {
+        Ok(self.ctx.rotate_hoisted(a, steps, self.keys)?)
+    }
+    fn matmul_plain(&self, plan: &MatMulPlain, xs: &[&Ciphertext], out_scale: f64) -> Result<Vec<Ciphertext>> {
+        Ok(plan.apply_scaled(self.ctx, xs, self.keys, out_scale)?)
+    }
+}
+
+/// Real values as complex slots.
+fn complex(values: &[f64]) -> Vec<Complex64> {
+    values.iter().map(|&v| Complex64::new(v, 0.0)).collect()
 }
 
 /// Plaintext slots with the level, scale and degree a ciphertext would have.
@@ -300,6 +337,9 @@ impl Arith for PlainArith {
     fn slots(&self, v: &PlainValue) -> usize {
         v.values.len()
     }
+    fn degree(&self, v: &PlainValue) -> usize {
+        v.degree
+    }
     fn add(&self, a: &PlainValue, b: &PlainValue) -> Result<PlainValue> {
         self.zip("add", a, b, |x, y| x + y)
     }
@@ -362,9 +402,31 @@ impl Arith for PlainArith {
         let values = (0..n).map(|i| a.values[(i + step).rem_euclid(n) as usize]).collect();
         Ok(PlainValue { values, ..a.clone() })
     }
-    fn mul_plain(&self, a: &PlainValue, values: &[f64]) -> Result<PlainValue> {
+    fn mul_plain_scaled(&self, a: &PlainValue, values: &[f64], pt_scale: f64) -> Result<PlainValue> {
         check_plain_len(a.values.len(), values)?;
         let values = a.values.iter().zip(values).map(|(x, v)| x * v).collect();
-        Ok(PlainValue { values, scale: a.scale * self.params.level_modulus(a.level), ..a.clone() })
+        Ok(PlainValue { values, scale: a.scale * pt_scale, ..a.clone() })
+    }
+    fn add_plain(&self, a: &PlainValue, values: &[f64]) -> Result<PlainValue> {
+        check_plain_len(a.values.len(), values)?;
+        let values = a.values.iter().zip(values).map(|(x, v)| x + v).collect();
+        Ok(PlainValue { values, ..a.clone() })
+    }
+    fn matmul_plain(&self, plan: &MatMulPlain, xs: &[&PlainValue], out_scale: f64) -> Result<Vec<PlainValue>> {
+        let first = xs
+            .first()
+            .ok_or_else(|| CkksError::InvalidInput { op: "matmul_plain", reason: "no input ciphertexts".into() })?;
+        if let Some(x) = xs.iter().find(|x| x.level != first.level || x.degree != 1) {
+            return Err(CkksError::LevelMismatch { op: "matmul_plain", lhs: first.level, rhs: x.level }.into());
+        }
+        if first.level == 0 {
+            return Err(CkksError::LevelExhausted { op: "matmul_plain", level: 0, needed: 1 }.into());
+        }
+        let slots: Vec<&[f64]> = xs.iter().map(|x| x.values.as_slice()).collect();
+        let products = plan.apply_exact(&slots)?;
+        Ok(products
+            .into_iter()
+            .map(|values| PlainValue { values, level: first.level - 1, scale: out_scale, degree: 1 })
+            .collect())
     }
 }

@@ -14,8 +14,9 @@
 //! sums of all input chunks share each output's giant rotations, and b₁
 //! is the value with the fewest rotations for this W's non-zero diagonals
 //! (all-zero diagonals are skipped: d = 384 in blocks of 512 leaves 767 of
-//! 1023). Diagonals are encoded at plan time with scale q_level, so the
-//! one rescale restores x's scale exactly: **depth 1**.
+//! 1023). Diagonals are encoded when the product is applied, at the
+//! input's level with the scale that makes the one rescale land on the
+//! wanted output scale (x's own by default): **depth 1**, any input level.
 //!
 //! **Cost per row group** (T = ⌈d/b⌉ input, U = ⌈k/b⌉ output chunks):
 //! T·(b₁ − 1) hoisted + U·(giants − 1) rotations and up to T·U·(2b − 1)
@@ -40,19 +41,23 @@
 //! padding): 126 rotations and 4572 multiplications for all 128 tokens,
 //! against 180 and 4590 with b = 128 (two row groups).
 //!
-//! **Memory.** One plaintext per non-zero diagonal, ≈ 2·d·k/b of them,
-//! each N words per limb: 767 × 0.59 MB ≈ 450 MB for 384 × 384 in blocks
-//! of 512 at N = 2^14 (level 7); 4572 (2.7 GB) in blocks of 64.
-//! A wider block than [`RowBlocks::densest`]'s trades rotations for memory.
+//! **Memory.** The plan keeps W and the diagonal structure only; each
+//! bucket's diagonals are computed from W and encoded when applied, and
+//! dropped after its multiplications. Keeping them encoded would cost one
+//! plaintext per non-zero diagonal, ≈ 2·d·k/b of them, each N words per
+//! limb: 767 × 0.59 MB ≈ 450 MB for 384 × 384 in blocks of 512 at N = 2^14
+//! (level 7), 5.4 GB for one MiniLM layer; encoding instead costs one FFT
+//! and one NTT per diagonal per call, shared by all row groups of the call.
 
 use std::cmp::Reverse;
 use std::collections::{BTreeMap, BTreeSet};
 
-use ndarray::ArrayView2;
+use ndarray::{Array2, ArrayView2};
+use num_complex::Complex64;
 
 use super::reduce::sum_each;
-use super::{RowBlocks, encode_exact, zero_like};
-use crate::ckks::{Ciphertext, CkksError, Context, EvaluationKeys, Plaintext, Result};
+use super::{RowBlocks, zero_like};
+use crate::ckks::{Ciphertext, CkksError, Context, EvaluationKeys, Params, Plaintext, Result};
 
 /// Operation counts of one matrix product (per row group for
 /// [`MatMulPlain`], per pair for the encrypted × encrypted products).
@@ -70,11 +75,11 @@ pub struct MatMulCounts {
     pub key_switches: usize,
 }
 
-/// One term of an inner sum: rot(x_t, β) ⊙ rot(d_o, −g·b₁).
+/// One term of an inner sum: rot(x_t, β) ⊙ rot(d_o, −g·b₁), o = offset.
 struct Term {
     chunk_in: usize,
     baby: usize,
-    diagonal: Plaintext,
+    offset: i64,
 }
 
 /// The inner sum of one output chunk and giant step.
@@ -85,14 +90,11 @@ struct Bucket {
 }
 
 /// A plaintext matrix W (d × k) prepared for products X·W with encrypted X
-/// at one level, packed in row blocks of a given width and slot count
-/// (consumes 1 level).
+/// packed in row blocks of a given width and slot count (consumes 1 level).
 pub struct MatMulPlain {
-    rows: usize,
-    cols: usize,
+    w: Array2<f64>,
     block: usize,
     slots: usize,
-    level: usize,
     /// Non-zero baby steps in use, ascending.
     babies: Vec<i64>,
     /// Non-zero giant steps in use, ascending.
@@ -103,16 +105,26 @@ pub struct MatMulPlain {
 
 impl MatMulPlain {
     /// Prepares `w` (d × k) for inputs packed in blocks of `block` columns
-    /// of `slots` slots ([`RowBlocks`]), at `level` ≥ 1.
-    pub fn new(ctx: &Context, w: ArrayView2<f64>, block: usize, slots: usize, level: usize) -> Result<Self> {
+    /// of `slots` slots ([`RowBlocks`]) under the parameter set `params`.
+    pub fn new(params: &Params, w: ArrayView2<f64>, block: usize, slots: usize) -> Result<Self> {
+        Self::with_baby_step(params, w, block, slots, None)
+    }
+
+    /// [`Self::new`] with the baby-step count b₁ fixed (rotation steps
+    /// 1..b₁ and multiples of b₁), so that several products share their
+    /// rotation keys; `None` picks the b₁ with the fewest rotations.
+    pub fn with_baby_step(
+        params: &Params,
+        w: ArrayView2<f64>,
+        block: usize,
+        slots: usize,
+        baby: Option<usize>,
+    ) -> Result<Self> {
         let (rows, cols) = w.dim();
         let invalid = |reason: String| CkksError::InvalidInput { op: "matmul_plain", reason };
         RowBlocks::new(rows, cols, block, slots)?;
-        if slots > ctx.params().max_slots() {
-            return Err(invalid(format!("{slots} slots; {} has {}", ctx.params().name(), ctx.params().max_slots())));
-        }
-        if level == 0 || level > ctx.params().max_level() {
-            return Err(invalid(format!("level {level} must be in 1..={}", ctx.params().max_level())));
+        if slots > params.max_slots() {
+            return Err(invalid(format!("{slots} slots; {} has {}", params.name(), params.max_slots())));
         }
         if let Some(bad) = w.iter().find(|v| !v.is_finite()) {
             return Err(invalid(format!("matrix entry {bad} is not finite")));
@@ -123,37 +135,29 @@ impl MatMulPlain {
             .filter(|(_, v)| **v != 0.0)
             .map(|((r, c), _)| (r / block, c / block, (r % block) as i64 - (c % block) as i64))
             .collect();
-        let baby = (1..=2 * block)
-            .min_by_key(|&b| (bsgs_rotations(&offsets, b, rows.div_ceil(block)), Reverse(b)))
-            .unwrap_or(1) as i64;
-        // d_o[j] = W_tu[(j mod b) + o][j mod b]: output column j mod b takes input column (j mod b) + o.
-        let entry = |t: usize, u: usize, o: i64, j: usize| {
-            let c = j % block;
-            let r = c as i64 + o;
-            let (row, col) = (t * block + r.max(0) as usize, u * block + c);
-            if (0..block as i64).contains(&r) && row < rows && col < cols { w[[row, col]] } else { 0.0 }
-        };
+        if baby.is_some_and(|b| b == 0 || b > 2 * block) {
+            return Err(invalid(format!("baby step {baby:?} must be in 1..={}", 2 * block)));
+        }
+        let baby = baby.unwrap_or_else(|| {
+            (1..=2 * block)
+                .min_by_key(|&b| (bsgs_rotations(&offsets, b, rows.div_ceil(block)), Reverse(b)))
+                .unwrap_or(1)
+        }) as i64;
         let mut buckets: BTreeMap<(usize, i64), Vec<Term>> = BTreeMap::new();
         for &(t, u, o) in &offsets {
             let giant = o.div_euclid(baby) * baby;
-            // rot(d_o, −giant)[j] = d_o[j − giant].
-            let values: Vec<f64> =
-                (0..slots).map(|j| entry(t, u, o, (j as i64 - giant).rem_euclid(slots as i64) as usize)).collect();
-            let diagonal = encode_exact(ctx, &values, level)?;
             buckets.entry((u, giant)).or_default().push(Term {
                 chunk_in: t,
                 baby: o.rem_euclid(baby) as usize,
-                diagonal,
+                offset: o,
             });
         }
         let babies = offsets.iter().map(|o| o.2.rem_euclid(baby)).filter(|&b| b != 0).collect::<BTreeSet<_>>();
         let giants = buckets.keys().map(|k| k.1).filter(|&g| g != 0).collect::<BTreeSet<_>>();
         Ok(Self {
-            rows,
-            cols,
+            w: w.to_owned(),
             block,
             slots,
-            level,
             babies: babies.into_iter().collect(),
             giants: giants.into_iter().collect(),
             buckets: buckets
@@ -167,17 +171,23 @@ impl MatMulPlain {
     /// Matrix shape (d, k).
     #[must_use]
     pub fn shape(&self) -> (usize, usize) {
-        (self.rows, self.cols)
+        self.w.dim()
+    }
+
+    /// The matrix W.
+    #[must_use]
+    pub fn matrix(&self) -> ArrayView2<'_, f64> {
+        self.w.view()
     }
 
     /// Packing of an input X with `rows` rows.
     pub fn input_layout(&self, rows: usize) -> Result<RowBlocks> {
-        RowBlocks::new(rows, self.rows, self.block, self.slots)
+        RowBlocks::new(rows, self.w.nrows(), self.block, self.slots)
     }
 
     /// Packing of the product X·W for an X with `rows` rows.
     pub fn output_layout(&self, rows: usize) -> Result<RowBlocks> {
-        RowBlocks::new(rows, self.cols, self.block, self.slots)
+        RowBlocks::new(rows, self.w.ncols(), self.block, self.slots)
     }
 
     /// Levels consumed: one plaintext multiplication and its rescale.
@@ -209,19 +219,94 @@ impl MatMulPlain {
         }
     }
 
-    fn chunks_in(&self) -> usize {
-        self.rows.div_ceil(self.block)
+    /// Rescales per row group (one per inner sum).
+    #[must_use]
+    pub fn rescales(&self) -> usize {
+        self.buckets.len()
     }
 
-    fn chunks_out(&self) -> usize {
-        self.cols.div_ceil(self.block)
+    /// Input column chunks T = ⌈d / b⌉.
+    #[must_use]
+    pub fn chunks_in(&self) -> usize {
+        self.w.nrows().div_ceil(self.block)
+    }
+
+    /// Output column chunks U = ⌈k / b⌉.
+    #[must_use]
+    pub fn chunks_out(&self) -> usize {
+        self.w.ncols().div_ceil(self.block)
+    }
+
+    /// The exact product on slot values (the noiseless twin of
+    /// [`Self::apply`]): `xs` in the input packing, the result in the output
+    /// packing, padding columns zero.
+    pub fn apply_exact(&self, xs: &[&[f64]]) -> Result<Vec<Vec<f64>>> {
+        let (chunks_in, chunks_out, b) = (self.chunks_in(), self.chunks_out(), self.block);
+        if xs.is_empty() || !xs.len().is_multiple_of(chunks_in) || xs.iter().any(|x| x.len() != self.slots) {
+            return Err(CkksError::InvalidInput {
+                op: "matmul_plain",
+                reason: format!(
+                    "{} slot vectors are not whole row groups of {chunks_in} chunks of {} slots",
+                    xs.len(),
+                    self.slots
+                ),
+            });
+        }
+        let (rows, cols) = self.w.dim();
+        let mut out = Vec::with_capacity(xs.len() / chunks_in * chunks_out);
+        for group in xs.chunks(chunks_in) {
+            for u in 0..chunks_out {
+                let mut y = vec![0.0; self.slots];
+                for (t, x) in group.iter().enumerate() {
+                    for (row_in, c) in (t * b..rows.min((t + 1) * b)).zip(0..) {
+                        for (col, c_out) in (u * b..cols.min((u + 1) * b)).zip(0..) {
+                            let w = self.w[[row_in, col]];
+                            for block in 0..self.slots / b {
+                                y[block * b + c_out] += x[block * b + c] * w;
+                            }
+                        }
+                    }
+                }
+                out.push(y);
+            }
+        }
+        Ok(out)
+    }
+
+    /// rot(d_o, −giant) for input chunk t and output chunk u: slot j holds
+    /// d_o[j − giant], d_o[j] = W_tu[(j mod b) + o][j mod b] (output column
+    /// j mod b takes input column (j mod b) + o).
+    fn diagonal(&self, t: usize, u: usize, o: i64, giant: i64) -> Vec<f64> {
+        let (rows, cols) = self.w.dim();
+        let block = self.block as i64;
+        (0..self.slots as i64)
+            .map(|j| {
+                let c = (j - giant).rem_euclid(self.slots as i64) % block;
+                let r = c + o;
+                let (row, col) = (t * self.block + r.max(0) as usize, u * self.block + c as usize);
+                if (0..block).contains(&r) && row < rows && col < cols { self.w[[row, col]] } else { 0.0 }
+            })
+            .collect()
     }
 
     /// X·W for X packed by [`Self::input_layout`] (ciphertexts in order
     /// g·T + t; any number of row groups, so a batch of matrices is a list of
-    /// groups) at the plan's level. The result, in order g·U + u, is one
+    /// groups), all at one level ≥ 1. The result, in order g·U + u, is one
     /// level lower at X's scale.
     pub fn apply(&self, ctx: &Context, xs: &[&Ciphertext], keys: &EvaluationKeys) -> Result<Vec<Ciphertext>> {
+        let scale = xs.first().map_or(1.0, |x| x.scale());
+        self.apply_scaled(ctx, xs, keys, scale)
+    }
+
+    /// [`Self::apply`] with the result at scale `out_scale` (the diagonals
+    /// are encoded at q_level · out_scale / X's scale).
+    pub fn apply_scaled(
+        &self,
+        ctx: &Context,
+        xs: &[&Ciphertext],
+        keys: &EvaluationKeys,
+        out_scale: f64,
+    ) -> Result<Vec<Ciphertext>> {
         let (chunks_in, chunks_out) = (self.chunks_in(), self.chunks_out());
         let invalid = |reason: String| CkksError::InvalidInput { op: "matmul_plain", reason };
         if xs.is_empty() || !xs.len().is_multiple_of(chunks_in) {
@@ -230,15 +315,20 @@ impl MatMulPlain {
                 xs.len()
             )));
         }
-        if let Some(x) = xs.iter().find(|x| x.level() != self.level || x.slots() != self.slots) {
+        let (level, scale) = (xs[0].level(), xs[0].scale());
+        if let Some(x) = xs.iter().find(|x| x.level() != level || x.scale() != scale || x.slots() != self.slots) {
             return Err(invalid(format!(
-                "input at level {} with {} slots; the plan expects level {} and {} slots",
+                "inputs at levels {} and {} with {} slots; the plan expects one level and scale, and {} slots",
+                level,
                 x.level(),
                 x.slots(),
-                self.level,
                 self.slots
             )));
         }
+        if level == 0 {
+            return Err(CkksError::LevelExhausted { op: "matmul_plain", level, needed: 1 });
+        }
+        let pt_scale = ctx.params().level_modulus(level) * out_scale / scale;
         let groups = xs.len() / chunks_in;
         let rotated =
             if self.babies.is_empty() { Vec::new() } else { ctx.rotate_hoisted_many(xs, &self.babies, keys)? };
@@ -249,9 +339,18 @@ impl MatMulPlain {
         // Inner sums, one multiplication submission per bucket for all row groups.
         let mut inner = Vec::with_capacity(self.buckets.len() * groups);
         for bucket in &self.buckets {
+            let diagonals = bucket
+                .terms
+                .iter()
+                .map(|term| {
+                    let values = self.diagonal(term.chunk_in, bucket.chunk_out, term.offset, bucket.giant);
+                    let complex: Vec<Complex64> = values.into_iter().map(|v| Complex64::new(v, 0.0)).collect();
+                    ctx.encode(&complex, level, pt_scale)
+                })
+                .collect::<Result<Vec<Plaintext>>>()?;
             let pairs: Vec<(&Ciphertext, &Plaintext)> = (0..groups)
-                .flat_map(|g| bucket.terms.iter().map(move |term| (g * chunks_in + term.chunk_in, term)))
-                .map(|(x, term)| (baby(x, term.baby), &term.diagonal))
+                .flat_map(|g| bucket.terms.iter().zip(&diagonals).map(move |(term, d)| (g, term, d)))
+                .map(|(g, term, d)| (baby(g * chunks_in + term.chunk_in, term.baby), d))
                 .collect();
             let mut products = ctx.mul_plain_many(&pairs)?.into_iter();
             let per_group = (0..groups).map(|_| products.by_ref().take(bucket.terms.len()).collect()).collect();
@@ -281,7 +380,7 @@ impl MatMulPlain {
         for (i, out) in outputs.iter_mut().enumerate() {
             if out.is_empty() {
                 // An all-zero column chunk of W.
-                out.push(zero_like(ctx, xs[i / chunks_out * chunks_in], self.level - 1)?);
+                out.push(zero_like(ctx, xs[i / chunks_out * chunks_in], level - 1)?);
             }
         }
         sum_each(ctx, outputs)
