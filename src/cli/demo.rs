@@ -5,9 +5,12 @@
 //! ciphertexts only, and the hospital decrypts it and compares its accuracy
 //! with plaintext training, with the overhead of each phase.
 
-use anyhow::Result;
+use std::path::PathBuf;
 
-use super::train;
+use anyhow::{Context as _, Result, bail};
+
+use super::plot::svg_bars;
+use super::{setup1, train};
 
 /// Arguments of `hetl demo`: those of `hetl train`, with the same defaults.
 #[derive(Debug, clap::Args)]
@@ -19,20 +22,62 @@ pub struct Args {
 /// Runs `hetl demo`.
 pub fn run(args: &Args) -> Result<()> {
     println!("hetl demo — Setup 2: the data party (hospital) encrypts; the compute party trains on ciphertexts only.");
-    train::run(&args.train)
+    train::run(&args.train).map(drop)
 }
 
-/// Arguments of `hetl profile`: those of `hetl train`.
+/// Arguments of `hetl profile`: those of `hetl train`, plus the Setup 1
+/// encoder options and the outputs.
 #[derive(Debug, clap::Args)]
 pub struct ProfileArgs {
     #[command(flatten)]
     train: train::Args,
+    #[command(flatten)]
+    encoder: setup1::EncoderArgs,
+    /// Setup 1: row of the data set whose clinical note is encoded.
+    #[arg(long, default_value_t = 0)]
+    note: usize,
+    /// Setup 1: encode this text instead of a clinical note.
+    #[arg(long)]
+    text: Option<String>,
+    /// Write the profile as JSON here (Setup 2: the training report).
+    #[arg(long)]
+    json: Option<PathBuf>,
+    /// Write a bar chart of the time per layer as SVG here.
+    #[arg(long)]
+    plot: Option<PathBuf>,
 }
 
-/// Runs `hetl profile`: `hetl train` in blocking mode, whose report ends with
-/// the cost of each layer of a training step and of each primitive kind.
+/// Runs `hetl profile`. Setup 1: one sequence through the encrypted
+/// encoder layers, every step timed (device-synchronous), counted and
+/// compared with the plaintext twin. Setup 2: `hetl train` in blocking
+/// mode, whose report ends with the cost of each layer of a training step.
 pub fn profile(args: &ProfileArgs) -> Result<()> {
-    let mut train = args.train.clone();
-    train.blocking = true;
-    train::run(&train)
+    let t = &args.train;
+    match t.setup {
+        1 => setup1::profile(&setup1::ProfileRequest {
+            encoder: args.encoder.clone(),
+            text: args.text.clone(),
+            note: args.note,
+            data: t.data.data.clone(),
+            preset: t.preset.clone().unwrap_or_else(|| setup1::DEFAULT_PRESET.into()),
+            backend: t.backend,
+            threads: t.threads,
+            json: args.json.clone(),
+            plot: args.plot.clone(),
+        }),
+        2 => {
+            let mut train = t.clone();
+            train.blocking = true;
+            train.report = args.json.clone().or(train.report);
+            let per_layer = train::run(&train)?;
+            if let Some(path) = &args.plot {
+                let bars: Vec<(String, f64)> =
+                    per_layer.iter().map(|(layer, s)| (layer.to_string(), s.total.as_secs_f64())).collect();
+                std::fs::write(path, svg_bars("Setup 2: seconds per layer of training", &bars))
+                    .with_context(|| format!("cannot write {}", path.display()))?;
+            }
+            Ok(())
+        }
+        other => bail!("--setup {other}: choose 1 (encrypted encoder) or 2 (plaintext encoder, encrypted head)"),
+    }
 }

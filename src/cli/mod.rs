@@ -9,6 +9,8 @@ mod data_party;
 mod demo;
 mod devices;
 mod params;
+mod plot;
+mod setup1;
 mod train;
 
 use std::process::ExitCode;
@@ -61,7 +63,7 @@ pub fn main() -> ExitCode {
         Command::Eval(a) => data_party::eval(&a),
         Command::Devices(a) => devices::run(&a),
         Command::Bench(a) => bench::run(&a),
-        Command::Train(a) => train::run(&a),
+        Command::Train(a) => train::run(&a).map(drop),
         Command::Profile(a) => demo::profile(&a),
         Command::Demo(a) => demo::run(&a),
         Command::Approx(a) => approx::run(&a),

@@ -5,6 +5,7 @@
 //! trained head and scores it on the held-out split, next to the plaintext
 //! head trained with the same approximations and with the exact sigmoid.
 
+use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::time::Instant;
 
@@ -31,7 +32,7 @@ mod head;
 /// The Wisconsin breast-cancer data, bundled into the binary (`data/`).
 const BUNDLED_DATA: &str = include_str!("../../data/breast_cancer.csv");
 /// Where `tools/fetch_model.sh` puts all-MiniLM-L6-v2.
-const MODEL_DIR: &str = "models/all-MiniLM-L6-v2";
+pub(super) const MODEL_DIR: &str = "models/all-MiniLM-L6-v2";
 
 /// Representations the head can be trained on.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
@@ -47,10 +48,10 @@ pub enum Repr {
 pub struct DataArgs {
     /// `bundled` (data/breast_cancer.csv) or the path of a CSV with the same columns.
     #[arg(long, default_value = "bundled")]
-    data: String,
+    pub(super) data: String,
     /// Representation the head is trained on.
     #[arg(long, value_enum, default_value = "features")]
-    repr: Repr,
+    pub(super) repr: Repr,
 }
 
 /// Arguments of `hetl train`.
@@ -58,50 +59,50 @@ pub struct DataArgs {
 pub struct Args {
     /// 2: the data party runs the encoder in plaintext (1: encrypted encoder, not available yet).
     #[arg(long, default_value_t = 2)]
-    setup: u8,
+    pub(super) setup: u8,
     #[command(flatten)]
-    data: DataArgs,
+    pub(super) data: DataArgs,
     /// Head to train.
     #[arg(long, value_enum, default_value = "logreg")]
-    head: HeadKind,
+    pub(super) head: HeadKind,
     /// Passes over the training split.
     #[arg(long, default_value_t = 10)]
-    epochs: usize,
+    pub(super) epochs: usize,
     /// Learning rate (default: 0.2 for logreg, 0.05 for softmax).
     #[arg(long)]
-    lr: Option<f64>,
+    pub(super) lr: Option<f64>,
     /// Degree of the Chebyshev sigmoid.
     #[arg(long, default_value_t = 15)]
-    sigmoid_degree: usize,
+    pub(super) sigmoid_degree: usize,
     /// Half-width R of the sigmoid's domain [-R, R]; every logit must stay inside.
     #[arg(long, default_value_t = 16.0)]
-    sigmoid_range: f64,
+    pub(super) sigmoid_range: f64,
     /// Parameter preset (default: n14 for logreg, n15 for softmax).
     #[arg(long)]
-    preset: Option<String>,
+    pub(super) preset: Option<String>,
     /// Backend of the compute party.
     #[arg(long, value_enum, default_value = "cpu")]
-    backend: BackendChoice,
+    pub(super) backend: BackendChoice,
     /// Worker threads of the CPU backend.
     #[arg(long, default_value_t = 1)]
-    threads: usize,
+    pub(super) threads: usize,
     /// Write the encrypted trained head (weights ciphertext) here.
     #[arg(long)]
-    out: Option<PathBuf>,
+    pub(super) out: Option<PathBuf>,
     /// Write the data party's key folder here (params.json, secret.key,
     /// public.key, eval.key), e.g. for `hetl eval --head` later.
     #[arg(long)]
-    keys_out: Option<PathBuf>,
+    pub(super) keys_out: Option<PathBuf>,
     /// Overwrite existing key files in --keys-out.
     #[arg(long)]
-    force: bool,
+    pub(super) force: bool,
     /// Wait for the device after every primitive, so that per-layer and
     /// per-kind times are device times (GPU backends run ahead otherwise).
     #[arg(long)]
     pub blocking: bool,
     /// Write the accuracy and overhead report as JSON here.
     #[arg(long)]
-    report: Option<PathBuf>,
+    pub(super) report: Option<PathBuf>,
 }
 
 /// Train and test representations with 0/1 labels.
@@ -110,7 +111,7 @@ struct Prepared {
     test: (Array2<f64>, Vec<f64>),
 }
 
-fn load_data(data: &str) -> Result<Dataset> {
+pub(super) fn load_data(data: &str) -> Result<Dataset> {
     if data == "bundled" {
         Ok(Dataset::parse(BUNDLED_DATA, "bundled data/breast_cancer.csv")?)
     } else {
@@ -156,8 +157,8 @@ fn batches(x: &Array2<f64>, y: &[f64], per_batch: usize) -> Vec<(Vec<Vec<f64>>, 
     rows.chunks(per_batch).zip(y.chunks(per_batch)).map(|(x, y)| (x.to_vec(), y.to_vec())).collect()
 }
 
-/// Runs `hetl train`.
-pub fn run(args: &Args) -> Result<()> {
+/// Runs `hetl train`; returns the training time per layer of the step.
+pub fn run(args: &Args) -> Result<BTreeMap<&'static str, OpStats>> {
     if args.setup != 2 {
         bail!("--setup {} is not available yet: only Setup 2 (plaintext encoder, encrypted head training)", args.setup);
     }
@@ -367,7 +368,7 @@ pub fn run(args: &Args) -> Result<()> {
         std::fs::write(path, serde_json::to_string_pretty(&report)?)
             .with_context(|| format!("cannot write {}", path.display()))?;
     }
-    Ok(())
+    Ok(per_layer)
 }
 
 /// The process's peak resident memory (Linux `VmHWM`), if the system tells.

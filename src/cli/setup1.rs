@@ -1,0 +1,339 @@
+//! Setup 1 from the command line: the data party runs the embeddings (and
+//! the layers before the encrypted ones) in plaintext and encrypts the
+//! hidden states; the compute party runs the last K MiniLM layers on
+//! ciphertexts. `hetl profile --setup 1` measures every step of every
+//! encrypted layer against the plaintext twin.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+use anyhow::{Context as _, Result, ensure};
+use indicatif::{ProgressBar, ProgressStyle};
+use ndarray::{Array2, Axis};
+use serde_json::json;
+
+use super::common::{BackendChoice, load_preset, make_context};
+use super::plot::svg_bars;
+use super::train::{MODEL_DIR, load_data};
+use crate::ckks::Ciphertext;
+use crate::model::dataset::{Dataset, SPLIT_SEED, TEST_FRACTION};
+use crate::model::minilm::MiniLm;
+use crate::nn::approx::CkksArith;
+use crate::nn::encoder::{
+    Calibration, Counting, EncryptedEncoder, Refresh, Session, Shape, StepRecord, TokenLayout, decode, layer_twin,
+};
+use crate::nn::party::{ComputeParty, DataParty};
+
+/// Preset of the Setup 1 commands: 128-bit, 16384 slots (32 tokens per
+/// ciphertext), 19 levels between refreshes.
+pub const DEFAULT_PRESET: &str = "n15";
+
+/// Options of the encrypted encoder shared by the Setup 1 commands.
+#[derive(Clone, Debug, clap::Args)]
+pub struct EncoderArgs {
+    /// Number of MiniLM layers run encrypted (the last K; the data party runs the others in plaintext).
+    #[arg(long, default_value_t = 1)]
+    pub layers: usize,
+    /// Training notes the approximation domains are calibrated on (plaintext, data party).
+    #[arg(long, default_value_t = 64)]
+    pub calibration_notes: usize,
+    /// Longest token sequence accepted (at most 256, MiniLM's window; the
+    /// tokenizer truncates there); the encrypted cost grows with its square.
+    #[arg(long, default_value_t = crate::nn::encoder::MAX_TOKENS)]
+    pub max_tokens: usize,
+}
+
+impl EncoderArgs {
+    /// The real tokens of `text`, checked against `--max-tokens`.
+    pub fn tokenize(&self, model: &MiniLm, text: &str) -> Result<crate::model::minilm::Tokens> {
+        ensure!(
+            (1..=crate::nn::encoder::MAX_TOKENS).contains(&self.max_tokens),
+            "--max-tokens must be in 1..={}",
+            crate::nn::encoder::MAX_TOKENS
+        );
+        let tokens = model.tokenize(text)?;
+        ensure!(
+            tokens.len() <= self.max_tokens,
+            "the text has {} tokens, more than --max-tokens {}",
+            tokens.len(),
+            self.max_tokens
+        );
+        Ok(tokens)
+    }
+}
+
+/// What `hetl profile --setup 1` runs on and writes.
+#[derive(Clone, Debug)]
+pub struct ProfileRequest {
+    /// Encoder options.
+    pub encoder: EncoderArgs,
+    /// Text to encode (default: the clinical note of `note`).
+    pub text: Option<String>,
+    /// Row of the data set whose clinical note is encoded.
+    pub note: usize,
+    /// Data set (`bundled` or a CSV path).
+    pub data: String,
+    /// Parameter preset.
+    pub preset: String,
+    /// Backend of the compute party.
+    pub backend: BackendChoice,
+    /// CPU worker threads.
+    pub threads: usize,
+    /// JSON report path.
+    pub json: Option<PathBuf>,
+    /// SVG plot path.
+    pub plot: Option<PathBuf>,
+}
+
+/// The model, the calibration on the first training notes, and the encoder.
+pub struct Prepared {
+    /// The plaintext model.
+    pub model: MiniLm,
+    /// The data set.
+    pub data: Dataset,
+    /// Domains of the approximations.
+    pub calibration: Calibration,
+}
+
+/// Loads the model and data and calibrates on `notes` training notes.
+pub fn prepare(data: &str, notes: usize) -> Result<Prepared> {
+    ensure!(notes >= 1, "--calibration-notes must be at least 1");
+    let model = MiniLm::load(Path::new(MODEL_DIR))?;
+    let data = load_data(data)?;
+    let split = data.split(TEST_FRACTION, SPLIT_SEED)?;
+    let texts =
+        (0..split.train.len().min(notes)).map(|i| split.train.clinical_note(i)).collect::<Result<Vec<_>, _>>()?;
+    let start = Instant::now();
+    let calibration = Calibration::measure(&model, &texts)?;
+    eprintln!("calibrated the approximation domains on {} training notes in {:.1?}", texts.len(), start.elapsed());
+    Ok(Prepared { model, data, calibration })
+}
+
+/// The data party during profiling: refreshes, and decrypts each step's
+/// output to compare it with the plaintext twin (a measurement aid).
+struct Profiler<'p> {
+    party: DataParty<'p>,
+    layout: TokenLayout,
+    heads: usize,
+    twins: BTreeMap<(usize, &'static str), Array2<f64>>,
+    bar: ProgressBar,
+}
+
+impl Refresh<CkksArith<'_>> for Profiler<'_> {
+    fn refresh(&mut self, a: &CkksArith<'_>, values: &[Ciphertext]) -> crate::nn::Result<Vec<Ciphertext>> {
+        Refresh::refresh(&mut self.party, a, values)
+    }
+
+    fn observe(
+        &mut self,
+        block: usize,
+        step: &'static str,
+        values: &[Ciphertext],
+        shape: Shape,
+    ) -> crate::nn::Result<Option<f64>> {
+        self.bar.inc(1);
+        self.bar.set_message(format!("layer {block} {step}"));
+        let Some(twin) = self.twins.get(&(block, step)) else { return Ok(None) };
+        let slots = values.iter().map(|ct| self.party.decrypt(ct)).collect::<Result<Vec<_>, _>>()?;
+        let got = decode(&self.layout, shape, self.heads, &slots)?;
+        Ok(Some((&got - twin).iter().fold(0.0, |m, v| m.max(v.abs()))))
+    }
+}
+
+fn cosine(a: &[f64], b: &[f64]) -> f64 {
+    let dot: f64 = a.iter().zip(b).map(|(x, y)| x * y).sum();
+    dot / (a.iter().map(|x| x * x).sum::<f64>().sqrt() * b.iter().map(|x| x * x).sum::<f64>().sqrt())
+}
+
+/// Runs `hetl profile --setup 1`.
+pub fn profile(req: &ProfileRequest) -> Result<()> {
+    let prepared = prepare(&req.data, req.encoder.calibration_notes)?;
+    let (model, data) = (&prepared.model, &prepared.data);
+    let text = match &req.text {
+        Some(t) => t.clone(),
+        None => data.clinical_note(req.note).with_context(|| format!("--note {}", req.note))?,
+    };
+    let params = load_preset(&req.preset)?;
+    let ctx = make_context(params.clone(), req.backend, req.threads)?;
+    let encoder = EncryptedEncoder::new(&params, model, &prepared.calibration, req.encoder.layers)?;
+    let tokens = req.encoder.tokenize(model, &text)?;
+
+    // Data party: plaintext prefix, keys, encryption.
+    let start = Instant::now();
+    let x = encoder.plaintext_prefix(model, &tokens)?;
+    let prefix_time = start.elapsed();
+    let layout = encoder.layout(x.nrows())?;
+    let start = Instant::now();
+    let (mut party, material) = DataParty::generate(&ctx, &encoder.rotations(layout.tokens())?)?;
+    let keygen_time = start.elapsed();
+    let start = Instant::now();
+    let xs: Vec<Ciphertext> = layout.pack(x.view())?.iter().map(|v| party.encrypt(v)).collect::<Result<_, _>>()?;
+    let encrypt_time = start.elapsed();
+    let upload: usize = xs.iter().map(|c| ctx.ciphertext_to_bytes(c).map(|b| b.len())).sum::<Result<_, _>>()?;
+
+    // Plaintext twins of every encrypted layer, and their time.
+    let mut twins = BTreeMap::new();
+    let mut hidden = x.clone();
+    let start = Instant::now();
+    for layer in encoder.layers() {
+        let plain = &model.layers()[layer.index()];
+        for (step, m) in layer_twin(plain, &hidden, layer.softmax_rounds())? {
+            twins.insert((layer.index(), step), m);
+        }
+        hidden = plain.forward(hidden.mapv(|v| v as f32).view(), &vec![1; hidden.nrows()])?.mapv(f64::from);
+    }
+    let plaintext_time = start.elapsed();
+    let pooled_twin = hidden.mean_axis(Axis(0)).context("no tokens")?;
+    let last = encoder.layers().last().map_or(0, |l| l.index());
+    twins.insert((last, "pooling"), pooled_twin.clone().insert_axis(Axis(0)));
+
+    println!(
+        "Setup 1: {} tokens, layers {}..{} encrypted (layers before run by the data party in plaintext), preset {}, {} ciphertexts of {} tokens",
+        layout.tokens(),
+        encoder.first_encrypted(),
+        model.layers().len() - 1,
+        params.name(),
+        layout.ciphertexts(),
+        layout.per_ciphertext()
+    );
+    for layer in encoder.layers() {
+        let approx: Vec<String> = layer
+            .approximations()
+            .iter()
+            .map(|(what, a)| {
+                format!(
+                    "{what} {} on [{:.3}, {:.3}] (depth {})",
+                    a.degree_label(),
+                    a.domain().lo(),
+                    a.domain().hi(),
+                    a.depth()
+                )
+            })
+            .collect();
+        println!(
+            "  layer {}: softmax in {} squaring rounds; {}",
+            layer.index(),
+            layer.softmax_rounds(),
+            approx.join("; ")
+        );
+    }
+
+    // Compute party: ciphertexts and serialized evaluation keys only.
+    let compute = ComputeParty::from_bytes(&ctx, &material.public, &material.eval)?;
+    let a = Counting::new(compute.arith());
+    ctx.sched().set_blocking(true);
+    let bar = ProgressBar::new((11 * encoder.layers().len() + 1) as u64).with_style(
+        ProgressStyle::with_template("{bar:30} {pos}/{len} steps {elapsed} {msg}").expect("static template"),
+    );
+    let mut profiler = Profiler { party, layout, heads: 12, twins, bar };
+    let start = Instant::now();
+    let (pooled, records) = {
+        let mut session = Session::new(&mut profiler);
+        let out = encoder.forward(&a, &mut session, xs, &layout)?;
+        let pooled = encoder.mean_pool(&a, &mut session, out, &layout)?;
+        (pooled, session.records().to_vec())
+    };
+    let wall = start.elapsed();
+    profiler.bar.finish_and_clear();
+    let pooled = profiler.party.decrypt(&pooled)?;
+    let final_cosine = cosine(&pooled[..pooled_twin.len()], pooled_twin.as_slice().unwrap_or(&[]));
+    let (refreshes, refresh_time, refresh_bytes) = profiler.party.refresh_stats();
+
+    print_table(&records);
+    let compute_seconds: f64 = records.iter().map(|r| r.seconds).sum::<f64>() - refresh_time.as_secs_f64();
+    println!(
+        "\npooled embedding: cosine {final_cosine:.6} with the plaintext model; max error {:.3e}",
+        records.last().and_then(|r| r.max_error).unwrap_or(f64::NAN)
+    );
+    println!("overhead:");
+    println!(
+        "  data party: plaintext prefix {prefix_time:.2?}, keygen {keygen_time:.2?} (evaluation keys {:.1} MiB), encrypt {encrypt_time:.2?} (upload {:.1} MiB)",
+        (material.eval.len() + material.public.len()) as f64 / 1048576.0,
+        upload as f64 / 1048576.0
+    );
+    println!(
+        "  encrypted layers {:.2?} (compute {compute_seconds:.2} s + {refreshes} ciphertext refreshes {refresh_time:.2?}, {:.1} MiB moved); same layers in plaintext {plaintext_time:.2?}: {:.0}× slower",
+        wall,
+        refresh_bytes as f64 / 1048576.0,
+        wall.as_secs_f64() / plaintext_time.as_secs_f64().max(1e-9)
+    );
+    if let Some(path) = &req.json {
+        let report = json!({
+            "setup": 1, "preset": params.name(), "backend": ctx.sched().backend_name(), "threads": req.threads,
+            "tokens": layout.tokens(), "encrypted_layers": encoder.layers().iter().map(|l| l.index()).collect::<Vec<_>>(),
+            "rows": records.iter().map(|r| row_json(r, wall)).collect::<Vec<_>>(),
+            "totals": {
+                "seconds": wall.as_secs_f64(), "compute_seconds": compute_seconds,
+                "plaintext_seconds": plaintext_time.as_secs_f64(),
+                "overhead_factor": wall.as_secs_f64() / plaintext_time.as_secs_f64().max(1e-9),
+                "refreshes": refreshes, "refresh_seconds": refresh_time.as_secs_f64(), "refresh_bytes": refresh_bytes,
+                "keygen_seconds": keygen_time.as_secs_f64(), "eval_key_bytes": material.eval.len() + material.public.len(),
+                "encrypt_seconds": encrypt_time.as_secs_f64(), "upload_bytes": upload,
+                "prefix_seconds": prefix_time.as_secs_f64(),
+            },
+            "pooled_cosine": final_cosine,
+        });
+        std::fs::write(path, serde_json::to_string_pretty(&report)?)
+            .with_context(|| format!("cannot write {}", path.display()))?;
+    }
+    if let Some(path) = &req.plot {
+        let bars: Vec<(String, f64)> =
+            records.iter().map(|r| (format!("layer {} {}", r.block, r.step), r.seconds)).collect();
+        std::fs::write(path, svg_bars("Setup 1: seconds per encrypted step", &bars))
+            .with_context(|| format!("cannot write {}", path.display()))?;
+    }
+    Ok(())
+}
+
+/// One JSON row of the profile.
+fn row_json(r: &StepRecord, wall: Duration) -> serde_json::Value {
+    json!({
+        "block": r.block, "step": r.step, "seconds": r.seconds, "share": r.seconds / wall.as_secs_f64().max(1e-9),
+        "ops": r.ops, "levels": r.depth, "refreshes": r.refreshes, "refreshed_ciphertexts": r.refreshed_ciphertexts,
+        "max_error": r.max_error,
+    })
+}
+
+fn print_table(records: &[StepRecord]) {
+    let total: f64 = records.iter().map(|r| r.seconds).sum();
+    println!(
+        "{:<6} {:<22} {:>9} {:>6} {:>6} {:>7} {:>6} {:>7} {:>9} {:>6} {:>8} {:>10}",
+        "layer",
+        "step",
+        "seconds",
+        "share",
+        "mul",
+        "ptmul",
+        "rot",
+        "rescale",
+        "keyswitch",
+        "levels",
+        "refresh",
+        "max err"
+    );
+    for r in records {
+        println!(
+            "{:<6} {:<22} {:>9.3} {:>5.1}% {:>6} {:>7} {:>6} {:>7} {:>9} {:>6} {:>8} {:>10}",
+            r.block,
+            r.step,
+            r.seconds,
+            100.0 * r.seconds / total.max(1e-9),
+            r.ops.mul,
+            r.ops.mul_plain,
+            r.ops.rotate,
+            r.ops.rescale,
+            r.ops.keyswitch,
+            r.depth,
+            r.refreshed_ciphertexts,
+            r.max_error.map_or("-".into(), |e| format!("{e:.2e}"))
+        );
+    }
+    let mut by_block: BTreeMap<usize, f64> = BTreeMap::new();
+    for r in records {
+        *by_block.entry(r.block).or_default() += r.seconds;
+    }
+    for (block, seconds) in by_block {
+        println!("{:<6} {:<22} {:>9.3} {:>5.1}%", block, "(layer total)", seconds, 100.0 * seconds / total.max(1e-9));
+    }
+}

@@ -1,0 +1,125 @@
+//! `hetl profile --setup 1`: the JSON profile's schema and values, the SVG
+//! plot, and bad inputs (one clear line, non-zero exit). Needs the model
+//! weights (`bash tools/fetch_model.sh`).
+
+use assert_cmd::Command;
+
+fn hetl() -> Command {
+    Command::cargo_bin("hetl").expect("hetl binary")
+}
+
+fn model_present(test: &str) -> bool {
+    let present = std::path::Path::new("models/all-MiniLM-L6-v2/model.safetensors").exists();
+    if !present && std::env::var("HETL_SKIP_MODEL_TESTS").is_ok_and(|v| v == "1") {
+        println!("skipped {test}: HETL_SKIP_MODEL_TESTS=1 and the model is missing");
+        return false;
+    }
+    assert!(present, "models/all-MiniLM-L6-v2 is missing: run bash tools/fetch_model.sh");
+    true
+}
+
+const STEPS: [&str; 12] = [
+    "attention/qkv",
+    "attention/broadcast",
+    "attention/scores",
+    "attention/softmax",
+    "attention/context",
+    "attention/output",
+    "attention/layernorm",
+    "ffn/intermediate",
+    "ffn/gelu",
+    "ffn/output",
+    "ffn/layernorm",
+    "pooling",
+];
+
+#[test]
+fn profile_setup1_writes_a_row_per_step_with_errors_against_the_twin() {
+    if !model_present("profile_setup1_writes_a_row_per_step_with_errors_against_the_twin") {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let (json, svg) = (dir.path().join("p.json"), dir.path().join("p.svg"));
+    let out = hetl()
+        .args(["profile", "--setup", "1", "--preset", "toy-deep", "--layers", "1", "--calibration-notes", "4"])
+        .args(["--text", "Fine needle aspirate of a breast mass."])
+        .arg("--json")
+        .arg(&json)
+        .arg("--plot")
+        .arg(&svg)
+        .assert()
+        .success()
+        .get_output()
+        .clone();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(stdout.contains("pooled embedding: cosine"), "{stdout}");
+    let v: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(&json).unwrap()).unwrap();
+    assert_eq!(v["setup"], 1);
+    assert_eq!(v["encrypted_layers"], serde_json::json!([5]));
+    assert_eq!(v["tokens"], 12);
+    let rows = v["rows"].as_array().unwrap();
+    let steps: Vec<&str> = rows.iter().map(|r| r["step"].as_str().unwrap()).collect();
+    assert_eq!(steps, STEPS);
+    for r in rows {
+        assert_eq!(r["block"], 5);
+        for key in ["mul", "mul_plain", "rotate", "rescale", "keyswitch"] {
+            assert!(r["ops"][key].is_u64(), "{key} in {r}");
+        }
+        assert!(r["seconds"].as_f64().unwrap() > 0.0 && r["levels"].as_u64().unwrap() >= 1, "{r}");
+        if r["step"] != "attention/broadcast" {
+            // Each output within the approximations' and CKKS's error of the plaintext twin.
+            let err = r["max_error"].as_f64().unwrap_or_else(|| panic!("no error in {r}"));
+            assert!(err < 0.05, "{r}");
+        }
+    }
+    let share: f64 = rows.iter().map(|r| r["share"].as_f64().unwrap()).sum();
+    assert!((share - 1.0).abs() < 0.05, "shares sum to {share}");
+    assert!(rows.iter().map(|r| r["refreshes"].as_u64().unwrap()).sum::<u64>() > 0);
+    assert!(v["pooled_cosine"].as_f64().unwrap() > 0.9999);
+    let totals = &v["totals"];
+    for key in ["seconds", "plaintext_seconds", "overhead_factor", "refreshes", "eval_key_bytes", "upload_bytes"] {
+        assert!(totals[key].is_number(), "missing totals.{key}");
+    }
+    assert!(totals["overhead_factor"].as_f64().unwrap() > 1.0);
+    let plot = std::fs::read_to_string(&svg).unwrap();
+    assert!(plot.starts_with("<svg") && plot.contains("layer 5 attention/scores"));
+}
+
+#[test]
+fn profile_setup1_bad_inputs_are_clear_errors() {
+    if !model_present("profile_setup1_bad_inputs_are_clear_errors") {
+        return;
+    }
+    let run = |args: &[&str]| {
+        let out = hetl()
+            .args(["profile", "--setup", "1", "--preset", "toy-deep", "--calibration-notes", "2"])
+            .args(args)
+            .assert()
+            .failure()
+            .get_output()
+            .clone();
+        String::from_utf8_lossy(&out.stderr).into_owned()
+    };
+    let err = run(&["--layers", "7"]);
+    assert!(err.contains("7 encrypted layers; the model has 1..=6"), "{err}");
+    let err = run(&["--max-tokens", "8", "--text", "Fine needle aspirate of a breast mass."]);
+    assert!(err.contains("the text has 12 tokens, more than --max-tokens 8"), "{err}");
+    let err = run(&["--max-tokens", "300"]);
+    assert!(err.contains("--max-tokens must be in 1..=256"), "{err}");
+    let err = run(&["--note", "569"]);
+    assert!(err.contains("row 569 is out of range"), "{err}");
+    let out = hetl().args(["profile", "--setup", "3"]).assert().failure().get_output().clone();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("--setup 3"), "{err}");
+    // Missing weights: run from a folder without models/.
+    let dir = tempfile::tempdir().unwrap();
+    let out = hetl()
+        .current_dir(dir.path())
+        .args(["profile", "--setup", "1", "--preset", "toy-deep"])
+        .assert()
+        .failure()
+        .get_output()
+        .clone();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("fetch_model.sh"), "{err}");
+}
