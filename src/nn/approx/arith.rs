@@ -69,6 +69,16 @@ pub trait Arith {
     /// X·W for X in `plan`'s row-block packing (see [`MatMulPlain::apply`]),
     /// the result one level lower at scale `out_scale`.
     fn matmul_plain(&self, plan: &MatMulPlain, xs: &[&Self::Value], out_scale: f64) -> Result<Vec<Self::Value>>;
+    /// [`Self::matmul_plain`] for several plans on the same X (sharing X's
+    /// rotations where the backend can, see [`MatMulPlain::apply_shared`]).
+    fn matmul_plain_shared(
+        &self,
+        plans: &[&MatMulPlain],
+        xs: &[&Self::Value],
+        out_scale: f64,
+    ) -> Result<Vec<Vec<Self::Value>>> {
+        plans.iter().map(|p| self.matmul_plain(p, xs, out_scale)).collect()
+    }
     /// Charges the following work to `layer` in the profile (for
     /// layer-by-layer costs); returns the previous layer. No-op by default.
     fn enter_layer(&self, layer: &'static str) -> &'static str {
@@ -208,6 +218,14 @@ impl Arith for CkksArith<'_> {
     }
     fn matmul_plain(&self, plan: &MatMulPlain, xs: &[&Ciphertext], out_scale: f64) -> Result<Vec<Ciphertext>> {
         Ok(plan.apply_scaled(self.ctx, xs, self.keys, out_scale)?)
+    }
+    fn matmul_plain_shared(
+        &self,
+        plans: &[&MatMulPlain],
+        xs: &[&Ciphertext],
+        out_scale: f64,
+    ) -> Result<Vec<Vec<Ciphertext>>> {
+        Ok(MatMulPlain::apply_shared(self.ctx, plans, xs, self.keys, out_scale)?)
     }
 }
 

@@ -215,22 +215,32 @@ impl Heads<'_> {
         Ok(out)
     }
 
-    /// Σ_d rot(x, d) ⊙ lo_d + rot(Σ_d rot(x, d) ⊙ hi_d, −32): the rotations
-    /// of x are one hoisted batch (steps 1..31), each half is relinearized once.
-    fn diagonal_product<A: Arith>(&self, a: &A, x: &A::Value, diagonals: &Diagonals<A::Value>) -> Result<A::Value> {
-        let all = diagonals.lo.iter().chain(&diagonals.hi);
-        let level = all.clone().map(|(_, d)| a.level(d)).min().unwrap_or(0).min(a.level(x));
+    /// x at `level` and its rotations by 1..31 (one hoisted batch), to be
+    /// shared by every [`Self::diagonal_product`] with x.
+    fn rotations_of<A: Arith>(&self, a: &A, x: &A::Value, level: usize) -> Result<Vec<A::Value>> {
         let x = to_level(a, x, level)?;
         let steps: Vec<i64> = (1..SEGMENT as i64).collect();
-        let rotated = a.rotate_hoisted(&x, &steps)?;
-        let source = |d: usize| if d == 0 { &x } else { &rotated[d - 1] };
+        let mut all = vec![a.drop_to_level(&x, level)?];
+        all.extend(a.rotate_hoisted(&x, &steps)?);
+        Ok(all)
+    }
+
+    /// Σ_d rot(x, d) ⊙ lo_d + rot(Σ_d rot(x, d) ⊙ hi_d, −32) from x's
+    /// rotations ([`Self::rotations_of`]); each half is relinearized once.
+    fn diagonal_product<A: Arith>(
+        &self,
+        a: &A,
+        rotated: &[A::Value],
+        diagonals: &Diagonals<A::Value>,
+    ) -> Result<A::Value> {
+        let level = a.level(&rotated[0]);
         let half = |part: &[(usize, A::Value)]| -> Result<Option<A::Value>> {
             if part.is_empty() {
                 return Ok(None);
             }
             let aligned: Vec<(usize, A::Value)> =
                 part.iter().map(|(d, v)| Ok((*d, to_level(a, v, level)?))).collect::<Result<_>>()?;
-            let pairs: Vec<(&A::Value, &A::Value)> = aligned.iter().map(|(d, v)| (source(*d), v)).collect();
+            let pairs: Vec<(&A::Value, &A::Value)> = aligned.iter().map(|(d, v)| (&rotated[*d], v)).collect();
             sum_of_products(a, &pairs).map(Some)
         };
         let lo = half(&diagonals.lo)?;
@@ -242,14 +252,22 @@ impl Heads<'_> {
         }
     }
 
+    /// The lowest level of `values` and of all `diagonals`.
+    fn common_level<A: Arith>(a: &A, values: &[A::Value], diagonals: &[Diagonals<A::Value>]) -> usize {
+        let d = diagonals.iter().flat_map(|d| d.lo.iter().chain(&d.hi)).map(|(_, v)| a.level(v));
+        values.iter().map(|v| a.level(v)).chain(d).min().unwrap_or(0)
+    }
+
     /// Scores S[g·Qc + q] of query ciphertext g and key group q.
     pub fn scores<A: Arith>(&self, a: &A, queries: &[A::Value], keys: &[A::Value]) -> Result<Vec<A::Value>> {
         let diagonals: Vec<Diagonals<A::Value>> =
             (0..self.key_groups()).map(|q| self.score_diagonals(a, keys, q)).collect::<Result<_>>()?;
+        let level = Self::common_level(a, queries, &diagonals);
         let mut out = Vec::new();
         for x in queries {
+            let rotated = self.rotations_of(a, x, level)?;
             for d in &diagonals {
-                out.push(self.diagonal_product(a, x, d)?);
+                out.push(self.diagonal_product(a, &rotated, d)?);
             }
         }
         Ok(out)
@@ -325,8 +343,11 @@ impl Heads<'_> {
             (0..qc).map(|q| self.context_diagonals(a, &lowered, q)).collect::<Result<_>>()?;
         w.chunks(qc)
             .map(|row| {
-                let parts: Vec<A::Value> =
-                    row.iter().zip(&diagonals).map(|(wq, d)| self.diagonal_product(a, wq, d)).collect::<Result<_>>()?;
+                let parts: Vec<A::Value> = row
+                    .iter()
+                    .zip(&diagonals)
+                    .map(|(wq, d)| self.diagonal_product(a, &self.rotations_of(a, wq, level)?, d))
+                    .collect::<Result<_>>()?;
                 sum(a, &parts)
             })
             .collect()

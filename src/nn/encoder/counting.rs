@@ -58,6 +58,26 @@ impl<A: Arith> Counting<A> {
         self.counts.get()
     }
 
+    /// Counts products by `plans` on `inputs` ciphertexts sharing their
+    /// hoisted baby rotations (counted once).
+    fn count_matmuls(&self, plans: &[&MatMulPlain], inputs: usize) {
+        let hoisted = plans.iter().map(|p| p.counts().hoisted_rotations).max().unwrap_or(0);
+        for plan in plans {
+            let (groups, per) = (inputs / plan.chunks_in().max(1), plan.counts());
+            self.add(|c| {
+                c.mul_plain += groups * per.plaintext_mults;
+                c.rotate += groups * (per.rotations - per.hoisted_rotations);
+                c.keyswitch += groups * (per.key_switches - per.hoisted_rotations);
+                c.rescale += groups * plan.rescales();
+            });
+        }
+        let groups = inputs / plans.first().map_or(1, |p| p.chunks_in().max(1));
+        self.add(|c| {
+            c.rotate += groups * hoisted;
+            c.keyswitch += groups * hoisted;
+        });
+    }
+
     fn add(&self, f: impl FnOnce(&mut OpCounts)) {
         let mut c = self.counts.get();
         f(&mut c);
@@ -137,15 +157,17 @@ impl<A: Arith> Arith for Counting<A> {
         self.inner.add_plain(v, values)
     }
     fn matmul_plain(&self, plan: &MatMulPlain, xs: &[&A::Value], out_scale: f64) -> Result<Vec<A::Value>> {
-        let groups = xs.len() / plan.chunks_in().max(1);
-        let per = plan.counts();
-        self.add(|c| {
-            c.mul_plain += groups * per.plaintext_mults;
-            c.rotate += groups * per.rotations;
-            c.keyswitch += groups * per.key_switches;
-            c.rescale += groups * plan.rescales();
-        });
+        self.count_matmuls(&[plan], xs.len());
         self.inner.matmul_plain(plan, xs, out_scale)
+    }
+    fn matmul_plain_shared(
+        &self,
+        plans: &[&MatMulPlain],
+        xs: &[&A::Value],
+        out_scale: f64,
+    ) -> Result<Vec<Vec<A::Value>>> {
+        self.count_matmuls(plans, xs.len());
+        self.inner.matmul_plain_shared(plans, xs, out_scale)
     }
     fn enter_layer(&self, layer: &'static str) -> &'static str {
         self.inner.enter_layer(layer)

@@ -128,7 +128,8 @@ impl EncryptedLayer {
         session.set_block(self.index);
         let x = session.ensure(a, x, 4)?;
         let (q, k, v) = session.step(a, "attention/qkv", 1, |_| {
-            Ok((self.query.apply(a, &x, layout)?, self.key.apply(a, &x, layout)?, self.value.apply(a, &x, layout)?))
+            let mut qkv = Projection::apply_shared(a, &[&self.query, &self.key, &self.value], &x, layout)?.into_iter();
+            Ok((qkv.next().unwrap_or_default(), qkv.next().unwrap_or_default(), qkv.next().unwrap_or_default()))
         })?;
         session.observe(&v, hidden)?;
         let (kb, vb) =

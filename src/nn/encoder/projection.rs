@@ -45,14 +45,30 @@ impl Projection {
     /// ciphertext), one level down on the nominal scale; the outputs come
     /// ⌈k / block⌉ chunks per token ciphertext.
     pub fn apply<A: Arith>(&self, a: &A, xs: &[A::Value], layout: &TokenLayout) -> Result<Vec<A::Value>> {
+        Ok(Self::apply_shared(a, &[self], xs, layout)?.remove(0))
+    }
+
+    /// [`Self::apply`] of several projections of the same input, sharing
+    /// its rotations (Q, K and V).
+    pub fn apply_shared<A: Arith>(
+        a: &A,
+        projections: &[&Self],
+        xs: &[A::Value],
+        layout: &TokenLayout,
+    ) -> Result<Vec<Vec<A::Value>>> {
         let level = xs.iter().map(|x| a.level(x)).min().unwrap_or(0);
         let aligned: Vec<A::Value> = xs.iter().map(|x| to_level(a, x, level)).collect::<Result<_>>()?;
         let refs: Vec<&A::Value> = aligned.iter().collect();
         let out_scale = a.params().scale(level.saturating_sub(1));
-        let products = a.matmul_plain(&self.plan, &refs, out_scale)?;
+        let plans: Vec<&MatMulPlain> = projections.iter().map(|p| &p.plan).collect();
+        let products = a.matmul_plain_shared(&plans, &refs, out_scale)?;
+        projections.iter().zip(products).map(|(p, ys)| p.add_bias(a, &ys, layout)).collect()
+    }
+
+    /// ys + b (b cut into the output chunks).
+    fn add_bias<A: Arith>(&self, a: &A, ys: &[A::Value], layout: &TokenLayout) -> Result<Vec<A::Value>> {
         let chunks = self.plan.chunks_out();
-        products
-            .iter()
+        ys.iter()
             .enumerate()
             .map(|(i, y)| {
                 let u = i % chunks;

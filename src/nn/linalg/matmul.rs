@@ -307,7 +307,32 @@ impl MatMulPlain {
         keys: &EvaluationKeys,
         out_scale: f64,
     ) -> Result<Vec<Ciphertext>> {
-        let (chunks_in, chunks_out) = (self.chunks_in(), self.chunks_out());
+        Ok(Self::apply_shared(ctx, &[self], xs, keys, out_scale)?.remove(0))
+    }
+
+    /// X·W for several plans on the same X: when the plans share their baby
+    /// steps (e.g. fixed by [`Self::with_baby_step`]), the hoisted baby
+    /// rotations of X are computed once for all (Q, K and V projections).
+    pub fn apply_shared(
+        ctx: &Context,
+        plans: &[&Self],
+        xs: &[&Ciphertext],
+        keys: &EvaluationKeys,
+        out_scale: f64,
+    ) -> Result<Vec<Vec<Ciphertext>>> {
+        let mut babies: Vec<i64> = plans.iter().flat_map(|p| p.babies.iter().copied()).collect();
+        babies.sort_unstable();
+        babies.dedup();
+        for plan in plans {
+            plan.check_inputs(xs)?;
+        }
+        let rotated = if babies.is_empty() { Vec::new() } else { ctx.rotate_hoisted_many(xs, &babies, keys)? };
+        plans.iter().map(|plan| plan.apply_rotated(ctx, xs, &babies, &rotated, keys, out_scale)).collect()
+    }
+
+    /// The inputs are whole row groups at one level ≥ 1 and scale, with the plan's slots.
+    fn check_inputs(&self, xs: &[&Ciphertext]) -> Result<()> {
+        let chunks_in = self.chunks_in();
         let invalid = |reason: String| CkksError::InvalidInput { op: "matmul_plain", reason };
         if xs.is_empty() || !xs.len().is_multiple_of(chunks_in) {
             return Err(invalid(format!(
@@ -328,11 +353,24 @@ impl MatMulPlain {
         if level == 0 {
             return Err(CkksError::LevelExhausted { op: "matmul_plain", level, needed: 1 });
         }
+        Ok(())
+    }
+
+    /// The product from X's baby rotations (`rotated[x][k]` = rot(xs[x], babies[k])).
+    fn apply_rotated(
+        &self,
+        ctx: &Context,
+        xs: &[&Ciphertext],
+        babies: &[i64],
+        rotated: &[Vec<Ciphertext>],
+        keys: &EvaluationKeys,
+        out_scale: f64,
+    ) -> Result<Vec<Ciphertext>> {
+        let (chunks_in, chunks_out) = (self.chunks_in(), self.chunks_out());
+        let (level, scale) = (xs[0].level(), xs[0].scale());
         let pt_scale = ctx.params().level_modulus(level) * out_scale / scale;
         let groups = xs.len() / chunks_in;
-        let rotated =
-            if self.babies.is_empty() { Vec::new() } else { ctx.rotate_hoisted_many(xs, &self.babies, keys)? };
-        let baby = |x: usize, beta: usize| match self.babies.binary_search(&(beta as i64)) {
+        let baby = |x: usize, beta: usize| match babies.binary_search(&(beta as i64)) {
             Ok(k) => &rotated[x][k],
             Err(_) => xs[x],
         };
