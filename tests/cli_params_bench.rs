@@ -177,8 +177,10 @@ fn train_rejects_bad_data_and_settings() {
     assert!(err.contains("cannot load") && err.contains("mean texture"), "{err}");
     let err = stderr_of(hetl().args(["train", "--preset", "toy-n1024", "--data", "/nonexistent.csv"]));
     assert!(err.contains("cannot load"), "{err}");
-    let err = stderr_of(hetl().args(["train", "--setup", "1"]));
-    assert!(err.contains("Setup 2"), "{err}");
+    let err = stderr_of(hetl().args(["train", "--setup", "3"]));
+    assert!(err.contains("--setup 3: choose 1"), "{err}");
+    let err = stderr_of(hetl().args(["train", "--setup", "1", "--head", "softmax", "--preset", "toy-deep"]));
+    assert!(err.contains("--setup 1 trains the logreg head"), "{err}");
     let err = stderr_of(hetl().args(["train", "--preset", "toy-n1024", "--sigmoid-degree", "63"]));
     assert!(err.contains("levels"), "{err}");
     let err = stderr_of(hetl().args(["train", "--preset", "toy-n4096", "--lr", "50", "--epochs", "3"]));

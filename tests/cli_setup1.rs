@@ -123,3 +123,28 @@ fn profile_setup1_bad_inputs_are_clear_errors() {
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(err.contains("fetch_model.sh"), "{err}");
 }
+
+#[test]
+fn train_setup1_mirror_runs_end_to_end() {
+    if !model_present("train_setup1_mirror_runs_end_to_end") {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let report = dir.path().join("r.json");
+    let out = hetl()
+        .args(["train", "--setup", "1", "--mirror", "--preset", "toy-deep", "--limit", "4", "--epochs", "2"])
+        .args(["--calibration-notes", "8", "--report"])
+        .arg(&report)
+        .assert()
+        .success()
+        .get_output()
+        .clone();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(stdout.contains("MIRROR: exact arithmetic"), "{stdout}");
+    let v: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(&report).unwrap()).unwrap();
+    assert_eq!((v["setup"].as_u64(), v["mirror"].as_bool()), (Some(1), Some(true)));
+    assert_eq!((v["train_notes"].as_u64(), v["test_notes"].as_u64()), (Some(4), Some(1)));
+    // The approximated encoder's pooled vectors agree with the plaintext model's.
+    assert!(v["min_cosine_vs_plaintext"].as_f64().unwrap() > 0.999, "{v}");
+    assert_eq!(v["results"].as_array().unwrap().len(), 2);
+}

@@ -31,8 +31,6 @@ pub fn run(args: &Args) -> Result<()> {
 pub struct ProfileArgs {
     #[command(flatten)]
     train: train::Args,
-    #[command(flatten)]
-    encoder: setup1::EncoderArgs,
     /// Setup 1: row of the data set whose clinical note is encoded.
     #[arg(long, default_value_t = 0)]
     note: usize,
@@ -55,7 +53,7 @@ pub fn profile(args: &ProfileArgs) -> Result<()> {
     let t = &args.train;
     match t.setup {
         1 => setup1::profile(&setup1::ProfileRequest {
-            encoder: args.encoder.clone(),
+            encoder: t.encoder.clone(),
             text: args.text.clone(),
             note: args.note,
             data: t.data.data.clone(),

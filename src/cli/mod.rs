@@ -11,6 +11,7 @@ mod devices;
 mod params;
 mod plot;
 mod setup1;
+mod setup1_train;
 mod train;
 
 use std::process::ExitCode;

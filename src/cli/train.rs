@@ -27,7 +27,7 @@ use crate::sched::OpStats;
 pub use head::HeadKind;
 use head::{Head, HeadOptions};
 
-mod head;
+pub(super) mod head;
 
 /// The Wisconsin breast-cancer data, bundled into the binary (`data/`).
 const BUNDLED_DATA: &str = include_str!("../../data/breast_cancer.csv");
@@ -57,9 +57,21 @@ pub struct DataArgs {
 /// Arguments of `hetl train`.
 #[derive(Clone, Debug, clap::Args)]
 pub struct Args {
-    /// 2: the data party runs the encoder in plaintext (1: encrypted encoder, not available yet).
+    /// 2: the data party runs the encoder in plaintext and the head is
+    /// trained on ciphertexts; 1: the compute party also runs the last
+    /// --layers MiniLM layers on ciphertexts (clinical notes).
     #[arg(long, default_value_t = 2)]
     pub(super) setup: u8,
+    /// Setup 1 encoder options.
+    #[command(flatten)]
+    pub(super) encoder: super::setup1::EncoderArgs,
+    /// Setup 1: use the first N train notes and ⌈N/4⌉ test notes (0: all).
+    #[arg(long, default_value_t = 8)]
+    pub(super) limit: usize,
+    /// Setup 1: run the pipeline in exact arithmetic (same approximations,
+    /// no encryption) to measure the approximations' accuracy on many notes.
+    #[arg(long)]
+    pub(super) mirror: bool,
     #[command(flatten)]
     pub(super) data: DataArgs,
     /// Head to train.
@@ -159,8 +171,10 @@ fn batches(x: &Array2<f64>, y: &[f64], per_batch: usize) -> Vec<(Vec<Vec<f64>>, 
 
 /// Runs `hetl train`; returns the training time per layer of the step.
 pub fn run(args: &Args) -> Result<BTreeMap<&'static str, OpStats>> {
-    if args.setup != 2 {
-        bail!("--setup {} is not available yet: only Setup 2 (plaintext encoder, encrypted head training)", args.setup);
+    match args.setup {
+        1 => return super::setup1_train::run(args, &args.encoder, args.limit, args.mirror).map(|()| BTreeMap::new()),
+        2 => {}
+        other => bail!("--setup {other}: choose 1 (encrypted encoder) or 2 (plaintext encoder, encrypted head)"),
     }
     if args.epochs == 0 {
         bail!("--epochs must be at least 1");

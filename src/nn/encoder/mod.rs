@@ -39,6 +39,7 @@ pub use counting::{Counting, OpCounts};
 pub use layer::EncryptedLayer;
 pub use layout::{SEGMENT, TokenLayout};
 pub use norm::NormPlan;
+pub use ops::{plain_combination, plain_product, to_level};
 pub use session::{MirrorRefresh, Refresh, Session, Shape, StepRecord};
 pub use twin::{decode, layer_twin};
 
