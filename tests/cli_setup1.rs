@@ -148,3 +148,23 @@ fn train_setup1_mirror_runs_end_to_end() {
     assert!(v["min_cosine_vs_plaintext"].as_f64().unwrap() > 0.999, "{v}");
     assert_eq!(v["results"].as_array().unwrap().len(), 2);
 }
+
+#[test]
+fn infer_bad_inputs_are_clear_errors() {
+    let out =
+        hetl().args(["infer", "--setup", "2", "--keys", "k", "--head", "h"]).assert().failure().get_output().clone();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("for Setup 2 use hetl eval --head"), "{err}");
+    let dir = tempfile::tempdir().unwrap();
+    let out = hetl()
+        .arg("infer")
+        .arg("--keys")
+        .arg(dir.path())
+        .args(["--head", "h.ct"])
+        .assert()
+        .failure()
+        .get_output()
+        .clone();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("params.json"), "{err}");
+}

@@ -258,7 +258,7 @@ fn parse_op(s: &str) -> std::result::Result<EvalOp, String> {
 // ---------------------------------------------------------------------------
 // Files
 
-fn read_bytes(path: &Path) -> Result<Vec<u8>> {
+pub(super) fn read_bytes(path: &Path) -> Result<Vec<u8>> {
     fs::read(path).with_context(|| format!("cannot read {}", path.display()))
 }
 

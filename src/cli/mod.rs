@@ -8,6 +8,7 @@ mod common;
 mod data_party;
 mod demo;
 mod devices;
+mod infer;
 mod params;
 mod plot;
 mod setup1;
@@ -42,6 +43,8 @@ enum Command {
     Devices(devices::Args),
     /// Train a classification head on encrypted data and compare with plaintext training.
     Train(train::Args),
+    /// Setup 1 encrypted inference: encoder layers and a trained head on one note's ciphertexts.
+    Infer(infer::Args),
     /// Setup 2 training with device-synchronous timing: the cost of each layer of a step.
     Profile(demo::ProfileArgs),
     /// Benchmark CKKS primitives and operations.
@@ -65,6 +68,7 @@ pub fn main() -> ExitCode {
         Command::Devices(a) => devices::run(&a),
         Command::Bench(a) => bench::run(&a),
         Command::Train(a) => train::run(&a).map(drop),
+        Command::Infer(a) => infer::run(&a),
         Command::Profile(a) => demo::profile(&a),
         Command::Demo(a) => demo::run(&a),
         Command::Approx(a) => approx::run(&a),

@@ -10,7 +10,7 @@ use std::time::{Duration, Instant};
 
 use anyhow::{Context as _, Result, ensure};
 use indicatif::{ProgressBar, ProgressStyle};
-use ndarray::{Array2, Axis};
+use ndarray::{Array1, Array2, Axis};
 use serde_json::json;
 
 use super::common::{BackendChoice, load_preset, make_context};
@@ -110,6 +110,51 @@ pub fn prepare(data: &str, notes: usize) -> Result<Prepared> {
     Ok(Prepared { model, data, calibration })
 }
 
+/// Per-coordinate mean and standard deviation of pooled vectors (from the
+/// data party's calibration notes): the head's public preprocessing.
+pub struct Standardization {
+    /// Mean of each coordinate.
+    pub mean: Array1<f64>,
+    /// Standard deviation of each coordinate (1 where it is 0).
+    pub std: Array1<f64>,
+}
+
+impl Standardization {
+    /// The statistics of `pooled` (one row per note).
+    pub fn fit(pooled: &Array2<f64>) -> Result<Self> {
+        let mean = pooled.mean_axis(Axis(0)).context("no calibration notes")?;
+        let std = pooled.std_axis(Axis(0), 0.0).mapv(|s| if s > 1e-9 { s } else { 1.0 });
+        Ok(Self { mean, std })
+    }
+
+    /// (rows − mean) / std.
+    #[must_use]
+    pub fn apply(&self, rows: &Array2<f64>) -> Array2<f64> {
+        (rows - &self.mean) / &self.std
+    }
+
+    /// The statistics of the plaintext pooled vectors of the calibration notes.
+    pub fn of_calibration(prepared: &Prepared, notes: usize) -> Result<Self> {
+        let split = prepared.data.split(TEST_FRACTION, SPLIT_SEED)?;
+        let texts: Vec<String> =
+            (0..split.train.len().min(notes)).map(|i| split.train.clinical_note(i)).collect::<Result<_, _>>()?;
+        Self::fit(&plaintext_pooled(&prepared.model, &texts)?)
+    }
+}
+
+/// Mean-pooled final hidden states of `texts` in plaintext (no L2 normalisation).
+pub fn plaintext_pooled(model: &MiniLm, texts: &[String]) -> Result<Array2<f64>> {
+    let rows = texts
+        .iter()
+        .map(|t| {
+            let tokens = model.tokenize(t)?;
+            Ok(model.encode(&tokens)?.mean_axis(Axis(0)).context("empty note")?.mapv(f64::from).to_vec())
+        })
+        .collect::<Result<Vec<Vec<f64>>>>()?;
+    let width = rows.first().map_or(0, Vec::len);
+    Ok(Array2::from_shape_vec((rows.len(), width), rows.concat())?)
+}
+
 /// The data party during profiling: refreshes, and decrypts each step's
 /// output to compare it with the plaintext twin (a measurement aid).
 struct Profiler<'p> {
@@ -117,6 +162,8 @@ struct Profiler<'p> {
     layout: TokenLayout,
     heads: usize,
     twins: BTreeMap<(usize, &'static str), Array2<f64>>,
+    /// Cosine of each layer's output (and of the pooled vector) with the twin.
+    cosines: Vec<(usize, &'static str, f64)>,
     bar: ProgressBar,
 }
 
@@ -137,6 +184,10 @@ impl Refresh<CkksArith<'_>> for Profiler<'_> {
         let Some(twin) = self.twins.get(&(block, step)) else { return Ok(None) };
         let slots = values.iter().map(|ct| self.party.decrypt(ct)).collect::<Result<Vec<_>, _>>()?;
         let got = decode(&self.layout, shape, self.heads, &slots)?;
+        if step == "ffn/layernorm" || step == "pooling" {
+            let flat = |m: &Array2<f64>| m.iter().copied().collect::<Vec<f64>>();
+            self.cosines.push((block, step, cosine(&flat(&got), &flat(twin))));
+        }
         Ok(Some((&got - twin).iter().fold(0.0, |m, v| m.max(v.abs()))))
     }
 }
@@ -226,7 +277,8 @@ pub fn profile(req: &ProfileRequest) -> Result<()> {
     let bar = ProgressBar::new((11 * encoder.layers().len() + 1) as u64).with_style(
         ProgressStyle::with_template("{bar:30} {pos}/{len} steps {elapsed} {msg}").expect("static template"),
     );
-    let mut profiler = Profiler { party, layout, heads: 12, twins, bar };
+    let heads = encoder.layers().first().map_or(1, |l| l.heads());
+    let mut profiler = Profiler { party, layout, heads, twins, cosines: Vec::new(), bar };
     let start = Instant::now();
     let (pooled, records) = {
         let mut session = Session::new(&mut profiler);
@@ -241,6 +293,9 @@ pub fn profile(req: &ProfileRequest) -> Result<()> {
     let (refreshes, refresh_time, refresh_bytes) = profiler.party.refresh_stats();
 
     print_table(&records);
+    for (block, step, c) in &profiler.cosines {
+        println!("cosine with the plaintext model after layer {block} ({step}): {c:.8}");
+    }
     let compute_seconds: f64 = records.iter().map(|r| r.seconds).sum::<f64>() - refresh_time.as_secs_f64();
     println!(
         "\npooled embedding: cosine {final_cosine:.6} with the plaintext model; max error {:.3e}",
@@ -273,6 +328,7 @@ pub fn profile(req: &ProfileRequest) -> Result<()> {
                 "prefix_seconds": prefix_time.as_secs_f64(),
             },
             "pooled_cosine": final_cosine,
+            "cosines": profiler.cosines.iter().map(|(b, s, c)| json!({"block": b, "step": s, "cosine": c})).collect::<Vec<_>>(),
         });
         std::fs::write(path, serde_json::to_string_pretty(&report)?)
             .with_context(|| format!("cannot write {}", path.display()))?;

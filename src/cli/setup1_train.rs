@@ -11,11 +11,12 @@ use std::time::{Duration, Instant};
 
 use anyhow::{Context as _, Result, ensure};
 use indicatif::{ProgressBar, ProgressStyle};
-use ndarray::{Array1, Array2, Axis};
+use ndarray::Array2;
 use serde_json::json;
 
 use super::common::{load_preset, make_context};
-use super::setup1::{DEFAULT_PRESET, EncoderArgs, prepare};
+use super::data_party::{check_key_folder, write_key_folder};
+use super::setup1::{DEFAULT_PRESET, EncoderArgs, Standardization, plaintext_pooled, prepare};
 use super::train::head::{Head, HeadOptions};
 use super::train::{Args, HeadKind};
 use crate::ckks::Ciphertext;
@@ -54,38 +55,6 @@ impl DataSide<PlainArith> for MirrorRefresh {
     }
 }
 
-/// Per-coordinate mean and standard deviation of pooled vectors (from the
-/// data party's calibration notes): the head's public preprocessing.
-struct Standardization {
-    mean: Array1<f64>,
-    std: Array1<f64>,
-}
-
-impl Standardization {
-    fn fit(pooled: &Array2<f64>) -> Result<Self> {
-        let mean = pooled.mean_axis(Axis(0)).context("no calibration notes")?;
-        let std = pooled.std_axis(Axis(0), 0.0).mapv(|s| if s > 1e-9 { s } else { 1.0 });
-        Ok(Self { mean, std })
-    }
-
-    fn apply(&self, rows: &Array2<f64>) -> Array2<f64> {
-        (rows - &self.mean) / &self.std
-    }
-}
-
-/// Mean-pooled final hidden states of `texts` in plaintext.
-fn plaintext_pooled(model: &MiniLm, texts: &[String]) -> Result<Array2<f64>> {
-    let rows = texts
-        .iter()
-        .map(|t| {
-            let tokens = model.tokenize(t)?;
-            Ok(model.encode(&tokens)?.mean_axis(Axis(0)).context("empty note")?.mapv(f64::from).to_vec())
-        })
-        .collect::<Result<Vec<Vec<f64>>>>()?;
-    let width = rows.first().map_or(0, Vec::len);
-    Ok(Array2::from_shape_vec((rows.len(), width), rows.concat())?)
-}
-
 /// Outputs of one run of the pipeline.
 struct Outcome {
     /// Decrypted pooled vectors of the train and test notes (standardized).
@@ -110,6 +79,7 @@ fn run_pipeline<A: Arith, D: DataSide<A>>(
     stats: &Standardization,
     notes: (&[String], &[String]),
     labels: &[f64],
+    save_head: impl FnOnce(&A::Value) -> Result<()>,
 ) -> Result<Outcome> {
     let bar = ProgressBar::new((notes.0.len() + notes.1.len()) as u64)
         .with_style(ProgressStyle::with_template("{bar:30} note {pos}/{len} {elapsed}").expect("static template"));
@@ -187,6 +157,7 @@ fn run_pipeline<A: Arith, D: DataSide<A>>(
     )?;
     let head_time = start.elapsed();
     let weights = data.decrypt(a.inner(), &w)?;
+    save_head(&w)?;
     Ok(Outcome { train_rows, test_rows, weights, encode_time, head_time, refreshes: refreshes + head_refreshes })
 }
 
@@ -207,10 +178,7 @@ pub fn run(args: &Args, enc: &EncoderArgs, limit: usize, mirror: bool) -> Result
     let (test_notes, test_y) = pick(&split.test, limit.div_ceil(4))?;
     let params = load_preset(args.preset.as_deref().unwrap_or(DEFAULT_PRESET))?;
     let encoder = EncryptedEncoder::new(&params, model, &prepared.calibration, enc.layers)?;
-    let calibration_texts: Vec<String> = (0..split.train.len().min(enc.calibration_notes))
-        .map(|i| split.train.clinical_note(i))
-        .collect::<Result<_, _>>()?;
-    let stats = Standardization::fit(&plaintext_pooled(model, &calibration_texts)?)?;
+    let stats = Standardization::of_calibration(&prepared, enc.calibration_notes)?;
     let options = HeadOptions {
         lr: args.lr.unwrap_or(DEFAULT_LR),
         epochs: args.epochs,
@@ -230,8 +198,13 @@ pub fn run(args: &Args, enc: &EncoderArgs, limit: usize, mirror: bool) -> Result
     let notes = (train_notes.as_slice(), test_notes.as_slice());
     let start = Instant::now();
     let (outcome, backend, key_bytes) = if mirror {
+        ensure!(
+            args.out.is_none() && args.keys_out.is_none(),
+            "--mirror trains no encrypted head: drop --out and --keys-out"
+        );
         let a = Counting::new(PlainArith::new(params.clone()));
-        (run_pipeline(&a, &mut MirrorRefresh, model, &encoder, enc, &head, &stats, notes, &train_y)?, "mirror", 0)
+        let o = run_pipeline(&a, &mut MirrorRefresh, model, &encoder, enc, &head, &stats, notes, &train_y, |_| Ok(()))?;
+        (o, "mirror", 0)
     } else {
         let ctx = make_context(params.clone(), args.backend, args.threads)?;
         let mut steps = encoder.rotations(enc.max_tokens)?;
@@ -241,7 +214,18 @@ pub fn run(args: &Args, enc: &EncoderArgs, limit: usize, mirror: bool) -> Result
         let (mut party, material) = DataParty::generate(&ctx, &steps)?;
         let compute = ComputeParty::from_bytes(&ctx, &material.public, &material.eval)?;
         let a = Counting::new(compute.arith());
-        let outcome = run_pipeline(&a, &mut party, model, &encoder, enc, &head, &stats, notes, &train_y)?;
+        if let Some(dir) = &args.keys_out {
+            check_key_folder(dir, args.force)?;
+            write_key_folder(dir, &params, &party.secret_key_bytes()?, &material.public, &material.eval)?;
+        }
+        let save = |w: &Ciphertext| -> Result<()> {
+            if let Some(path) = &args.out {
+                std::fs::write(path, ctx.ciphertext_to_bytes(w)?)
+                    .with_context(|| format!("cannot write {}", path.display()))?;
+            }
+            Ok(())
+        };
+        let outcome = run_pipeline(&a, &mut party, model, &encoder, enc, &head, &stats, notes, &train_y, save)?;
         (outcome, ctx.sched().backend_name(), material.eval.len() + material.public.len())
     };
     let total = start.elapsed();

@@ -84,6 +84,11 @@ impl<'a> DataParty<'a> {
         Ok((party, material))
     }
 
+    /// The data party of an existing secret key (e.g. loaded from its key folder).
+    pub fn from_secret(ctx: &'a Context, secret: SecretKey) -> Result<Self> {
+        Ok(Self { ctx, secret, rng: Csprng::from_os()?, refresh_time: Duration::ZERO, refresh_bytes: 0, refreshes: 0 })
+    }
+
     /// Secret-key encryption of real `values` at the top level.
     pub fn encrypt(&mut self, values: &[f64]) -> Result<Ciphertext> {
         let top = self.ctx.params().max_level();

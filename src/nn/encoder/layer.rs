@@ -88,6 +88,12 @@ impl EncryptedLayer {
         ]
     }
 
+    /// Attention heads.
+    #[must_use]
+    pub fn heads(&self) -> usize {
+        self.heads
+    }
+
     /// Softmax squaring rounds.
     #[must_use]
     pub fn softmax_rounds(&self) -> usize {

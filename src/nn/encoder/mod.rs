@@ -27,7 +27,7 @@ mod counting;
 mod layer;
 mod layout;
 mod norm;
-mod ops;
+pub mod ops;
 mod projection;
 mod session;
 mod twin;
