@@ -151,16 +151,10 @@ impl EncryptedLayer {
             heads.context(a, &w, &vb)
         })?;
         session.observe(&context, hidden)?;
-        let y = session.step(a, "attention/output", 1, |s| {
-            let context = s.ensure(a, context, 1)?;
-            let out = self.output.apply(a, &context, layout)?;
-            residual(a, &out, &x)
-        })?;
+        let y = session.step(a, "attention/output", 1, |s| project_add(a, s, &self.output, context, &x, layout))?;
         session.observe(&y, hidden)?;
-        let h = session.step(a, "attention/layernorm", self.norm1.depth(), |s| {
-            let y = s.ensure(a, y, self.norm1.depth())?;
-            self.norm1.apply(a, &y, layout)
-        })?;
+        let h =
+            session.step(a, "attention/layernorm", self.norm1.depth(), |s| normalize(a, s, &self.norm1, y, layout))?;
         session.observe(&h, hidden)?;
         let inner_shape = Shape::Tokens(self.intermediate.outputs());
         let inner = session.step(a, "ffn/intermediate", 1, |s| {
@@ -173,19 +167,38 @@ impl EncryptedLayer {
             inner.iter().map(|v| self.gelu.evaluate(a, v)).collect::<Result<Vec<_>>>()
         })?;
         session.observe(&activated, inner_shape)?;
-        let z = session.step(a, "ffn/output", 1, |s| {
-            let activated = s.ensure(a, activated, 1)?;
-            let out = self.down.apply(a, &activated, layout)?;
-            residual(a, &out, &h)
-        })?;
+        let z = session.step(a, "ffn/output", 1, |s| project_add(a, s, &self.down, activated, &h, layout))?;
         session.observe(&z, hidden)?;
-        let out = session.step(a, "ffn/layernorm", self.norm2.depth(), |s| {
-            let z = s.ensure(a, z, self.norm2.depth())?;
-            self.norm2.apply(a, &z, layout)
-        })?;
+        let out = session.step(a, "ffn/layernorm", self.norm2.depth(), |s| normalize(a, s, &self.norm2, z, layout))?;
         session.observe(&out, hidden)?;
         Ok(out)
     }
+}
+
+/// projection(input) + residual (the input refreshed if it has no level left).
+fn project_add<A: Arith>(
+    a: &Counting<A>,
+    s: &mut Session<'_, A>,
+    projection: &Projection,
+    input: Vec<A::Value>,
+    skip: &[A::Value],
+    layout: &TokenLayout,
+) -> Result<Vec<A::Value>> {
+    let input = s.ensure(a, input, 1)?;
+    let out = projection.apply(a, &input, layout)?;
+    residual(a, &out, skip)
+}
+
+/// LayerNorm of `y`, refreshed first if it lacks the levels.
+fn normalize<A: Arith>(
+    a: &Counting<A>,
+    s: &mut Session<'_, A>,
+    norm: &NormPlan,
+    y: Vec<A::Value>,
+    layout: &TokenLayout,
+) -> Result<Vec<A::Value>> {
+    let y = s.ensure(a, y, norm.depth())?;
+    norm.apply(a, &y, layout)
 }
 
 /// out + x, both brought to the lower of their levels.
