@@ -16,6 +16,17 @@ pub fn to_level<A: Arith>(a: &A, v: &A::Value, level: usize) -> Result<A::Value>
     if a.level(v) == level && (a.scale(v) / nominal - 1.0).abs() < SCALE_TOLERANCE {
         return a.drop_to_level(v, level);
     }
+    if level >= a.level(v) {
+        return Err(crate::ckks::CkksError::InvalidInput {
+            op: "to_level",
+            reason: format!(
+                "a value at level {} (scale 2^{:.2}) cannot reach level {level} on the nominal scale",
+                a.level(v),
+                a.scale(v).log2()
+            ),
+        }
+        .into());
+    }
     let high = a.drop_to_level(v, level + 1)?;
     let factor = nominal * a.params().level_modulus(level + 1) / a.scale(&high);
     finish(a, a.mul_const_scaled(&high, 1.0, factor)?)
@@ -84,4 +95,32 @@ pub fn sum<A: Arith>(a: &A, values: &[A::Value]) -> Result<A::Value> {
 
 fn empty(op: &'static str) -> crate::nn::NnError {
     crate::ckks::CkksError::InvalidInput { op, reason: "no operands".into() }.into()
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Arc;
+
+    use super::*;
+    use crate::ckks::preset;
+    use crate::nn::approx::PlainArith;
+
+    #[test]
+    fn values_move_down_on_the_nominal_scale_and_products_stay_nominal() {
+        let params = Arc::new(preset("toy-deep").unwrap());
+        let a = PlainArith::new(params.clone());
+        let v = a.encode(&[1.5, -2.0], 10).unwrap();
+        let close = |x: &[f64], y: &[f64]| x.iter().zip(y).all(|(p, q)| (p - q).abs() < 1e-8);
+        // The factor 1 is encoded as an integer at ≈ 2^30: the mirror rounds it as CKKS does.
+        let low = to_level(&a, &v, 7).unwrap();
+        assert!(low.level() == 7 && close(low.values(), v.values()), "{low:?}");
+        assert!((low.scale() / params.scale(7) - 1.0).abs() < 1e-12);
+        let p = sum_of_products(&a, &[(&low, &low)]).unwrap();
+        assert!(close(p.values(), &[2.25, 4.0]), "{p:?}");
+        assert!((p.scale() / params.scale(6) - 1.0).abs() < 1e-9);
+        let m = plain_product(&a, &low, &[2.0, 0.5]).unwrap();
+        assert!(m.level() == 6 && close(m.values(), &[3.0, -1.0]), "{m:?}");
+        assert!(to_level(&a, &low, 8).is_err(), "levels cannot be raised");
+        assert_eq!(rotate_sum(&a, a.encode(&[1.0, 2.0, 3.0, 4.0], 3).unwrap(), 1, 4).unwrap().values(), [10.0; 4]);
+    }
 }
