@@ -146,7 +146,8 @@ fn train_setup1_mirror_runs_end_to_end() {
     assert_eq!((v["train_notes"].as_u64(), v["test_notes"].as_u64()), (Some(4), Some(1)));
     // The approximated encoder's pooled vectors agree with the plaintext model's.
     assert!(v["min_cosine_vs_plaintext"].as_f64().unwrap() > 0.999, "{v}");
-    assert_eq!(v["results"].as_array().unwrap().len(), 2);
+    assert_eq!(v["results"].as_array().unwrap().len(), 3);
+    assert_eq!(v["test_predictions_agreeing"], 1);
 }
 
 #[test]

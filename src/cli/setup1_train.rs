@@ -255,15 +255,19 @@ pub fn run(args: &Args, enc: &EncoderArgs, limit: usize, mirror: bool) -> Result
             if mirror { "Setup 1 mirror (approximations, no HE)" } else { "Setup 1 encrypted (HE encoder + HE head)" },
             head.scores(&outcome.weights, &outcome.test_rows),
         ),
+        ("plaintext encoder + the same trained head", head.scores(&outcome.weights, &plain_test)),
         ("plaintext encoder + exact head", exact),
     ];
+    // Inference impact of the encrypted encoder: same head, HE vs plaintext vectors.
+    let agree = rows[0].1.iter().zip(&rows[1].1).filter(|(p, q)| (**p >= 0.5) == (**q >= 0.5)).count();
     println!("{:<42} {:>9} {:>7} {:>7}", "pipeline", "accuracy", "AUC", "F1");
     let mut metrics = Vec::new();
-    for (name, scores) in rows {
-        let m = BinaryMetrics::new(&scores, &test_y);
+    for (name, scores) in &rows {
+        let m = BinaryMetrics::new(scores, &test_y);
         println!("{name:<42} {:>8.2}% {:>7.4} {:>7.4}", 100.0 * m.accuracy, m.auc, m.f1);
         metrics.push(json!({"pipeline": name, "metrics": m}));
     }
+    println!("same head on encrypted-encoder vs plaintext vectors: {agree}/{} test predictions agree", test_y.len());
     println!(
         "standardized pooled vectors vs plaintext: min cosine {min_cos:.6} over {} notes; encoder {:.2?} ({:.2?} per note), head training {:.2?}, {} ciphertext refreshes, total {total:.2?}",
         cosines.len(),
@@ -277,7 +281,7 @@ pub fn run(args: &Args, enc: &EncoderArgs, limit: usize, mirror: bool) -> Result
             "setup": 1, "mirror": mirror, "backend": backend, "preset": params.name(),
             "encrypted_layers": encoder.layers().iter().map(|l| l.index()).collect::<Vec<_>>(),
             "train_notes": train_notes.len(), "test_notes": test_notes.len(), "results": metrics,
-            "min_cosine_vs_plaintext": min_cos, "encoder_seconds": outcome.encode_time.as_secs_f64(),
+            "min_cosine_vs_plaintext": min_cos, "test_predictions_agreeing": agree, "encoder_seconds": outcome.encode_time.as_secs_f64(),
             "head_seconds": outcome.head_time.as_secs_f64(), "refreshed_ciphertexts": outcome.refreshes,
             "eval_key_bytes": key_bytes, "total_seconds": total.as_secs_f64(),
         });
