@@ -159,12 +159,26 @@ fn trained_head_is_decrypted_and_scored_by_eval() {
 /// `hetl profile` reports the cost of every layer of a training step.
 #[test]
 fn profile_reports_each_layer_of_a_step() {
-    let out =
-        hetl().args(["profile", "--preset", "toy-n4096", "--epochs", "1"]).assert().success().get_output().clone();
+    let dir = tempfile::tempdir().unwrap();
+    let (json, svg) = (dir.path().join("p.json"), dir.path().join("p.svg"));
+    let out = hetl()
+        .args(["profile", "--setup", "2", "--preset", "toy-n4096", "--epochs", "1", "--json"])
+        .arg(&json)
+        .arg("--plot")
+        .arg(&svg)
+        .assert()
+        .success()
+        .get_output()
+        .clone();
     let stdout = String::from_utf8_lossy(&out.stdout);
     for layer in ["logits", "sigmoid", "gradient+update", "refresh (data party)"] {
         assert!(stdout.lines().any(|l| l.trim_start().starts_with(layer) && l.contains("calls")), "{layer}: {stdout}");
     }
+    let report: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(&json).unwrap()).unwrap();
+    assert_eq!(report["setup"], 2);
+    assert!(report["overhead"]["per_layer"]["sigmoid"]["seconds"].as_f64().unwrap() > 0.0, "{report}");
+    let plot = std::fs::read_to_string(&svg).unwrap();
+    assert!(plot.starts_with("<svg") && plot.contains(">sigmoid<"), "{plot}");
 }
 
 /// Bad data files and impossible settings give one clear error, not a panic.
