@@ -13,11 +13,11 @@ use super::common::{BackendChoice, make_context};
 use super::data_party::{
     EVAL_KEY_FILE, PUBLIC_KEY_FILE, load_ciphertext, load_params_dir, load_secret_key, read_bytes,
 };
-use super::setup1::{EncoderArgs, Standardization, plaintext_pooled, prepare};
+use super::setup1::{EncoderArgs, Repack, Standardization, plaintext_pooled, prepare};
 use super::train::HeadKind;
 use super::train::head::{Head, HeadOptions};
 use crate::nn::approx::Arith;
-use crate::nn::encoder::{Counting, EncryptedEncoder, Session, ops::rotate_sum, plain_product, to_level};
+use crate::nn::encoder::{Counting, EncryptedEncoder, Session, ops::rotate_sum, to_level};
 use crate::nn::party::{ComputeParty, DataParty};
 
 /// Arguments of `hetl infer`.
@@ -67,7 +67,7 @@ pub fn run(args: &Args) -> Result<()> {
     let w = load_ciphertext(&ctx, &args.head)?;
     let prepared = prepare(&args.data, args.encoder.calibration_notes)?;
     let model = &prepared.model;
-    let stats = Standardization::of_calibration(&prepared, args.encoder.calibration_notes)?;
+    let stats = Standardization::of_calibration(&prepared)?;
     let encoder = EncryptedEncoder::new(&params, model, &prepared.calibration, args.encoder.layers)?;
     let options = HeadOptions { lr: 0.05, epochs: 1, sigmoid_degree: 3, sigmoid_range: 1.0 };
     let head = Head::new(HeadKind::Logreg, stats.mean.len(), params.max_slots(), &options)?;
@@ -94,13 +94,9 @@ pub fn run(args: &Args) -> Result<()> {
         let out = encoder.forward(&a, &mut session, xs, &layout)?;
         let pooled = encoder.mean_pool(&a, &mut session, out, &layout)?;
         // Standardize into the head's sample layout (sample 0), then w·x by a sum over the block.
-        let width = stats.mean.len();
-        let zero = head.batch_values(&[vec![0.0; width]], &[0.0])?;
-        let scaled = head.batch_values(&[stats.std.mapv(f64::recip).to_vec()], &[0.0])?;
-        let mask: Vec<f64> = scaled.x.iter().zip(&zero.x).map(|(s, z)| s - z).collect();
-        let offsets = head.batch_values(&[(-&stats.mean / &stats.std).to_vec()], &[0.0])?;
-        let pooled = session.ensure(&a, vec![pooled], 2)?.remove(0);
-        let x = a.add_plain(&plain_product(&a, &pooled, &mask)?, &offsets.x)?;
+        let repack = Repack::new(&head, &stats, &[0.0])?;
+        let pooled = session.ensure(&a, vec![pooled], 2)?;
+        let x = Repack::apply(&a, &pooled, &repack.x, &repack.offsets.x)?;
         let level = a.level(&x).min(a.level(&w));
         let (x, w) = (to_level(&a, &x, level)?, to_level(&a, &w, level)?);
         let product = crate::nn::encoder::ops::sum_of_products(&a, &[(&x, &w)])?;
@@ -118,9 +114,7 @@ pub fn run(args: &Args) -> Result<()> {
         party.refresh_stats().0
     );
     let weights = party.decrypt(&w)?;
-    let plain_logit: f64 =
-        plain.row(0).iter().zip(&weights).map(|(x, w)| x * w).sum::<f64>() + weights[stats.mean.len()];
-    println!("same head on the plaintext encoder's vector: logit {plain_logit:.4}");
+    println!("same head on the plaintext encoder's vector: probability {:.4}", head.scores(&weights, &plain)[0]);
     if args.text.is_none() {
         let label = prepared.data.labels()[args.note];
         println!("true diagnosis of row {}: {}", args.note, if label == 1.0 { "malignant" } else { "benign" });

@@ -15,14 +15,17 @@ use serde_json::json;
 
 use super::common::{BackendChoice, load_preset, make_context};
 use super::plot::svg_bars;
+use super::train::head::Head;
 use super::train::{MODEL_DIR, load_data};
 use crate::ckks::Ciphertext;
 use crate::model::dataset::{Dataset, SPLIT_SEED, TEST_FRACTION};
 use crate::model::minilm::MiniLm;
-use crate::nn::approx::CkksArith;
+use crate::nn::approx::{Arith, CkksArith};
 use crate::nn::encoder::{
     Calibration, Counting, EncryptedEncoder, Refresh, Session, Shape, StepRecord, TokenLayout, decode, layer_twin,
+    plain_combination,
 };
+use crate::nn::head::logreg::BatchValues;
 use crate::nn::party::{ComputeParty, DataParty};
 
 /// Preset of the Setup 1 commands: 128-bit, 16384 slots (32 tokens per
@@ -94,6 +97,8 @@ pub struct Prepared {
     pub data: Dataset,
     /// Domains of the approximations.
     pub calibration: Calibration,
+    /// Plaintext mean-pooled vectors of the calibration notes (same pass).
+    pub pooled: Array2<f64>,
 }
 
 /// Loads the model and data and calibrates on `notes` training notes.
@@ -105,9 +110,9 @@ pub fn prepare(data: &str, notes: usize) -> Result<Prepared> {
     let texts =
         (0..split.train.len().min(notes)).map(|i| split.train.clinical_note(i)).collect::<Result<Vec<_>, _>>()?;
     let start = Instant::now();
-    let calibration = Calibration::measure(&model, &texts)?;
+    let (calibration, pooled) = Calibration::measure_pooled(&model, &texts)?;
     eprintln!("calibrated the approximation domains on {} training notes in {:.1?}", texts.len(), start.elapsed());
-    Ok(Prepared { model, data, calibration })
+    Ok(Prepared { model, data, calibration, pooled })
 }
 
 /// Per-coordinate mean and standard deviation of pooled vectors (from the
@@ -134,11 +139,49 @@ impl Standardization {
     }
 
     /// The statistics of the plaintext pooled vectors of the calibration notes.
-    pub fn of_calibration(prepared: &Prepared, notes: usize) -> Result<Self> {
-        let split = prepared.data.split(TEST_FRACTION, SPLIT_SEED)?;
-        let texts: Vec<String> =
-            (0..split.train.len().min(notes)).map(|i| split.train.clinical_note(i)).collect::<Result<_, _>>()?;
-        Self::fit(&plaintext_pooled(&prepared.model, &texts)?)
+    pub fn of_calibration(prepared: &Prepared) -> Result<Self> {
+        Self::fit(&prepared.pooled)
+    }
+}
+
+/// The plaintext pieces that put pooled vectors (each replicated in every
+/// block) into a head's mini-batch layout, standardized: per sample, a mask
+/// for x and one for (lr/batch)·x carrying 1/σ; the offsets carry −μ/σ, the
+/// bias and the labels.
+pub struct Repack {
+    /// Mask of each sample for x.
+    pub x: Vec<Vec<f64>>,
+    /// Mask of each sample for x_grad.
+    pub x_grad: Vec<Vec<f64>>,
+    /// What is added: −μ/σ and the bias in x and x_grad, the labels in y.
+    pub offsets: BatchValues,
+}
+
+impl Repack {
+    /// The pieces for a batch of `labels.len()` samples of `head`.
+    pub fn new(head: &Head, stats: &Standardization, labels: &[f64]) -> Result<Self> {
+        let n = labels.len();
+        let zero = vec![vec![0.0; stats.mean.len()]; n];
+        let offsets = head.batch_values(&vec![(-&stats.mean / &stats.std).to_vec(); n], labels)?;
+        let empty = head.batch_values(&zero, labels)?;
+        let diff = |p: &[f64], q: &[f64]| p.iter().zip(q).map(|(a, b)| a - b).collect::<Vec<f64>>();
+        let (mut x, mut x_grad) = (Vec::with_capacity(n), Vec::with_capacity(n));
+        for s in 0..n {
+            let mut rows = zero.clone();
+            rows[s] = stats.std.mapv(f64::recip).to_vec();
+            let v = head.batch_values(&rows, labels)?;
+            x.push(diff(&v.x, &empty.x));
+            x_grad.push(diff(&v.x_grad, &empty.x_grad));
+        }
+        Ok(Self { x, x_grad, offsets })
+    }
+
+    /// Σ_s masks[s] ⊙ pooled[s] + offset on ciphertexts (or the mirror): one level.
+    pub fn apply<A: Arith>(a: &A, pooled: &[A::Value], masks: &[Vec<f64>], offset: &[f64]) -> Result<A::Value> {
+        let level = pooled.iter().map(|v| a.level(v)).min().unwrap_or(0);
+        let aligned = pooled.iter().map(|v| a.drop_to_level(v, level)).collect::<crate::nn::Result<Vec<_>>>()?;
+        let terms: Vec<(&A::Value, &[f64])> = aligned.iter().zip(masks).map(|(v, m)| (v, m.as_slice())).collect();
+        Ok(a.add_plain(&plain_combination(a, &terms)?, offset)?)
     }
 }
 
@@ -223,18 +266,24 @@ pub fn profile(req: &ProfileRequest) -> Result<()> {
     let encrypt_time = start.elapsed();
     let upload: usize = xs.iter().map(|c| ctx.ciphertext_to_bytes(c).map(|b| b.len())).sum::<Result<_, _>>()?;
 
-    // Plaintext twins of every encrypted layer, and their time.
-    let mut twins = BTreeMap::new();
-    let mut hidden = x.clone();
+    // The same layers in plaintext, timed alone (the overhead factor's denominator).
     let start = Instant::now();
+    let mut inputs = Vec::with_capacity(encoder.layers().len());
+    let mut hidden = x.mapv(|v| v as f32);
     for layer in encoder.layers() {
-        let plain = &model.layers()[layer.index()];
-        for (step, m) in layer_twin(plain, &hidden, layer.softmax_rounds())? {
-            twins.insert((layer.index(), step), m);
-        }
-        hidden = plain.forward(hidden.mapv(|v| v as f32).view(), &vec![1; hidden.nrows()])?.mapv(f64::from);
+        let next = model.layers()[layer.index()].forward(hidden.view(), &vec![1; hidden.nrows()])?;
+        inputs.push(std::mem::replace(&mut hidden, next));
     }
     let plaintext_time = start.elapsed();
+    let hidden = hidden.mapv(f64::from);
+    // Plaintext twins of every step of every encrypted layer, from the same inputs.
+    let mut twins = BTreeMap::new();
+    for (layer, input) in encoder.layers().iter().zip(&inputs) {
+        let plain = &model.layers()[layer.index()];
+        for (step, m) in layer_twin(plain, &input.mapv(f64::from), layer.softmax_rounds())? {
+            twins.insert((layer.index(), step), m);
+        }
+    }
     let pooled_twin = hidden.mean_axis(Axis(0)).context("no tokens")?;
     let last = encoder.layers().last().map_or(0, |l| l.index());
     twins.insert((last, "pooling"), pooled_twin.clone().insert_axis(Axis(0)));
@@ -274,7 +323,8 @@ pub fn profile(req: &ProfileRequest) -> Result<()> {
     let compute = ComputeParty::from_bytes(&ctx, &material.public, &material.eval)?;
     let a = Counting::new(compute.arith());
     ctx.sched().set_blocking(true);
-    let bar = ProgressBar::new((11 * encoder.layers().len() + 1) as u64).with_style(
+    // Ticks once per observed step: 10 per layer (the broadcast is not observed) and the pooling.
+    let bar = ProgressBar::new((10 * encoder.layers().len() + 1) as u64).with_style(
         ProgressStyle::with_template("{bar:30} {pos}/{len} steps {elapsed} {msg}").expect("static template"),
     );
     let heads = encoder.layers().first().map_or(1, |l| l.heads());

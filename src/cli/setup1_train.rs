@@ -16,14 +16,14 @@ use serde_json::json;
 
 use super::common::{load_preset, make_context};
 use super::data_party::{check_key_folder, write_key_folder};
-use super::setup1::{DEFAULT_PRESET, EncoderArgs, Standardization, plaintext_pooled, prepare};
+use super::setup1::{DEFAULT_PRESET, EncoderArgs, Repack, Standardization, plaintext_pooled, prepare};
 use super::train::head::{Head, HeadOptions};
-use super::train::{Args, HeadKind};
+use super::train::{Args, HeadKind, batches};
 use crate::ckks::Ciphertext;
 use crate::model::dataset::{Dataset, SPLIT_SEED, TEST_FRACTION};
 use crate::model::minilm::MiniLm;
 use crate::nn::approx::{Arith, CkksArith, PlainArith, PlainValue};
-use crate::nn::encoder::{Counting, EncryptedEncoder, MirrorRefresh, Refresh, Session, plain_combination};
+use crate::nn::encoder::{Counting, EncryptedEncoder, MirrorRefresh, Refresh, Session};
 use crate::nn::head::logreg::Batch;
 use crate::nn::head::metrics::BinaryMetrics;
 use crate::nn::party::{ComputeParty, DataParty};
@@ -34,14 +34,14 @@ const DEFAULT_LR: f64 = 0.05;
 /// What the data party does for the pipeline: encrypt, decrypt, refresh.
 trait DataSide<A: Arith>: Refresh<A> {
     fn encrypt(&mut self, a: &A, values: &[f64]) -> Result<A::Value>;
-    fn decrypt(&self, a: &A, value: &A::Value) -> Result<Vec<f64>>;
+    fn decrypt(&self, a: &A, value: &A::Value) -> crate::nn::Result<Vec<f64>>;
 }
 
 impl DataSide<CkksArith<'_>> for DataParty<'_> {
     fn encrypt(&mut self, _a: &CkksArith<'_>, values: &[f64]) -> Result<Ciphertext> {
         Ok(DataParty::encrypt(self, values)?)
     }
-    fn decrypt(&self, _a: &CkksArith<'_>, value: &Ciphertext) -> Result<Vec<f64>> {
+    fn decrypt(&self, _a: &CkksArith<'_>, value: &Ciphertext) -> crate::nn::Result<Vec<f64>> {
         Ok(DataParty::decrypt(self, value)?)
     }
 }
@@ -50,7 +50,7 @@ impl DataSide<PlainArith> for MirrorRefresh {
     fn encrypt(&mut self, a: &PlainArith, values: &[f64]) -> Result<PlainValue> {
         Ok(a.encode(values, a.params().max_level())?)
     }
-    fn decrypt(&self, _a: &PlainArith, value: &PlainValue) -> Result<Vec<f64>> {
+    fn decrypt(&self, _a: &PlainArith, value: &PlainValue) -> crate::nn::Result<Vec<f64>> {
         Ok(value.values().to_vec())
     }
 }
@@ -110,34 +110,16 @@ fn run_pipeline<A: Arith, D: DataSide<A>>(
 
     // Compute party: pooled vectors → the head's mini-batches (masks carry 1/σ; offsets −μ/σ and the bias).
     let per_batch = head.samples_per_batch();
-    let zero = vec![vec![0.0; width]; per_batch];
     let mut batches = Vec::new();
     for (chunk, y) in pooled.chunks(per_batch).zip(labels.chunks(per_batch)) {
-        let n = chunk.len();
-        let offsets = head.batch_values(&vec![(-&stats.mean / &stats.std).to_vec(); n], y)?;
-        let empty = head.batch_values(&zero[..n], y)?;
-        let (mut mask_x, mut mask_grad) = (Vec::with_capacity(n), Vec::with_capacity(n));
-        for s in 0..n {
-            let mut rows = zero[..n].to_vec();
-            rows[s] = stats.std.mapv(f64::recip).to_vec();
-            let v = head.batch_values(&rows, y)?;
-            let diff = |p: &[f64], q: &[f64]| p.iter().zip(q).map(|(a, b)| a - b).collect::<Vec<f64>>();
-            mask_x.push(diff(&v.x, &empty.x));
-            mask_grad.push(diff(&v.x_grad, &empty.x_grad));
-        }
-        let level = chunk.iter().map(|v| a.level(v)).min().unwrap_or(0);
-        let aligned = chunk.iter().map(|v| Ok(a.drop_to_level(v, level)?)).collect::<Result<Vec<_>>>()?;
-        let combine = |masks: &[Vec<f64>], offset: &[f64]| -> Result<A::Value> {
-            let terms: Vec<(&A::Value, &[f64])> = aligned.iter().zip(masks).map(|(v, m)| (v, m.as_slice())).collect();
-            Ok(a.add_plain(&plain_combination(a, &terms)?, offset)?)
-        };
-        let x = combine(&mask_x, &offsets.x)?;
-        let x_grad = combine(&mask_grad, &offsets.x_grad)?;
+        let repack = Repack::new(head, stats, y)?;
+        let x = Repack::apply(a, chunk, &repack.x, &repack.offsets.x)?;
+        let x_grad = Repack::apply(a, chunk, &repack.x_grad, &repack.offsets.x_grad)?;
         let fresh = Refresh::refresh(data, a.inner(), &[x, x_grad])?;
         refreshes += 2;
         let mut fresh = fresh.into_iter();
         let (x, x_grad) = (fresh.next().context("refresh")?, fresh.next().context("refresh")?);
-        batches.push(Batch { x, x_grad, y: data.encrypt(a.inner(), &offsets.y)? });
+        batches.push(Batch { x, x_grad, y: data.encrypt(a.inner(), &repack.offsets.y)? });
     }
 
     // Head training on the ciphertexts, refreshed by the data party (domain checked on its rows).
@@ -149,7 +131,7 @@ fn run_pipeline<A: Arith, D: DataSide<A>>(
         w0,
         &batches,
         |w| {
-            let values = data.decrypt(a.inner(), w).map_err(|e| crate::nn::NnError::InvalidShape(e.to_string()))?;
+            let values = data.decrypt(a.inner(), w)?;
             head.check_domain(&values, &rows)?;
             Ok(Refresh::refresh(data, a.inner(), std::slice::from_ref(w))?.remove(0))
         },
@@ -178,7 +160,7 @@ pub fn run(args: &Args, enc: &EncoderArgs, limit: usize, mirror: bool) -> Result
     let (test_notes, test_y) = pick(&split.test, limit.div_ceil(4))?;
     let params = load_preset(args.preset.as_deref().unwrap_or(DEFAULT_PRESET))?;
     let encoder = EncryptedEncoder::new(&params, model, &prepared.calibration, enc.layers)?;
-    let stats = Standardization::of_calibration(&prepared, enc.calibration_notes)?;
+    let stats = Standardization::of_calibration(&prepared)?;
     let options = HeadOptions {
         lr: args.lr.unwrap_or(DEFAULT_LR),
         epochs: args.epochs,
@@ -233,14 +215,7 @@ pub fn run(args: &Args, enc: &EncoderArgs, limit: usize, mirror: bool) -> Result
     // Plaintext twin on the same notes: exact encoder, same standardization, exact sigmoid.
     let plain_train = stats.apply(&plaintext_pooled(model, &train_notes)?);
     let plain_test = stats.apply(&plaintext_pooled(model, &test_notes)?);
-    let batch_rows = |x: &Array2<f64>| -> Vec<(Vec<Vec<f64>>, Vec<f64>)> {
-        let rows: Vec<Vec<f64>> = x.rows().into_iter().map(|r| r.to_vec()).collect();
-        rows.chunks(head.samples_per_batch())
-            .zip(train_y.chunks(head.samples_per_batch()))
-            .map(|(x, y)| (x.to_vec(), y.to_vec()))
-            .collect()
-    };
-    let exact = head.exact_scores(&batch_rows(&plain_train), &plain_test)?;
+    let exact = head.exact_scores(&batches(&plain_train, &train_y, head.samples_per_batch()), &plain_test)?;
     let cosines: Vec<f64> = outcome
         .test_rows
         .rows()

@@ -164,7 +164,7 @@ fn prepare(data: &Dataset, repr: Repr) -> Result<Prepared> {
 }
 
 /// Mini-batches of the training split, in order.
-fn batches(x: &Array2<f64>, y: &[f64], per_batch: usize) -> Vec<(Vec<Vec<f64>>, Vec<f64>)> {
+pub(super) fn batches(x: &Array2<f64>, y: &[f64], per_batch: usize) -> Vec<(Vec<Vec<f64>>, Vec<f64>)> {
     let rows: Vec<Vec<f64>> = x.rows().into_iter().map(|r| r.to_vec()).collect();
     rows.chunks(per_batch).zip(y.chunks(per_batch)).map(|(x, y)| (x.to_vec(), y.to_vec())).collect()
 }

@@ -91,6 +91,13 @@ fn observe(layer: &EncoderLayer, x: &Array2<f32>, mask: &[u32], ranges: &mut Lay
 impl Calibration {
     /// Runs `model` on `texts` in plaintext and records every layer's ranges.
     pub fn measure(model: &MiniLm, texts: &[String]) -> Result<Self> {
+        Ok(Self::measure_pooled(model, texts)?.0)
+    }
+
+    /// [`Self::measure`], and from the same plaintext pass the mean-pooled
+    /// final hidden state of every text (one row each), e.g. for the head's
+    /// standardization statistics.
+    pub fn measure_pooled(model: &MiniLm, texts: &[String]) -> Result<(Self, Array2<f64>)> {
         let empty = LayerRanges {
             scores: Range::EMPTY,
             norm1_variance: Range::EMPTY,
@@ -98,13 +105,17 @@ impl Calibration {
             norm2_variance: Range::EMPTY,
         };
         let mut layers = vec![empty; model.layers().len()];
-        for text in texts {
+        let mut pooled = Array2::zeros((texts.len(), model.config().hidden_size));
+        for (text, mut row) in texts.iter().zip(pooled.rows_mut()) {
             let tokens = model.tokenize(text)?;
             let mut x = model.embeddings().forward(&tokens)?;
             for (layer, ranges) in model.layers().iter().zip(&mut layers) {
                 x = observe(layer, &x, &tokens.mask, ranges)?;
             }
+            if let Some(mean) = x.mean_axis(Axis(0)) {
+                row.assign(&mean.mapv(f64::from));
+            }
         }
-        Ok(Self { layers, texts: texts.len() })
+        Ok((Self { layers, texts: texts.len() }, pooled))
     }
 }
