@@ -1,28 +1,33 @@
 #!/usr/bin/env bash
-# GPU machine check of the CUDA backend, in about 8 minutes (each step has
+# GPU machine check of the CUDA backend, in about 6 minutes (each step has
 # its own timeout, all within GPU_CHECK_BUDGET seconds; a failed step is
 # logged and the script goes on):
 #   1. nvidia-smi, NVRTC location, hetl devices
-#   2. HETL_REQUIRE_CUDA=1 cargo test --release --test cuda_diff (bit-exact vs CPU)
-#   3. hetl bench --backend cuda (and cpu, for reference) --preset n14/n15/n16
-#      --batch 1,8,64 --ops ntt,mul_relin,rotate,rescale --json
-#   4. best effort, clearly separate: DESILO FHE (desilofhe-cu1xx matching the
-#      driver's CUDA version) on comparable ops, via tools/bench_desilo.py
+#   2. HETL_REQUIRE_CUDA=1 cuda_diff tests (bit-exact vs the CPU backend)
+#   3. hetl bench --backend cuda --preset n16 (then n14, n15 after DESILO) --batch 1,8,64
+#      --ops ntt,ntt_poly,mul_relin,rescale,rotate --json
+#   4. DESILO FHE (desilofhe-cu1xx matching the driver's CUDA version) at the
+#      same ring sizes and closest depths, via tools/bench_desilo.py
+#   5. the CPU backend on all cores at n14, for reference
 # Everything goes under $OUT (default ./gpu_check_out): one log per step,
 # bench JSON lines in bench_*.jsonl, and summary.txt with every step's status.
 #
-# NVRTC: libnvrtc.so.12 from the CUDA toolkit, from $HETL_NVRTC_DIR, from an
-# unpacked nvidia-cuda-nvrtc-cu12 wheel (as .ci/run leaves it in
-# ~/.cache/hetl-ci), or from a pip-installed wheel; else the script tries
-# `pip download` (needs network).
+# Offline machines: set HETL_BIN and CUDA_DIFF_BIN to prebuilt binaries (from
+# `cargo build --release` and `cargo test --release --test cuda_diff
+# --no-run`) instead of building, and WHEELS to a folder holding the
+# desilofhe wheel; else the script builds with cargo and installs from PyPI.
 #
-# Usage: OUT=/some/dir [GPU_CHECK_BUDGET=470] bash tools/gpu_check.sh
+# NVRTC: libnvrtc.so.12 or a newer one (CUDA 13's NVRTC compiles the same
+# kernels) from $HETL_NVRTC_DIR, the CUDA toolkit, an unpacked
+# nvidia-cuda-nvrtc wheel (as .ci/run leaves it in ~/.cache/hetl-ci) or a
+# pip-installed one; it is linked as libnvrtc.so, the first name cudarc loads.
+#
+# Usage: OUT=/some/dir [GPU_CHECK_BUDGET=360] [HETL_BIN=..] [CUDA_DIFF_BIN=..] [WHEELS=..] bash tools/gpu_check.sh
 set -uo pipefail
 cd "$(dirname "$0")/.."
 
 OUT="${OUT:-$PWD/gpu_check_out}"
 mkdir -p "$OUT"
-NVRTC_VERSION="12.9.86"
 CACHE="$HOME/.cache/hetl-ci"
 export XDG_CACHE_HOME="${XDG_CACHE_HOME:-$HOME/.cache}"
 
@@ -31,7 +36,7 @@ log() {
 }
 
 # Whole-script budget (seconds): a step gets at most what is left of it.
-BUDGET="${GPU_CHECK_BUDGET:-470}"
+BUDGET="${GPU_CHECK_BUDGET:-360}"
 START=$(date +%s)
 
 # step NAME SECONDS CMD...: runs CMD with a timeout (at most the budget left),
@@ -46,86 +51,91 @@ step() {
     fi
     [ "$limit" -gt "$left" ] && limit="$left"
     log "start $name (timeout ${limit}s): $*"
+    local t0=$(date +%s)
     timeout --kill-after=10 "$limit" "$@" >"$OUT/$name.log" 2>&1
     local rc=$?
-    if [ "$rc" -eq 0 ]; then log "ok    $name"; else log "FAIL  $name (exit $rc, see $name.log)"; fi
+    if [ "$rc" -eq 0 ]; then log "ok    $name ($(($(date +%s) - t0)) s)"; else log "FAIL  $name (exit $rc, see $name.log)"; fi
     return "$rc"
 }
 
-# Puts a folder holding libnvrtc.so.12 on LD_LIBRARY_PATH.
+# Makes libnvrtc loadable: a folder with libnvrtc.so (linked to the newest
+# library found) goes first on LD_LIBRARY_PATH, its own folder after it.
 find_nvrtc() {
     local dirs=("${HETL_NVRTC_DIR:-}" /usr/local/cuda/lib64 /usr/local/cuda/targets/x86_64-linux/lib
-        "$CACHE/nvrtc-$NVRTC_VERSION/nvidia/cuda_nvrtc/lib")
+        "$CACHE"/nvrtc-*/nvidia/cuda_nvrtc/lib)
     local site
-    site=$(python3 -c 'import nvidia.cuda_nvrtc, os; print(os.path.join(list(nvidia.cuda_nvrtc.__path__)[0], "lib"))' 2>/dev/null)
-    [ -n "$site" ] && dirs+=("$site")
+    site=$(python3 -c 'import nvidia, os; print(" ".join(os.path.join(p, d, "lib") for p in nvidia.__path__ for d in os.listdir(p)))' 2>/dev/null)
+    for d in $site; do dirs+=("$d"); done
+    local lib=""
     for d in "${dirs[@]}"; do
-        if [ -n "$d" ] && [ -e "$d/libnvrtc.so.12" ]; then
-            export LD_LIBRARY_PATH="$d${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}"
-            log "NVRTC from $d"
-            return 0
-        fi
+        [ -n "$d" ] || continue
+        lib=$(ls "$d"/libnvrtc.so.1[2-9]* 2>/dev/null | grep -v alt | sort -V | tail -1)
+        [ -n "$lib" ] && break
     done
-    if ldconfig -p 2>/dev/null | grep -q 'libnvrtc.so.12'; then
-        log "NVRTC from the system library path"
-        return 0
+    if [ -z "$lib" ]; then
+        log "NVRTC not found (set HETL_NVRTC_DIR); CUDA steps will fail"
+        return 1
     fi
-    mkdir -p "$CACHE"
-    if timeout 120 python3 -m pip download -q --retries 0 --timeout 15 --no-deps "nvidia-cuda-nvrtc-cu12==$NVRTC_VERSION" -d "$CACHE" \
-        >>"$OUT/nvrtc.log" 2>&1; then
-        python3 - "$CACHE" "$NVRTC_VERSION" <<'PY'
-import glob, sys, zipfile
-cache, version = sys.argv[1], sys.argv[2]
-wheel = glob.glob(f"{cache}/nvidia_cuda_nvrtc_cu12-{version}-*.whl")[0]
-zipfile.ZipFile(wheel).extractall(f"{cache}/nvrtc-{version}")
-PY
-        export LD_LIBRARY_PATH="$CACHE/nvrtc-$NVRTC_VERSION/nvidia/cuda_nvrtc/lib${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}"
-        log "NVRTC downloaded to $CACHE"
-        return 0
-    fi
-    log "NVRTC not found (set HETL_NVRTC_DIR); CUDA steps will fail"
-    return 1
+    mkdir -p /tmp/hetl-nvrtc
+    ln -sf "$lib" /tmp/hetl-nvrtc/libnvrtc.so
+    export LD_LIBRARY_PATH="/tmp/hetl-nvrtc:$(dirname "$lib")${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}"
+    log "NVRTC: $lib"
 }
 
 log "gpu_check: $(git rev-parse --short HEAD 2>/dev/null || echo unknown) on $(hostname)"
-step nvidia-smi 30 nvidia-smi
+step nvidia-smi 20 bash -c 'nvidia-smi; nvidia-smi --query-gpu=name,memory.total,clocks.max.memory,clocks.max.sm,driver_version --format=csv'
 find_nvrtc
 
-# 1. Build (offline when the crates are already vendored or cached).
-offline=()
-cargo fetch --offline >/dev/null 2>&1 && offline=(--offline)
-step build 240 cargo build --release "${offline[@]}" --bin hetl --test cuda_diff
-HETL=("${CARGO_TARGET_DIR:-target}/release/hetl")
-step devices 30 "${HETL[@]}" devices
+# 1. Binaries: prebuilt, or built here (offline when the crates are cached).
+if [ -n "${HETL_BIN:-}" ] && [ -n "${CUDA_DIFF_BIN:-}" ]; then
+    HETL=("$HETL_BIN")
+    DIFF=("$CUDA_DIFF_BIN")
+    log "prebuilt binaries: $HETL_BIN, $CUDA_DIFF_BIN"
+else
+    offline=()
+    cargo fetch --offline >/dev/null 2>&1 && offline=(--offline)
+    step build 240 cargo build --release "${offline[@]}" --bin hetl --test cuda_diff
+    HETL=("${CARGO_TARGET_DIR:-target}/release/hetl")
+    DIFF=(cargo test --release "${offline[@]}" --test cuda_diff --)
+fi
+step devices 60 "${HETL[@]}" devices
 
 # 2. Bit-exact differential tests; they fail (not skip) without a device.
-HETL_REQUIRE_CUDA=1 step cuda_diff 120 cargo test --release "${offline[@]}" --test cuda_diff -- --test-threads 2
+HETL_REQUIRE_CUDA=1 step cuda_diff 120 "${DIFF[@]}" --test-threads 4
 
-# 3. Benchmarks: CUDA and the CPU for reference, same ops and presets.
-OPS="ntt,mul_relin,rotate,rescale"
-for preset in n14 n15 n16; do
-    step "bench_cuda_$preset" 90 "${HETL[@]}" bench --backend cuda --preset "$preset" --batch 1,8,64 --samples 5 \
-        --ops "$OPS" --json && cp "$OUT/bench_cuda_$preset.log" "$OUT/bench_cuda_$preset.jsonl"
-done
-step bench_cpu_n14 45 "${HETL[@]}" bench --backend cpu --preset n14 --batch 1,8 --samples 3 --ops "$OPS" --json \
-    && cp "$OUT/bench_cpu_n14.log" "$OUT/bench_cpu_n14.jsonl"
+# 3. Benchmarks at N = 2^16 (full depth) first, then n14 and n15.
+OPS="ntt,ntt_poly,mul_relin,rescale,rotate"
+bench_cuda() {
+    step "bench_cuda_$1" 70 "${HETL[@]}" bench --backend cuda --preset "$1" --batch 1,8,64 --samples 5 --ops "$OPS" --json
+    grep '^{' "$OUT/bench_cuda_$1.log" >"$OUT/bench_cuda_$1.jsonl"
+}
+bench_cuda n16
 
-# 4. Best effort: DESILO FHE on the same GPU (a peer, not hetl).
-log "---- peer library (best effort, not part of the hetl check) ----"
+# 4. DESILO FHE on the same GPU: depth 36 at N = 2^16, 7 at 2^14, 17 at 2^15.
 driver_cuda=$(nvidia-smi 2>/dev/null | sed -n 's/.*CUDA Version: \([0-9]*\)\.\([0-9]*\).*/\1\2/p' | head -1)
-if [ -n "$driver_cuda" ]; then
-    # desilofhe-cu1xx wheels exist for a few CUDA versions: the newest the driver supports.
-    cu=""
-    for v in 132 130 128 126 124 121; do
-        if [ "$v" -le "$driver_cuda" ]; then cu="$v"; break; fi
-    done
-    if [ -n "$cu" ] && step "desilo_install_cu$cu" 60 python3 -m pip install -q --retries 0 --timeout 15 "desilofhe-cu$cu"; then
-        step desilo_bench 60 python3 tools/bench_desilo.py --log-n 14 --log-n 15 --log-n 16 --batch 1,8 \
-            && cp "$OUT/desilo_bench.log" "$OUT/bench_desilo.jsonl"
-    else
-        log "desilofhe-cu${cu:-?} not installed (no wheel for CUDA $driver_cuda, or no network): DESILO skipped"
-    fi
+cu=""
+for v in 130 128 126 124; do
+    if [ -n "$driver_cuda" ] && [ "$v" -le "$driver_cuda" ]; then cu="$v"; break; fi
+done
+if [ -z "$cu" ]; then
+    log "no desilofhe wheel for the driver's CUDA ${driver_cuda:-?}: DESILO skipped"
+elif [ -n "${WHEELS:-}" ]; then
+    step "desilo_install_cu$cu" 60 python3 -m pip install -q --no-index --no-deps --target /tmp/desilo-site \
+        "$WHEELS"/desilofhe_cu"$cu"-*.whl && export PYTHONPATH="/tmp/desilo-site${PYTHONPATH:+:$PYTHONPATH}"
 else
-    log "no CUDA driver version from nvidia-smi: DESILO skipped"
+    step "desilo_install_cu$cu" 60 python3 -m pip install -q --retries 0 --timeout 15 "desilofhe-cu$cu"
 fi
+if [ -n "$cu" ]; then
+    step desilo_bench 90 python3 tools/bench_desilo.py --max-level 36 --max-level 7 --max-level 17 --batch 1,8,64
+    grep '^{' "$OUT/desilo_bench.log" >"$OUT/bench_desilo.jsonl"
+fi
+
+# 4b. The same at n14 and n15.
+bench_cuda n14
+bench_cuda n15
+
+# 5. The CPU backend on every core, for reference.
+step bench_cpu_n14 40 "${HETL[@]}" bench --backend cpu --threads "$(nproc)" --preset n14 --batch 1,8 --samples 3 \
+    --ops "$OPS" --json
+grep '^{' "$OUT/bench_cpu_n14.log" >"$OUT/bench_cpu_n14.jsonl"
 log "done; results in $OUT"

@@ -11,15 +11,16 @@ use serde_json::json;
 use super::bench_linalg::{LINALG_OPS, LinalgPlan, is_linalg};
 use super::common::{BackendChoice, load_preset, make_context};
 use crate::backend::Basis;
-use crate::ckks::{Ciphertext, Context, EvaluationKeys, KeyBundle, PublicKey, SecretKey};
+use crate::ckks::{Ciphertext, Context, EvaluationKeys, KeyBundle, Plaintext, PublicKey, SecretKey};
 use crate::math::sampling::Csprng;
 use crate::sched::OpKind;
 
 /// Operations `hetl bench` knows, in run order (the linear-algebra ones,
 /// [`LINALG_OPS`], before `precision`).
-pub const OPS: [&str; 16] = [
+pub const OPS: [&str; 17] = [
     "ntt",
     "intt",
+    "ntt_poly",
     "encode",
     "encrypt",
     "decrypt",
@@ -71,13 +72,16 @@ struct Fixture {
     evk: EvaluationKeys,
     rng: Csprng,
     values: Vec<Complex64>,
+    /// Encodings of `values` at the top level, by slot count (encoding runs
+    /// on the host: encrypting many inputs reuses them).
+    encoded: Vec<(usize, Plaintext)>,
     /// Prepared plans of the linear-algebra ops, by op name.
     plans: Vec<(&'static str, LinalgPlan)>,
 }
 
 impl Fixture {
     fn fresh(&mut self) -> Result<Ciphertext> {
-        encrypt_top(&self.ctx, &self.pk, &mut self.rng, &self.values)
+        self.encrypt_top(self.values.len())
     }
 
     fn plan(&self, op: &str) -> Option<&LinalgPlan> {
@@ -88,15 +92,22 @@ impl Fixture {
     /// each, or the inputs a linear-algebra plan takes.
     fn fresh_for(&mut self, op: &str, batch: usize) -> Result<Vec<Ciphertext>> {
         let (count, slots) = self.plan(op).map_or((1, self.values.len()), |p| (p.inputs(), p.slots()));
-        (0..batch * count).map(|_| encrypt_top(&self.ctx, &self.pk, &mut self.rng, &self.values[..slots])).collect()
+        (0..batch * count).map(|_| self.encrypt_top(slots)).collect()
     }
-}
 
-/// A public-key encryption of `values` at the top level.
-fn encrypt_top(ctx: &Context, pk: &PublicKey, rng: &mut Csprng, values: &[Complex64]) -> Result<Ciphertext> {
-    let top = ctx.params().max_level();
-    let pt = ctx.encode(values, top, ctx.params().scale(top))?;
-    Ok(ctx.encrypt(&pt, pk, rng)?)
+    /// A public-key encryption of the first `slots` values at the top level.
+    fn encrypt_top(&mut self, slots: usize) -> Result<Ciphertext> {
+        let i = match self.encoded.iter().position(|(s, _)| *s == slots) {
+            Some(i) => i,
+            None => {
+                let top = self.ctx.params().max_level();
+                let pt = self.ctx.encode(&self.values[..slots], top, self.ctx.params().scale(top))?;
+                self.encoded.push((slots, pt));
+                self.encoded.len() - 1
+            }
+        };
+        Ok(self.ctx.encrypt(&self.encoded[i].1, &self.pk, &mut self.rng)?)
+    }
 }
 
 /// Runs `hetl bench`.
@@ -134,7 +145,7 @@ pub fn run(args: &Args) -> Result<()> {
     let KeyBundle { secret: sk, public: pk, eval: evk } = ctx.gen_keys(&steps, false, &mut rng)?;
     spinner.finish_and_clear();
     let values = (0..params.max_slots()).map(|_| Complex64::new(unit(&mut rng), unit(&mut rng))).collect();
-    let mut fx = Fixture { ctx, sk, pk, evk, rng, values, plans };
+    let mut fx = Fixture { ctx, sk, pk, evk, rng, values, encoded: Vec::new(), plans };
     let bar = ProgressBar::new((ops.len() * args.batch.len()) as u64)
         .with_style(ProgressStyle::with_template("{bar:30} {pos}/{len} {msg}").expect("static template"));
     if !args.json {
@@ -158,6 +169,14 @@ pub fn run(args: &Args) -> Result<()> {
                     "threads": args.threads, "n": p.n(), "limbs": limbs, "dnum": p.dnum(), "batch": batch,
                     "median_us": round3(median_us), "ops_per_s": round3(ops_per_s),
                 });
+                if op.starts_with("ntt") || op == "intt" {
+                    // One read and one write of every word: the least traffic
+                    // a transform needs; bytes·batch/median is its effective
+                    // memory bandwidth.
+                    let bytes = 2 * 4 * limbs * p.n();
+                    line["bytes"] = json!(bytes);
+                    line["effective_gb_per_s"] = json!(round3(bytes as f64 * batch as f64 / median_us / 1e3));
+                }
                 if let Some(serde_json::Value::Object(fields)) = counts {
                     for (key, value) in fields {
                         line[key] = value;
@@ -194,18 +213,22 @@ fn time_op(fx: &mut Fixture, op: &str, batch: usize, samples: usize) -> Result<(
     let mut times = Vec::with_capacity(samples);
     for sample in 0..=samples {
         let elapsed = match op {
-            "ntt" | "intt" => {
-                // One limb per polynomial: the per-limb figure peers report.
-                let n = params.n();
-                let words: Vec<u32> = (0..n).map(|_| fx.rng.uniform_mod(&params.ring().q[0])).collect();
+            "ntt" | "intt" | "ntt_poly" => {
+                // `ntt`/`intt`: one limb per polynomial, the per-limb figure
+                // peers report; `ntt_poly`: every Q limb of a top-level
+                // polynomial, the transform mul_relin and rotate run.
+                let (n, limbs) = (params.n(), ntt_limbs(op, limbs));
+                let ring = params.ring();
+                let words: Vec<u32> = (0..limbs * n).map(|i| fx.rng.uniform_mod(&ring.q[i / n])).collect();
                 let mut polys = (0..batch)
-                    .map(|_| fx.ctx.sched().submit(OpKind::Upload, |b| b.upload(Basis::q(1), &words)))
+                    .map(|_| fx.ctx.sched().submit(OpKind::Upload, |b| b.upload(Basis::q(limbs), &words)))
                     .collect::<Result<Vec<_>, _>>()?;
                 let mut refs: Vec<_> = polys.iter_mut().collect();
                 fx.ctx.synchronize()?;
+                let forward = op != "intt";
                 let start = Instant::now();
-                fx.ctx.sched().submit(if op == "ntt" { OpKind::Ntt } else { OpKind::Intt }, |b| {
-                    if op == "ntt" { b.ntt_forward(&mut refs) } else { b.ntt_inverse(&mut refs) }
+                fx.ctx.sched().submit(if forward { OpKind::Ntt } else { OpKind::Intt }, |b| {
+                    if forward { b.ntt_forward(&mut refs) } else { b.ntt_inverse(&mut refs) }
                 })?;
                 fx.ctx.synchronize()?;
                 start.elapsed()
@@ -261,8 +284,13 @@ fn time_op(fx: &mut Fixture, op: &str, batch: usize, samples: usize) -> Result<(
         }
     }
     times.sort_by(f64::total_cmp);
-    let limbs = if op == "ntt" || op == "intt" { 1 } else { limbs };
-    Ok((limbs, times[times.len() / 2]))
+    Ok((ntt_limbs(op, limbs), times[times.len() / 2]))
+}
+
+/// Limbs of the polynomials `op` works on: one for the per-limb transforms,
+/// else the top level's `limbs`.
+fn ntt_limbs(op: &str, limbs: usize) -> usize {
+    if op == "ntt" || op == "intt" { 1 } else { limbs }
 }
 
 /// Measures the precision of one mul_relin + rescale on fresh top-level
