@@ -14,8 +14,15 @@
 //   2s + 2t(s+1): (Q/p_i) mod m_t for i < s, then Q mod m_t.
 // Header args: arg[0] s = number of sources. The header's limb map names
 // the source primes (conv_prep, conv_overflow) or the target primes (conv_apply).
-// Launch: block BX_WG, one thread per coefficient; grid (⌈N / BX_WG⌉, limbs)
-// with one limb for conv_overflow.
+// Operands per item: conv_prep (tab, ys), conv_apply (tab, ys, out),
+// conv_overflow (ys).
+// Launch: block BX_WG, one thread per coefficient; grid (⌈N / BX_WG⌉, limbs,
+// items) with one limb for conv_overflow, and (⌈N / BX_WG⌉, ⌈limbs /
+// CONV_TARGETS⌉, items) for conv_apply: each of its threads computes one
+// coefficient of CONV_TARGETS target limbs, so every source word is read
+// once per CONV_TARGETS targets instead of once per target (the sources of
+// a batch do not fit in L2). Each target's sum runs in the same order as
+// with one target per thread: the same words.
 //
 // Why conv_overflow equals the CPU bit for bit: the CPU computes, per
 // coefficient, f = 0.0; f += f64(y_i) * (1.0 / f64(p_i)) for i = 0, 1, ...;
@@ -30,37 +37,60 @@
 // rounding error of a half-integer.
 
 #define BX_WG 256u
+#define CONV_TARGETS 8u
 
-extern "C" __global__ void conv_prep(Header h, const u32* cst, const u32* tab, u32* ys) {
+extern "C" __global__ void conv_prep(Header h, const u32* cst, const Operands ops) {
     u32 c;
     if (!coefficient(h, BX_WG, &c)) return;
+    const u32* tab = (const u32*)operand(ops, 2u, 0u);
+    u32* ys = (u32*)operand(ops, 2u, 1u);
     const u32 i = h.limb_start + blockIdx.y;
     const u32 p = modulus(cst, prime_of(h, i));
     const u64 k = (u64)i * h.n + c;
     ys[k] = mul_shoup(ys[k], tab[2u * i], tab[2u * i + 1u], p);
 }
 
-extern "C" __global__ void conv_apply(Header h, const u32* cst, const u32* tab, const u32* ys, u32* out) {
+extern "C" __global__ void conv_apply(Header h, const u32* cst, const Operands ops) {
     u32 c;
     if (!coefficient(h, BX_WG, &c)) return;
+    const u32* tab = (const u32*)operand(ops, 3u, 0u);
+    const u32* ys = (const u32*)operand(ops, 3u, 1u);
+    u32* out = (u32*)operand(ops, 3u, 2u);
     const u32 s = h.arg[0];
-    const u32 limb = h.limb_start + blockIdx.y;
-    const u32 t = prime_of(h, limb);
-    const u32 m = modulus(cst, t);
-    const u32 row = 2u * s + 2u * t * (s + 1u);
-    u32 acc = 0u;
+    const u32 first = h.limb_start + blockIdx.y * CONV_TARGETS;
+    const u32 count = min(CONV_TARGETS, h.limb_start + h.limb_count - first);
+    u32 m[CONV_TARGETS], row[CONV_TARGETS], acc[CONV_TARGETS];
+#pragma unroll
+    for (u32 k = 0; k < CONV_TARGETS; k++) {
+        const u32 t = prime_of(h, first + min(k, count - 1u));
+        m[k] = modulus(cst, t);
+        row[k] = 2u * s + 2u * t * (s + 1u);
+        acc[k] = 0u;
+    }
     for (u32 i = 0; i < s; i++) {
-        acc = add_mod(acc, mul_shoup(ys[(u64)i * h.n + c], tab[row + 2u * i], tab[row + 2u * i + 1u], m), m);
+        const u32 y = ys[(u64)i * h.n + c];
+#pragma unroll
+        for (u32 k = 0; k < CONV_TARGETS; k++) {
+            acc[k] = add_mod(acc[k], mul_shoup(y, tab[row[k] + 2u * i], tab[row[k] + 2u * i + 1u], m[k]), m[k]);
+        }
     }
     if (h.op == 1u) {
-        acc = sub_mod(acc, mul_shoup(ys[(u64)s * h.n + c], tab[row + 2u * s], tab[row + 2u * s + 1u], m), m);
+        const u32 v = ys[(u64)s * h.n + c];
+#pragma unroll
+        for (u32 k = 0; k < CONV_TARGETS; k++) {
+            acc[k] = sub_mod(acc[k], mul_shoup(v, tab[row[k] + 2u * s], tab[row[k] + 2u * s + 1u], m[k]), m[k]);
+        }
     }
-    out[(u64)limb * h.n + c] = acc;
+#pragma unroll
+    for (u32 k = 0; k < CONV_TARGETS; k++) {
+        if (k < count) out[(u64)(first + k) * h.n + c] = acc[k];
+    }
 }
 
-extern "C" __global__ void conv_overflow(Header h, const u32* cst, u32* ys) {
+extern "C" __global__ void conv_overflow(Header h, const u32* cst, const Operands ops) {
     u32 c;
     if (!coefficient(h, BX_WG, &c)) return;
+    u32* ys = (u32*)operand(ops, 1u, 0u);
     const u32 s = h.arg[0];
     double f = 0.0;
     for (u32 i = 0; i < s; i++) {

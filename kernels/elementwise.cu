@@ -3,14 +3,16 @@
 // In/out: [0, q). CPU twin: src/math/limb_ops.rs; results are the unique
 // residues, so bit-exact. WGSL twin: shaders/elementwise.wgsl.
 // Per-limb data: (c, Shoup(c)) at data[2 · (limb − limb_start)].
-// Launch: block EW_WG, one thread per coefficient; grid (⌈N / EW_WG⌉, limbs).
+// Launch: block EW_WG, one thread per coefficient; grid (⌈N / EW_WG⌉, limbs, items).
 
 #define EW_WG 256u
 
-// x op= y; h.op: 0 add, 1 sub, 2 mul.
-extern "C" __global__ void binary(Header h, const u32* cst, u32* x, const u32* y) {
+// x op= y (operands x, y); h.op: 0 add, 1 sub, 2 mul.
+extern "C" __global__ void binary(Header h, const u32* cst, const Operands ops) {
     u32 c;
     if (!coefficient(h, EW_WG, &c)) return;
+    u32* x = (u32*)operand(ops, 2u, 0u);
+    const u32* y = (const u32*)operand(ops, 2u, 1u);
     const u32 limb = h.limb_start + blockIdx.y;
     const u32 g = prime_of(h, limb);
     const u32 q = modulus(cst, g);
@@ -23,10 +25,12 @@ extern "C" __global__ void binary(Header h, const u32* cst, u32* x, const u32* y
     }
 }
 
-// x = op(x); h.op: 0 negate, 1 add c, 2 multiply by c (Shoup).
-extern "C" __global__ void unary(Header h, const u32* cst, u32* x, const u32* data) {
+// x = op(x) (operands x, data); h.op: 0 negate, 1 add c, 2 multiply by c (Shoup).
+extern "C" __global__ void unary(Header h, const u32* cst, const Operands ops) {
     u32 c;
     if (!coefficient(h, EW_WG, &c)) return;
+    u32* x = (u32*)operand(ops, 2u, 0u);
+    const u32* data = (const u32*)operand(ops, 2u, 1u);
     const u32 limb = h.limb_start + blockIdx.y;
     const u32 q = modulus(cst, prime_of(h, limb));
     const u64 i = (u64)limb * h.n + c;
@@ -38,13 +42,26 @@ extern "C" __global__ void unary(Header h, const u32* cst, u32* x, const u32* da
     }
 }
 
-// x = (x − y)·w mod q with per-limb (w, Shoup(w)): the last step of rescale
-// and ModDown (CPU: limb_ops::sub_mul_scalar_assign).
-extern "C" __global__ void sub_mul(Header h, const u32* cst, u32* x, const u32* y, const u32* data) {
+// x = (x − y)·w mod q with per-limb (w, Shoup(w)) (operands x, y, data):
+// the last step of rescale and ModDown (CPU: limb_ops::sub_mul_scalar_assign).
+extern "C" __global__ void sub_mul(Header h, const u32* cst, const Operands ops) {
     u32 c;
     if (!coefficient(h, EW_WG, &c)) return;
+    u32* x = (u32*)operand(ops, 3u, 0u);
+    const u32* y = (const u32*)operand(ops, 3u, 1u);
+    const u32* data = (const u32*)operand(ops, 3u, 2u);
     const u32 limb = h.limb_start + blockIdx.y;
     const u32 q = modulus(cst, prime_of(h, limb));
     const u64 i = (u64)limb * h.n + c;
     x[i] = mul_shoup(x[i] + q - y[i], data[2u * blockIdx.y], data[2u * blockIdx.y + 1u], q);
+}
+
+// dst limbs arg[1] + y = src limbs arg[0] + y for y < limb_count (operands
+// dst, src; no arithmetic, any primes).
+extern "C" __global__ void copy_limbs(Header h, const u32* cst, const Operands ops) {
+    u32 c;
+    if (!coefficient(h, EW_WG, &c)) return;
+    u32* dst = (u32*)operand(ops, 2u, 0u);
+    const u32* src = (const u32*)operand(ops, 2u, 1u);
+    dst[(u64)(h.arg[1] + blockIdx.y) * h.n + c] = src[(u64)(h.arg[0] + blockIdx.y) * h.n + c];
 }

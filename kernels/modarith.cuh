@@ -3,7 +3,8 @@
 // to each family's source before NVRTC compiles it, so compile errors in a
 // family file are reported at (its line + the line count of this file).
 //
-// Every kernel takes `Header h` by value and `const u32* cst` first:
+// Every kernel takes `Header h` by value, `const u32* cst`, then (NTT only)
+// `const u32* tw`, and last `Operands ops` by value:
 //   Header: n (ring degree N), log_n, limb_start (first limb of the buffers
 //     this launch covers; blockIdx.y = limb − limb_start), limb_count,
 //     gshift/qcount/qtotal (limb → prime map, see prime_of), op
@@ -13,6 +14,12 @@
 //     Barrett k, Barrett mu, N^-1, Shoup(N^-1), and 1/q as an IEEE binary64
 //     (mantissa lo, mantissa hi with the hidden bit, unbiased exponent as
 //     i32 bits) — the words of src/backend/device_tables.rs.
+//   ops: the buffers of a batch of independent items that share the header
+//     (same limbs, primes and arguments): item z = blockIdx.z has the
+//     kernel's PER_ITEM operands at ops.p[z · PER_ITEM ..]; each operand is
+//     a device address, or a plain value where a kernel says so. One launch
+//     thus covers batch × limbs × N (the launcher splits batches larger than
+//     MAX_OPERANDS / PER_ITEM). Twin: `Operands` in src/backend/cuda/context.rs.
 //
 // Arithmetic: q < 2^30 (so 4q fits a u32). Products use native 64-bit
 // integers (no 64-bit division). Shoup: a·w − ⌊a·w'/2^32⌋·q for a fixed
@@ -43,6 +50,17 @@ struct Header {
 __device__ __forceinline__ u32 prime_of(const Header& h, u32 limb) {
     u32 k = limb + h.gshift;
     return k < h.qcount ? k : h.qtotal + k - h.qcount;
+}
+
+#define MAX_OPERANDS 256u
+
+struct Operands {
+    u64 p[MAX_OPERANDS];
+};
+
+// Operand j of this block's item, in a kernel with `per_item` operands per item.
+__device__ __forceinline__ u64 operand(const Operands& ops, u32 per_item, u32 j) {
+    return ops.p[blockIdx.z * per_item + j];
 }
 
 __device__ __forceinline__ u32 modulus(const u32* cst, u32 g) {

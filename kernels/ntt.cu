@@ -6,16 +6,24 @@
 // and inverse_scalar; identical twiddles from NttTable::twiddles).
 // Bounds: q < 2^30 (4q fits a u32), N ≤ NTT_TILE².
 // Arguments: tw — per global prime g, 4N words at g·4N: (ψ^bitrev(k), Shoup)
-//   pairs at 2k, then (ψ^−bitrev(k), Shoup) at 2N + 2k; data — the limbs.
+//   pairs at 2k, then (ψ^−bitrev(k), Shoup) at 2N + 2k; operand 0 of each
+//   item — its limbs (data).
 // Header args: arg[0] log2 of the set stride S, arg[1] stages m,
 //   arg[2] log2 of the sets per block C, arg[3] = 1 on the final phase.
 // A phase runs m consecutive butterfly levels whose distances are multiples
 // of S: the elements b·S·2^m + r + k·S (k < 2^m) form a closed set. A block
 // loads C sets with consecutive r (C·2^m ≤ NTT_TILE words) into shared
-// memory, runs the m levels there with a barrier between levels, and writes
-// back. The launcher (src/backend/launch_plan.rs) splits a transform into at
-// most two phases: contiguous tiles (S = 1) and one strided.
-// Launch: block NTT_WG; grid (N / (C·2^m), limbs); shared = 4 · NTT_TILE bytes (static).
+// memory and runs the m levels there in rounds of up to three: in a round
+// of g levels each thread takes units of 2^g elements that those levels
+// combine only among themselves (set indices base + i·2^lo, i < 2^g, lo the
+// round's smallest level distance), holds them in registers, runs the g
+// levels (2^(g−1)·g butterflies) and writes them back — one barrier per
+// round instead of per level. Every butterfly, twiddle and lazy reduction is
+// the one of the level-by-level order, so the results are the same words.
+// Shared memory is addressed through `swizzle` against bank conflicts.
+// The launcher (src/backend/launch_plan.rs) splits a transform into at most
+// two phases: contiguous tiles (S = 1) and one strided.
+// Launch: block NTT_WG; grid (N / (C·2^m), limbs, items); shared = 4 · NTT_TILE bytes (static).
 // WGSL twin: shaders/ntt.wgsl.
 
 #define NTT_WG 256u
@@ -26,98 +34,122 @@ __device__ __forceinline__ u32 ntt_global(u32 base, u32 l, u32 log_cols, u32 str
     return base + (l & ((1u << log_cols) - 1u)) + (l >> log_cols) * stride;
 }
 
-extern "C" __global__ void ntt_forward(Header h, const u32* cst, const u32* tw, u32* data) {
-    __shared__ u32 sh[NTT_TILE];
-    const u32 n = h.n;
-    const u32 limb = h.limb_start + blockIdx.y;
-    const u32 g = prime_of(h, limb);
-    const u32 q = modulus(cst, g);
-    const u32 two_q = 2u * q;
+// Shared-memory word of tile element l: its low five bits XORed with a
+// function of its 32-word row (a bijection within the row), so that the
+// late rounds' accesses at strides of 4 and 32 words, which hit 4 or 8
+// times the same bank, spread over the banks (at most 2 per bank).
+__device__ __forceinline__ u32 swizzle(u32 l) {
+    const u32 row = l >> 5u;
+    return l ^ (((row & 7u) << 2u) | (row & 3u));
+}
+
+// The block's place in its limb: first data word, block index among the
+// limb's blocks of this phase (for the twiddle index), elements of the tile.
+struct Tile {
+    u32 base;
+    u32 block;
+    u32 elems;
+};
+
+__device__ __forceinline__ Tile ntt_tile(const Header& h) {
     const u32 log_stride = h.arg[0], m = h.arg[1], log_cols = h.arg[2];
     const u32 stride = 1u << log_stride;
-    const u32 elems = 1u << (m + log_cols);
     const u32 first = blockIdx.x << log_cols;
     const u32 block = first >> log_stride;
-    const u32 base = limb * n + block * (stride << m) + (first & (stride - 1u));
-    for (u32 l = threadIdx.x; l < elems; l += NTT_WG) {
-        sh[l] = data[ntt_global(base, l, log_cols, stride)];
-    }
-    __syncthreads();
-    const u32 tw_base = g * 4u * n;
-    for (u32 s = 0; s < m; s++) {
-        const u32 log_tk = m - 1u - s;                          // local distance 2^log_tk (in sets)
-        const u32 groups = n >> (log_tk + log_stride + 1u);     // N / (2t)
-        const u32 first_block = groups + (block << (m - 1u - log_tk));
-        for (u32 j = threadIdx.x; j < (elems >> 1u); j += NTT_WG) {
-            const u32 r = j & ((1u << log_cols) - 1u);
-            const u32 kb = j >> log_cols;
-            const u32 ib = kb >> log_tk;
-            const u32 k0 = (ib << (log_tk + 1u)) + (kb & ((1u << log_tk) - 1u));
-            const u32 i0 = (k0 << log_cols) + r;
-            const u32 i1 = i0 + (1u << (log_tk + log_cols));
-            const u32 wi = tw_base + 2u * (first_block + ib);
-            u32 x = sh[i0];                                     // [0, 4q)
-            if (x >= two_q) x -= two_q;
-            const u32 v = mul_shoup_lazy(sh[i1], tw[wi], tw[wi + 1u], q); // [0, 2q)
-            sh[i0] = x + v;
-            sh[i1] = x + two_q - v;
+    const u32 limb = h.limb_start + blockIdx.y;
+    return {limb * h.n + block * (stride << m) + (first & (stride - 1u)), block, 1u << (m + log_cols)};
+}
+
+// One round of G levels on the tile in `sh` (see the header): forward
+// levels from set distance 2^(lo+G−1) down to 2^lo, inverse from 2^lo up.
+template <int G, bool FORWARD>
+__device__ __forceinline__ void ntt_round(u32* sh, const Header& h, const u32* tw, u32 tw_base, u32 block, u32 lo,
+                                          u32 q) {
+    const u32 n = h.n;
+    const u32 log_stride = h.arg[0], m = h.arg[1], log_cols = h.arg[2];
+    const u32 two_q = 2u * q;
+    const u32 units = 1u << (m + log_cols - G);
+    for (u32 u = threadIdx.x; u < units; u += NTT_WG) {
+        const u32 r = u & ((1u << log_cols) - 1u);
+        const u32 ku = u >> log_cols;
+        const u32 base = ((ku >> lo) << (lo + G)) + (ku & ((1u << lo) - 1u));
+        u32 v[1 << G];
+#pragma unroll
+        for (int i = 0; i < (1 << G); i++) v[i] = sh[swizzle(((base + ((u32)i << lo)) << log_cols) + r)];
+#pragma unroll
+        for (int t = 0; t < G; t++) {
+            const int hd = FORWARD ? 1 << (G - 1 - t) : 1 << t;   // pair distance in v
+            const u32 log_tk = FORWARD ? lo + G - 1 - t : lo + t; // level distance 2^log_tk sets
+            const u32 groups = n >> (log_tk + log_stride + 1u);
+            const u32 first_block = groups + (block << (m - 1u - log_tk));
+#pragma unroll
+            for (int i = 0; i < (1 << G); i++) {
+                if (i & hd) continue;
+                const u32 k0 = base + ((u32)i << lo);
+                const u32 wi = tw_base + 2u * (first_block + (k0 >> (log_tk + 1u)));
+                if (FORWARD) {
+                    u32 x = v[i];                                           // [0, 4q)
+                    if (x >= two_q) x -= two_q;
+                    const u32 y = mul_shoup_lazy(v[i + hd], tw[wi], tw[wi + 1u], q); // [0, 2q)
+                    v[i] = x + y;
+                    v[i + hd] = x + two_q - y;
+                } else {
+                    const u32 x = v[i], y = v[i + hd];                      // [0, 2q)
+                    const u32 s = x + y;
+                    v[i] = s >= two_q ? s - two_q : s;
+                    v[i + hd] = mul_shoup_lazy(x + two_q - y, tw[wi], tw[wi + 1u], q);
+                }
+            }
         }
-        __syncthreads();
-    }
-    const bool last = h.arg[3] != 0u;
-    for (u32 l = threadIdx.x; l < elems; l += NTT_WG) {
-        u32 v = sh[l];
-        if (last) {
-            if (v >= two_q) v -= two_q;
-            v = reduce_2q(v, q);
-        }
-        data[ntt_global(base, l, log_cols, stride)] = v;
+#pragma unroll
+        for (int i = 0; i < (1 << G); i++) sh[swizzle(((base + ((u32)i << lo)) << log_cols) + r)] = v[i];
     }
 }
 
-extern "C" __global__ void ntt_inverse(Header h, const u32* cst, const u32* tw, u32* data) {
+// Every level of the phase, in rounds of three (the remainder last).
+template <bool FORWARD>
+__device__ __forceinline__ void ntt_phase(Header h, const u32* cst, const u32* tw, u32* data) {
     __shared__ u32 sh[NTT_TILE];
-    const u32 n = h.n;
-    const u32 limb = h.limb_start + blockIdx.y;
-    const u32 g = prime_of(h, limb);
+    const Tile tile = ntt_tile(h);
+    const u32 g = prime_of(h, h.limb_start + blockIdx.y);
     const u32 q = modulus(cst, g);
-    const u32 two_q = 2u * q;
-    const u32 log_stride = h.arg[0], m = h.arg[1], log_cols = h.arg[2];
-    const u32 stride = 1u << log_stride;
-    const u32 elems = 1u << (m + log_cols);
-    const u32 first = blockIdx.x << log_cols;
-    const u32 block = first >> log_stride;
-    const u32 base = limb * n + block * (stride << m) + (first & (stride - 1u));
-    for (u32 l = threadIdx.x; l < elems; l += NTT_WG) {
-        sh[l] = data[ntt_global(base, l, log_cols, stride)];
+    const u32 m = h.arg[1], log_cols = h.arg[2], stride = 1u << h.arg[0];
+    for (u32 l = threadIdx.x; l < tile.elems; l += NTT_WG) {
+        sh[swizzle(l)] = data[ntt_global(tile.base, l, log_cols, stride)];
     }
     __syncthreads();
-    const u32 tw_base = g * 4u * n + 2u * n;
-    for (u32 log_tk = 0; log_tk < m; log_tk++) {
-        const u32 groups = n >> (log_tk + log_stride + 1u);
-        const u32 first_block = groups + (block << (m - 1u - log_tk));
-        for (u32 j = threadIdx.x; j < (elems >> 1u); j += NTT_WG) {
-            const u32 r = j & ((1u << log_cols) - 1u);
-            const u32 kb = j >> log_cols;
-            const u32 ib = kb >> log_tk;
-            const u32 k0 = (ib << (log_tk + 1u)) + (kb & ((1u << log_tk) - 1u));
-            const u32 i0 = (k0 << log_cols) + r;
-            const u32 i1 = i0 + (1u << (log_tk + log_cols));
-            const u32 wi = tw_base + 2u * (first_block + ib);
-            const u32 u = sh[i0];                               // [0, 2q)
-            const u32 v = sh[i1];                               // [0, 2q)
-            const u32 s = u + v;
-            sh[i0] = s >= two_q ? s - two_q : s;
-            sh[i1] = mul_shoup_lazy(u + two_q - v, tw[wi], tw[wi + 1u], q);
-        }
+    const u32 tw_base = g * 4u * h.n + (FORWARD ? 0u : 2u * h.n);
+    for (u32 done = 0; done < m;) {
+        const u32 levels = min(3u, m - done);
+        // Forward levels run from distance 2^(m−1) down, inverse from 2^0 up.
+        const u32 lo = FORWARD ? m - done - levels : done;
+        if (levels == 3u) ntt_round<3, FORWARD>(sh, h, tw, tw_base, tile.block, lo, q);
+        else if (levels == 2u) ntt_round<2, FORWARD>(sh, h, tw, tw_base, tile.block, lo, q);
+        else ntt_round<1, FORWARD>(sh, h, tw, tw_base, tile.block, lo, q);
         __syncthreads();
+        done += levels;
     }
     const bool last = h.arg[3] != 0u;
     const u32 n_inv = cst[g * CST_STRIDE + 3u];
     const u32 n_inv_shoup = cst[g * CST_STRIDE + 4u];
-    for (u32 l = threadIdx.x; l < elems; l += NTT_WG) {
-        u32 v = sh[l];
-        if (last) v = mul_shoup(v, n_inv, n_inv_shoup, q);
-        data[ntt_global(base, l, log_cols, stride)] = v;
+    for (u32 l = threadIdx.x; l < tile.elems; l += NTT_WG) {
+        u32 v = sh[swizzle(l)];
+        if (last) {
+            if (FORWARD) {
+                if (v >= 2u * q) v -= 2u * q;
+                v = reduce_2q(v, q);
+            } else {
+                v = mul_shoup(v, n_inv, n_inv_shoup, q);
+            }
+        }
+        data[ntt_global(tile.base, l, log_cols, stride)] = v;
     }
+}
+
+extern "C" __global__ void ntt_forward(Header h, const u32* cst, const u32* tw, const Operands ops) {
+    ntt_phase<true>(h, cst, tw, (u32*)operand(ops, 1u, 0u));
+}
+
+extern "C" __global__ void ntt_inverse(Header h, const u32* cst, const u32* tw, const Operands ops) {
+    ntt_phase<false>(h, cst, tw, (u32*)operand(ops, 1u, 0u));
 }

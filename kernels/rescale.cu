@@ -1,16 +1,18 @@
 // rescale.cu — centered lift of the dropped limb into the remaining primes.
-// Layout: limb-major. In: y = the polynomial, whose limb arg[0] (`last`, a
+// Layout: limb-major; operands x, y. In: y = the polynomial, whose limb arg[0] (`last`, a
 // Q prime) holds coefficients (after an inverse NTT). Out: x[i] =
 // [centered(y[last])]_{q_i} for the limbs i the header covers (coefficient
 // domain; the launcher then runs the forward NTT and sub_mul). CPU twin:
 // CpuBackend::rescale; WGSL twin: shaders/rescale.wgsl. Values in [0, q).
-// Launch: block RS_WG, one thread per coefficient; grid (⌈N / RS_WG⌉, limbs).
+// Launch: block RS_WG, one thread per coefficient; grid (⌈N / RS_WG⌉, limbs, items).
 
 #define RS_WG 256u
 
-extern "C" __global__ void rescale_lift(Header h, const u32* cst, u32* x, const u32* y) {
+extern "C" __global__ void rescale_lift(Header h, const u32* cst, const Operands ops) {
     u32 c;
     if (!coefficient(h, RS_WG, &c)) return;
+    u32* x = (u32*)operand(ops, 2u, 0u);
+    const u32* y = (const u32*)operand(ops, 2u, 1u);
     const u32 last = h.arg[0];
     const u32 q_last = modulus(cst, last);
     const u32 limb = h.limb_start + blockIdx.y;

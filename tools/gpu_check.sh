@@ -8,7 +8,10 @@
 #      --ops ntt,ntt_poly,mul_relin,rescale,rotate --json
 #   4. DESILO FHE (desilofhe-cu1xx matching the driver's CUDA version) at the
 #      same ring sizes and closest depths, via tools/bench_desilo.py
-#   5. the CPU backend on all cores at n14, for reference
+#   5. optional: a baseline hetl build ($BASELINE_BIN) at n16, for a
+#      same-run before/after; the wgpu backend on the GPU through Vulkan
+#      (differential tests if $WGPU_DIFF_BIN, then its benchmark at n14)
+#   6. the CPU backend on all cores at n14, for reference
 # Everything goes under $OUT (default ./gpu_check_out): one log per step,
 # bench JSON lines in bench_*.jsonl, and summary.txt with every step's status.
 #
@@ -22,7 +25,12 @@
 # nvidia-cuda-nvrtc wheel (as .ci/run leaves it in ~/.cache/hetl-ci) or a
 # pip-installed one; it is linked as libnvrtc.so, the first name cudarc loads.
 #
-# Usage: OUT=/some/dir [GPU_CHECK_BUDGET=360] [HETL_BIN=..] [CUDA_DIFF_BIN=..] [WHEELS=..] bash tools/gpu_check.sh
+# Vulkan: the NVIDIA driver's ICD is used when a Vulkan loader is present;
+# VULKAN_DEBS names a folder of .debs to unpack where there is none
+# (libvulkan1, and the libglvnd libraries the NVIDIA ICD links against).
+#
+# Usage: OUT=/some/dir [GPU_CHECK_BUDGET=360] [HETL_BIN=..] [CUDA_DIFF_BIN=..] [WHEELS=..]
+#        [BASELINE_BIN=..] [WGPU_DIFF_BIN=..] [VULKAN_DEBS=..] bash tools/gpu_check.sh
 set -uo pipefail
 cd "$(dirname "$0")/.."
 
@@ -107,7 +115,7 @@ HETL_REQUIRE_CUDA=1 step cuda_diff 120 "${DIFF[@]}" --test-threads 4
 OPS="ntt,ntt_poly,mul_relin,rescale,rotate"
 bench_cuda() {
     step "bench_cuda_$1" 70 "${HETL[@]}" bench --backend cuda --preset "$1" --batch 1,8,64 --samples 5 --ops "$OPS" --json
-    grep '^{' "$OUT/bench_cuda_$1.log" >"$OUT/bench_cuda_$1.jsonl"
+    grep -s '^{' "$OUT/bench_cuda_$1.log" >"$OUT/bench_cuda_$1.jsonl"
 }
 bench_cuda n16
 
@@ -127,15 +135,47 @@ else
 fi
 if [ -n "$cu" ]; then
     step desilo_bench 90 python3 tools/bench_desilo.py --max-level 36 --max-level 7 --max-level 17 --batch 1,8,64
-    grep '^{' "$OUT/desilo_bench.log" >"$OUT/bench_desilo.jsonl"
+    grep -s '^{' "$OUT/desilo_bench.log" >"$OUT/bench_desilo.jsonl"
 fi
 
-# 4b. The same at n14 and n15.
+# 5. Before/after on the same machine, then wgpu through Vulkan.
+if [ -n "${BASELINE_BIN:-}" ]; then
+    step bench_baseline_n16 70 "$BASELINE_BIN" bench --backend cuda --preset n16 --batch 1,8,64 --samples 5 \
+        --ops "$OPS" --json
+    grep -s '^{' "$OUT/bench_baseline_n16.log" >"$OUT/bench_baseline_n16.jsonl"
+fi
+if ! ldconfig -p 2>/dev/null | grep -q 'libvulkan.so.1' && [ -n "${VULKAN_DEBS:-}" ]; then
+    for deb in "$VULKAN_DEBS"/*.deb; do dpkg -x "$deb" /; done
+    ldconfig && log "Vulkan loader and libglvnd unpacked from $VULKAN_DEBS"
+fi
+for icd in /usr/local/nvidia/share/vulkan/icd.d/nvidia_icd.json /usr/share/vulkan/icd.d/nvidia_icd.json \
+    /etc/vulkan/icd.d/nvidia_icd.json; do
+    if [ -e "$icd" ]; then export VK_DRIVER_FILES="$icd"; log "Vulkan ICD: $icd"; break; fi
+done
+export WGPU_BACKEND=vulkan VK_LOADER_DEBUG=error
+if [ -n "${WGPU_DIFF_BIN:-}" ]; then
+    HETL_REQUIRE_WGPU=1 step wgpu_diff 90 "$WGPU_DIFF_BIN" --test-threads 4
+fi
+step bench_wgpu_n14 60 "${HETL[@]}" bench --backend wgpu --preset n14 --batch 1,8,64 --samples 3 --ops "$OPS" --json
+grep -s '^{' "$OUT/bench_wgpu_n14.log" >"$OUT/bench_wgpu_n14.jsonl"
+
+# 5b. CUDA at n14 and n15; where the device time of mul_relin goes at n16.
 bench_cuda n14
 bench_cuda n15
+step profile_cuda_n16 40 "${HETL[@]}" bench --backend cuda --preset n16 --batch 1,64 --samples 1 \
+    --ops mul_relin,rotate,rescale --profile --json
+grep -s '"profile"' "$OUT/profile_cuda_n16.log" >"$OUT/profile_cuda_n16.jsonl"
 
-# 5. The CPU backend on every core, for reference.
+# 5c. Setup 2 end to end (encrypted training of the head on the bundled
+# features) on the GPU and on the CPU, at n14 and n16.
+for preset in n14 n16; do
+    step "train_cuda_$preset" 60 "${HETL[@]}" train --backend cuda --preset "$preset" --report "$OUT/train_cuda_$preset.json"
+    step "train_cpu_$preset" 60 "${HETL[@]}" train --backend cpu --threads "$(nproc)" --preset "$preset" \
+        --report "$OUT/train_cpu_$preset.json"
+done
+
+# 6. The CPU backend on every core, for reference.
 step bench_cpu_n14 40 "${HETL[@]}" bench --backend cpu --threads "$(nproc)" --preset n14 --batch 1,8 --samples 3 \
     --ops "$OPS" --json
-grep '^{' "$OUT/bench_cpu_n14.log" >"$OUT/bench_cpu_n14.jsonl"
+grep -s '^{' "$OUT/bench_cpu_n14.log" >"$OUT/bench_cpu_n14.jsonl"
 log "done; results in $OUT"

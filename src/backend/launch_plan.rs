@@ -9,7 +9,7 @@ use super::{Basis, Elementwise};
 /// Maps a buffer's limb index to a global prime index (`prime_of` in
 /// `shaders/modarith.wgsl` and `kernels/modarith.cuh`): limb k is Q prime
 /// k + shift while that is below `q_count`, else a P prime.
-#[derive(Clone, Copy, Debug)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(crate) struct LimbMap {
     /// Added to the limb index before the Q/P decision.
     pub(crate) shift: u32,
@@ -92,7 +92,7 @@ pub(crate) const CONV_CENTERED: u32 = 1;
 /// What a kernel launch covers: limbs of the bound buffers (one workgroup
 /// or block row each), their primes, and the kernel-specific operation
 /// selector and argument words (`H_OP`, `H_ARG ..` in WGSL; `op`, `arg` in CUDA).
-#[derive(Clone, Debug)]
+#[derive(Clone, Debug, PartialEq, Eq)]
 pub(crate) struct Launch {
     /// Limbs of the bound buffers.
     pub(crate) limbs: Range<usize>,

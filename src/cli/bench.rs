@@ -1,6 +1,7 @@
 //! `hetl bench`: times CKKS primitives and operations, as a table or as JSON
 //! lines (op, backend, n, limbs, dnum, batch, median_us, ops_per_s, ...).
 
+use std::collections::BTreeMap;
 use std::time::Instant;
 
 use anyhow::{Context as _, Result, bail};
@@ -13,7 +14,7 @@ use super::common::{BackendChoice, load_preset, make_context};
 use crate::backend::Basis;
 use crate::ckks::{Ciphertext, Context, EvaluationKeys, KeyBundle, Plaintext, PublicKey, SecretKey};
 use crate::math::sampling::Csprng;
-use crate::sched::OpKind;
+use crate::sched::{OpKind, OpStats};
 
 /// Operations `hetl bench` knows, in run order (the linear-algebra ones,
 /// [`LINALG_OPS`], before `precision`).
@@ -62,6 +63,11 @@ pub struct Args {
     /// Print JSON lines instead of a table.
     #[arg(long)]
     json: bool,
+    /// After timing each op and batch size, run it once more with the
+    /// scheduler waiting after every primitive and report where the device
+    /// time goes, per primitive kind (µs per op; an extra line or row).
+    #[arg(long)]
+    profile: bool,
 }
 
 /// Inputs shared by all timed operations.
@@ -159,7 +165,7 @@ pub fn run(args: &Args) -> Result<()> {
         }
         for &batch in &args.batch {
             bar.set_message(format!("{op} × {batch}"));
-            let (limbs, median_us) = time_op(&mut fx, op, batch, args.samples)?;
+            let (limbs, median_us, _) = time_op(&mut fx, op, batch, args.samples, false)?;
             let ops_per_s = batch as f64 * 1e6 / median_us;
             let p = fx.ctx.params();
             let counts = fx.plan(op).map(LinalgPlan::counts);
@@ -188,11 +194,43 @@ pub fn run(args: &Args) -> Result<()> {
                     println!("{op:<10} {limbs:>6} {:>6} {batch:>6} {median_us:>14.1} {ops_per_s:>12.1}", p.dnum());
                 });
             }
+            if args.profile {
+                let breakdown = profile_op(&mut fx, op, batch)?;
+                bar.suspend(|| print_profile(op, batch, &breakdown, args.json, &fx));
+            }
             bar.inc(1);
         }
     }
     bar.finish_and_clear();
     Ok(())
+}
+
+/// Device µs per op and submissions per batch, by primitive kind, of one
+/// blocking run of `batch` × `op`.
+fn profile_op(fx: &mut Fixture, op: &str, batch: usize) -> Result<Vec<(OpKind, f64, u64)>> {
+    fx.ctx.sched().set_blocking(true);
+    let run = time_op(fx, op, batch, 1, true);
+    fx.ctx.sched().set_blocking(false);
+    let kinds = run?.2.unwrap_or_default();
+    Ok(kinds.into_iter().map(|(k, s)| (k, s.total.as_secs_f64() * 1e6 / batch as f64, s.count)).collect())
+}
+
+fn print_profile(op: &str, batch: usize, breakdown: &[(OpKind, f64, u64)], json: bool, fx: &Fixture) {
+    if json {
+        let us: serde_json::Map<_, _> = breakdown
+            .iter()
+            .map(|(k, us, _)| (json!(k).as_str().unwrap_or("?").to_string(), json!(round3(*us))))
+            .collect();
+        let calls: serde_json::Map<_, _> =
+            breakdown.iter().map(|(k, _, n)| (json!(k).as_str().unwrap_or("?").to_string(), json!(n))).collect();
+        let p = fx.ctx.params();
+        let line = json!({"op": op, "what": "profile", "backend": fx.ctx.sched().backend_name(), "preset": p.name(),
+            "batch": batch, "us_per_op": us, "submissions": calls});
+        println!("{line}");
+    } else {
+        let parts: Vec<String> = breakdown.iter().map(|(k, us, n)| format!("{k:?} {us:.1} µs ({n}×)")).collect();
+        println!("  profile per op: {}", parts.join(", "));
+    }
 }
 
 fn unit(rng: &mut Csprng) -> f64 {
@@ -203,14 +241,20 @@ fn round3(x: f64) -> f64 {
     (x * 1000.0).round() / 1000.0
 }
 
+/// Limbs, median µs and (when asked) the per-kind profile of a timed op.
+type TimedOp = (usize, f64, Option<BTreeMap<OpKind, OpStats>>);
+
 /// Median wall time (µs) of `batch` independent runs of `op`, over `samples`
 /// samples after one warm-up; inputs are prepared outside the clock, and the
 /// clock stops when the device has finished.
-fn time_op(fx: &mut Fixture, op: &str, batch: usize, samples: usize) -> Result<(usize, f64)> {
+/// With `profile`, also the scheduler's per-kind totals over the last
+/// sample's timed window.
+fn time_op(fx: &mut Fixture, op: &str, batch: usize, samples: usize, profile: bool) -> Result<TimedOp> {
     let params = fx.ctx.params().clone();
     let top = params.max_level();
     let limbs = params.q_limbs(top);
     let mut times = Vec::with_capacity(samples);
+    let mut window = None;
     for sample in 0..=samples {
         let elapsed = match op {
             "ntt" | "intt" | "ntt_poly" => {
@@ -226,7 +270,7 @@ fn time_op(fx: &mut Fixture, op: &str, batch: usize, samples: usize) -> Result<(
                 let mut refs: Vec<_> = polys.iter_mut().collect();
                 fx.ctx.synchronize()?;
                 let forward = op != "intt";
-                let start = Instant::now();
+                let start = begin(fx, profile);
                 fx.ctx.sched().submit(if forward { OpKind::Ntt } else { OpKind::Intt }, |b| {
                     if forward { b.ntt_forward(&mut refs) } else { b.ntt_inverse(&mut refs) }
                 })?;
@@ -234,7 +278,7 @@ fn time_op(fx: &mut Fixture, op: &str, batch: usize, samples: usize) -> Result<(
                 start.elapsed()
             }
             "encode" => {
-                let start = Instant::now();
+                let start = begin(fx, profile);
                 for _ in 0..batch {
                     fx.ctx.encode(&fx.values, top, params.scale(top))?;
                 }
@@ -243,7 +287,7 @@ fn time_op(fx: &mut Fixture, op: &str, batch: usize, samples: usize) -> Result<(
             "encrypt" => {
                 let pt = fx.ctx.encode(&fx.values, top, params.scale(top))?;
                 fx.ctx.synchronize()?;
-                let start = Instant::now();
+                let start = begin(fx, profile);
                 for _ in 0..batch {
                     fx.ctx.encrypt(&pt, &fx.pk, &mut fx.rng)?;
                 }
@@ -258,7 +302,7 @@ fn time_op(fx: &mut Fixture, op: &str, batch: usize, samples: usize) -> Result<(
                 let pairs: Vec<(&Ciphertext, &Ciphertext)> = cts.iter().map(|ct| (ct, &other)).collect();
                 fx.ctx.synchronize()?;
                 // The whole batch goes through the batched (`*_many`) operations.
-                let start = Instant::now();
+                let start = begin(fx, profile);
                 match op {
                     "decrypt" => {
                         for ct in &cts {
@@ -282,9 +326,20 @@ fn time_op(fx: &mut Fixture, op: &str, batch: usize, samples: usize) -> Result<(
         if sample > 0 {
             times.push(elapsed.as_secs_f64() * 1e6);
         }
+        if profile {
+            window = Some(fx.ctx.sched().profile().by_kind());
+        }
     }
     times.sort_by(f64::total_cmp);
-    Ok((ntt_limbs(op, limbs), times[times.len() / 2]))
+    Ok((ntt_limbs(op, limbs), times[times.len() / 2], window))
+}
+
+/// Starts a timed window: the clock, and a fresh profile when profiling.
+fn begin(fx: &Fixture, profile: bool) -> Instant {
+    if profile {
+        fx.ctx.sched().profile().reset();
+    }
+    Instant::now()
 }
 
 /// Limbs of the polynomials `op` works on: one for the per-limb transforms,

@@ -21,6 +21,8 @@ pub(super) const NTT_TILE: u32 = 2048;
 /// Threads per block of every one-thread-per-coefficient kernel (`EW_WG`,
 /// `TS_WG`, `AUT_WG`, `KS_WG`, `RS_WG`, `BX_WG` in their files).
 pub(super) const COEFF_WG: u32 = 256;
+/// Target limbs per thread of `conv_apply` (`CONV_TARGETS` in basis_ext.cu).
+const CONV_TARGETS: u32 = 8;
 
 /// Every kernel: its function name and the family (file) that defines it.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -37,11 +39,12 @@ pub(super) enum Kernel {
     ConvPrep,
     ConvApply,
     ConvOverflow,
+    CopyLimbs,
 }
 
 impl Kernel {
     /// Every kernel (`kernel as usize` indexes it).
-    const ALL: [Self; 12] = [
+    const ALL: [Self; 13] = [
         Self::NttForward,
         Self::NttInverse,
         Self::Binary,
@@ -54,6 +57,7 @@ impl Kernel {
         Self::ConvPrep,
         Self::ConvApply,
         Self::ConvOverflow,
+        Self::CopyLimbs,
     ];
 
     /// (family file, function name).
@@ -71,6 +75,23 @@ impl Kernel {
             Self::ConvPrep => ("basis_ext.cu", "conv_prep"),
             Self::ConvApply => ("basis_ext.cu", "conv_apply"),
             Self::ConvOverflow => ("basis_ext.cu", "conv_overflow"),
+            Self::CopyLimbs => ("elementwise.cu", "copy_limbs"),
+        }
+    }
+
+    /// Limbs per block row (grid y) of one launch.
+    fn limbs_per_block(self) -> u32 {
+        if self == Self::ConvApply { CONV_TARGETS } else { 1 }
+    }
+
+    /// Operands per batch item (the `per_item` its source passes to `operand`).
+    pub(super) fn per_item(self) -> usize {
+        match self {
+            Self::NttForward | Self::NttInverse | Self::ConvOverflow => 1,
+            Self::Binary | Self::Unary | Self::RescaleLift | Self::ConvPrep | Self::CopyLimbs => 2,
+            Self::SubMul | Self::Automorphism | Self::ConvApply => 3,
+            Self::KeySwitchDigit => 5,
+            Self::Tensor => 7,
         }
     }
 }
@@ -92,6 +113,20 @@ pub(super) struct Header {
 
 // SAFETY: a #[repr(C)] struct of u32 only, laid out as `Header` in modarith.cuh.
 unsafe impl DeviceRepr for Header {}
+
+/// Operand words per launch (`MAX_OPERANDS` in modarith.cuh).
+pub(super) const MAX_OPERANDS: usize = 256;
+
+/// The operands of a batch of items (`Operands` in modarith.cuh), passed
+/// by value: item z's operands are words z·per_item .. of `p`.
+#[repr(C)]
+#[derive(Clone, Copy)]
+struct Operands {
+    p: [u64; MAX_OPERANDS],
+}
+
+// SAFETY: a #[repr(C)] array of u64, laid out as `Operands` in modarith.cuh.
+unsafe impl DeviceRepr for Operands {}
 
 /// Why the CUDA driver cannot be used, checked without any call that
 /// could panic (cudarc panics when a library it needs is missing).
@@ -169,21 +204,24 @@ impl Device {
         self.ctx.bind_to_thread().map_err(driver_error(op, 0))
     }
 
-    /// Launches `kernel` on `grid` (x, limbs) blocks of `block` threads with
-    /// the header of `launch` at degree 2^`log_n`, then `ptrs` (device
-    /// addresses: `cst` first, then the kernel's buffers).
+    /// Launches `kernel` with the header of `launch` at degree 2^`log_n` on
+    /// (`grid_x`, limbs / limbs per block, items) blocks of `block` threads: `fixed` device
+    /// addresses (`cst` first) and then `operands`, `kernel.per_item()` words
+    /// per item. Batches beyond [`MAX_OPERANDS`] words take several launches.
     pub(super) fn launch(
         &self,
         kernel: Kernel,
-        grid_x: u32,
-        block: u32,
+        (grid_x, block): (u32, u32),
         launch: &Launch,
         (log_n, q_total): (u32, usize),
-        ptrs: &[u64],
+        fixed: &[u64],
+        operands: &[u64],
     ) -> Result<()> {
-        if launch.limbs.is_empty() {
+        let per_item = kernel.per_item();
+        if launch.limbs.is_empty() || operands.is_empty() {
             return Ok(());
         }
+        debug_assert_eq!(operands.len() % per_item, 0, "{kernel:?}: operands not a whole number of items");
         let header = Header {
             n: 1 << log_n,
             log_n,
@@ -195,22 +233,32 @@ impl Device {
             op: launch.op,
             arg: launch.args,
         };
-        let cfg = LaunchConfig {
-            grid_dim: (grid_x, launch.limbs.len() as u32, 1),
-            block_dim: (block, 1, 1),
-            shared_mem_bytes: 0,
-        };
         let function = &self.functions[kernel as usize];
-        let mut builder = self.stream.launch_builder(function);
-        builder.arg(&header);
-        for p in ptrs {
-            builder.arg(p);
+        for chunk in operands.chunks(MAX_OPERANDS / per_item * per_item) {
+            let mut words = Operands { p: [0; MAX_OPERANDS] };
+            words.p[..chunk.len()].copy_from_slice(chunk);
+            let cfg = LaunchConfig {
+                grid_dim: (
+                    grid_x,
+                    (launch.limbs.len() as u32).div_ceil(kernel.limbs_per_block()),
+                    (chunk.len() / per_item) as u32,
+                ),
+                block_dim: (block, 1, 1),
+                shared_mem_bytes: 0,
+            };
+            let mut builder = self.stream.launch_builder(function);
+            builder.arg(&header);
+            for p in fixed {
+                builder.arg(p);
+            }
+            builder.arg(&words);
+            // SAFETY: the argument list matches the kernel's signature in
+            // kernels/*.cu (header, the fixed addresses, the operands), and
+            // every address is a live allocation of this backend's pool
+            // that covers the limbs the header names (checked by the callers).
+            unsafe { builder.launch(cfg) }.map(drop).map_err(driver_error(kernel.names().1, 0))?;
         }
-        // SAFETY: the argument list matches the kernel's signature in
-        // kernels/*.cu (header, then one device address per pointer), and
-        // every address is a live allocation of this backend's pool that
-        // covers the limbs the header names (checked by the callers).
-        unsafe { builder.launch(cfg) }.map(drop).map_err(driver_error(kernel.names().1, 0))
+        Ok(())
     }
 }
 
@@ -267,6 +315,7 @@ mod tests {
             ("keyswitch.cu", "KS_WG", COEFF_WG),
             ("rescale.cu", "RS_WG", COEFF_WG),
             ("basis_ext.cu", "BX_WG", COEFF_WG),
+            ("basis_ext.cu", "CONV_TARGETS", CONV_TARGETS),
         ];
         for (family, name, value) in consts {
             let decl = format!("#define {name} {value}u");
@@ -274,6 +323,8 @@ mod tests {
         }
         let modarith = include_str!("../../../kernels/modarith.cuh");
         assert!(modarith.contains(&format!("#define CST_STRIDE {CST_STRIDE}u")));
+        assert!(modarith.contains(&format!("#define MAX_OPERANDS {MAX_OPERANDS}u")));
+        assert_eq!(std::mem::size_of::<Operands>(), 8 * MAX_OPERANDS);
         assert_eq!(std::mem::size_of::<Header>(), 48);
     }
 
@@ -284,6 +335,20 @@ mod tests {
             let (family, name) = k.names();
             let decl = format!("extern \"C\" __global__ void {name}(");
             assert!(source(family).contains(&decl), "{family} lacks {name}");
+        }
+    }
+
+    #[test]
+    fn operands_per_item_match_the_kernels() {
+        for k in Kernel::ALL {
+            let (family, name) = k.names();
+            let text = source(family);
+            let start = text.find(&format!("void {name}(")).expect("kernel");
+            let body = &text[start..text[start + 1..].find("extern \"C\"").map_or(text.len(), |e| start + 1 + e)];
+            let calls: Vec<&str> = body.split("operand(ops, ").skip(1).collect();
+            assert!(!calls.is_empty(), "{name} reads no operand");
+            let per_item = format!("{}u,", k.per_item());
+            assert!(calls.iter().all(|c| c.starts_with(&per_item)), "{name}: operand() calls disagree with per_item");
         }
     }
 }

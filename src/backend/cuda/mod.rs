@@ -7,12 +7,16 @@
 //! Polynomials stay resident in device memory from a pool (`pool.rs`);
 //! every copy and launch goes to one stream in call order and calls return
 //! without waiting, except [`Backend::download`] and
-//! [`Backend::synchronize`]. Prime constants and twiddles are uploaded once,
-//! conversion tables on first use; the words and launch geometry are the
-//! wgpu backend's (`device_tables.rs`, `launch_plan.rs`), and each primitive
-//! runs the same kernel sequence as its wgpu twin, so every result equals
-//! [`super::cpu::CpuBackend`]'s bit for bit (ModDown's overflow count uses
-//! the CPU's f64 operations exactly, see `kernels/basis_ext.cu`).
+//! [`Backend::synchronize`]. A batched call runs each step once for the
+//! whole batch: items whose launches agree (limbs, primes, arguments) share
+//! one kernel launch over batch × limbs × N (`Operands` in
+//! `kernels/modarith.cuh`). Prime constants and twiddles are uploaded once,
+//! conversion and rescaling tables on first use; the words and launch
+//! geometry are the wgpu backend's (`device_tables.rs`, `launch_plan.rs`),
+//! and each primitive runs the same kernel sequence as its wgpu twin, so
+//! every result equals [`super::cpu::CpuBackend`]'s bit for bit (ModDown's
+//! overflow count uses the CPU's f64 operations exactly, see
+//! `kernels/basis_ext.cu`).
 //!
 //! Without a driver or NVRTC, [`CudaBackend::new`] returns
 //! [`BackendError::DriverUnavailable`]; nothing here panics for that.
@@ -24,6 +28,7 @@ mod context;
 mod pool;
 
 use std::collections::HashMap;
+use std::ops::Range;
 use std::sync::{Arc, Mutex, PoisonError};
 
 pub use self::compile::{FAMILIES, compile_cubin, compile_ptx, nvrtc_available, nvrtc_version};
@@ -52,8 +57,29 @@ pub struct CudaBackend {
     cst: CudaBuffer,
     /// 4N twiddle words per global prime (ntt.cu).
     tw: CudaBuffer,
-    conversions: Mutex<HashMap<Vec<usize>, Arc<CudaBuffer>>>,
+    tables: Mutex<HashMap<Table, Arc<CudaBuffer>>>,
 }
+
+/// Constant tables uploaded on first use (words of `device_tables.rs`).
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+enum Table {
+    /// Basis conversion from these global primes (`basis_ext.cu`).
+    Conversion(Vec<usize>),
+    /// P^-1 mod each of the first `q` primes, P of `p` primes (ModDown).
+    PInverse { q: usize, p: usize },
+    /// q_last^-1 mod each prime below `last` (rescale).
+    QLastInverse(usize),
+}
+
+/// One item of a batched launch: its launch plan and operand words.
+type Item = (Launch, Vec<u64>);
+
+/// Limbs of a buffer to transform: address, limb range, primes.
+type NttItem = (u64, Range<usize>, LimbMap);
+
+/// Limbs to copy: (source address, first source limb, destination address,
+/// first destination limb, limb count).
+type CopyItem = (u64, usize, u64, usize, usize);
 
 impl CudaBackend {
     /// Opens CUDA device `ordinal`, builds its kernels (NVRTC, or the disk
@@ -72,7 +98,7 @@ impl CudaBackend {
         let pool = Pool::new(Arc::clone(&dev.stream));
         let (cst_words, tw_words) = constants_and_twiddles(&ring);
         let (cst, tw) = (upload_words(&dev, &pool, &cst_words)?, upload_words(&dev, &pool, &tw_words)?);
-        Ok(Self { ring, dev, pool, cst, tw, conversions: Mutex::default() })
+        Ok(Self { ring, dev, pool, cst, tw, tables: Mutex::default() })
     }
 
     /// The device's name and the NVRTC target its kernels were built for.
@@ -116,53 +142,58 @@ impl CudaBackend {
         upload_words(&self.dev, &self.pool, words)
     }
 
-    /// One thread per coefficient of `launch.limbs`; `ptrs` after `cst`.
-    fn coefficients(&self, kernel: Kernel, launch: &Launch, ptrs: &[u64]) -> Result<()> {
+    /// Runs `kernel` (`fixed` addresses after `cst`, grid x `grid_x` blocks
+    /// of `block` threads) over `items`: one launch per distinct launch plan.
+    fn batched(&self, kernel: Kernel, (grid_x, block): (u32, u32), fixed: &[u64], items: Vec<Item>) -> Result<()> {
+        let mut groups: Vec<Item> = Vec::new();
+        for (launch, operands) in items {
+            match groups.iter_mut().find(|(l, _)| *l == launch) {
+                Some((_, words)) => words.extend(operands),
+                None => groups.push((launch, operands)),
+            }
+        }
         let mut all = vec![self.cst.ptr()];
-        all.extend(ptrs);
-        let grid_x = (self.n() as u32).div_ceil(COEFF_WG);
-        self.dev.launch(kernel, grid_x, COEFF_WG, launch, self.shape(), &all)
+        all.extend(fixed);
+        for (launch, operands) in &groups {
+            self.dev.launch(kernel, (grid_x, block), launch, self.shape(), &all, operands)?;
+        }
+        Ok(())
     }
 
-    /// Forward or inverse NTT of `limbs` of the buffer at `data` (primes by
-    /// `map`), in the phases of [`ntt_phases`] (see `ntt.cu`).
-    fn ntt(&self, data: u64, limbs: std::ops::Range<usize>, map: LimbMap, forward: bool) -> Result<()> {
+    /// One thread per coefficient of each item's limbs.
+    fn coefficients(&self, kernel: Kernel, items: Vec<Item>) -> Result<()> {
+        self.batched(kernel, ((self.n() as u32).div_ceil(COEFF_WG), COEFF_WG), &[], items)
+    }
+
+    /// Forward or inverse NTT of the given limbs of every item, in the
+    /// phases of [`ntt_phases`] (see `ntt.cu`), each one launch per distinct
+    /// limb range.
+    fn ntt(&self, items: &[NttItem], forward: bool) -> Result<()> {
         let kernel = if forward { Kernel::NttForward } else { Kernel::NttInverse };
         let phases = ntt_phases(self.ring.log_n, NTT_TILE, forward);
         let count = phases.len();
         for (i, phase) in phases.into_iter().enumerate() {
             let last = u32::from(i + 1 == count);
-            let launch = Launch::new(limbs.clone(), map).args([phase.log_stride, phase.stages, phase.log_cols, last]);
-            let ptrs = [self.cst.ptr(), self.tw.ptr(), data];
-            self.dev.launch(kernel, phase.groups(self.ring.log_n), NTT_WG, &launch, self.shape(), &ptrs)?;
+            let args = [phase.log_stride, phase.stages, phase.log_cols, last];
+            let launches =
+                items.iter().map(|(ptr, limbs, map)| (Launch::new(limbs.clone(), *map).args(args), vec![*ptr]));
+            let grid = (phase.groups(self.ring.log_n), NTT_WG);
+            self.batched(kernel, grid, &[self.tw.ptr()], launches.collect())?;
         }
         Ok(())
     }
 
-    /// Copies `limbs` limbs from limb `src_limb` of `src` to limb `dst_limb` of `dst`.
-    fn copy_limbs(
-        &self,
-        src: &CudaBuffer,
-        src_limb: usize,
-        dst: &CudaBuffer,
-        dst_limb: usize,
-        limbs: usize,
-    ) -> Result<()> {
-        let (n, bytes) = (self.n(), limbs * self.n() * 4);
-        if bytes == 0 {
-            return Ok(());
-        }
-        // SAFETY: both ranges lie inside live allocations of this pool (the
-        // callers size them by basis), and the copy is ordered on the stream.
-        unsafe {
-            cudarc::driver::result::memcpy_dtod_async(
-                dst.limb(dst_limb, n),
-                src.limb(src_limb, n),
-                bytes,
-                self.dev.stream.cu_stream(),
-            )
-        }
-        .map_err(driver_error("copy", bytes))
+    /// Copies limbs between buffers (see [`CopyItem`]), one launch per
+    /// distinct shape.
+    fn copy_limbs(&self, items: impl IntoIterator<Item = CopyItem>) -> Result<()> {
+        let items = items
+            .into_iter()
+            .map(|(src, src_limb, dst, dst_limb, limbs)| {
+                let launch = Launch::new(0..limbs, LimbMap::q_from(0)).args([src_limb as u32, dst_limb as u32, 0, 0]);
+                (launch, vec![dst, src])
+            })
+            .collect();
+        self.coefficients(Kernel::CopyLimbs, items)
     }
 
     /// Fills all of `buffer` (every allocated word) with zeros.
@@ -173,55 +204,42 @@ impl CudaBackend {
             .map_err(driver_error("clear", bytes))
     }
 
-    /// The conversion table from the global primes `sources` (layout in
-    /// `basis_ext.cu`), uploaded on first use.
-    fn conversion(&self, sources: &[usize]) -> Result<Arc<CudaBuffer>> {
-        let mut cache = self.conversions.lock().unwrap_or_else(PoisonError::into_inner);
-        if let Some(t) = cache.get(sources) {
+    /// The constant table `key`, uploaded on first use.
+    fn table(&self, key: Table) -> Result<Arc<CudaBuffer>> {
+        let mut cache = self.tables.lock().unwrap_or_else(PoisonError::into_inner);
+        if let Some(t) = cache.get(&key) {
             return Ok(Arc::clone(t));
         }
-        let table = Arc::new(self.upload_data(&conversion_words(&self.ring, sources))?);
-        cache.insert(sources.to_vec(), Arc::clone(&table));
+        let words = match &key {
+            Table::Conversion(sources) => conversion_words(&self.ring, sources),
+            Table::PInverse { q, p } => p_inverse_pairs(&self.ring, *q, *p),
+            Table::QLastInverse(last) => q_last_inverse_pairs(&self.ring, *last),
+        };
+        let table = Arc::new(self.upload_data(&words)?);
+        cache.insert(key, Arc::clone(&table));
         Ok(table)
     }
 
     /// Forward or inverse NTT of every limb of every polynomial.
     fn ntt_all(&self, op: &'static str, polys: &[&mut DevicePoly], forward: bool) -> Result<()> {
+        let items = polys
+            .iter()
+            .map(|p| Ok((self.buffer(op, p)?.ptr(), 0..p.basis.limbs(), LimbMap::basis(p.basis))))
+            .collect::<Result<Vec<_>>>()?;
         self.dev.bind(op)?;
-        for p in polys {
-            let ptr = self.buffer(op, p)?.ptr();
-            self.ntt(ptr, 0..p.basis.limbs(), LimbMap::basis(p.basis), forward)?;
-        }
-        Ok(())
+        self.ntt(&items, forward)
     }
+}
 
-    /// ModUp of one source at `input` (see [`Backend::mod_up`]) into new
-    /// polynomials of `out_basis`.
-    fn mod_up_one(&self, input: &CudaBuffer, out_basis: Basis, alpha: usize) -> Result<Vec<DevicePoly>> {
-        let out_map = LimbMap::basis(out_basis);
-        let mut outs = Vec::new();
-        for digit in digit_ranges(out_basis.q, alpha) {
-            let s = digit.len();
-            let table = self.conversion(&digit.clone().collect::<Vec<_>>())?;
-            let (coef, out) = (self.alloc(s)?, self.alloc(out_basis.limbs())?);
-            let source_map = LimbMap::q_from(digit.start);
-            // The digit's own limbs pass through; the rest is converted.
-            self.copy_limbs(input, digit.start, &coef, 0, s)?;
-            self.copy_limbs(input, digit.start, &out, digit.start, s)?;
-            self.ntt(coef.ptr(), 0..s, source_map, false)?;
-            let args = [s as u32, 0, 0, 0];
-            self.coefficients(Kernel::ConvPrep, &Launch::new(0..s, source_map).args(args), &[table.ptr(), coef.ptr()])?;
-            for targets in [0..digit.start, digit.end..out_basis.limbs()] {
-                if !targets.is_empty() {
-                    let apply = Launch::new(targets.clone(), out_map).args(args);
-                    self.coefficients(Kernel::ConvApply, &apply, &[table.ptr(), coef.ptr(), out.ptr()])?;
-                    self.ntt(out.ptr(), targets, out_map, true)?;
-                }
-            }
-            outs.push(self.poly(out_basis, out));
-        }
-        Ok(outs)
-    }
+/// One digit of one ModUp source: its Q limbs, conversion table, the
+/// digit's coefficients and the extended output.
+struct ModUpDigit {
+    source: usize,
+    limbs: Range<usize>,
+    table: Arc<CudaBuffer>,
+    coef: CudaBuffer,
+    out: CudaBuffer,
+    out_basis: Basis,
 }
 
 /// A new pooled allocation holding `words`.
@@ -274,17 +292,13 @@ impl Backend for CudaBackend {
     }
 
     fn copy(&self, polys: &[&DevicePoly]) -> Result<Vec<DevicePoly>> {
-        let inputs = polys.iter().map(|p| self.buffer("copy", p)).collect::<Result<Vec<_>>>()?;
+        let inputs = self.ptrs("copy", polys)?;
         self.dev.bind("copy")?;
-        polys
-            .iter()
-            .zip(inputs)
-            .map(|(p, input)| {
-                let out = self.alloc(p.basis.limbs())?;
-                self.copy_limbs(input, 0, &out, 0, p.basis.limbs())?;
-                Ok(self.poly(p.basis, out))
-            })
-            .collect()
+        let outs = polys.iter().map(|p| self.alloc(p.basis.limbs())).collect::<Result<Vec<_>>>()?;
+        let items =
+            polys.iter().zip(&inputs).zip(&outs).map(|((p, &src), out)| (src, 0, out.ptr(), 0, p.basis.limbs()));
+        self.copy_limbs(items)?;
+        Ok(polys.iter().zip(outs).map(|(p, out)| self.poly(p.basis, out)).collect())
     }
 
     fn zeroize(&self, poly: &mut DevicePoly) -> Result<()> {
@@ -312,45 +326,57 @@ impl Backend for CudaBackend {
 
     fn elementwise(&self, op: Elementwise, dst: &mut [&mut DevicePoly], src: &[&DevicePoly]) -> Result<()> {
         validate::elementwise(dst, src)?;
+        let items = dst
+            .iter()
+            .zip(src)
+            .map(|(d, s)| {
+                let launch = Launch::new(0..d.basis.limbs(), LimbMap::basis(d.basis)).op(binary_op(op));
+                Ok((launch, vec![self.buffer("elementwise", d)?.ptr(), self.buffer("elementwise", s)?.ptr()]))
+            })
+            .collect::<Result<Vec<_>>>()?;
         self.dev.bind("elementwise")?;
-        for (d, s) in dst.iter().zip(src) {
-            let ptrs = [self.buffer("elementwise", d)?.ptr(), self.buffer("elementwise", s)?.ptr()];
-            let launch = Launch::new(0..d.basis.limbs(), LimbMap::basis(d.basis)).op(binary_op(op));
-            self.coefficients(Kernel::Binary, &launch, &ptrs)?;
-        }
-        Ok(())
+        self.coefficients(Kernel::Binary, items)
     }
 
     fn negate(&self, dst: &mut [&mut DevicePoly]) -> Result<()> {
+        let items = dst
+            .iter()
+            .map(|d| {
+                let launch = Launch::new(0..d.basis.limbs(), LimbMap::basis(d.basis)).op(UNARY_NEGATE);
+                // The data operand is unused by the negation.
+                Ok((launch, vec![self.buffer("negate", d)?.ptr(), 0]))
+            })
+            .collect::<Result<Vec<_>>>()?;
         self.dev.bind("negate")?;
-        for d in dst.iter() {
-            let launch = Launch::new(0..d.basis.limbs(), LimbMap::basis(d.basis)).op(UNARY_NEGATE);
-            // The data pointer is unused by the negation.
-            self.coefficients(Kernel::Unary, &launch, &[self.buffer("negate", d)?.ptr(), 0])?;
-        }
-        Ok(())
+        self.coefficients(Kernel::Unary, items)
     }
 
     fn scalar(&self, op: ScalarOp, dst: &mut [&mut DevicePoly], per_limb: &[u32]) -> Result<()> {
         validate::scalar(dst, per_limb)?;
         self.dev.bind("scalar")?;
+        let code = if op == ScalarOp::Mul { UNARY_MUL } else { UNARY_ADD };
+        // The per-limb words depend on the basis only: one upload per basis.
+        let mut words_of: Vec<(Basis, CudaBuffer)> = Vec::new();
+        let mut items = Vec::with_capacity(dst.len());
         for d in dst.iter() {
             let basis = d.basis;
-            let words: Vec<u32> = per_limb
-                .iter()
-                .enumerate()
-                .flat_map(|(k, &c)| {
-                    let m = self.ring.modulus(basis.global(k, &self.ring));
-                    let c = m.reduce_u64(c.into());
-                    [c, if op == ScalarOp::Mul { m.shoup(c) } else { 0 }]
-                })
-                .collect();
-            let data = self.upload_data(&words)?;
-            let code = if op == ScalarOp::Mul { UNARY_MUL } else { UNARY_ADD };
+            if !words_of.iter().any(|(b, _)| *b == basis) {
+                let words: Vec<u32> = per_limb
+                    .iter()
+                    .enumerate()
+                    .flat_map(|(k, &c)| {
+                        let m = self.ring.modulus(basis.global(k, &self.ring));
+                        let c = m.reduce_u64(c.into());
+                        [c, if op == ScalarOp::Mul { m.shoup(c) } else { 0 }]
+                    })
+                    .collect();
+                words_of.push((basis, self.upload_data(&words)?));
+            }
+            let data = words_of.iter().find(|(b, _)| *b == basis).map(|(_, w)| w.ptr()).unwrap_or_default();
             let launch = Launch::new(0..basis.limbs(), LimbMap::basis(basis)).op(code);
-            self.coefficients(Kernel::Unary, &launch, &[self.buffer("scalar", d)?.ptr(), data.ptr()])?;
+            items.push((launch, vec![self.buffer("scalar", d)?.ptr(), data]));
         }
-        Ok(())
+        self.coefficients(Kernel::Unary, items)
     }
 
     fn tensor(&self, pairs: &[TensorPair]) -> Result<Vec<[DevicePoly; 3]>> {
@@ -360,58 +386,108 @@ impl Backend for CudaBackend {
             .map(|[[a0, a1], [b0, b1]]| self.ptrs("tensor", &[a0, a1, b0, b1]))
             .collect::<Result<Vec<_>>>()?;
         self.dev.bind("tensor")?;
-        bases
+        let outs = bases
+            .iter()
+            .map(|b| Ok([self.alloc(b.limbs())?, self.alloc(b.limbs())?, self.alloc(b.limbs())?]))
+            .collect::<Result<Vec<_>>>()?;
+        let items = bases
             .iter()
             .zip(inputs)
-            .map(|(basis, mut ptrs)| {
-                let outs = [self.alloc(basis.limbs())?, self.alloc(basis.limbs())?, self.alloc(basis.limbs())?];
-                ptrs.extend(outs.iter().map(CudaBuffer::ptr));
-                self.coefficients(Kernel::Tensor, &Launch::new(0..basis.limbs(), LimbMap::basis(*basis)), &ptrs)?;
-                Ok(outs.map(|o| self.poly(*basis, o)))
+            .zip(&outs)
+            .map(|((basis, mut ptrs), out)| {
+                ptrs.extend(out.iter().map(CudaBuffer::ptr));
+                (Launch::new(0..basis.limbs(), LimbMap::basis(*basis)), ptrs)
             })
-            .collect()
+            .collect();
+        self.coefficients(Kernel::Tensor, items)?;
+        Ok(bases.iter().zip(outs).map(|(basis, out)| out.map(|o| self.poly(*basis, o))).collect())
     }
 
     fn automorphism(&self, src: &[(&DevicePoly, u64)]) -> Result<Vec<DevicePoly>> {
         src.iter().try_for_each(|&(_, g)| validate::galois(g, self.n()))?;
         let inputs = src.iter().map(|(p, _)| self.buffer("automorphism", p)).collect::<Result<Vec<_>>>()?;
         self.dev.bind("automorphism")?;
-        src.iter()
-            .zip(inputs)
-            .map(|(&(p, galois), input)| {
-                let out = self.alloc(p.basis.limbs())?;
-                let launch = Launch::new(0..p.basis.limbs(), LimbMap::basis(p.basis)).args([galois as u32, 0, 0, 0]);
-                self.coefficients(Kernel::Automorphism, &launch, &[out.ptr(), input.ptr()])?;
-                Ok(self.poly(p.basis, out))
+        let outs = src.iter().map(|(p, _)| self.alloc(p.basis.limbs())).collect::<Result<Vec<_>>>()?;
+        let items = src
+            .iter()
+            .zip(&inputs)
+            .zip(&outs)
+            .map(|((&(p, galois), input), out)| {
+                // The Galois element is an operand, so mixed rotations share a launch.
+                (Launch::new(0..p.basis.limbs(), LimbMap::basis(p.basis)), vec![out.ptr(), input.ptr(), galois])
             })
-            .collect()
+            .collect();
+        self.coefficients(Kernel::Automorphism, items)?;
+        Ok(src.iter().zip(outs).map(|(&(p, _), out)| self.poly(p.basis, out)).collect())
     }
 
     fn mod_up(&self, src: &[&DevicePoly], alpha: usize, p: usize) -> Result<Vec<Vec<DevicePoly>>> {
         src.iter().try_for_each(|s| validate::mod_up(s.basis, alpha, p, &self.ring))?;
-        let inputs = src.iter().map(|s| self.buffer("mod_up", s)).collect::<Result<Vec<_>>>()?;
+        let inputs = self.ptrs("mod_up", src)?;
         self.dev.bind("mod_up")?;
-        src.iter().zip(inputs).map(|(s, input)| self.mod_up_one(input, Basis { q: s.basis.q, p }, alpha)).collect()
+        let mut digits = Vec::new();
+        for (source, s) in src.iter().enumerate() {
+            let out_basis = Basis { q: s.basis.q, p };
+            for limbs in digit_ranges(out_basis.q, alpha) {
+                let table = self.table(Table::Conversion(limbs.clone().collect()))?;
+                let (coef, out) = (self.alloc(limbs.len())?, self.alloc(out_basis.limbs())?);
+                digits.push(ModUpDigit { source, limbs, table, coef, out, out_basis });
+            }
+        }
+        // The digit's own limbs pass through; the rest is converted.
+        self.copy_limbs(digits.iter().flat_map(|d| {
+            let (input, start, len) = (inputs[d.source], d.limbs.start, d.limbs.len());
+            [(input, start, d.coef.ptr(), 0, len), (input, start, d.out.ptr(), start, len)]
+        }))?;
+        let coefs: Vec<NttItem> =
+            digits.iter().map(|d| (d.coef.ptr(), 0..d.limbs.len(), LimbMap::q_from(d.limbs.start))).collect();
+        self.ntt(&coefs, false)?;
+        let args = |d: &ModUpDigit| [d.limbs.len() as u32, 0, 0, 0];
+        let prep = digits.iter().map(|d| {
+            let launch = Launch::new(0..d.limbs.len(), LimbMap::q_from(d.limbs.start)).args(args(d));
+            (launch, vec![d.table.ptr(), d.coef.ptr()])
+        });
+        self.coefficients(Kernel::ConvPrep, prep.collect())?;
+        let targets: Vec<(&ModUpDigit, Range<usize>)> = digits
+            .iter()
+            .flat_map(|d| [0..d.limbs.start, d.limbs.end..d.out_basis.limbs()].map(|t| (d, t)))
+            .filter(|(_, t)| !t.is_empty())
+            .collect();
+        let apply = targets.iter().map(|(d, t)| {
+            let launch = Launch::new(t.clone(), LimbMap::basis(d.out_basis)).args(args(d));
+            (launch, vec![d.table.ptr(), d.coef.ptr(), d.out.ptr()])
+        });
+        self.coefficients(Kernel::ConvApply, apply.collect())?;
+        let outs: Vec<NttItem> =
+            targets.iter().map(|(d, t)| (d.out.ptr(), t.clone(), LimbMap::basis(d.out_basis))).collect();
+        self.ntt(&outs, true)?;
+        let mut extended: Vec<Vec<DevicePoly>> = src.iter().map(|_| Vec::new()).collect();
+        for d in digits {
+            extended[d.source].push(self.poly(d.out_basis, d.out));
+        }
+        Ok(extended)
     }
 
     fn key_switch_inner(&self, jobs: &[KeySwitchJob]) -> Result<Vec<[DevicePoly; 2]>> {
         let bases = jobs.iter().map(validate::key_switch_inner).collect::<Result<Vec<_>>>()?;
         let op = "key_switch_inner";
         self.dev.bind(op)?;
-        jobs.iter()
-            .zip(&bases)
-            .map(|(job, basis)| {
-                let outs = [self.alloc(basis.limbs())?, self.alloc(basis.limbs())?];
-                for (j, (d, [kb, ka])) in job.digits.iter().zip(job.key).enumerate() {
-                    let mut ptrs = self.ptrs(op, &[d, kb, ka])?;
-                    ptrs.extend(outs.iter().map(CudaBuffer::ptr));
-                    let args = [kb.basis.q as u32, u32::from(j == 0), ka.basis.q as u32, 0];
-                    let launch = Launch::new(0..basis.limbs(), LimbMap::basis(*basis)).args(args);
-                    self.coefficients(Kernel::KeySwitchDigit, &launch, &ptrs)?;
-                }
-                Ok(outs.map(|o| self.poly(*basis, o)))
-            })
-            .collect()
+        let outs =
+            bases.iter().map(|b| Ok([self.alloc(b.limbs())?, self.alloc(b.limbs())?])).collect::<Result<Vec<_>>>()?;
+        // Digit j of every job in one launch; digit 0 writes, later ones accumulate.
+        let digits = jobs.iter().map(|job| job.digits.len()).max().unwrap_or(0);
+        for j in 0..digits {
+            let mut items = Vec::new();
+            for ((job, basis), out) in jobs.iter().zip(&bases).zip(&outs) {
+                let (Some(d), Some([kb, ka])) = (job.digits.get(j), job.key.get(j)) else { continue };
+                let mut ptrs = self.ptrs(op, &[d, kb, ka])?;
+                ptrs.extend(out.iter().map(CudaBuffer::ptr));
+                let args = [kb.basis.q as u32, u32::from(j == 0), ka.basis.q as u32, 0];
+                items.push((Launch::new(0..basis.limbs(), LimbMap::basis(*basis)).args(args), ptrs));
+            }
+            self.coefficients(Kernel::KeySwitchDigit, items)?;
+        }
+        Ok(bases.iter().zip(outs).map(|(basis, out)| out.map(|o| self.poly(*basis, o))).collect())
     }
 
     fn mod_down(&self, polys: &mut [&mut DevicePoly]) -> Result<()> {
@@ -421,25 +497,40 @@ impl Backend for CudaBackend {
         }
         self.dev.bind("mod_down")?;
         let q_total = self.ring.q.len();
+        let bases: Vec<Basis> = polys.iter().map(|p| p.basis).collect();
+        let ptrs = polys.iter().map(|p| self.buffer("mod_down", p).map(CudaBuffer::ptr)).collect::<Result<Vec<_>>>()?;
+        let mut scratch = Vec::with_capacity(polys.len());
+        for &Basis { q, p } in &bases {
+            let table = self.table(Table::Conversion((q_total..q_total + p).collect()))?;
+            let p_inv = self.table(Table::PInverse { q, p })?;
+            scratch.push((table, p_inv, self.alloc(p + 1)?, self.alloc(q)?));
+        }
+        let each = || bases.iter().zip(&ptrs).zip(&scratch).map(|((b, &x), (t, pi, ys, conv))| (b, x, t, pi, ys, conv));
+        // Coefficients of the P part, then their exact centered value mod each Q prime.
+        self.copy_limbs(each().map(|(b, x, _, _, ys, _)| (x, b.q, ys.ptr(), 0, b.p)))?;
+        self.ntt(&each().map(|(b, _, _, _, ys, _)| (ys.ptr(), 0..b.p, LimbMap::p())).collect::<Vec<_>>(), false)?;
+        let args = |b: &Basis| [b.p as u32, 0, 0, 0];
+        let prep = each()
+            .map(|(b, _, t, _, ys, _)| (Launch::new(0..b.p, LimbMap::p()).args(args(b)), vec![t.ptr(), ys.ptr()]));
+        self.coefficients(Kernel::ConvPrep, prep.collect())?;
+        let overflow =
+            each().map(|(b, _, _, _, ys, _)| (Launch::new(0..1, LimbMap::p()).args(args(b)), vec![ys.ptr()]));
+        self.coefficients(Kernel::ConvOverflow, overflow.collect())?;
+        let apply = each().map(|(b, _, t, _, ys, conv)| {
+            let launch = Launch::new(0..b.q, LimbMap::q_from(0)).op(CONV_CENTERED).args(args(b));
+            (launch, vec![t.ptr(), ys.ptr(), conv.ptr()])
+        });
+        self.coefficients(Kernel::ConvApply, apply.collect())?;
+        self.ntt(
+            &each().map(|(b, _, _, _, _, conv)| (conv.ptr(), 0..b.q, LimbMap::q_from(0))).collect::<Vec<_>>(),
+            true,
+        )?;
+        // x = (x − conv)·P^-1 on the Q limbs.
+        let sub_mul = each()
+            .map(|(b, x, _, pi, _, conv)| (Launch::new(0..b.q, LimbMap::basis(*b)), vec![x, conv.ptr(), pi.ptr()]));
+        self.coefficients(Kernel::SubMul, sub_mul.collect())?;
         for poly in polys.iter_mut() {
-            let Basis { q, p } = poly.basis;
-            let table = self.conversion(&(q_total..q_total + p).collect::<Vec<_>>())?;
-            let (ys, conv) = (self.alloc(p + 1)?, self.alloc(q)?);
-            let buffer = self.buffer("mod_down", poly)?;
-            let args = [p as u32, 0, 0, 0];
-            // Coefficients of the P part, then their exact centered value mod each Q prime.
-            self.copy_limbs(buffer, q, &ys, 0, p)?;
-            self.ntt(ys.ptr(), 0..p, LimbMap::p(), false)?;
-            self.coefficients(Kernel::ConvPrep, &Launch::new(0..p, LimbMap::p()).args(args), &[table.ptr(), ys.ptr()])?;
-            self.coefficients(Kernel::ConvOverflow, &Launch::new(0..1, LimbMap::p()).args(args), &[ys.ptr()])?;
-            let apply = Launch::new(0..q, LimbMap::q_from(0)).op(CONV_CENTERED).args(args);
-            self.coefficients(Kernel::ConvApply, &apply, &[table.ptr(), ys.ptr(), conv.ptr()])?;
-            self.ntt(conv.ptr(), 0..q, LimbMap::q_from(0), true)?;
-            // x = (x − conv)·P^-1 on the Q limbs.
-            let p_inv = self.upload_data(&p_inverse_pairs(&self.ring, q, p))?;
-            let sub_mul = Launch::new(0..q, LimbMap::basis(poly.basis));
-            self.coefficients(Kernel::SubMul, &sub_mul, &[buffer.ptr(), conv.ptr(), p_inv.ptr()])?;
-            poly.basis = Basis::q(q);
+            poly.basis = Basis::q(poly.basis.q);
         }
         Ok(())
     }
@@ -453,21 +544,28 @@ impl Backend for CudaBackend {
             return Ok(());
         }
         self.dev.bind("rescale")?;
+        let ptrs = polys.iter().map(|p| self.buffer("rescale", p).map(CudaBuffer::ptr)).collect::<Result<Vec<_>>>()?;
+        let qs: Vec<usize> = polys.iter().map(|p| p.basis.q).collect();
+        let lifted = qs.iter().map(|q| self.alloc(q - 1)).collect::<Result<Vec<_>>>()?;
+        for k in 0..drop {
+            // The k-th dropped limb of every polynomial, the top one first.
+            let lasts: Vec<usize> = qs.iter().map(|q| q - 1 - k).collect();
+            let inverses = lasts.iter().map(|&l| self.table(Table::QLastInverse(l))).collect::<Result<Vec<_>>>()?;
+            let each =
+                || ptrs.iter().zip(&lasts).zip(&lifted).zip(&inverses).map(|(((&x, &l), lf), inv)| (x, l, lf, inv));
+            // Coefficients of the dropped limb, centered into each remaining prime.
+            self.ntt(&each().map(|(x, l, _, _)| (x, l..l + 1, LimbMap::q_from(0))).collect::<Vec<_>>(), false)?;
+            let lift = each().map(|(x, l, lf, _)| {
+                (Launch::new(0..l, LimbMap::q_from(0)).args([l as u32, 0, 0, 0]), vec![lf.ptr(), x])
+            });
+            self.coefficients(Kernel::RescaleLift, lift.collect())?;
+            self.ntt(&each().map(|(_, l, lf, _)| (lf.ptr(), 0..l, LimbMap::q_from(0))).collect::<Vec<_>>(), true)?;
+            let sub_mul =
+                each().map(|(x, l, lf, inv)| (Launch::new(0..l, LimbMap::q_from(0)), vec![x, lf.ptr(), inv.ptr()]));
+            self.coefficients(Kernel::SubMul, sub_mul.collect())?;
+        }
         for poly in polys.iter_mut() {
-            let q = poly.basis.q;
-            let lifted = self.alloc(q - 1)?;
-            let buffer = self.buffer("rescale", poly)?.ptr();
-            for last in (q - drop..q).rev() {
-                // Coefficients of the dropped limb, centered into each remaining prime.
-                self.ntt(buffer, last..last + 1, LimbMap::q_from(0), false)?;
-                let lift = Launch::new(0..last, LimbMap::q_from(0)).args([last as u32, 0, 0, 0]);
-                self.coefficients(Kernel::RescaleLift, &lift, &[lifted.ptr(), buffer])?;
-                self.ntt(lifted.ptr(), 0..last, LimbMap::q_from(0), true)?;
-                let inv = self.upload_data(&q_last_inverse_pairs(&self.ring, last))?;
-                let sub_mul = Launch::new(0..last, LimbMap::q_from(0));
-                self.coefficients(Kernel::SubMul, &sub_mul, &[buffer, lifted.ptr(), inv.ptr()])?;
-            }
-            poly.basis = Basis::q(q - drop);
+            poly.basis = Basis::q(poly.basis.q - drop);
         }
         Ok(())
     }

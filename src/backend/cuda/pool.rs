@@ -100,11 +100,6 @@ impl CudaBuffer {
         self.ptr
     }
 
-    /// Device address of limb `limb` of `n` words.
-    pub(super) fn limb(&self, limb: usize, n: usize) -> u64 {
-        self.ptr + (limb * n * 4) as u64
-    }
-
     /// Allocated words (at least the requested ones).
     pub(super) fn words(&self) -> usize {
         self.words
