@@ -1,22 +1,29 @@
-// keyswitch.cu — one digit of the key-switching inner product.
-// Layout: limb-major; operands d, kb, ka, ob, oa. The digit d has basis {h.qcount, p}; the key
-// polynomials kb and ka {arg[0], resp. arg[2] Q limbs, p}: digit limb k <
-// h.qcount reads key limb k, a P limb k reads key limb (Q limbs) + k − h.qcount.
-// In/out: [0, q). (ob, oa) = (d·kb, d·ka) when arg[1] = 1 (first digit),
-// else += (mod q). CPU twin: CpuBackend::key_switch_inner (same residues);
-// WGSL twin: shaders/keyswitch.wgsl.
+// keyswitch.cu — the key-switching inner product, up to KS_DIGITS digits per
+// launch: (ob, oa) = Σ_j (d_j·kb_j, d_j·ka_j), written when arg[1] = 1 (the
+// first launch of a product), else added to (ob, oa) — one read of every
+// digit and key limb and one write of the outputs, instead of a
+// read-modify-write of the outputs per digit.
+// Layout: limb-major. Operands per item: ob, oa, then (d_j, kb_j, ka_j) for
+// j < KS_DIGITS (unused slots beyond arg[3] digits are 0). Each digit d_j
+// has basis {h.qcount, p}; the key polynomials kb_j and ka_j {arg[0], resp.
+// arg[2] Q limbs, p}: digit limb k < h.qcount reads key limb k, a P limb k
+// reads key limb (Q limbs) + k − h.qcount.
+// In/out: [0, q). The sum is taken mod q in digit order; every partial sum
+// is the unique residue, so the words equal the CPU's (CpuBackend::
+// key_switch_inner) and the one-digit-per-launch order's. WGSL twin:
+// shaders/keyswitch.wgsl (one digit per dispatch).
+// Header args: arg[0] key Q limbs of kb, arg[1] first, arg[2] key Q limbs of
+// ka, arg[3] digits in this launch (1..KS_DIGITS).
 // Launch: block KS_WG, one thread per coefficient; grid (⌈N / KS_WG⌉, limbs, items).
 
 #define KS_WG 256u
+#define KS_DIGITS 4u
 
-extern "C" __global__ void key_switch_digit(Header h, const u32* cst, const Operands ops) {
+extern "C" __global__ void key_switch_inner(Header h, const u32* cst, const Operands ops) {
     u32 c;
     if (!coefficient(h, KS_WG, &c)) return;
-    const u32* d = (const u32*)operand(ops, 5u, 0u);
-    const u32* kb = (const u32*)operand(ops, 5u, 1u);
-    const u32* ka = (const u32*)operand(ops, 5u, 2u);
-    u32* ob = (u32*)operand(ops, 5u, 3u);
-    u32* oa = (u32*)operand(ops, 5u, 4u);
+    u32* ob = (u32*)operand(ops, 14u, 0u);
+    u32* oa = (u32*)operand(ops, 14u, 1u);
     const u32 limb = h.limb_start + blockIdx.y;
     const u32 g = prime_of(h, limb);
     const u32 q = modulus(cst, g);
@@ -24,12 +31,18 @@ extern "C" __global__ void key_switch_digit(Header h, const u32* cst, const Oper
     const u64 i = (u64)limb * h.n + c;
     const u64 jb = (u64)(limb < qd ? limb : h.arg[0] + limb - qd) * h.n + c;
     const u64 ja = (u64)(limb < qd ? limb : h.arg[2] + limb - qd) * h.n + c;
-    const u32 dv = d[i];
-    u32 pb = mul_mod(cst, g, dv, kb[jb]);
-    u32 pa = mul_mod(cst, g, dv, ka[ja]);
+    u32 pb = 0u, pa = 0u;
     if (h.arg[1] == 0u) {
-        pb = add_mod(pb, ob[i], q);
-        pa = add_mod(pa, oa[i], q);
+        pb = ob[i];
+        pa = oa[i];
+    }
+    for (u32 j = 0; j < h.arg[3]; j++) {
+        const u32* d = (const u32*)operand(ops, 14u, 2u + 3u * j);
+        const u32* kb = (const u32*)operand(ops, 14u, 3u + 3u * j);
+        const u32* ka = (const u32*)operand(ops, 14u, 4u + 3u * j);
+        const u32 dv = d[i];
+        pb = add_mod(mul_mod(cst, g, dv, kb[jb]), pb, q);
+        pa = add_mod(mul_mod(cst, g, dv, ka[ja]), pa, q);
     }
     ob[i] = pb;
     oa[i] = pa;

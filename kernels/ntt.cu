@@ -20,7 +20,6 @@
 // levels (2^(g−1)·g butterflies) and writes them back — one barrier per
 // round instead of per level. Every butterfly, twiddle and lazy reduction is
 // the one of the level-by-level order, so the results are the same words.
-// Shared memory is addressed through `swizzle` against bank conflicts.
 // The launcher (src/backend/launch_plan.rs) splits a transform into at most
 // two phases: contiguous tiles (S = 1) and one strided.
 // Launch: block NTT_WG; grid (N / (C·2^m), limbs, items); shared = 4 · NTT_TILE bytes (static).
@@ -32,15 +31,6 @@
 // Offset in `data` of local element l (set-major in k, column-minor in r).
 __device__ __forceinline__ u32 ntt_global(u32 base, u32 l, u32 log_cols, u32 stride) {
     return base + (l & ((1u << log_cols) - 1u)) + (l >> log_cols) * stride;
-}
-
-// Shared-memory word of tile element l: its low five bits XORed with a
-// function of its 32-word row (a bijection within the row), so that the
-// late rounds' accesses at strides of 4 and 32 words, which hit 4 or 8
-// times the same bank, spread over the banks (at most 2 per bank).
-__device__ __forceinline__ u32 swizzle(u32 l) {
-    const u32 row = l >> 5u;
-    return l ^ (((row & 7u) << 2u) | (row & 3u));
 }
 
 // The block's place in its limb: first data word, block index among the
@@ -75,7 +65,7 @@ __device__ __forceinline__ void ntt_round(u32* sh, const Header& h, const u32* t
         const u32 base = ((ku >> lo) << (lo + G)) + (ku & ((1u << lo) - 1u));
         u32 v[1 << G];
 #pragma unroll
-        for (int i = 0; i < (1 << G); i++) v[i] = sh[swizzle(((base + ((u32)i << lo)) << log_cols) + r)];
+        for (int i = 0; i < (1 << G); i++) v[i] = sh[((base + ((u32)i << lo)) << log_cols) + r];
 #pragma unroll
         for (int t = 0; t < G; t++) {
             const int hd = FORWARD ? 1 << (G - 1 - t) : 1 << t;   // pair distance in v
@@ -86,23 +76,24 @@ __device__ __forceinline__ void ntt_round(u32* sh, const Header& h, const u32* t
             for (int i = 0; i < (1 << G); i++) {
                 if (i & hd) continue;
                 const u32 k0 = base + ((u32)i << lo);
-                const u32 wi = tw_base + 2u * (first_block + (k0 >> (log_tk + 1u)));
+                // (twiddle, Shoup) pair in one 8-byte load: tw is 256-byte aligned, wi even.
+                const uint2 w = *(const uint2*)(tw + tw_base + 2u * (first_block + (k0 >> (log_tk + 1u))));
                 if (FORWARD) {
                     u32 x = v[i];                                           // [0, 4q)
                     if (x >= two_q) x -= two_q;
-                    const u32 y = mul_shoup_lazy(v[i + hd], tw[wi], tw[wi + 1u], q); // [0, 2q)
+                    const u32 y = mul_shoup_lazy(v[i + hd], w.x, w.y, q); // [0, 2q)
                     v[i] = x + y;
                     v[i + hd] = x + two_q - y;
                 } else {
                     const u32 x = v[i], y = v[i + hd];                      // [0, 2q)
                     const u32 s = x + y;
                     v[i] = s >= two_q ? s - two_q : s;
-                    v[i + hd] = mul_shoup_lazy(x + two_q - y, tw[wi], tw[wi + 1u], q);
+                    v[i + hd] = mul_shoup_lazy(x + two_q - y, w.x, w.y, q);
                 }
             }
         }
 #pragma unroll
-        for (int i = 0; i < (1 << G); i++) sh[swizzle(((base + ((u32)i << lo)) << log_cols) + r)] = v[i];
+        for (int i = 0; i < (1 << G); i++) sh[((base + ((u32)i << lo)) << log_cols) + r] = v[i];
     }
 }
 
@@ -115,7 +106,7 @@ __device__ __forceinline__ void ntt_phase(Header h, const u32* cst, const u32* t
     const u32 q = modulus(cst, g);
     const u32 m = h.arg[1], log_cols = h.arg[2], stride = 1u << h.arg[0];
     for (u32 l = threadIdx.x; l < tile.elems; l += NTT_WG) {
-        sh[swizzle(l)] = data[ntt_global(tile.base, l, log_cols, stride)];
+        sh[l] = data[ntt_global(tile.base, l, log_cols, stride)];
     }
     __syncthreads();
     const u32 tw_base = g * 4u * h.n + (FORWARD ? 0u : 2u * h.n);
@@ -133,7 +124,7 @@ __device__ __forceinline__ void ntt_phase(Header h, const u32* cst, const u32* t
     const u32 n_inv = cst[g * CST_STRIDE + 3u];
     const u32 n_inv_shoup = cst[g * CST_STRIDE + 4u];
     for (u32 l = threadIdx.x; l < tile.elems; l += NTT_WG) {
-        u32 v = sh[swizzle(l)];
+        u32 v = sh[l];
         if (last) {
             if (FORWARD) {
                 if (v >= 2u * q) v -= 2u * q;

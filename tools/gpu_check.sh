@@ -174,6 +174,11 @@ for preset in n14 n16; do
         --report "$OUT/train_cpu_$preset.json"
 done
 
+# 5d. Setup 1's linear algebra at n15 (diagonals encoded on the host per call).
+step linalg_cuda_n15 45 "${HETL[@]}" bench --backend cuda --preset n15 --batch 1 --samples 2 \
+    --ops matmul_enc_plain,matmul_enc_enc --json
+grep -s '^{' "$OUT/linalg_cuda_n15.log" >"$OUT/linalg_cuda_n15.jsonl"
+
 # 6. The CPU backend on every core, for reference.
 step bench_cpu_n14 40 "${HETL[@]}" bench --backend cpu --threads "$(nproc)" --preset n14 --batch 1,8 --samples 3 \
     --ops "$OPS" --json

@@ -23,6 +23,8 @@ pub(super) const NTT_TILE: u32 = 2048;
 pub(super) const COEFF_WG: u32 = 256;
 /// Target limbs per thread of `conv_apply` (`CONV_TARGETS` in basis_ext.cu).
 const CONV_TARGETS: u32 = 8;
+/// Digits per launch of `key_switch_inner` (`KS_DIGITS` in keyswitch.cu).
+pub(super) const KS_DIGITS: u32 = 4;
 
 /// Every kernel: its function name and the family (file) that defines it.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -34,7 +36,7 @@ pub(super) enum Kernel {
     SubMul,
     Tensor,
     Automorphism,
-    KeySwitchDigit,
+    KeySwitchInner,
     RescaleLift,
     ConvPrep,
     ConvApply,
@@ -52,7 +54,7 @@ impl Kernel {
         Self::SubMul,
         Self::Tensor,
         Self::Automorphism,
-        Self::KeySwitchDigit,
+        Self::KeySwitchInner,
         Self::RescaleLift,
         Self::ConvPrep,
         Self::ConvApply,
@@ -70,7 +72,7 @@ impl Kernel {
             Self::SubMul => ("elementwise.cu", "sub_mul"),
             Self::Tensor => ("tensor.cu", "tensor"),
             Self::Automorphism => ("automorphism.cu", "automorphism"),
-            Self::KeySwitchDigit => ("keyswitch.cu", "key_switch_digit"),
+            Self::KeySwitchInner => ("keyswitch.cu", "key_switch_inner"),
             Self::RescaleLift => ("rescale.cu", "rescale_lift"),
             Self::ConvPrep => ("basis_ext.cu", "conv_prep"),
             Self::ConvApply => ("basis_ext.cu", "conv_apply"),
@@ -90,7 +92,7 @@ impl Kernel {
             Self::NttForward | Self::NttInverse | Self::ConvOverflow => 1,
             Self::Binary | Self::Unary | Self::RescaleLift | Self::ConvPrep | Self::CopyLimbs => 2,
             Self::SubMul | Self::Automorphism | Self::ConvApply => 3,
-            Self::KeySwitchDigit => 5,
+            Self::KeySwitchInner => 2 + 3 * KS_DIGITS as usize,
             Self::Tensor => 7,
         }
     }
@@ -316,6 +318,7 @@ mod tests {
             ("rescale.cu", "RS_WG", COEFF_WG),
             ("basis_ext.cu", "BX_WG", COEFF_WG),
             ("basis_ext.cu", "CONV_TARGETS", CONV_TARGETS),
+            ("keyswitch.cu", "KS_DIGITS", KS_DIGITS),
         ];
         for (family, name, value) in consts {
             let decl = format!("#define {name} {value}u");

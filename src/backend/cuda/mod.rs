@@ -35,7 +35,7 @@ pub use self::compile::{FAMILIES, compile_cubin, compile_ptx, nvrtc_available, n
 pub use self::context::{CudaDeviceSummary, list_devices};
 pub(crate) use self::pool::CudaBuffer;
 
-use self::context::{COEFF_WG, Device, Kernel, Launch, NTT_TILE, NTT_WG};
+use self::context::{COEFF_WG, Device, KS_DIGITS, Kernel, Launch, NTT_TILE, NTT_WG};
 use self::pool::{Pool, driver_error};
 use super::device_tables::{constants_and_twiddles, conversion_words, p_inverse_pairs, q_last_inverse_pairs};
 use super::launch_plan::{LimbMap, ntt_phases};
@@ -240,6 +240,20 @@ struct ModUpDigit {
     coef: CudaBuffer,
     out: CudaBuffer,
     out_basis: Basis,
+}
+
+/// The digits of `job` in launch-sized runs: at most `KS_DIGITS` digits
+/// whose key polynomials share their bases (the kernel takes one key basis).
+fn digit_chunks(job: &KeySwitchJob) -> Vec<Range<usize>> {
+    let key_q = |j: usize| (job.key[j][0].basis.q, job.key[j][1].basis.q);
+    let mut chunks: Vec<Range<usize>> = Vec::new();
+    for j in 0..job.digits.len() {
+        match chunks.last_mut() {
+            Some(run) if run.len() < KS_DIGITS as usize && key_q(run.start) == key_q(j) => run.end = j + 1,
+            _ => chunks.push(j..j + 1),
+        }
+    }
+    chunks
 }
 
 /// A new pooled allocation holding `words`.
@@ -472,20 +486,27 @@ impl Backend for CudaBackend {
         let bases = jobs.iter().map(validate::key_switch_inner).collect::<Result<Vec<_>>>()?;
         let op = "key_switch_inner";
         self.dev.bind(op)?;
-        let outs =
-            bases.iter().map(|b| Ok([self.alloc(b.limbs())?, self.alloc(b.limbs())?])).collect::<Result<Vec<_>>>()?;
-        // Digit j of every job in one launch; digit 0 writes, later ones accumulate.
-        let digits = jobs.iter().map(|job| job.digits.len()).max().unwrap_or(0);
-        for j in 0..digits {
+        let outs = bases.iter().map(|b| Ok([self.alloc(b.limbs())?, self.alloc(b.limbs())?])).collect::<Result<Vec<_>>>()?;
+        let chunks: Vec<Vec<Range<usize>>> = jobs.iter().map(digit_chunks).collect();
+        // Round r runs chunk r of every job in one launch; round 0 writes
+        // the outputs, later rounds add to them.
+        let rounds = chunks.iter().map(Vec::len).max().unwrap_or(0);
+        for round in 0..rounds {
             let mut items = Vec::new();
-            for ((job, basis), out) in jobs.iter().zip(&bases).zip(&outs) {
-                let (Some(d), Some([kb, ka])) = (job.digits.get(j), job.key.get(j)) else { continue };
-                let mut ptrs = self.ptrs(op, &[d, kb, ka])?;
-                ptrs.extend(out.iter().map(CudaBuffer::ptr));
-                let args = [kb.basis.q as u32, u32::from(j == 0), ka.basis.q as u32, 0];
-                items.push((Launch::new(0..basis.limbs(), LimbMap::basis(*basis)).args(args), ptrs));
+            for (((job, basis), out), chunks) in jobs.iter().zip(&bases).zip(&outs).zip(&chunks) {
+                let Some(these) = chunks.get(round) else { continue };
+                let mut operands = vec![0; Kernel::KeySwitchInner.per_item()];
+                operands[0] = out[0].ptr();
+                operands[1] = out[1].ptr();
+                for (slot, j) in these.clone().enumerate() {
+                    let [kb, ka] = job.key[j];
+                    operands[2 + 3 * slot..5 + 3 * slot].copy_from_slice(&self.ptrs(op, &[&job.digits[j], kb, ka])?);
+                }
+                let [kb, ka] = job.key[these.start];
+                let args = [kb.basis.q as u32, u32::from(round == 0), ka.basis.q as u32, these.len() as u32];
+                items.push((Launch::new(0..basis.limbs(), LimbMap::basis(*basis)).args(args), operands));
             }
-            self.coefficients(Kernel::KeySwitchDigit, items)?;
+            self.coefficients(Kernel::KeySwitchInner, items)?;
         }
         Ok(bases.iter().zip(outs).map(|(basis, out)| out.map(|o| self.poly(*basis, o))).collect())
     }
