@@ -52,8 +52,9 @@ fn print_cuda() {
             let nvrtc = nvrtc_version().map_or_else(unavailable, |(major, minor)| format!("{major}.{minor}"));
             for d in devices {
                 let (major, minor) = d.compute_capability;
+                let (driver_major, driver_minor) = d.driver;
                 println!(
-                    "cuda  available: device {}: {} (compute {major}.{minor}, {} MiB), NVRTC {nvrtc} (--backend cuda)",
+                    "cuda  available: device {}: {} (compute {major}.{minor}, {} MiB), driver for CUDA {driver_major}.{driver_minor}, NVRTC {nvrtc} (--backend cuda)",
                     d.ordinal,
                     d.name,
                     d.total_memory >> 20

@@ -275,6 +275,8 @@ pub struct CudaDeviceSummary {
     pub compute_capability: (i32, i32),
     /// Device memory, bytes.
     pub total_memory: usize,
+    /// The CUDA version the installed driver supports (major, minor).
+    pub driver: (i32, i32),
 }
 
 /// Every CUDA device, or why CUDA cannot be used here.
@@ -283,6 +285,12 @@ pub fn list_devices() -> Result<Vec<CudaDeviceSummary>> {
     nvrtc_available()?;
     let count = CudaContext::device_count()
         .map_err(|e| BackendError::DriverUnavailable { backend: NAME, reason: format!("cuDeviceGetCount: {e}") })?;
+    let mut version = 0;
+    // SAFETY: writes one int; `driver_available` initialised the driver.
+    unsafe { cudarc::driver::sys::cuDriverGetVersion(&mut version) }
+        .result()
+        .map_err(driver_error("driver version", 0))?;
+    let driver = (version / 1000, version % 1000 / 10);
     (0..count.max(0) as usize)
         .map(|ordinal| {
             let ctx = CudaContext::new(ordinal).map_err(driver_error("device", 0))?;
@@ -291,6 +299,7 @@ pub fn list_devices() -> Result<Vec<CudaDeviceSummary>> {
                 name: ctx.name().map_err(driver_error("device name", 0))?,
                 compute_capability: ctx.compute_capability().map_err(driver_error("compute capability", 0))?,
                 total_memory: ctx.total_mem().map_err(driver_error("device memory", 0))?,
+                driver,
             })
         })
         .collect()

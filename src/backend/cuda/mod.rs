@@ -486,7 +486,8 @@ impl Backend for CudaBackend {
         let bases = jobs.iter().map(validate::key_switch_inner).collect::<Result<Vec<_>>>()?;
         let op = "key_switch_inner";
         self.dev.bind(op)?;
-        let outs = bases.iter().map(|b| Ok([self.alloc(b.limbs())?, self.alloc(b.limbs())?])).collect::<Result<Vec<_>>>()?;
+        let outs =
+            bases.iter().map(|b| Ok([self.alloc(b.limbs())?, self.alloc(b.limbs())?])).collect::<Result<Vec<_>>>()?;
         let chunks: Vec<Vec<Range<usize>>> = jobs.iter().map(digit_chunks).collect();
         // Round r runs chunk r of every job in one launch; round 0 writes
         // the outputs, later rounds add to them.
