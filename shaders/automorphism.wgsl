@@ -7,7 +7,7 @@
 //   @binding(2) x: storage read_write, array<u32> — output
 //   @binding(3) y: storage read, array<u32> — input
 // Header args: H_ARG+0 Galois element g (odd, < 2N).
-// Launch: workgroup AUT_WG, one invocation per output slot; grid (⌈N / AUT_WG⌉, limbs).
+// Launch: workgroup AUT_WG, one invocation per output slot; grid (⌈N / AUT_WG⌉, limbs, items).
 
 const AUT_WG: u32 = 256u;
 
@@ -25,5 +25,5 @@ fn automorphism(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation
     let limb = pu(H_LIMB_START) + wid.y;
     let e = ((2u * (reverseBits(i) >> unused) + 1u) * pu(H_ARG)) & (2u * n - 1u);
     let j = reverseBits((e - 1u) >> 1u) >> unused;
-    x[limb * n + i] = y[limb * n + j];
+    x[item_base(wid.z, 2u) + limb * n + i] = y[item_base(wid.z, 3u) + limb * n + j];
 }

@@ -18,7 +18,7 @@
 // Header args: H_ARG+0 s = number of sources. The header's limb map names
 // the source primes (conv_prep, conv_overflow) or the target primes (conv_apply).
 // Launch: workgroup BX_WG, one invocation per coefficient; grid
-// (⌈N / BX_WG⌉, limbs) with one limb for conv_overflow.
+// (⌈N / BX_WG⌉, limbs, items) with one limb for conv_overflow.
 //
 // Why conv_overflow equals the CPU bit for bit: the CPU computes, per
 // coefficient, f = 0.0; f += f64(y_i) * (1.0 / f64(p_i)) for i = 0, 1, ...;
@@ -49,7 +49,7 @@ fn conv_prep(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_in
     }
     let i = pu(H_LIMB_START) + wid.y;
     let p = modulus(prime_of(i));
-    ys[i * n + c] = mul_shoup(ys[i * n + c], tab[2u * i], tab[2u * i + 1u], p);
+    ys[item_base(wid.z, 3u) + i * n + c] = mul_shoup(ys[item_base(wid.z, 3u) + i * n + c], tab[item_base(wid.z, 2u) + 2u * i], tab[item_base(wid.z, 2u) + 2u * i + 1u], p);
 }
 
 @compute @workgroup_size(BX_WG)
@@ -66,12 +66,12 @@ fn conv_apply(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_i
     let row = 2u * s + 2u * t * (s + 1u);
     var acc = 0u;
     for (var i = 0u; i < s; i++) {
-        acc = add_mod(acc, mul_shoup(ys[i * n + c], tab[row + 2u * i], tab[row + 2u * i + 1u], m), m);
+        acc = add_mod(acc, mul_shoup(ys[item_base(wid.z, 3u) + i * n + c], tab[item_base(wid.z, 2u) + row + 2u * i], tab[item_base(wid.z, 2u) + row + 2u * i + 1u], m), m);
     }
     if (pu(H_OP) == 1u) {
-        acc = sub_mod(acc, mul_shoup(ys[s * n + c], tab[row + 2u * s], tab[row + 2u * s + 1u], m), m);
+        acc = sub_mod(acc, mul_shoup(ys[item_base(wid.z, 3u) + s * n + c], tab[item_base(wid.z, 2u) + row + 2u * s], tab[item_base(wid.z, 2u) + row + 2u * s + 1u], m), m);
     }
-    out[limb * n + c] = acc;
+    out[item_base(wid.z, 4u) + limb * n + c] = acc;
 }
 
 // ---- exact binary64 emulation for conv_overflow --------------------------
@@ -243,7 +243,7 @@ fn conv_overflow(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocatio
     for (var i = 0u; i < s; i++) {
         let g = prime_of(i);
         let inv = F64(cst[g * CST_STRIDE + 5u], cst[g * CST_STRIDE + 6u], bitcast<i32>(cst[g * CST_STRIDE + 7u]));
-        f = f64_add(f, f64_mul_u32(ys[i * n + c], inv));
+        f = f64_add(f, f64_mul_u32(ys[item_base(wid.z, 3u) + i * n + c], inv));
     }
-    ys[s * n + c] = f64_round_u32(f);
+    ys[item_base(wid.z, 3u) + s * n + c] = f64_round_u32(f);
 }

@@ -5,7 +5,7 @@
 // Bindings (besides prm, cst from modarith.wgsl):
 //   @binding(2) x: storage read_write, array<u32> — destination
 //   @binding(3) y: storage read, array<u32> — source (same limb index as x)
-// Launch: workgroup EW_WG, one invocation per coefficient; grid (⌈N / EW_WG⌉, limbs).
+// Launch: workgroup EW_WG, one invocation per coefficient; grid (⌈N / EW_WG⌉, limbs, items).
 
 const EW_WG: u32 = 256u;
 
@@ -24,17 +24,17 @@ fn binary(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index
     let g = prime_of(limb);
     let q = modulus(g);
     let i = limb * n + c;
-    let a = x[i];
-    let b = y[i];
+    let a = x[item_base(wid.z, 2u) + i];
+    let b = y[item_base(wid.z, 3u) + i];
     switch pu(H_OP) {
         case 0u: {
-            x[i] = add_mod(a, b, q);
+            x[item_base(wid.z, 2u) + i] = add_mod(a, b, q);
         }
         case 1u: {
-            x[i] = sub_mod(a, b, q);
+            x[item_base(wid.z, 2u) + i] = sub_mod(a, b, q);
         }
         default: {
-            x[i] = mul_mod(a, b, g);
+            x[item_base(wid.z, 2u) + i] = mul_mod(a, b, g);
         }
     }
 }
@@ -51,17 +51,17 @@ fn unary(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index)
     let limb = pu(H_LIMB_START) + wid.y;
     let q = modulus(prime_of(limb));
     let i = limb * n + c;
-    let a = x[i];
+    let a = x[item_base(wid.z, 2u) + i];
     let w = pu(H_DATA + 2u * wid.y);
     switch pu(H_OP) {
         case 0u: {
-            x[i] = select(q - a, 0u, a == 0u);
+            x[item_base(wid.z, 2u) + i] = select(q - a, 0u, a == 0u);
         }
         case 1u: {
-            x[i] = add_mod(a, w, q);
+            x[item_base(wid.z, 2u) + i] = add_mod(a, w, q);
         }
         default: {
-            x[i] = mul_shoup(a, w, pu(H_DATA + 2u * wid.y + 1u), q);
+            x[item_base(wid.z, 2u) + i] = mul_shoup(a, w, pu(H_DATA + 2u * wid.y + 1u), q);
         }
     }
 }
@@ -78,5 +78,5 @@ fn sub_mul(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_inde
     let limb = pu(H_LIMB_START) + wid.y;
     let q = modulus(prime_of(limb));
     let i = limb * n + c;
-    x[i] = mul_shoup(x[i] + q - y[i], pu(H_DATA + 2u * wid.y), pu(H_DATA + 2u * wid.y + 1u), q);
+    x[item_base(wid.z, 2u) + i] = mul_shoup(x[item_base(wid.z, 2u) + i] + q - y[item_base(wid.z, 3u) + i], pu(H_DATA + 2u * wid.y), pu(H_DATA + 2u * wid.y + 1u), q);
 }

@@ -9,7 +9,7 @@
 //   @binding(2) d: storage read, array<u32> — the digit
 //   @binding(3) kb, @binding(4) ka: storage read, array<u32> — key (b_j, a_j)
 //   @binding(5) ob, @binding(6) oa: storage read_write, array<u32> — accumulators
-// Launch: workgroup KS_WG, one invocation per coefficient; grid (⌈N / KS_WG⌉, limbs).
+// Launch: workgroup KS_WG, one invocation per coefficient; grid (⌈N / KS_WG⌉, limbs, items).
 
 const KS_WG: u32 = 256u;
 
@@ -33,13 +33,13 @@ fn key_switch_digit(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invoca
     let i = limb * n + c;
     let jb = select(pu(H_ARG) + limb - qd, limb, limb < qd) * n + c;
     let ja = select(pu(H_ARG + 2u) + limb - qd, limb, limb < qd) * n + c;
-    let dv = d[i];
-    var pb = mul_mod(dv, kb[jb], g);
-    var pa = mul_mod(dv, ka[ja], g);
+    let dv = d[item_base(wid.z, 2u) + i];
+    var pb = mul_mod(dv, kb[item_base(wid.z, 3u) + jb], g);
+    var pa = mul_mod(dv, ka[item_base(wid.z, 4u) + ja], g);
     if (pu(H_ARG + 1u) == 0u) {
-        pb = add_mod(pb, ob[i], q);
-        pa = add_mod(pa, oa[i], q);
+        pb = add_mod(pb, ob[item_base(wid.z, 5u) + i], q);
+        pa = add_mod(pa, oa[item_base(wid.z, 6u) + i], q);
     }
-    ob[i] = pb;
-    oa[i] = pa;
+    ob[item_base(wid.z, 5u) + i] = pb;
+    oa[item_base(wid.z, 6u) + i] = pa;
 }

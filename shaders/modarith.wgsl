@@ -26,13 +26,26 @@ const H_GSHIFT: u32 = 4u;       // limb → prime map: k = limb + H_GSHIFT ...
 const H_QCOUNT: u32 = 5u;       // ... is Q prime k if k < H_QCOUNT ...
 const H_QTOTAL: u32 = 6u;       // ... else P prime k − H_QCOUNT (global H_QTOTAL + k − H_QCOUNT)
 const H_OP: u32 = 7u;           // kernel-specific operation selector
-const H_ARG: u32 = 8u;          // kernel-specific arguments H_ARG .. H_ARG + 7
+const H_ARG: u32 = 8u;          // kernel-specific arguments H_ARG .. H_ARG + 3
+const H_ITEM_STRIDE: u32 = 12u; // merged dispatch: words between the items' slots ...
+const H_ITEM_MASK: u32 = 13u;   // ... in the bindings b whose bit b − 2 is set (see item_base)
 const H_DATA: u32 = 16u;        // per-limb data, relative to H_LIMB_START
 
 const CST_STRIDE: u32 = 8u;
 
 @group(0) @binding(0) var<uniform> prm: array<vec4<u32>, 32>;
 @group(0) @binding(1) var<storage, read> cst: array<u32>;
+
+// Word offset of item z's slot in binding b: a merged dispatch runs many
+// items (workgroup z = item) whose per-item buffers were gathered into one
+// buffer per binding, slot z at z · H_ITEM_STRIDE; bindings shared by every
+// item (tables, twiddles) and ordinary dispatches (mask 0) give 0.
+fn item_base(z: u32, b: u32) -> u32 {
+    if (((pu(H_ITEM_MASK) >> (b - 2u)) & 1u) == 0u) {
+        return 0u;
+    }
+    return z * pu(H_ITEM_STRIDE);
+}
 
 // Word i of this dispatch's parameter block.
 fn pu(i: u32) -> u32 {

@@ -19,7 +19,7 @@
 // words) into workgroup memory, runs the m levels there with a barrier
 // between levels, and writes back. The launcher splits a transform into at
 // most two phases: one over contiguous tiles (S = 1) and one strided.
-// Launch: workgroup NTT_WG; grid (N / (C·2^m), limbs).
+// Launch: workgroup NTT_WG; grid (N / (C·2^m), limbs, items).
 
 const NTT_WG: u32 = 256u;
 const NTT_TILE: u32 = 2048u;
@@ -48,7 +48,7 @@ fn ntt_forward(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_
     let elems = 1u << (m + log_cols);
     let first = wid.x << log_cols;
     let block = first >> log_stride;
-    let base = limb * n + block * (stride << m) + (first & (stride - 1u));
+    let base = item_base(wid.z, 3u) + limb * n + block * (stride << m) + (first & (stride - 1u));
     for (var l = lid; l < elems; l += NTT_WG) {
         sh[l] = data[ntt_global(base, l, log_cols, stride)];
     }
@@ -104,7 +104,7 @@ fn ntt_inverse(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_
     let elems = 1u << (m + log_cols);
     let first = wid.x << log_cols;
     let block = first >> log_stride;
-    let base = limb * n + block * (stride << m) + (first & (stride - 1u));
+    let base = item_base(wid.z, 3u) + limb * n + block * (stride << m) + (first & (stride - 1u));
     for (var l = lid; l < elems; l += NTT_WG) {
         sh[l] = data[ntt_global(base, l, log_cols, stride)];
     }

@@ -7,7 +7,7 @@
 // Bindings (besides prm, cst from modarith.wgsl):
 //   @binding(2) x: storage read_write, array<u32> — scratch, one limb per target
 //   @binding(3) y: storage read, array<u32> — the polynomial
-// Launch: workgroup RS_WG, one invocation per coefficient; grid (⌈N / RS_WG⌉, limbs).
+// Launch: workgroup RS_WG, one invocation per coefficient; grid (⌈N / RS_WG⌉, limbs, items).
 
 const RS_WG: u32 = 256u;
 
@@ -25,8 +25,8 @@ fn rescale_lift(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation
     let q_last = modulus(last);
     let limb = pu(H_LIMB_START) + wid.y;
     let q = modulus(prime_of(limb));
-    let top = y[last * n + c];
+    let top = y[item_base(wid.z, 3u) + last * n + c];
     let reduced = top % q;
     // top > q_last/2 stands for top − q_last.
-    x[limb * n + c] = select(reduced, sub_mod(reduced, q_last % q, q), top > q_last / 2u);
+    x[item_base(wid.z, 2u) + limb * n + c] = select(reduced, sub_mod(reduced, q_last % q, q), top > q_last / 2u);
 }

@@ -4,7 +4,7 @@
 // Bindings (besides prm, cst from modarith.wgsl):
 //   @binding(2..5) a0, a1, b0, b1: storage read, array<u32>
 //   @binding(6..8) d0, d1, d2: storage read_write, array<u32>
-// Launch: workgroup TS_WG, one invocation per coefficient; grid (⌈N / TS_WG⌉, limbs).
+// Launch: workgroup TS_WG, one invocation per coefficient; grid (⌈N / TS_WG⌉, limbs, items).
 
 const TS_WG: u32 = 256u;
 
@@ -27,11 +27,11 @@ fn tensor(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index
     let g = prime_of(limb);
     let q = modulus(g);
     let i = limb * n + c;
-    let x0 = a0[i];
-    let x1 = a1[i];
-    let y0 = b0[i];
-    let y1 = b1[i];
-    d0[i] = mul_mod(x0, y0, g);
-    d1[i] = add_mod(mul_mod(x0, y1, g), mul_mod(x1, y0, g), q);
-    d2[i] = mul_mod(x1, y1, g);
+    let x0 = a0[item_base(wid.z, 2u) + i];
+    let x1 = a1[item_base(wid.z, 3u) + i];
+    let y0 = b0[item_base(wid.z, 4u) + i];
+    let y1 = b1[item_base(wid.z, 5u) + i];
+    d0[item_base(wid.z, 6u) + i] = mul_mod(x0, y0, g);
+    d1[item_base(wid.z, 7u) + i] = add_mod(mul_mod(x0, y1, g), mul_mod(x1, y0, g), q);
+    d2[item_base(wid.z, 8u) + i] = mul_mod(x1, y1, g);
 }

@@ -3,13 +3,38 @@
 //! order into one command buffer and submits it. Dispatches that touch the
 //! same buffer are ordered by wgpu's barriers, so steps can be listed as on
 //! the CPU.
+//!
+//! Merging: a run of consecutive dispatches of one kernel with equal
+//! parameters and grids (the same step for many items, recorded step by
+//! step) becomes one dispatch over all of them when their buffers are small
+//! (`MERGE_MAX_BYTES`): each per-item buffer is copied into slot z of one
+//! gathered buffer per binding, the dispatch runs workgroups (x, y, z = item)
+//! with `H_ITEM_STRIDE`/`H_ITEM_MASK` telling the shaders where slot z is
+//! (`item_base` in modarith.wgsl), and the written slots are copied back.
+//! Where a dispatch costs a fixed overhead whatever its size (Mesa lavapipe:
+//! about 1.5 ms), this turns a batch's cost from per item to per step; the
+//! copies are cheap next to it at these sizes.
 
 use std::ops::Range;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 
 use super::context::{Context, HEADER_WORDS, Kernel, NTT_TILE, PARAM_WORDS};
+use super::pool::{Kind, Pool, WgpuBuffer};
 use crate::backend::launch_plan::ntt_phases;
 pub(super) use crate::backend::launch_plan::{Launch, LimbMap};
 use crate::backend::{BackendError, Result};
+
+/// Per-item buffers larger than this are not gathered: their dispatches
+/// are large enough to pay for themselves, and the copies would not be cheap.
+const MERGE_MAX_BYTES: u64 = 1 << 20;
+
+/// Header words of a merged dispatch (`H_ITEM_STRIDE`, `H_ITEM_MASK`).
+const H_ITEM_STRIDE: usize = 12;
+const H_ITEM_MASK: usize = 13;
+
+/// Slots of a gathered buffer start at multiples of this many bytes.
+const SLOT_ALIGN: u64 = 256;
 
 enum Command<'a> {
     Dispatch { kernel: Kernel, block: usize, buffers: Vec<&'a wgpu::Buffer>, grid: [u32; 2] },
@@ -17,9 +42,21 @@ enum Command<'a> {
     Clear(&'a wgpu::Buffer),
 }
 
+/// A run of dispatches merged into one: commands `first .. first + count`,
+/// slot bytes, and for each binding the gathered buffer (`None`: shared by
+/// every item, bound as is).
+struct Merged {
+    first: usize,
+    count: usize,
+    slot_bytes: u64,
+    gathered: Vec<Option<WgpuBuffer>>,
+}
+
 /// The commands of one backend call.
 pub(super) struct Batch<'a> {
     ctx: &'a Context,
+    pool: &'a Arc<Pool>,
+    dispatches: &'a AtomicU64,
     cst: &'a wgpu::Buffer,
     log_n: u32,
     q_total: u32,
@@ -28,9 +65,18 @@ pub(super) struct Batch<'a> {
 }
 
 impl<'a> Batch<'a> {
-    /// An empty batch for ring degree 2^`log_n` with `q_total` Q primes.
-    pub(super) fn new(ctx: &'a Context, cst: &'a wgpu::Buffer, log_n: u32, q_total: usize) -> Self {
-        Self { ctx, cst, log_n, q_total: q_total as u32, params: Vec::new(), commands: Vec::new() }
+    /// An empty batch for ring degree 2^`log_n` with `q_total` Q primes;
+    /// gathered buffers of merged dispatches come from `pool`, and every
+    /// dispatch encoded is counted in `dispatches`.
+    pub(super) fn new(
+        ctx: &'a Context,
+        pool: &'a Arc<Pool>,
+        dispatches: &'a AtomicU64,
+        cst: &'a wgpu::Buffer,
+        (log_n, q_total): (u32, usize),
+    ) -> Self {
+        let (params, commands) = (Vec::new(), Vec::new());
+        Self { ctx, pool, dispatches, cst, log_n, q_total: q_total as u32, params, commands }
     }
 
     fn n(&self) -> usize {
@@ -88,34 +134,33 @@ impl<'a> Batch<'a> {
         }
     }
 
-    /// Forward or inverse NTT of `limbs` of `data` (primes by `map`), in at
-    /// most two phases (see `ntt.wgsl`): contiguous tiles of up to
-    /// `NTT_TILE` words and, for larger N, a strided phase before (forward)
-    /// or after (inverse) them.
+    /// Forward or inverse NTT of the given limbs of every item (buffer,
+    /// limbs, their primes), in at most two phases (see `ntt.wgsl`):
+    /// contiguous tiles of up to `NTT_TILE` words and, for larger N, a
+    /// strided phase before (forward) or after (inverse) them. Recorded
+    /// phase by phase across the items, so that equal ones merge.
     pub(super) fn ntt(
         &mut self,
         tw: &'a wgpu::Buffer,
-        data: &'a wgpu::Buffer,
-        limbs: Range<usize>,
-        map: LimbMap,
+        items: &[(&'a wgpu::Buffer, Range<usize>, LimbMap)],
         forward: bool,
     ) {
-        if limbs.is_empty() {
-            return;
-        }
         let kernel = if forward { Kernel::NttForward } else { Kernel::NttInverse };
         let phases = ntt_phases(self.log_n, NTT_TILE, forward);
         let count = phases.len();
         for (i, phase) in phases.into_iter().enumerate() {
             let last = u32::from(i + 1 == count);
-            let launch = Launch::new(limbs.clone(), map).args([phase.log_stride, phase.stages, phase.log_cols, last]);
-            let block = self.block(&launch, limbs.clone(), &[]);
-            self.commands.push(Command::Dispatch {
-                kernel,
-                block,
-                buffers: vec![tw, data],
-                grid: [phase.groups(self.log_n), limbs.len() as u32],
-            });
+            for (data, limbs, map) in items.iter().filter(|(_, limbs, _)| !limbs.is_empty()) {
+                let args = [phase.log_stride, phase.stages, phase.log_cols, last];
+                let launch = Launch::new(limbs.clone(), *map).args(args);
+                let block = self.block(&launch, limbs.clone(), &[]);
+                self.commands.push(Command::Dispatch {
+                    kernel,
+                    block,
+                    buffers: vec![tw, *data],
+                    grid: [phase.groups(self.log_n), limbs.len() as u32],
+                });
+            }
         }
     }
 
@@ -145,53 +190,113 @@ impl<'a> Batch<'a> {
         self.commands.push(Command::Clear(buffer));
     }
 
-    /// Encodes every command in order and submits them as one command buffer.
-    pub(super) fn submit(self) -> Result<()> {
+    /// The parameter block (header and data) of block `index`.
+    fn block_words(&self, index: usize) -> &[u32] {
+        &self.params[index * PARAM_WORDS..(index + 1) * PARAM_WORDS]
+    }
+
+    /// The bindings of the dispatches `first .. first + count`.
+    fn buffers(&self, first: usize, count: usize) -> Vec<&[&'a wgpu::Buffer]> {
+        self.commands[first..first + count]
+            .iter()
+            .filter_map(|c| if let Command::Dispatch { buffers, .. } = c { Some(buffers.as_slice()) } else { None })
+            .collect()
+    }
+
+    /// How many dispatches from command `first` on merge into one (at
+    /// least 1), and the slot bytes: same kernel, parameters and grid, and
+    /// buffers [`merge_slot_bytes`] accepts, within the binding size limit
+    /// and the grid's z limit.
+    fn mergeable(&self, first: usize) -> (usize, u64) {
+        let Command::Dispatch { kernel, block, grid, .. } = &self.commands[first] else { return (1, 0) };
+        let written = kernel.written();
+        let max_items = self.ctx.limits.max_compute_workgroups_per_dimension as usize;
+        let (mut count, mut slot_bytes) = (1, 0);
+        while first + count < self.commands.len() && count < max_items {
+            let Command::Dispatch { kernel: k, block: b, grid: g, .. } = &self.commands[first + count] else { break };
+            if k != kernel || g != grid || self.block_words(*b) != self.block_words(*block) {
+                break;
+            }
+            let Some(bytes) = merge_slot_bytes(&self.buffers(first, count + 1), &written, &self.ctx.unused_write)
+            else {
+                break;
+            };
+            if bytes * (count + 1) as u64 > self.ctx.max_buffer_bytes() {
+                break;
+            }
+            (count, slot_bytes) = (count + 1, bytes);
+        }
+        (count, slot_bytes)
+    }
+
+    /// Plans the merges, writing the item words into their parameter blocks.
+    fn plan_merges(&mut self) -> Result<Vec<Merged>> {
+        let mut merges = Vec::new();
+        let mut i = 0;
+        while i < self.commands.len() {
+            let (count, slot_bytes) = self.mergeable(i);
+            if count > 1 {
+                let Command::Dispatch { block, buffers, .. } = &self.commands[i] else { unreachable!() };
+                let (block, slots) = (*block, buffers.len());
+                let mut gathered = Vec::with_capacity(slots);
+                let mut mask = 0u32;
+                for slot in 0..slots {
+                    if self.shared_slot(i, count, slot) {
+                        gathered.push(None);
+                    } else {
+                        mask |= 1 << slot;
+                        gathered.push(Some(self.pool.acquire(Kind::Storage, slot_bytes * count as u64)?));
+                    }
+                }
+                let words = &mut self.params[block * PARAM_WORDS..];
+                words[H_ITEM_STRIDE] = (slot_bytes / 4) as u32;
+                words[H_ITEM_MASK] = mask;
+                merges.push(Merged { first: i, count, slot_bytes, gathered });
+            }
+            i += count;
+        }
+        Ok(merges)
+    }
+
+    /// Whether binding `slot` is the same buffer in commands `first .. first + count`.
+    fn shared_slot(&self, first: usize, count: usize, slot: usize) -> bool {
+        let buffer =
+            |c: &Command<'a>| if let Command::Dispatch { buffers, .. } = c { Some(buffers[slot]) } else { None };
+        let head = buffer(&self.commands[first]);
+        self.commands[first..first + count]
+            .iter()
+            .all(|c| matches!((buffer(c), head), (Some(a), Some(b)) if std::ptr::eq(a, b)))
+    }
+
+    /// Encodes every command in order (merged runs as one dispatch between
+    /// their gather and scatter copies) and submits them as one command buffer.
+    pub(super) fn submit(mut self) -> Result<()> {
+        let merges = self.plan_merges()?;
         let ctx = self.ctx;
         let params = ctx.params_at_least((self.params.len() * 4).max(PARAM_WORDS * 4) as u64);
         if !self.params.is_empty() {
             ctx.queue.write_buffer(&params, 0, bytemuck::cast_slice(&self.params));
         }
-        let block_bytes = wgpu::BufferSize::new((PARAM_WORDS * 4) as u64);
         let mut encoder = ctx.device.create_command_encoder(&wgpu::CommandEncoderDescriptor { label: Some("hetl") });
-        let mut commands = self.commands.iter().peekable();
-        while let Some(command) = commands.next() {
-            match command {
+        let mut merges = merges.iter().peekable();
+        let mut i = 0;
+        while i < self.commands.len() {
+            if let Some(m) = merges.next_if(|m| m.first == i) {
+                self.encode_merged(&mut encoder, &params, m);
+                i += m.count;
+                continue;
+            }
+            match &self.commands[i] {
                 Command::Copy { src, src_offset, dst, dst_offset, bytes } => {
                     encoder.copy_buffer_to_buffer(src, *src_offset, dst, *dst_offset, *bytes);
                 }
                 Command::Clear(buffer) => encoder.clear_buffer(buffer, 0, None),
-                Command::Dispatch { .. } => {
+                Command::Dispatch { kernel, block, buffers, grid } => {
                     let mut pass = encoder.begin_compute_pass(&wgpu::ComputePassDescriptor::default());
-                    let mut next = Some(command);
-                    while let Some(Command::Dispatch { kernel, block, buffers, grid }) = next {
-                        let mut entries = vec![
-                            wgpu::BindGroupEntry {
-                                binding: 0,
-                                resource: wgpu::BindingResource::Buffer(wgpu::BufferBinding {
-                                    buffer: &params,
-                                    offset: (block * PARAM_WORDS * 4) as u64,
-                                    size: block_bytes,
-                                }),
-                            },
-                            wgpu::BindGroupEntry { binding: 1, resource: self.cst.as_entire_binding() },
-                        ];
-                        for (i, b) in buffers.iter().enumerate() {
-                            entries
-                                .push(wgpu::BindGroupEntry { binding: i as u32 + 2, resource: b.as_entire_binding() });
-                        }
-                        let group = ctx.device.create_bind_group(&wgpu::BindGroupDescriptor {
-                            label: None,
-                            layout: ctx.layout(*kernel),
-                            entries: &entries,
-                        });
-                        pass.set_pipeline(ctx.pipeline(*kernel));
-                        pass.set_bind_group(0, &group, &[]);
-                        pass.dispatch_workgroups(grid[0], grid[1], 1);
-                        next = commands.next_if(|c| matches!(c, Command::Dispatch { .. }));
-                    }
+                    self.dispatch(&mut pass, &params, (*kernel, *block), buffers, [grid[0], grid[1], 1]);
                 }
             }
+            i += 1;
         }
         ctx.queue.submit([encoder.finish()]);
         // Lets wgpu retire finished submissions and free what they held,
@@ -201,6 +306,117 @@ impl<'a> Batch<'a> {
             .map_err(|e| BackendError::Device { op: "submit", reason: e.to_string() })?;
         Ok(())
     }
+
+    /// Gathers a merged run's per-item buffers, dispatches once over all
+    /// items, and copies the read-write slots back.
+    fn encode_merged(&self, encoder: &mut wgpu::CommandEncoder, params: &wgpu::Buffer, m: &Merged) {
+        let items = self.buffers(m.first, m.count);
+        let Command::Dispatch { kernel, block, grid, .. } = &self.commands[m.first] else { return };
+        let written = kernel.written();
+        for (slot, gathered) in m.gathered.iter().enumerate() {
+            if let Some(g) = gathered {
+                for (z, buffers) in items.iter().enumerate() {
+                    encoder.copy_buffer_to_buffer(
+                        buffers[slot],
+                        0,
+                        g.raw(),
+                        z as u64 * m.slot_bytes,
+                        buffers[slot].size(),
+                    );
+                }
+            }
+        }
+        let bound: Vec<&wgpu::Buffer> =
+            m.gathered.iter().enumerate().map(|(slot, g)| g.as_ref().map_or(items[0][slot], WgpuBuffer::raw)).collect();
+        {
+            let mut pass = encoder.begin_compute_pass(&wgpu::ComputePassDescriptor::default());
+            self.dispatch(&mut pass, params, (*kernel, *block), &bound, [grid[0], grid[1], m.count as u32]);
+        }
+        for (slot, gathered) in m.gathered.iter().enumerate() {
+            if let (Some(g), true) = (gathered, written[slot]) {
+                for (z, buffers) in items.iter().enumerate() {
+                    encoder.copy_buffer_to_buffer(
+                        g.raw(),
+                        z as u64 * m.slot_bytes,
+                        buffers[slot],
+                        0,
+                        buffers[slot].size(),
+                    );
+                }
+            }
+        }
+    }
+
+    /// One dispatch of `kernel` with parameter block `block` and `buffers`
+    /// at bindings 2, 3, ...
+    fn dispatch(
+        &self,
+        pass: &mut wgpu::ComputePass<'_>,
+        params: &wgpu::Buffer,
+        (kernel, block): (Kernel, usize),
+        buffers: &[&wgpu::Buffer],
+        grid: [u32; 3],
+    ) {
+        let ctx = self.ctx;
+        let mut entries = vec![
+            wgpu::BindGroupEntry {
+                binding: 0,
+                resource: wgpu::BindingResource::Buffer(wgpu::BufferBinding {
+                    buffer: params,
+                    offset: (block * PARAM_WORDS * 4) as u64,
+                    size: wgpu::BufferSize::new((PARAM_WORDS * 4) as u64),
+                }),
+            },
+            wgpu::BindGroupEntry { binding: 1, resource: self.cst.as_entire_binding() },
+        ];
+        for (i, b) in buffers.iter().enumerate() {
+            entries.push(wgpu::BindGroupEntry { binding: i as u32 + 2, resource: b.as_entire_binding() });
+        }
+        let group = ctx.device.create_bind_group(&wgpu::BindGroupDescriptor {
+            label: None,
+            layout: ctx.layout(kernel),
+            entries: &entries,
+        });
+        pass.set_pipeline(ctx.pipeline(kernel));
+        pass.set_bind_group(0, &group, &[]);
+        pass.dispatch_workgroups(grid[0], grid[1], grid[2]);
+        self.dispatches.fetch_add(1, Ordering::Relaxed);
+    }
+}
+
+/// The slot bytes for merging dispatches with these buffers (bindings 2, 3,
+/// ... of each item; `written[b]`: binding b is read-write), or `None` when they must not
+/// merge: a per-item buffer above `MERGE_MAX_BYTES`, a read-write binding
+/// shared by the items (other than the placeholder `unused`), or a buffer
+/// written by one item and used by another item or binding.
+fn merge_slot_bytes(items: &[&[&wgpu::Buffer]], written: &[bool], unused: &wgpu::Buffer) -> Option<u64> {
+    let slots = items[0].len();
+    let mut bytes = 0;
+    let mut outputs: Vec<*const wgpu::Buffer> = Vec::new();
+    for slot in 0..slots {
+        let shared = items.iter().all(|b| std::ptr::eq(b[slot], items[0][slot]));
+        if shared {
+            if written[slot] && !std::ptr::eq(items[0][slot], unused) {
+                return None;
+            }
+            continue;
+        }
+        for b in items {
+            if b[slot].size() > MERGE_MAX_BYTES {
+                return None;
+            }
+            bytes = bytes.max(b[slot].size().next_multiple_of(SLOT_ALIGN));
+            if written[slot] {
+                outputs.push(b[slot]);
+            }
+        }
+    }
+    // A written buffer appears once in the whole run.
+    let uses = |p: *const wgpu::Buffer| items.iter().flat_map(|b| b.iter()).filter(|b| std::ptr::eq(**b, p)).count();
+    if outputs.iter().any(|&p| uses(p) > 1) {
+        return None;
+    }
+    Some(bytes)
 }
 
 /// Reads `bytes` bytes of `buffer` back to the host through `staging`

@@ -135,6 +135,11 @@ impl Kernel {
         Self::ConvApply,
     ];
 
+    /// Whether each of bindings 2, 3, ... is read-write.
+    pub(super) fn written(self) -> Vec<bool> {
+        self.family().bindings().iter().map(|a| *a == Access::ReadWrite).collect()
+    }
+
     fn family(self) -> Family {
         match self {
             Self::NttForward | Self::NttInverse => Family::Ntt,

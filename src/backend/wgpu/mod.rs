@@ -19,6 +19,7 @@ mod pool;
 mod tables;
 
 use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 
 pub(crate) use pool::WgpuBuffer;
 
@@ -38,11 +39,13 @@ const NAME: &str = "wgpu";
 
 /// Device memory of one source's ModUp, held until its submission: per
 /// digit, its limbs' range, conversion table, coefficients and extended output.
-struct ModUpJob {
-    digits: Vec<std::ops::Range<usize>>,
-    tables: Vec<Arc<wgpu::Buffer>>,
-    coefs: Vec<WgpuBuffer>,
-    outs: Vec<WgpuBuffer>,
+struct ModUpDigit {
+    source: usize,
+    limbs: std::ops::Range<usize>,
+    out_basis: Basis,
+    table: Arc<wgpu::Buffer>,
+    coef: WgpuBuffer,
+    out: WgpuBuffer,
 }
 
 /// wgpu implementation of [`Backend`], bit-identical to the CPU backend.
@@ -51,6 +54,8 @@ pub struct WgpuBackend {
     ctx: Context,
     pool: Arc<Pool>,
     tables: Tables,
+    /// Compute dispatches encoded so far.
+    dispatches: AtomicU64,
 }
 
 impl WgpuBackend {
@@ -74,13 +79,20 @@ impl WgpuBackend {
             return Err(BackendError::Device { op: "wgpu backend", reason: e.to_string() });
         }
         let pool = Pool::new(ctx.device.clone());
-        Ok(Self { ring, ctx, pool, tables })
+        Ok(Self { ring, ctx, pool, tables, dispatches: AtomicU64::new(0) })
     }
 
     /// The adapter in use (name, driver, and which API: Vulkan, Metal, ...).
     #[must_use]
     pub fn adapter_info(&self) -> &wgpu::AdapterInfo {
         &self.ctx.info
+    }
+
+    /// Compute dispatches encoded so far: a batched call costs one per step
+    /// whatever the batch size, when its steps merge (tests check this).
+    #[must_use]
+    pub fn dispatches(&self) -> u64 {
+        self.dispatches.load(Ordering::Relaxed)
     }
 }
 
@@ -134,7 +146,7 @@ impl WgpuBackend {
     }
 
     fn batch(&self) -> Batch<'_> {
-        Batch::new(&self.ctx, &self.tables.cst, self.ring.log_n, self.ring.q.len())
+        Batch::new(&self.ctx, &self.pool, &self.dispatches, &self.tables.cst, (self.ring.log_n, self.ring.q.len()))
     }
 
     /// The device buffer of `poly`, if this backend allocated it.
@@ -161,44 +173,47 @@ impl WgpuBackend {
 
     /// Forward or inverse NTT of every limb of every polynomial.
     fn ntt(&self, op: &'static str, polys: &mut [&mut DevicePoly], forward: bool) -> Result<()> {
+        let items = polys
+            .iter()
+            .map(|p| Ok((self.buffer(op, p)?, 0..p.basis.limbs(), LimbMap::basis(p.basis))))
+            .collect::<Result<Vec<_>>>()?;
         self.run(op, || {
             let mut batch = self.batch();
-            for p in polys.iter() {
-                let buffer = self.buffer(op, p)?;
-                batch.ntt(&self.tables.tw, buffer, 0..p.basis.limbs(), LimbMap::basis(p.basis), forward);
-            }
+            batch.ntt(&self.tables.tw, &items, forward);
             batch.submit()
         })
     }
 
-    /// Records the ModUp of one source `input` (the Q limbs of `out_basis`) into `job`.
-    fn record_mod_up<'a>(
-        &'a self,
-        batch: &mut Batch<'a>,
-        out_basis: Basis,
-        input: &'a wgpu::Buffer,
-        job: &'a ModUpJob,
-    ) {
-        let out_map = LimbMap::basis(out_basis);
-        let tw = &self.tables.tw;
-        for (((digit, table), coef), out) in job.digits.iter().zip(&job.tables).zip(&job.coefs).zip(&job.outs) {
-            let (coef, out, s) = (coef.raw(), out.raw(), digit.len());
-            let source_map = LimbMap::q_from(digit.start);
-            // The digit's own limbs pass through; the rest is converted.
-            batch.copy(input, digit.start, coef, 0, s);
-            batch.copy(input, digit.start, out, digit.start, s);
-            batch.ntt(tw, coef, 0..s, source_map, false);
-            let args = [s as u32, 0, 0, 0];
-            let prep = Launch::new(0..s, source_map).args(args);
-            batch.coefficients(Kernel::ConvPrep, &prep, &[], 0, &[table, coef, &self.ctx.unused_write]);
-            for targets in [0..digit.start, digit.end..out_basis.limbs()] {
-                if !targets.is_empty() {
-                    let apply = Launch::new(targets.clone(), out_map).args(args);
-                    batch.coefficients(Kernel::ConvApply, &apply, &[], 0, &[table, coef, out]);
-                    batch.ntt(tw, out, targets, out_map, true);
-                }
-            }
+    /// Records the ModUp of every digit (step by step across them, equal
+    /// steps adjacent so that they merge; `digits` sorted by their limbs):
+    /// sources are `inputs[d.source]`.
+    fn record_mod_up<'a>(&'a self, batch: &mut Batch<'a>, inputs: &[&'a wgpu::Buffer], digits: &'a [ModUpDigit]) {
+        // The digit's own limbs pass through; the rest is converted.
+        for d in digits {
+            let (input, s) = (inputs[d.source], d.limbs.len());
+            batch.copy(input, d.limbs.start, d.coef.raw(), 0, s);
+            batch.copy(input, d.limbs.start, d.out.raw(), d.limbs.start, s);
         }
+        let coefs: Vec<_> =
+            digits.iter().map(|d| (d.coef.raw(), 0..d.limbs.len(), LimbMap::q_from(d.limbs.start))).collect();
+        batch.ntt(&self.tables.tw, &coefs, false);
+        let args = |d: &ModUpDigit| [d.limbs.len() as u32, 0, 0, 0];
+        for d in digits {
+            let prep = Launch::new(0..d.limbs.len(), LimbMap::q_from(d.limbs.start)).args(args(d));
+            batch.coefficients(Kernel::ConvPrep, &prep, &[], 0, &[&d.table, d.coef.raw(), &self.ctx.unused_write]);
+        }
+        let mut targets: Vec<(&ModUpDigit, std::ops::Range<usize>)> = digits
+            .iter()
+            .flat_map(|d| [0..d.limbs.start, d.limbs.end..d.out_basis.limbs()].map(|t| (d, t)))
+            .filter(|(_, t)| !t.is_empty())
+            .collect();
+        targets.sort_by_key(|(d, t)| (t.start, t.end, d.out_basis.limbs()));
+        for (d, t) in &targets {
+            let apply = Launch::new(t.clone(), LimbMap::basis(d.out_basis)).args(args(d));
+            batch.coefficients(Kernel::ConvApply, &apply, &[], 0, &[&d.table, d.coef.raw(), d.out.raw()]);
+        }
+        let outs: Vec<_> = targets.iter().map(|(d, t)| (d.out.raw(), t.clone(), LimbMap::basis(d.out_basis))).collect();
+        batch.ntt(&self.tables.tw, &outs, true);
     }
 }
 
@@ -377,30 +392,27 @@ impl Backend for WgpuBackend {
         src.iter().try_for_each(|s| validate::mod_up(s.basis, alpha, p, &self.ring))?;
         let inputs = src.iter().map(|s| self.buffer("mod_up", s)).collect::<Result<Vec<_>>>()?;
         self.run("mod_up", || {
-            // Scratch and outputs of every source are held until the one submission.
-            let jobs = src
-                .iter()
-                .map(|s| {
-                    let digits = digit_ranges(s.basis.q, alpha);
-                    let tables: Vec<_> = digits
-                        .iter()
-                        .map(|d| self.tables.conversion(&self.ctx, &self.ring, &d.clone().collect::<Vec<_>>()))
-                        .collect();
-                    let coefs = digits.iter().map(|d| self.alloc(d.len())).collect::<Result<Vec<_>>>()?;
-                    let outs = digits.iter().map(|_| self.alloc(s.basis.q + p)).collect::<Result<Vec<_>>>()?;
-                    Ok(ModUpJob { digits, tables, coefs, outs })
-                })
-                .collect::<Result<Vec<_>>>()?;
-            let mut batch = self.batch();
-            for ((s, input), job) in src.iter().zip(&inputs).zip(&jobs) {
-                self.record_mod_up(&mut batch, Basis { q: s.basis.q, p }, input, job);
+            // Scratch and outputs of every digit are held until the one submission.
+            let mut digits = Vec::new();
+            for (source, s) in src.iter().enumerate() {
+                let out_basis = Basis { q: s.basis.q, p };
+                for limbs in digit_ranges(s.basis.q, alpha) {
+                    let sources: Vec<usize> = limbs.clone().collect();
+                    let table = self.tables.conversion(&self.ctx, &self.ring, &sources);
+                    let (coef, out) = (self.alloc(limbs.len())?, self.alloc(out_basis.limbs())?);
+                    digits.push(ModUpDigit { source, limbs, out_basis, table, coef, out });
+                }
             }
+            // Digit-major: the same digit of every source is one step.
+            digits.sort_by_key(|d| (d.limbs.start, d.limbs.end, d.out_basis.limbs()));
+            let mut batch = self.batch();
+            self.record_mod_up(&mut batch, &inputs, &digits);
             batch.submit()?;
-            Ok(jobs
-                .into_iter()
-                .zip(src)
-                .map(|(job, s)| job.outs.into_iter().map(|o| self.poly(Basis { q: s.basis.q, p }, o)).collect())
-                .collect())
+            let mut extended: Vec<Vec<DevicePoly>> = src.iter().map(|_| Vec::new()).collect();
+            for d in digits {
+                extended[d.source].push(self.poly(d.out_basis, d.out));
+            }
+            Ok(extended)
         })
     }
 
@@ -413,8 +425,11 @@ impl Backend for WgpuBackend {
                 .map(|b| Ok([self.alloc(b.limbs())?, self.alloc(b.limbs())?]))
                 .collect::<Result<Vec<_>>>()?;
             let mut batch = self.batch();
-            for ((job, basis), outs) in jobs.iter().zip(&bases).zip(&outs) {
-                for (j, (d, [kb, ka])) in job.digits.iter().zip(job.key).enumerate() {
+            // Digit j of every job, then digit j + 1: equal steps merge.
+            let digits = jobs.iter().map(|job| job.digits.len()).max().unwrap_or(0);
+            for j in 0..digits {
+                for ((job, basis), outs) in jobs.iter().zip(&bases).zip(&outs) {
+                    let (Some(d), Some([kb, ka])) = (job.digits.get(j), job.key.get(j)) else { continue };
                     let buffers =
                         [self.buffer(op, d)?, self.buffer(op, kb)?, self.buffer(op, ka)?, outs[0].raw(), outs[1].raw()];
                     let args = [kb.basis.q as u32, u32::from(j == 0), ka.basis.q as u32, 0];
@@ -445,26 +460,49 @@ impl Backend for WgpuBackend {
                 .iter()
                 .map(|poly| Ok((self.alloc(poly.basis.p + 1)?, self.alloc(poly.basis.q)?)))
                 .collect::<Result<Vec<_>>>()?;
-            let tw = &self.tables.tw;
+            let buffers = polys.iter().map(|p| self.buffer("mod_down", p)).collect::<Result<Vec<_>>>()?;
+            let bases: Vec<Basis> = polys.iter().map(|p| p.basis).collect();
+            let each = || {
+                bases
+                    .iter()
+                    .zip(&buffers)
+                    .zip(&tables)
+                    .zip(&scratch)
+                    .map(|(((b, x), t), (ys, conv))| (*b, *x, &**t, ys.raw(), conv.raw()))
+            };
+            let args = |b: Basis| [b.p as u32, 0, 0, 0];
+            let unused = &self.ctx.unused_write;
             let mut batch = self.batch();
-            for ((poly, table), (ys, conv)) in polys.iter().zip(&tables).zip(&scratch) {
-                let Basis { q, p } = poly.basis;
-                let (buffer, ys, conv) = (self.buffer("mod_down", poly)?, ys.raw(), conv.raw());
-                let args = [p as u32, 0, 0, 0];
-                // Coefficients of the P part, then their exact centered value mod each Q prime.
-                batch.copy(buffer, q, ys, 0, p);
-                batch.ntt(tw, ys, 0..p, LimbMap::p(), false);
-                let prep = Launch::new(0..p, LimbMap::p()).args(args);
-                batch.coefficients(Kernel::ConvPrep, &prep, &[], 0, &[table, ys, &self.ctx.unused_write]);
-                let overflow = Launch::new(0..1, LimbMap::p()).args(args);
-                batch.coefficients(Kernel::ConvOverflow, &overflow, &[], 0, &[table, ys, &self.ctx.unused_write]);
-                let apply = Launch::new(0..q, LimbMap::q_from(0)).op(CONV_CENTERED).args(args);
-                batch.coefficients(Kernel::ConvApply, &apply, &[], 0, &[table, ys, conv]);
-                batch.ntt(tw, conv, 0..q, LimbMap::q_from(0), true);
-                // x = (x − conv)·P^-1 on the Q limbs.
-                let p_inv = p_inverse_pairs(&self.ring, q, p);
-                let sub_mul = Launch::new(0..q, LimbMap::basis(poly.basis));
-                batch.coefficients(Kernel::SubMul, &sub_mul, &p_inv, 2, &[buffer, conv]);
+            // Coefficients of the P part, then their exact centered value mod each Q prime.
+            for (b, x, _, ys, _) in each() {
+                batch.copy(x, b.q, ys, 0, b.p);
+            }
+            batch.ntt(
+                &self.tables.tw,
+                &each().map(|(b, _, _, ys, _)| (ys, 0..b.p, LimbMap::p())).collect::<Vec<_>>(),
+                false,
+            );
+            for (b, _, t, ys, _) in each() {
+                let prep = Launch::new(0..b.p, LimbMap::p()).args(args(b));
+                batch.coefficients(Kernel::ConvPrep, &prep, &[], 0, &[t, ys, unused]);
+            }
+            for (b, _, t, ys, _) in each() {
+                let overflow = Launch::new(0..1, LimbMap::p()).args(args(b));
+                batch.coefficients(Kernel::ConvOverflow, &overflow, &[], 0, &[t, ys, unused]);
+            }
+            for (b, _, t, ys, conv) in each() {
+                let apply = Launch::new(0..b.q, LimbMap::q_from(0)).op(CONV_CENTERED).args(args(b));
+                batch.coefficients(Kernel::ConvApply, &apply, &[], 0, &[t, ys, conv]);
+            }
+            batch.ntt(
+                &self.tables.tw,
+                &each().map(|(b, _, _, _, conv)| (conv, 0..b.q, LimbMap::q_from(0))).collect::<Vec<_>>(),
+                true,
+            );
+            // x = (x − conv)·P^-1 on the Q limbs.
+            for (b, x, _, _, conv) in each() {
+                let p_inv = p_inverse_pairs(&self.ring, b.q, b.p);
+                batch.coefficients(Kernel::SubMul, &Launch::new(0..b.q, LimbMap::basis(b)), &p_inv, 2, &[x, conv]);
             }
             batch.submit()
         })?;
@@ -484,19 +522,37 @@ impl Backend for WgpuBackend {
         }
         self.run("rescale", || {
             let scratch = polys.iter().map(|p| self.alloc(p.basis.q - 1)).collect::<Result<Vec<_>>>()?;
+            let buffers = polys.iter().map(|p| self.buffer("rescale", p)).collect::<Result<Vec<_>>>()?;
             let tw = &self.tables.tw;
             let mut batch = self.batch();
-            for (poly, lifted) in polys.iter().zip(&scratch) {
-                let (buffer, lifted) = (self.buffer("rescale", poly)?, lifted.raw());
-                for last in (poly.basis.q - drop..poly.basis.q).rev() {
-                    // Coefficients of the dropped limb, centered into each remaining prime.
-                    batch.ntt(tw, buffer, last..last + 1, LimbMap::q_from(0), false);
+            for k in 0..drop {
+                // The k-th dropped limb of every polynomial, the top one first.
+                let each =
+                    || polys.iter().zip(&buffers).zip(&scratch).map(|((p, x), lf)| (p.basis.q - 1 - k, *x, lf.raw()));
+                // Coefficients of the dropped limb, centered into each remaining prime.
+                batch.ntt(
+                    tw,
+                    &each().map(|(last, x, _)| (x, last..last + 1, LimbMap::q_from(0))).collect::<Vec<_>>(),
+                    false,
+                );
+                for (last, x, lifted) in each() {
                     let lift = Launch::new(0..last, LimbMap::q_from(0)).args([last as u32, 0, 0, 0]);
-                    batch.coefficients(Kernel::RescaleLift, &lift, &[], 0, &[lifted, buffer]);
-                    batch.ntt(tw, lifted, 0..last, LimbMap::q_from(0), true);
+                    batch.coefficients(Kernel::RescaleLift, &lift, &[], 0, &[lifted, x]);
+                }
+                batch.ntt(
+                    tw,
+                    &each().map(|(last, _, lifted)| (lifted, 0..last, LimbMap::q_from(0))).collect::<Vec<_>>(),
+                    true,
+                );
+                for (last, x, lifted) in each() {
                     let inv = q_last_inverse_pairs(&self.ring, last);
-                    let sub_mul = Launch::new(0..last, LimbMap::q_from(0));
-                    batch.coefficients(Kernel::SubMul, &sub_mul, &inv, 2, &[buffer, lifted]);
+                    batch.coefficients(
+                        Kernel::SubMul,
+                        &Launch::new(0..last, LimbMap::q_from(0)),
+                        &inv,
+                        2,
+                        &[x, lifted],
+                    );
                 }
             }
             batch.submit()
