@@ -4,6 +4,7 @@
 //! in `shaders/modarith.wgsl`, `shaders/ntt.wgsl` and `shaders/basis_ext.wgsl`;
 //! `kernels/*.cu` read the same words. Nothing here touches a device.
 
+use super::Basis;
 use crate::math::{Modulus, NttTable, RnsRing};
 
 /// Words per prime in the constant table (`CST_STRIDE` in the kernels).
@@ -98,4 +99,18 @@ pub(crate) fn p_inverse_pairs(ring: &RnsRing, q: usize, p: usize) -> Vec<u32> {
 pub(crate) fn q_last_inverse_pairs(ring: &RnsRing, last: usize) -> Vec<u32> {
     let q_last = ring.q[last].value();
     shoup_pairs(ring, 0..last, |m| m.inv(m.reduce_u64(q_last.into())))
+}
+
+/// Per-limb words of a constant add or multiply on a polynomial of `basis`:
+/// (c mod q_k, Shoup(c) when `mul`, else 0) for each limb's `per_limb[k]`.
+pub(crate) fn scalar_words(ring: &RnsRing, basis: Basis, per_limb: &[u32], mul: bool) -> Vec<u32> {
+    per_limb
+        .iter()
+        .enumerate()
+        .flat_map(|(k, &c)| {
+            let m = ring.modulus(basis.global(k, ring));
+            let c = m.reduce_u64(c.into());
+            [c, if mul { m.shoup(c) } else { 0 }]
+        })
+        .collect()
 }

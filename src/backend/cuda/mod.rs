@@ -37,7 +37,9 @@ pub(crate) use self::pool::CudaBuffer;
 
 use self::context::{COEFF_WG, Device, KS_DIGITS, Kernel, Launch, NTT_TILE, NTT_WG};
 use self::pool::{Pool, driver_error};
-use super::device_tables::{constants_and_twiddles, conversion_words, p_inverse_pairs, q_last_inverse_pairs};
+use super::device_tables::{
+    constants_and_twiddles, conversion_words, p_inverse_pairs, q_last_inverse_pairs, scalar_words,
+};
 use super::launch_plan::{LimbMap, ntt_phases};
 use super::{
     Backend, BackendError, Basis, DeviceMem, DevicePoly, Elementwise, KeySwitchJob, Result, ScalarOp, TensorPair,
@@ -375,15 +377,7 @@ impl Backend for CudaBackend {
         for d in dst.iter() {
             let basis = d.basis;
             if !words_of.iter().any(|(b, _)| *b == basis) {
-                let words: Vec<u32> = per_limb
-                    .iter()
-                    .enumerate()
-                    .flat_map(|(k, &c)| {
-                        let m = self.ring.modulus(basis.global(k, &self.ring));
-                        let c = m.reduce_u64(c.into());
-                        [c, if op == ScalarOp::Mul { m.shoup(c) } else { 0 }]
-                    })
-                    .collect();
+                let words = scalar_words(&self.ring, basis, per_limb, op == ScalarOp::Mul);
                 words_of.push((basis, self.upload_data(&words)?));
             }
             let data = words_of.iter().find(|(b, _)| *b == basis).map(|(_, w)| w.ptr()).unwrap_or_default();

@@ -31,7 +31,7 @@ use super::{
     Backend, BackendError, Basis, DeviceMem, DevicePoly, Elementwise, KeySwitchJob, Result, ScalarOp, TensorPair,
     digit_ranges, validate,
 };
-use crate::backend::device_tables::{p_inverse_pairs, q_last_inverse_pairs};
+use crate::backend::device_tables::{p_inverse_pairs, q_last_inverse_pairs, scalar_words};
 use crate::backend::launch_plan::{CONV_CENTERED, UNARY_ADD, UNARY_MUL, UNARY_NEGATE, binary_op};
 use crate::math::RnsRing;
 
@@ -330,15 +330,7 @@ impl Backend for WgpuBackend {
             let mut batch = self.batch();
             for d in dst.iter() {
                 let basis = d.basis;
-                let data: Vec<u32> = per_limb
-                    .iter()
-                    .enumerate()
-                    .flat_map(|(k, &c)| {
-                        let m = self.ring.modulus(basis.global(k, &self.ring));
-                        let c = m.reduce_u64(c.into());
-                        [c, if op == ScalarOp::Mul { m.shoup(c) } else { 0 }]
-                    })
-                    .collect();
+                let data = scalar_words(&self.ring, basis, per_limb, op == ScalarOp::Mul);
                 let code = if op == ScalarOp::Mul { UNARY_MUL } else { UNARY_ADD };
                 let buffers = [self.buffer("scalar", d)?, &self.ctx.unused_read];
                 let launch = Launch::new(0..basis.limbs(), LimbMap::basis(basis)).op(code);
