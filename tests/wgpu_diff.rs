@@ -89,3 +89,41 @@ fn batched_steps_merge_into_one_dispatch() {
     assert_eq!(many, one, "batched rescale dispatches");
     assert!(one >= 4, "rescale takes at least 4 steps, counted {one}");
 }
+
+/// In blocking mode the scheduler records each kind's GPU time from
+/// timestamps (where the adapter has them: lavapipe does), and none outside it.
+#[test]
+fn blocking_profiles_carry_gpu_time() {
+    use hetl::backend::{Backend, BackendError, Basis};
+    use hetl::sched::{OpKind, Scheduler};
+
+    let ring = hetl::ckks::preset("toy-n4096").expect("preset").ring().clone();
+    let backend = match WgpuBackend::new(ring.clone()) {
+        Ok(b) => Arc::new(b),
+        Err(BackendError::DriverUnavailable { reason, .. }) => {
+            assert!(std::env::var_os("HETL_REQUIRE_WGPU").is_none(), "HETL_REQUIRE_WGPU is set: {reason}");
+            eprintln!("skipped: no wgpu adapter ({reason})");
+            return;
+        }
+        Err(e) => panic!("wgpu backend: {e}"),
+    };
+    if !backend.has_timestamps() {
+        eprintln!("skipped: adapter {} writes no timestamps", backend.adapter_info().name);
+        return;
+    }
+    let sched = Scheduler::new(backend.clone());
+    let words = vec![1u32; ring.q.len() * ring.n()];
+    let mut polys: Vec<_> = (0..8).map(|_| backend.upload(Basis::q(ring.q.len()), &words).expect("upload")).collect();
+    let mut ntt = |sched: &Scheduler| {
+        let mut refs: Vec<_> = polys.iter_mut().collect();
+        sched.submit(OpKind::Ntt, |b| b.ntt_forward(&mut refs)).expect("ntt");
+        sched.synchronize().expect("synchronize");
+    };
+    ntt(&sched);
+    assert!(sched.profile().by_kind()[&OpKind::Ntt].device.is_zero(), "GPU time outside blocking mode");
+    sched.set_blocking(true);
+    ntt(&sched);
+    let stats = sched.profile().by_kind()[&OpKind::Ntt];
+    assert!(!stats.device.is_zero(), "no GPU time in blocking mode");
+    assert!(stats.device <= stats.total, "GPU time {:?} above wall time {:?}", stats.device, stats.total);
+}

@@ -182,6 +182,15 @@ pub trait Backend: Send + Sync {
     /// Waits until every submitted call has finished on the device (a no-op
     /// on the CPU); benchmarks stop their clocks after it.
     fn synchronize(&self) -> Result<()>;
+    /// Turns per-submission device timing (GPU timestamps) on or off; the
+    /// scheduler turns it on in blocking mode. Ignored by backends without.
+    fn set_device_timing(&self, _on: bool) {}
+    /// The device execution time of the timed submissions since the last
+    /// call, from GPU timestamps (waits for them); `None` where the backend
+    /// or device has no timestamps.
+    fn take_device_time(&self) -> Result<Option<std::time::Duration>> {
+        Ok(None)
+    }
     /// Bytes of intermediate data one batched call should produce at most:
     /// past it a cache-bound device gains nothing from larger batches and the
     /// scheduler splits them. Unbounded by default (GPUs want large launches).

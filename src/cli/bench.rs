@@ -205,30 +205,41 @@ pub fn run(args: &Args) -> Result<()> {
     Ok(())
 }
 
-/// Device µs per op and submissions per batch, by primitive kind, of one
-/// blocking run of `batch` × `op`.
-fn profile_op(fx: &mut Fixture, op: &str, batch: usize) -> Result<Vec<(OpKind, f64, u64)>> {
+/// One primitive kind in a profile: µs per op (wall, in blocking mode),
+/// device µs per op from GPU timestamps (0 without), submissions.
+type KindCost = (OpKind, f64, f64, u64);
+
+/// Where the time of one blocking run of `batch` × `op` goes, by kind.
+fn profile_op(fx: &mut Fixture, op: &str, batch: usize) -> Result<Vec<KindCost>> {
     fx.ctx.sched().set_blocking(true);
     let run = time_op(fx, op, batch, 1, true);
     fx.ctx.sched().set_blocking(false);
     let kinds = run?.2.unwrap_or_default();
-    Ok(kinds.into_iter().map(|(k, s)| (k, s.total.as_secs_f64() * 1e6 / batch as f64, s.count)).collect())
+    let per_op = |d: std::time::Duration| d.as_secs_f64() * 1e6 / batch as f64;
+    Ok(kinds.into_iter().map(|(k, s)| (k, per_op(s.total), per_op(s.device), s.count)).collect())
 }
 
-fn print_profile(op: &str, batch: usize, breakdown: &[(OpKind, f64, u64)], json: bool, fx: &Fixture) {
+fn print_profile(op: &str, batch: usize, breakdown: &[KindCost], json: bool, fx: &Fixture) {
+    let timestamps = breakdown.iter().any(|c| c.2 > 0.0);
     if json {
-        let us: serde_json::Map<_, _> = breakdown
-            .iter()
-            .map(|(k, us, _)| (json!(k).as_str().unwrap_or("?").to_string(), json!(round3(*us))))
-            .collect();
-        let calls: serde_json::Map<_, _> =
-            breakdown.iter().map(|(k, _, n)| (json!(k).as_str().unwrap_or("?").to_string(), json!(n))).collect();
+        let field = |f: &dyn Fn(&KindCost) -> serde_json::Value| -> serde_json::Map<String, serde_json::Value> {
+            breakdown.iter().map(|c| (json!(c.0).as_str().unwrap_or("?").to_string(), f(c))).collect()
+        };
         let p = fx.ctx.params();
-        let line = json!({"op": op, "what": "profile", "backend": fx.ctx.sched().backend_name(), "preset": p.name(),
-            "batch": batch, "us_per_op": us, "submissions": calls});
+        let mut line = json!({"op": op, "what": "profile", "backend": fx.ctx.sched().backend_name(), "preset": p.name(),
+            "batch": batch, "us_per_op": field(&|c| json!(round3(c.1))), "submissions": field(&|c| json!(c.3))});
+        if timestamps {
+            line["device_us_per_op"] = json!(field(&|c| json!(round3(c.2))));
+        }
         println!("{line}");
     } else {
-        let parts: Vec<String> = breakdown.iter().map(|(k, us, n)| format!("{k:?} {us:.1} µs ({n}×)")).collect();
+        let parts: Vec<String> = breakdown
+            .iter()
+            .map(|(k, us, device, n)| {
+                let gpu = if timestamps { format!(", GPU {device:.1} µs") } else { String::new() };
+                format!("{k:?} {us:.1} µs{gpu} ({n}×)")
+            })
+            .collect();
         println!("  profile per op: {}", parts.join(", "));
     }
 }

@@ -351,13 +351,13 @@ pub fn run(args: &Args) -> Result<BTreeMap<&'static str, OpStats>> {
     if let Some(bytes) = peak {
         println!("  peak memory (resident) {:.0} MiB", bytes as f64 / 1048576.0);
     }
-    println!("  training time per layer of the step (primitive submissions, wall time):");
+    println!("  training time per layer of the step (primitive submissions, wall time; GPU time where timestamped):");
     for (layer, stats) in &per_layer {
-        println!("    {layer:<22} {:>6} calls {:>12.2?}", stats.count, stats.total);
+        println!("    {layer:<22} {}", stats_line(stats));
     }
     println!("  training time per primitive kind:");
     for (kind, stats) in &per_kind {
-        println!("    {:<22} {:>6} calls {:>12.2?}", format!("{kind:?}"), stats.count, stats.total);
+        println!("    {:<22} {}", format!("{kind:?}"), stats_line(stats));
     }
     if let Some(path) = &args.report {
         let report = json!({
@@ -415,9 +415,16 @@ pub fn score_head(slots: &[f64], kind: HeadKind, data: &DataArgs) -> Result<()> 
     Ok(())
 }
 
-/// `{name: {calls, seconds}}` for a profile table.
+/// `{name: {calls, seconds, gpu_seconds}}` for a profile table
+/// (`gpu_seconds`: GPU timestamps, 0 where none were taken).
 fn stats_json<'a>(rows: impl Iterator<Item = (String, &'a OpStats)>) -> serde_json::Value {
-    rows.map(|(name, s)| (name, json!({"calls": s.count, "seconds": s.total.as_secs_f64()})))
-        .collect::<serde_json::Map<_, _>>()
-        .into()
+    let row = |s: &OpStats| json!({"calls": s.count, "seconds": s.total.as_secs_f64(), "gpu_seconds": s.device.as_secs_f64()});
+    rows.map(|(name, s)| (name, row(s))).collect::<serde_json::Map<_, _>>().into()
+}
+
+/// Calls and wall time of a profile row, and the GPU time when the backend
+/// timestamped it (blocking mode on wgpu).
+fn stats_line(stats: &OpStats) -> String {
+    let gpu = if stats.device.is_zero() { String::new() } else { format!("  (GPU {:.2?})", stats.device) };
+    format!("{:>6} calls {:>12.2?}{gpu}", stats.count, stats.total)
 }

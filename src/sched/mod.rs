@@ -7,7 +7,9 @@
 //! backend records as one submission. Device backends return before the
 //! device has finished; [`Scheduler::synchronize`] waits, and in blocking
 //! mode ([`Scheduler::set_blocking`]) every submission waits, so that the
-//! per-kind times are device times rather than submission times.
+//! per-kind times are device times rather than submission times; where the
+//! backend has GPU timestamps (wgpu with timestamp queries), each kind also
+//! gets the device's own execution time ([`OpStats::device`]).
 
 mod profile;
 
@@ -44,11 +46,18 @@ impl Scheduler {
     pub fn submit<T>(&self, kind: OpKind, f: impl FnOnce(&dyn Backend) -> backend::Result<T>) -> backend::Result<T> {
         let start = Instant::now();
         let out = f(self.backend.as_ref());
+        let blocking = self.blocking.load(Ordering::Relaxed);
         let out = match out {
-            Ok(v) if self.blocking.load(Ordering::Relaxed) => self.backend.synchronize().map(|()| v),
+            Ok(v) if blocking => self.backend.synchronize().map(|()| v),
             other => other,
         };
         self.profile.record(kind, start.elapsed());
+        if blocking
+            && out.is_ok()
+            && let Some(device) = self.backend.take_device_time()?
+        {
+            self.profile.record_device(kind, device);
+        }
         out
     }
 
@@ -66,6 +75,7 @@ impl Scheduler {
     /// throughput: the host no longer runs ahead of the device).
     pub fn set_blocking(&self, blocking: bool) {
         self.blocking.store(blocking, Ordering::Relaxed);
+        self.backend.set_device_timing(blocking);
     }
 
     /// How many items of `bytes_per_item` intermediate bytes one batched

@@ -45,6 +45,17 @@ pub struct OpStats {
     pub count: u64,
     /// Summed wall time.
     pub total: Duration,
+    /// Summed device execution time from GPU timestamps (zero where the
+    /// backend has none, and outside the scheduler's blocking mode).
+    pub device: Duration,
+}
+
+impl OpStats {
+    fn add(&mut self, other: &Self) {
+        self.count += other.count;
+        self.total += other.total;
+        self.device += other.device;
+    }
 }
 
 /// Layer name of submissions made outside any named layer.
@@ -83,6 +94,13 @@ impl Profile {
         entry.total += elapsed;
     }
 
+    /// Adds `device` (GPU timestamps) to the last submission of `kind`.
+    pub fn record_device(&self, kind: OpKind, device: Duration) {
+        let mut table = self.table();
+        let layer = table.layer;
+        table.stats.entry((layer, kind)).or_default().device += device;
+    }
+
     /// Charges the following submissions to `layer`; returns the previous layer.
     pub fn set_layer(&self, layer: &'static str) -> &'static str {
         std::mem::replace(&mut self.table().layer, layer)
@@ -99,9 +117,7 @@ impl Profile {
     pub fn by_kind(&self) -> BTreeMap<OpKind, OpStats> {
         let mut out: BTreeMap<OpKind, OpStats> = BTreeMap::new();
         for ((_, kind), s) in self.snapshot() {
-            let entry = out.entry(kind).or_default();
-            entry.count += s.count;
-            entry.total += s.total;
+            out.entry(kind).or_default().add(&s);
         }
         out
     }
@@ -111,9 +127,7 @@ impl Profile {
     pub fn by_layer(&self) -> BTreeMap<&'static str, OpStats> {
         let mut out: BTreeMap<&'static str, OpStats> = BTreeMap::new();
         for ((layer, _), s) in self.snapshot() {
-            let entry = out.entry(layer).or_default();
-            entry.count += s.count;
-            entry.total += s.total;
+            out.entry(layer).or_default().add(&s);
         }
         out
     }
@@ -135,9 +149,12 @@ mod tests {
         assert_eq!(p.set_layer("sigmoid"), NO_LAYER);
         p.record(OpKind::Ntt, Duration::from_millis(2));
         p.record(OpKind::Tensor, Duration::from_millis(3));
+        p.record_device(OpKind::Tensor, Duration::from_millis(2));
         assert_eq!(p.set_layer(NO_LAYER), "sigmoid");
-        assert_eq!(p.by_kind()[&OpKind::Ntt], OpStats { count: 2, total: Duration::from_millis(3) });
-        assert_eq!(p.by_layer()["sigmoid"], OpStats { count: 2, total: Duration::from_millis(5) });
+        let ms = Duration::from_millis;
+        assert_eq!(p.by_kind()[&OpKind::Ntt], OpStats { count: 2, total: ms(3), device: Duration::ZERO });
+        assert_eq!(p.by_kind()[&OpKind::Tensor], OpStats { count: 1, total: ms(3), device: ms(2) });
+        assert_eq!(p.by_layer()["sigmoid"], OpStats { count: 2, total: ms(5), device: ms(2) });
         assert_eq!(p.snapshot().len(), 3);
         p.reset();
         assert!(p.snapshot().is_empty());

@@ -21,6 +21,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 
 use super::context::{Context, HEADER_WORDS, Kernel, NTT_TILE, PARAM_WORDS};
 use super::pool::{Kind, Pool, WgpuBuffer};
+use super::timing::Timing;
 use crate::backend::launch_plan::ntt_phases;
 pub(super) use crate::backend::launch_plan::{Launch, LimbMap};
 use crate::backend::{BackendError, Result};
@@ -57,6 +58,7 @@ pub(super) struct Batch<'a> {
     ctx: &'a Context,
     pool: &'a Arc<Pool>,
     dispatches: &'a AtomicU64,
+    timing: &'a Timing,
     cst: &'a wgpu::Buffer,
     log_n: u32,
     q_total: u32,
@@ -66,17 +68,17 @@ pub(super) struct Batch<'a> {
 
 impl<'a> Batch<'a> {
     /// An empty batch for ring degree 2^`log_n` with `q_total` Q primes;
-    /// gathered buffers of merged dispatches come from `pool`, and every
-    /// dispatch encoded is counted in `dispatches`.
+    /// gathered buffers of merged dispatches come from `pool`, every
+    /// dispatch encoded is counted in `dispatches`, and `timing` stamps the
+    /// submission when on.
     pub(super) fn new(
         ctx: &'a Context,
-        pool: &'a Arc<Pool>,
-        dispatches: &'a AtomicU64,
+        (pool, dispatches, timing): (&'a Arc<Pool>, &'a AtomicU64, &'a Timing),
         cst: &'a wgpu::Buffer,
         (log_n, q_total): (u32, usize),
     ) -> Self {
         let (params, commands) = (Vec::new(), Vec::new());
-        Self { ctx, pool, dispatches, cst, log_n, q_total: q_total as u32, params, commands }
+        Self { ctx, pool, dispatches, timing, cst, log_n, q_total: q_total as u32, params, commands }
     }
 
     fn n(&self) -> usize {
@@ -278,6 +280,7 @@ impl<'a> Batch<'a> {
             ctx.queue.write_buffer(&params, 0, bytemuck::cast_slice(&self.params));
         }
         let mut encoder = ctx.device.create_command_encoder(&wgpu::CommandEncoderDescriptor { label: Some("hetl") });
+        let timed = self.timing.begin(&ctx.device, &mut encoder);
         let mut merges = merges.iter().peekable();
         let mut i = 0;
         while i < self.commands.len() {
@@ -297,6 +300,9 @@ impl<'a> Batch<'a> {
                 }
             }
             i += 1;
+        }
+        if let Some(set) = &timed {
+            self.timing.end(&ctx.device, &mut encoder, set);
         }
         ctx.queue.submit([encoder.finish()]);
         // Lets wgpu retire finished submissions and free what they held,

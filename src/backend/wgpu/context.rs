@@ -252,8 +252,11 @@ impl Context {
                 return Err(unavailable(format!("adapter {} allows {have} {what}, hetl needs {need}", info.name)));
             }
         }
+        // GPU timestamps for profiles, where the adapter can write them.
+        let timestamps = adapter.features() & super::timing::FEATURES;
         let (device, queue) = pollster::block_on(adapter.request_device(&wgpu::DeviceDescriptor {
             label: Some("hetl"),
+            required_features: if timestamps == super::timing::FEATURES { timestamps } else { wgpu::Features::empty() },
             required_limits: limits.clone(),
             memory_hints: wgpu::MemoryHints::Performance,
             ..Default::default()

@@ -17,9 +17,11 @@ mod batch;
 mod context;
 mod pool;
 mod tables;
+mod timing;
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Duration;
 
 pub(crate) use pool::WgpuBuffer;
 
@@ -27,6 +29,7 @@ use self::batch::{Batch, Launch, LimbMap, read_back};
 use self::context::{Context, Kernel, NTT_TILE, capture};
 use self::pool::{Kind, Pool};
 use self::tables::Tables;
+use self::timing::Timing;
 use super::{
     Backend, BackendError, Basis, DeviceMem, DevicePoly, Elementwise, KeySwitchJob, Result, ScalarOp, TensorPair,
     digit_ranges, validate,
@@ -56,6 +59,8 @@ pub struct WgpuBackend {
     tables: Tables,
     /// Compute dispatches encoded so far.
     dispatches: AtomicU64,
+    /// GPU timestamps of submissions, in the scheduler's blocking mode.
+    timing: Timing,
 }
 
 impl WgpuBackend {
@@ -79,13 +84,21 @@ impl WgpuBackend {
             return Err(BackendError::Device { op: "wgpu backend", reason: e.to_string() });
         }
         let pool = Pool::new(ctx.device.clone());
-        Ok(Self { ring, ctx, pool, tables, dispatches: AtomicU64::new(0) })
+        let timing = Timing::new(ctx.device.features(), &ctx.queue);
+        Ok(Self { ring, ctx, pool, tables, dispatches: AtomicU64::new(0), timing })
     }
 
     /// The adapter in use (name, driver, and which API: Vulkan, Metal, ...).
     #[must_use]
     pub fn adapter_info(&self) -> &wgpu::AdapterInfo {
         &self.ctx.info
+    }
+
+    /// Whether the device writes GPU timestamps (then the scheduler's
+    /// blocking mode records each kind's device time).
+    #[must_use]
+    pub fn has_timestamps(&self) -> bool {
+        self.timing.supported()
     }
 
     /// Compute dispatches encoded so far: a batched call costs one per step
@@ -146,7 +159,12 @@ impl WgpuBackend {
     }
 
     fn batch(&self) -> Batch<'_> {
-        Batch::new(&self.ctx, &self.pool, &self.dispatches, &self.tables.cst, (self.ring.log_n, self.ring.q.len()))
+        Batch::new(
+            &self.ctx,
+            (&self.pool, &self.dispatches, &self.timing),
+            &self.tables.cst,
+            (self.ring.log_n, self.ring.q.len()),
+        )
     }
 
     /// The device buffer of `poly`, if this backend allocated it.
@@ -553,6 +571,14 @@ impl Backend for WgpuBackend {
             poly.basis = Basis::q(poly.basis.q - drop);
         }
         Ok(())
+    }
+
+    fn set_device_timing(&self, on: bool) {
+        self.timing.set(on);
+    }
+
+    fn take_device_time(&self) -> Result<Option<Duration>> {
+        self.timing.take(&self.ctx.device)
     }
 
     fn synchronize(&self) -> Result<()> {
