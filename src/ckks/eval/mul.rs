@@ -89,12 +89,21 @@ impl Context {
         if let Some(ct) = cts.iter().find(|ct| ct.level == 0) {
             return Err(CkksError::LevelExhausted { op: "rescale", level: ct.level, needed: 1 });
         }
-        let mut out = self.copy_many(cts)?;
-        self.rescale_in_place(&mut out)?;
+        // In chunks the backend's batch budget holds (a CPU's caches: a
+        // larger batch only spills them; unbounded on GPUs).
+        let params = self.params();
+        let top = cts.iter().map(|ct| params.q_limbs(ct.level)).max().unwrap_or(0);
+        let limit = self.sched().batch_limit(3 * top * params.n() * 4);
+        let mut out = Vec::with_capacity(cts.len());
+        for chunk in cts.chunks(limit) {
+            let mut copies = self.copy_many(chunk)?;
+            self.rescale_in_place(&mut copies)?;
+            out.extend(copies);
+        }
         Ok(out)
     }
 
-    /// Rescales ciphertexts above level 0 in place.
+    /// Rescales ciphertexts above level 0 in place, in one backend call.
     fn rescale_in_place(&self, cts: &mut [Ciphertext]) -> Result<()> {
         let drop = self.params().primes_per_level();
         {
