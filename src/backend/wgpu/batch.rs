@@ -19,7 +19,7 @@ use std::ops::Range;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 
-use super::context::{Context, HEADER_WORDS, Kernel, NTT_TILE, PARAM_WORDS};
+use super::context::{Context, H_ITEM_MASK, H_ITEM_STRIDE, HEADER_WORDS, Kernel, NTT_TILE, PARAM_WORDS};
 use super::pool::{Kind, Pool, WgpuBuffer};
 use super::timing::Timing;
 use crate::backend::launch_plan::ntt_phases;
@@ -29,10 +29,6 @@ use crate::backend::{BackendError, Result};
 /// Per-item buffers larger than this are not gathered: their dispatches
 /// are large enough to pay for themselves, and the copies would not be cheap.
 const MERGE_MAX_BYTES: u64 = 1 << 20;
-
-/// Header words of a merged dispatch (`H_ITEM_STRIDE`, `H_ITEM_MASK`).
-const H_ITEM_STRIDE: usize = 12;
-const H_ITEM_MASK: usize = 13;
 
 /// Slots of a gathered buffer start at multiples of this many bytes.
 const SLOT_ALIGN: u64 = 256;

@@ -32,6 +32,10 @@ pub(super) const BX_WG: u32 = 256;
 pub(super) const PARAM_WORDS: usize = 128;
 /// Header words at the start of a parameter block (`H_DATA`).
 pub(super) const HEADER_WORDS: usize = 16;
+/// Header word of a merged dispatch: words between the items' slots (`H_ITEM_STRIDE`).
+pub(super) const H_ITEM_STRIDE: usize = 12;
+/// Header word of a merged dispatch: bit b − 2 set for per-item bindings b (`H_ITEM_MASK`).
+pub(super) const H_ITEM_MASK: usize = 13;
 
 /// Storage bindings a kernel family declares after `prm` and `cst`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -412,7 +416,8 @@ mod tests {
             let decl = format!("const {name}: u32 = {value}u;");
             assert!(family.source().contains(&decl), "{} lacks `{decl}`", family.file());
         }
-        for (name, value) in [("CST_STRIDE", CST_STRIDE), ("H_DATA", HEADER_WORDS)] {
+        let header = [("H_DATA", HEADER_WORDS), ("H_ITEM_STRIDE", H_ITEM_STRIDE), ("H_ITEM_MASK", H_ITEM_MASK)];
+        for (name, value) in [("CST_STRIDE", CST_STRIDE)].into_iter().chain(header) {
             assert!(MODARITH.contains(&format!("const {name}: u32 = {value}u;")), "modarith.wgsl: {name}");
         }
         assert!(MODARITH.contains(&format!("array<vec4<u32>, {}>", PARAM_WORDS / 4)));
