@@ -19,6 +19,7 @@
 # `cargo build --release` and `cargo test --release --test cuda_diff
 # --no-run`) instead of building, and WHEELS to a folder holding the
 # desilofhe wheel; else the script builds with cargo and installs from PyPI.
+# tools/prepare_gpu_bundle.sh prepares all of them in .gpu/.
 #
 # NVRTC: libnvrtc.so.12 or a newer one (CUDA 13's NVRTC compiles the same
 # kernels) from $HETL_NVRTC_DIR, the CUDA toolkit, an unpacked

@@ -1,0 +1,34 @@
+#!/usr/bin/env bash
+# Prepares .gpu/ (git-ignored) for tools/gpu_check.sh on a GPU machine that
+# has no network and no Rust toolchain: the release binary, the CUDA and wgpu
+# differential-test binaries, the desilofhe CUDA wheel for the machine's
+# Python 3.12, and the Vulkan loader and libglvnd .debs the NVIDIA Vulkan
+# driver needs. Run it here (x86-64, with network), then on the GPU machine,
+# carrying .gpu:
+#   OUT=dir HETL_BIN=.gpu/hetl CUDA_DIFF_BIN=.gpu/cuda_diff WGPU_DIFF_BIN=.gpu/wgpu_diff \
+#     WHEELS=.gpu VULKAN_DEBS=.gpu/gl bash tools/gpu_check.sh
+# Optional: BASELINE=path/to/an/older/hetl is copied to .gpu/hetl-baseline
+# (gpu_check.sh's BASELINE_BIN) for a before/after in the same call.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+CUDA_WHEEL="${CUDA_WHEEL:-desilofhe-cu130}"
+
+rm -rf .gpu && mkdir -p .gpu/gl
+cargo build --release --bin hetl
+cp target/release/hetl .gpu/hetl
+for test in cuda_diff wgpu_diff; do
+    exe=$(cargo test --release --test "$test" --no-run --message-format=json 2>/dev/null |
+        python3 -c 'import json, sys
+for line in sys.stdin:
+    m = json.loads(line)
+    if m.get("executable") and m.get("target", {}).get("name") == sys.argv[1]:
+        print(m["executable"])' "$test" | tail -1)
+    cp "$exe" ".gpu/$test"
+done
+if [ -n "${BASELINE:-}" ]; then cp "$BASELINE" .gpu/hetl-baseline; fi
+python3 -m pip download -q --no-deps --only-binary=:all: --python-version 3.12 --implementation cp \
+    --platform manylinux_2_34_x86_64 --platform manylinux_2_28_x86_64 --platform manylinux_2_17_x86_64 \
+    -d .gpu "$CUDA_WHEEL"
+(cd .gpu/gl && apt-get download libvulkan1 libegl1 libglvnd0 libopengl0 libgl1 libglx0 libgles2 2>&1 | grep -v '^W:' || true)
+du -sh .gpu
+echo "prepare_gpu_bundle: .gpu ready (at most 64 MiB travel with a device call)"
