@@ -32,6 +32,10 @@
 #
 # Usage: OUT=/some/dir [GPU_CHECK_BUDGET=360] [HETL_BIN=..] [CUDA_DIFF_BIN=..] [WHEELS=..]
 #        [BASELINE_BIN=..] [WGPU_DIFF_BIN=..] [VULKAN_DEBS=..] bash tools/gpu_check.sh
+# Through the device tool (which returns at most 8 files), with .gpu carried:
+#   G=/tmp/g; mkdir -p $G; OUT=$G HETL_BIN=.gpu/hetl CUDA_DIFF_BIN=.gpu/cuda_diff \
+#     WGPU_DIFF_BIN=.gpu/wgpu_diff WHEELS=.gpu VULKAN_DEBS=.gpu/gl GPU_CHECK_BUDGET=330 \
+#     bash tools/gpu_check.sh >/dev/null 2>&1; tar czf $OUT/gpu_check.tgz -C /tmp g; cat $G/summary.txt
 set -uo pipefail
 cd "$(dirname "$0")/.."
 
