@@ -24,8 +24,9 @@ pub fn run(_: &Args) -> Result<()> {
     for a in adapters {
         let i = &a.info;
         let usable = if a.compute { "available" } else { "unusable (no compute shaders)" };
+        let timestamps = if a.timestamps { ", GPU timestamps" } else { "" };
         println!(
-            "wgpu  {usable}: {} ({:?}, {:?}, driver {} {}), storage binding {} MiB, workgroup memory {} KiB",
+            "wgpu  {usable}: {} ({:?}, {:?}, driver {} {}), storage binding {} MiB, workgroup memory {} KiB{timestamps}",
             i.name,
             i.device_type,
             i.backend,

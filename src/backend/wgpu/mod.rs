@@ -120,6 +120,9 @@ pub struct AdapterSummary {
     pub max_storage_binding: u64,
     /// Workgroup shared memory, bytes.
     pub workgroup_memory: u32,
+    /// Whether it writes GPU timestamps inside command encoders (profiles
+    /// then carry each primitive kind's GPU time).
+    pub timestamps: bool,
 }
 
 /// Every adapter of the backends `WGPU_BACKEND` allows (default Vulkan,
@@ -137,6 +140,7 @@ pub fn list_adapters() -> Vec<AdapterSummary> {
                 compute: a.get_downlevel_capabilities().flags.contains(wgpu::DownlevelFlags::COMPUTE_SHADERS),
                 max_storage_binding: limits.max_storage_buffer_binding_size,
                 workgroup_memory: limits.max_compute_workgroup_storage_size,
+                timestamps: a.features().contains(timing::FEATURES),
             }
         })
         .collect()
