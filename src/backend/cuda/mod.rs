@@ -1,8 +1,7 @@
 //! The CUDA backend: kernels in `kernels/*.cu`, compiled with NVRTC to a
 //! CUBIN for the device's architecture at first use (cached on disk,
-//! `compile.rs`), on
-//! any NVIDIA GPU through the driver API (cudarc, loaded dynamically, so
-//! hetl builds and runs without CUDA installed).
+//! `compile.rs`), on any NVIDIA GPU through the driver API (cudarc, loaded
+//! dynamically, so hetl builds and runs without CUDA installed).
 //!
 //! Polynomials stay resident in device memory from a pool (`pool.rs`);
 //! every copy and launch goes to one stream in call order and calls return
@@ -13,10 +12,12 @@
 //! `kernels/modarith.cuh`). Prime constants and twiddles are uploaded once,
 //! conversion and rescaling tables on first use; the words and launch
 //! geometry are the wgpu backend's (`device_tables.rs`, `launch_plan.rs`),
-//! and each primitive runs the same kernel sequence as its wgpu twin, so
-//! every result equals [`super::cpu::CpuBackend`]'s bit for bit (ModDown's
-//! overflow count uses the CPU's f64 operations exactly, see
-//! `kernels/basis_ext.cu`).
+//! and each primitive runs the steps of its wgpu twin (here the NTT keeps
+//! three levels per round in registers, a conversion thread computes 8
+//! target limbs and the inner product sums up to 4 digits per launch); every
+//! step yields unique residues, so every result equals
+//! [`super::cpu::CpuBackend`]'s bit for bit (ModDown's overflow count uses
+//! the CPU's f64 operations exactly, see `kernels/basis_ext.cu`).
 //!
 //! Without a driver or NVRTC, [`CudaBackend::new`] returns
 //! [`BackendError::DriverUnavailable`]; nothing here panics for that.
