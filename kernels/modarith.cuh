@@ -9,7 +9,7 @@
 //     this launch covers; blockIdx.y = limb − limb_start), limb_count,
 //     gshift/qcount/qtotal (limb → prime map, see prime_of), op
 //     (kernel-specific selector), arg[4] (kernel-specific arguments).
-//     Its twin is `Header` in src/backend/cuda/launch.rs (#[repr(C)]).
+//     Its twin is `Header` in src/backend/cuda/context.rs (#[repr(C)]).
 //   cst: CST_STRIDE words per global prime g (Q primes first, then P): q,
 //     Barrett k, Barrett mu, N^-1, Shoup(N^-1), and 1/q as an IEEE binary64
 //     (mantissa lo, mantissa hi with the hidden bit, unbiased exponent as
