@@ -2,20 +2,14 @@
 //! an encrypted error within the bound the library tests use; skipped rows
 //! for presets without enough levels; unknown names are a clear error.
 
-use assert_cmd::Command;
+#[path = "common/cli.rs"]
+mod cli;
 
-fn hetl() -> Command {
-    Command::cargo_bin("hetl").expect("hetl binary")
-}
-
-fn json_lines(args: &[&str]) -> Vec<serde_json::Value> {
-    let out = hetl().args(args).assert().success().get_output().clone();
-    String::from_utf8_lossy(&out.stdout).lines().map(|l| serde_json::from_str(l).expect("JSON line")).collect()
-}
+use cli::{hetl, json_lines, stderr_of};
 
 #[test]
 fn approx_sigmoid_json_reports_depth_and_a_small_error() {
-    let lines = json_lines(&["approx", "--preset", "toy-n4096", "--functions", "sigmoid", "--json"]);
+    let lines = json_lines(hetl().args(["approx", "--preset", "toy-n4096", "--functions", "sigmoid", "--json"]));
     assert_eq!(lines.len(), 1);
     let l = &lines[0];
     for key in [
@@ -46,10 +40,9 @@ fn approx_sigmoid_json_reports_depth_and_a_small_error() {
 
 #[test]
 fn approx_skips_functions_deeper_than_the_preset_and_rejects_unknown_names() {
-    let lines = json_lines(&["approx", "--preset", "toy-n1024", "--functions", "relu,exp", "--json"]);
+    let lines = json_lines(hetl().args(["approx", "--preset", "toy-n1024", "--functions", "relu,exp", "--json"]));
     assert!(lines[0]["skipped"].as_str().unwrap().contains("needs depth 13"), "{}", lines[0]);
     assert!(lines[1]["skipped"].as_str().unwrap().contains("needs depth 5"), "{}", lines[1]);
-    let out = hetl().args(["approx", "--preset", "toy-n1024", "--functions", "softplus"]).assert().failure();
-    let err = String::from_utf8_lossy(&out.get_output().stderr).into_owned();
+    let err = stderr_of(hetl().args(["approx", "--preset", "toy-n1024", "--functions", "softplus"]));
     assert!(err.contains("unknown function \"softplus\"") && err.contains("inv_sqrt"), "{err}");
 }

@@ -1,16 +1,10 @@
 //! CLI behaviour of `hetl params`, `hetl bench`, `hetl demo` and `hetl train`, including
 //! their bad-input errors (one clear line, non-zero exit).
 
-use assert_cmd::Command;
+#[path = "common/cli.rs"]
+mod cli;
 
-fn hetl() -> Command {
-    Command::cargo_bin("hetl").expect("hetl binary")
-}
-
-fn stderr_of(cmd: &mut Command) -> String {
-    let out = cmd.assert().failure().get_output().clone();
-    String::from_utf8_lossy(&out.stderr).into_owned()
-}
+use cli::{hetl, json_lines, stderr_of, stdout_of};
 
 #[test]
 fn params_lists_presets_and_marks_toys_insecure() {
@@ -25,8 +19,8 @@ fn params_lists_presets_and_marks_toys_insecure() {
 
 #[test]
 fn params_json_has_the_fields_compare_py_reads() {
-    let out = hetl().args(["params", "--preset", "n14", "--json"]).assert().success().get_output().clone();
-    let v: serde_json::Value = serde_json::from_slice(&out.stdout).expect("one JSON object");
+    let v: serde_json::Value = serde_json::from_str(&stdout_of(hetl().args(["params", "--preset", "n14", "--json"])))
+        .expect("one JSON object");
     for key in ["log_n", "depth", "dnum", "log_scale", "q_limbs", "p_limbs", "log_qp", "security", "fingerprint"] {
         assert!(v.get(key).is_some(), "missing {key}");
     }
@@ -52,8 +46,7 @@ fn insecure_custom_parameters_are_rejected_unless_toy() {
     let err = stderr_of(hetl().args(["params", "--file"]).arg(&path));
     assert!(err.contains("not 128-bit secure") && err.contains("exceeds the 128-bit bound 438"), "{err}");
     std::fs::write(&path, literal("toy-mine")).unwrap();
-    let out = hetl().args(["params", "--file"]).arg(&path).assert().success().get_output().clone();
-    assert!(String::from_utf8_lossy(&out.stdout).contains("INSECURE"));
+    assert!(stdout_of(hetl().args(["params", "--file"]).arg(&path)).contains("INSECURE"));
     std::fs::write(&path, "{not json").unwrap();
     let err = stderr_of(hetl().args(["params", "--file"]).arg(&path));
     assert!(err.contains("is not a valid parameter literal"), "{err}");
@@ -61,15 +54,11 @@ fn insecure_custom_parameters_are_rejected_unless_toy() {
 
 #[test]
 fn bench_json_lines_have_the_documented_fields() {
-    let out = hetl()
-        .args(["bench", "--preset", "toy-n1024", "--ops", "ntt,add,mul_relin,rotate,precision", "--samples", "2"])
-        .args(["--batch", "1,2", "--json"])
-        .assert()
-        .success()
-        .get_output()
-        .clone();
-    let lines: Vec<serde_json::Value> =
-        String::from_utf8_lossy(&out.stdout).lines().map(|l| serde_json::from_str(l).expect("JSON line")).collect();
+    let lines = json_lines(
+        hetl()
+            .args(["bench", "--preset", "toy-n1024", "--ops", "ntt,add,mul_relin,rotate,precision", "--samples", "2"])
+            .args(["--batch", "1,2", "--json"]),
+    );
     assert_eq!(lines.len(), 4 * 2 + 2, "4 timed ops × 2 batch sizes + 2 precision lines");
     for l in lines.iter().filter(|l| l["op"] != "precision") {
         for key in ["op", "backend", "n", "limbs", "dnum", "batch", "median_us", "ops_per_s"] {
@@ -83,15 +72,11 @@ fn bench_json_lines_have_the_documented_fields() {
 
 #[test]
 fn bench_matmul_ops_report_their_counts_and_batch() {
-    let out = hetl()
-        .args(["bench", "--preset", "toy-n4096", "--ops", "matmul_enc_plain,matmul_enc_enc", "--samples", "1"])
-        .args(["--batch", "1,2", "--json"])
-        .assert()
-        .success()
-        .get_output()
-        .clone();
-    let lines: Vec<serde_json::Value> =
-        String::from_utf8_lossy(&out.stdout).lines().map(|l| serde_json::from_str(l).expect("JSON line")).collect();
+    let lines = json_lines(
+        hetl()
+            .args(["bench", "--preset", "toy-n4096", "--ops", "matmul_enc_plain,matmul_enc_enc", "--samples", "1"])
+            .args(["--batch", "1,2", "--json"]),
+    );
     assert_eq!(lines.len(), 2 * 2, "2 ops × 2 batch sizes");
     for l in &lines {
         for key in ["rotations", "key_switches", "plaintext_mults", "depth", "shape", "block", "median_us"] {
@@ -115,8 +100,7 @@ fn bench_rejects_unknown_ops_and_zero_batches() {
 /// reports the same accuracy as its plaintext mirror.
 #[test]
 fn demo_trains_on_ciphertexts_and_matches_the_mirror() {
-    let out = hetl().args(["demo", "--preset", "toy-n4096", "--epochs", "1"]).assert().success().get_output().clone();
-    let stdout = String::from_utf8_lossy(&out.stdout);
+    let stdout = stdout_of(hetl().args(["demo", "--preset", "toy-n4096", "--epochs", "1"]));
     let accuracy = |head: &str| {
         let line = stdout.lines().find(|l| l.starts_with(head)).unwrap_or_else(|| panic!("{head}: {stdout}"));
         line[head.len()..].split_whitespace().next().unwrap().trim_end_matches('%').parse::<f64>().unwrap()
@@ -134,22 +118,14 @@ fn demo_trains_on_ciphertexts_and_matches_the_mirror() {
 fn trained_head_is_decrypted_and_scored_by_eval() {
     let dir = tempfile::tempdir().unwrap();
     let (keys, head) = (dir.path().join("keys"), dir.path().join("head.ct"));
-    let out = hetl()
-        .args(["train", "--preset", "toy-n4096", "--epochs", "1"])
-        .args(["--keys-out", keys.to_str().unwrap(), "--out", head.to_str().unwrap()])
-        .assert()
-        .success()
-        .get_output()
-        .clone();
-    let stdout = String::from_utf8_lossy(&out.stdout);
+    let stdout = stdout_of(hetl().args(["train", "--preset", "toy-n4096", "--epochs", "1"]).args([
+        "--keys-out",
+        keys.to_str().unwrap(),
+        "--out",
+        head.to_str().unwrap(),
+    ]));
     let trained = stdout.lines().find(|l| l.starts_with("encrypted training")).unwrap().split_whitespace().nth(3);
-    let out = hetl()
-        .args(["eval", "--keys", keys.to_str().unwrap(), "--head", head.to_str().unwrap()])
-        .assert()
-        .success()
-        .get_output()
-        .clone();
-    let scored = String::from_utf8_lossy(&out.stdout);
+    let scored = stdout_of(hetl().args(["eval", "--keys", keys.to_str().unwrap(), "--head", head.to_str().unwrap()]));
     let accuracy = trained.unwrap().trim_end_matches('%');
     assert!(scored.contains(&format!("accuracy {accuracy}")), "train: {stdout}\neval: {scored}");
     let err = stderr_of(hetl().args(["train", "--preset", "toy-n4096", "--keys-out", keys.to_str().unwrap()]));
@@ -161,16 +137,13 @@ fn trained_head_is_decrypted_and_scored_by_eval() {
 fn profile_reports_each_layer_of_a_step() {
     let dir = tempfile::tempdir().unwrap();
     let (json, svg) = (dir.path().join("p.json"), dir.path().join("p.svg"));
-    let out = hetl()
-        .args(["profile", "--setup", "2", "--preset", "toy-n4096", "--epochs", "1", "--json"])
-        .arg(&json)
-        .arg("--plot")
-        .arg(&svg)
-        .assert()
-        .success()
-        .get_output()
-        .clone();
-    let stdout = String::from_utf8_lossy(&out.stdout);
+    let stdout = stdout_of(
+        hetl()
+            .args(["profile", "--setup", "2", "--preset", "toy-n4096", "--epochs", "1", "--json"])
+            .arg(&json)
+            .arg("--plot")
+            .arg(&svg),
+    );
     for layer in ["logits", "sigmoid", "gradient+update", "refresh (data party)"] {
         assert!(stdout.lines().any(|l| l.trim_start().starts_with(layer) && l.contains("calls")), "{layer}: {stdout}");
     }
@@ -203,8 +176,7 @@ fn train_rejects_bad_data_and_settings() {
 
 #[test]
 fn devices_lists_every_backend() {
-    let out = hetl().arg("devices").assert().success().get_output().clone();
-    let stdout = String::from_utf8_lossy(&out.stdout);
+    let stdout = stdout_of(hetl().arg("devices"));
     assert!(stdout.contains("cpu   available"), "{stdout}");
     assert!(stdout.lines().any(|l| l.starts_with("wgpu  ")), "{stdout}");
     assert!(stdout.contains("cuda  unavailable"), "{stdout}");

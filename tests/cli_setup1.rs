@@ -2,11 +2,10 @@
 //! plot, and bad inputs (one clear line, non-zero exit). Needs the model
 //! weights (`bash tools/fetch_model.sh`).
 
-use assert_cmd::Command;
+#[path = "common/cli.rs"]
+mod cli;
 
-fn hetl() -> Command {
-    Command::cargo_bin("hetl").expect("hetl binary")
-}
+use cli::{hetl, stderr_of, stdout_of};
 
 fn model_present(test: &str) -> bool {
     let present = std::path::Path::new("models/all-MiniLM-L6-v2/model.safetensors").exists();
@@ -40,18 +39,15 @@ fn profile_setup1_writes_a_row_per_step_with_errors_against_the_twin() {
     }
     let dir = tempfile::tempdir().unwrap();
     let (json, svg) = (dir.path().join("p.json"), dir.path().join("p.svg"));
-    let out = hetl()
-        .args(["profile", "--setup", "1", "--preset", "toy-deep", "--layers", "1", "--calibration-notes", "4"])
-        .args(["--text", "Fine needle aspirate of a breast mass."])
-        .arg("--json")
-        .arg(&json)
-        .arg("--plot")
-        .arg(&svg)
-        .assert()
-        .success()
-        .get_output()
-        .clone();
-    let stdout = String::from_utf8_lossy(&out.stdout);
+    let stdout = stdout_of(
+        hetl()
+            .args(["profile", "--setup", "1", "--preset", "toy-deep", "--layers", "1", "--calibration-notes", "4"])
+            .args(["--text", "Fine needle aspirate of a breast mass."])
+            .arg("--json")
+            .arg(&json)
+            .arg("--plot")
+            .arg(&svg),
+    );
     assert!(stdout.contains("pooled embedding: cosine"), "{stdout}");
     let v: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(&json).unwrap()).unwrap();
     assert_eq!(v["setup"], 1);
@@ -91,14 +87,9 @@ fn profile_setup1_bad_inputs_are_clear_errors() {
         return;
     }
     let run = |args: &[&str]| {
-        let out = hetl()
-            .args(["profile", "--setup", "1", "--preset", "toy-deep", "--calibration-notes", "2"])
-            .args(args)
-            .assert()
-            .failure()
-            .get_output()
-            .clone();
-        String::from_utf8_lossy(&out.stderr).into_owned()
+        stderr_of(
+            hetl().args(["profile", "--setup", "1", "--preset", "toy-deep", "--calibration-notes", "2"]).args(args),
+        )
     };
     let err = run(&["--layers", "7"]);
     assert!(err.contains("7 encrypted layers; the model has 1..=6"), "{err}");
@@ -108,19 +99,11 @@ fn profile_setup1_bad_inputs_are_clear_errors() {
     assert!(err.contains("--max-tokens must be in 1..=256"), "{err}");
     let err = run(&["--note", "569"]);
     assert!(err.contains("row 569 is out of range"), "{err}");
-    let out = hetl().args(["profile", "--setup", "3"]).assert().failure().get_output().clone();
-    let err = String::from_utf8_lossy(&out.stderr);
+    let err = stderr_of(hetl().args(["profile", "--setup", "3"]));
     assert!(err.contains("--setup 3"), "{err}");
     // Missing weights: run from a folder without models/.
     let dir = tempfile::tempdir().unwrap();
-    let out = hetl()
-        .current_dir(dir.path())
-        .args(["profile", "--setup", "1", "--preset", "toy-deep"])
-        .assert()
-        .failure()
-        .get_output()
-        .clone();
-    let err = String::from_utf8_lossy(&out.stderr);
+    let err = stderr_of(hetl().current_dir(dir.path()).args(["profile", "--setup", "1", "--preset", "toy-deep"]));
     assert!(err.contains("fetch_model.sh"), "{err}");
 }
 
@@ -131,15 +114,12 @@ fn train_setup1_mirror_runs_end_to_end() {
     }
     let dir = tempfile::tempdir().unwrap();
     let report = dir.path().join("r.json");
-    let out = hetl()
-        .args(["train", "--setup", "1", "--mirror", "--preset", "toy-deep", "--limit", "4", "--epochs", "2"])
-        .args(["--calibration-notes", "8", "--report"])
-        .arg(&report)
-        .assert()
-        .success()
-        .get_output()
-        .clone();
-    let stdout = String::from_utf8_lossy(&out.stdout);
+    let stdout = stdout_of(
+        hetl()
+            .args(["train", "--setup", "1", "--mirror", "--preset", "toy-deep", "--limit", "4", "--epochs", "2"])
+            .args(["--calibration-notes", "8", "--report"])
+            .arg(&report),
+    );
     assert!(stdout.contains("MIRROR: exact arithmetic"), "{stdout}");
     let v: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(&report).unwrap()).unwrap();
     assert_eq!((v["setup"].as_u64(), v["mirror"].as_bool()), (Some(1), Some(true)));
@@ -152,20 +132,9 @@ fn train_setup1_mirror_runs_end_to_end() {
 
 #[test]
 fn infer_bad_inputs_are_clear_errors() {
-    let out =
-        hetl().args(["infer", "--setup", "2", "--keys", "k", "--head", "h"]).assert().failure().get_output().clone();
-    let err = String::from_utf8_lossy(&out.stderr);
+    let err = stderr_of(hetl().args(["infer", "--setup", "2", "--keys", "k", "--head", "h"]));
     assert!(err.contains("for Setup 2 use hetl eval --head"), "{err}");
     let dir = tempfile::tempdir().unwrap();
-    let out = hetl()
-        .arg("infer")
-        .arg("--keys")
-        .arg(dir.path())
-        .args(["--head", "h.ct"])
-        .assert()
-        .failure()
-        .get_output()
-        .clone();
-    let err = String::from_utf8_lossy(&out.stderr);
+    let err = stderr_of(hetl().arg("infer").arg("--keys").arg(dir.path()).args(["--head", "h.ct"]));
     assert!(err.contains("params.json"), "{err}");
 }
