@@ -15,6 +15,7 @@
 //! about 1.5 ms), this turns a batch's cost from per item to per step; the
 //! copies are cheap next to it at these sizes.
 
+use std::collections::HashMap;
 use std::ops::Range;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -201,30 +202,24 @@ impl<'a> Batch<'a> {
             .collect()
     }
 
-    /// How many dispatches from command `first` on merge into one (at
-    /// least 1), and the slot bytes: same kernel, parameters and grid, and
-    /// buffers [`merge_slot_bytes`] accepts, within the binding size limit
-    /// and the grid's z limit.
-    fn mergeable(&self, first: usize) -> (usize, u64) {
-        let Command::Dispatch { kernel, block, grid, .. } = &self.commands[first] else { return (1, 0) };
-        let written = kernel.written();
+    /// The run of dispatches from command `first` on that merge into one
+    /// (`None`: fewer than two): same kernel, parameters and grid, buffers
+    /// [`merge_layout`] accepts, within the binding size and grid z limits.
+    fn mergeable(&self, first: usize) -> Option<(usize, MergeLayout)> {
+        let Command::Dispatch { kernel, block, grid, .. } = &self.commands[first] else { return None };
+        let same = |c: &Command<'a>| {
+            matches!(c, Command::Dispatch { kernel: k, block: b, grid: g, .. }
+                if k == kernel && g == grid && self.block_words(*b) == self.block_words(*block))
+        };
         let max_items = self.ctx.limits.max_compute_workgroups_per_dimension as usize;
-        let (mut count, mut slot_bytes) = (1, 0);
-        while first + count < self.commands.len() && count < max_items {
-            let Command::Dispatch { kernel: k, block: b, grid: g, .. } = &self.commands[first + count] else { break };
-            if k != kernel || g != grid || self.block_words(*b) != self.block_words(*block) {
-                break;
-            }
-            let Some(bytes) = merge_slot_bytes(&self.buffers(first, count + 1), &written, &self.ctx.unused_write)
-            else {
-                break;
-            };
-            if bytes * (count + 1) as u64 > self.ctx.max_buffer_bytes() {
-                break;
-            }
-            (count, slot_bytes) = (count + 1, bytes);
+        let count = self.commands[first..].iter().take(max_items).take_while(|c| same(c)).count();
+        if count < 2 {
+            return None;
         }
-        (count, slot_bytes)
+        let layout = merge_layout(&self.buffers(first, count), &kernel.written(), &self.ctx.unused_write)?;
+        // A shorter run keeps the layout valid (its buffers are a subset).
+        let count = count.min((self.ctx.max_buffer_bytes() / layout.slot_bytes.max(1)) as usize);
+        (count >= 2).then_some((count, layout))
     }
 
     /// Plans the merges, writing the item words into their parameter blocks.
@@ -232,38 +227,31 @@ impl<'a> Batch<'a> {
         let mut merges = Vec::new();
         let mut i = 0;
         while i < self.commands.len() {
-            let (count, slot_bytes) = self.mergeable(i);
-            if count > 1 {
-                let Command::Dispatch { block, buffers, .. } = &self.commands[i] else { unreachable!() };
-                let (block, slots) = (*block, buffers.len());
-                let mut gathered = Vec::with_capacity(slots);
-                let mut mask = 0u32;
-                for slot in 0..slots {
-                    if self.shared_slot(i, count, slot) {
-                        gathered.push(None);
-                    } else {
-                        mask |= 1 << slot;
-                        gathered.push(Some(self.pool.acquire(Kind::Storage, slot_bytes * count as u64)?));
-                    }
+            let Some((count, layout)) = self.mergeable(i) else {
+                i += 1;
+                continue;
+            };
+            let Command::Dispatch { block, .. } = &self.commands[i] else {
+                unreachable!("mergeable starts at a dispatch")
+            };
+            let block = *block;
+            let mut gathered = Vec::with_capacity(layout.shared.len());
+            let mut mask = 0u32;
+            for (slot, &shared) in layout.shared.iter().enumerate() {
+                if shared {
+                    gathered.push(None);
+                } else {
+                    mask |= 1 << slot;
+                    gathered.push(Some(self.pool.acquire(Kind::Storage, layout.slot_bytes * count as u64)?));
                 }
-                let words = &mut self.params[block * PARAM_WORDS..];
-                words[H_ITEM_STRIDE] = (slot_bytes / 4) as u32;
-                words[H_ITEM_MASK] = mask;
-                merges.push(Merged { first: i, count, slot_bytes, gathered });
             }
+            let words = &mut self.params[block * PARAM_WORDS..];
+            words[H_ITEM_STRIDE] = (layout.slot_bytes / 4) as u32;
+            words[H_ITEM_MASK] = mask;
+            merges.push(Merged { first: i, count, slot_bytes: layout.slot_bytes, gathered });
             i += count;
         }
         Ok(merges)
-    }
-
-    /// Whether binding `slot` is the same buffer in commands `first .. first + count`.
-    fn shared_slot(&self, first: usize, count: usize, slot: usize) -> bool {
-        let buffer =
-            |c: &Command<'a>| if let Command::Dispatch { buffers, .. } = c { Some(buffers[slot]) } else { None };
-        let head = buffer(&self.commands[first]);
-        self.commands[first..first + count]
-            .iter()
-            .all(|c| matches!((buffer(c), head), (Some(a), Some(b)) if std::ptr::eq(a, b)))
     }
 
     /// Encodes every command in order (merged runs as one dispatch between
@@ -290,9 +278,15 @@ impl<'a> Batch<'a> {
                     encoder.copy_buffer_to_buffer(src, *src_offset, dst, *dst_offset, *bytes);
                 }
                 Command::Clear(buffer) => encoder.clear_buffer(buffer, 0, None),
-                Command::Dispatch { kernel, block, buffers, grid } => {
+                Command::Dispatch { .. } => {
+                    // Consecutive dispatches up to the next merged run share a pass.
                     let mut pass = encoder.begin_compute_pass(&wgpu::ComputePassDescriptor::default());
-                    self.dispatch(&mut pass, &params, (*kernel, *block), buffers, [grid[0], grid[1], 1]);
+                    let end = merges.peek().map_or(self.commands.len(), |m| m.first);
+                    while let Some(Command::Dispatch { kernel, block, buffers, grid }) = self.commands[i..end].first() {
+                        self.dispatch(&mut pass, &params, (*kernel, *block), buffers, [grid[0], grid[1], 1]);
+                        i += 1;
+                    }
+                    continue;
                 }
             }
             i += 1;
@@ -386,39 +380,42 @@ impl<'a> Batch<'a> {
     }
 }
 
-/// The slot bytes for merging dispatches with these buffers (bindings 2, 3,
-/// ... of each item; `written[b]`: binding b is read-write), or `None` when they must not
-/// merge: a per-item buffer above `MERGE_MAX_BYTES`, a read-write binding
-/// shared by the items (other than the placeholder `unused`), or a buffer
-/// written by one item and used by another item or binding.
-fn merge_slot_bytes(items: &[&[&wgpu::Buffer]], written: &[bool], unused: &wgpu::Buffer) -> Option<u64> {
+/// How a merged run binds its buffers: the slot bytes of the gathered
+/// buffers, and per binding whether every item uses the same buffer (bound
+/// as is) or each its own (gathered).
+struct MergeLayout {
+    slot_bytes: u64,
+    shared: Vec<bool>,
+}
+
+/// The layout for merging dispatches with these buffers (bindings 2, 3, ...
+/// of each item; `written[b]`: binding b is read-write), or `None` when they
+/// must not merge: a per-item buffer above `MERGE_MAX_BYTES`, a read-write
+/// binding shared by the items (other than the placeholder `unused`), or a
+/// buffer written by one item and used again in the run.
+fn merge_layout(items: &[&[&wgpu::Buffer]], written: &[bool], unused: &wgpu::Buffer) -> Option<MergeLayout> {
     let slots = items[0].len();
-    let mut bytes = 0;
-    let mut outputs: Vec<*const wgpu::Buffer> = Vec::new();
+    let shared: Vec<bool> = (0..slots).map(|s| items.iter().all(|b| std::ptr::eq(b[s], items[0][s]))).collect();
+    let mut uses: HashMap<*const wgpu::Buffer, usize> = HashMap::new();
+    for b in items.iter().flat_map(|b| b.iter()) {
+        *uses.entry(*b).or_default() += 1;
+    }
+    let mut slot_bytes = 0;
     for slot in 0..slots {
-        let shared = items.iter().all(|b| std::ptr::eq(b[slot], items[0][slot]));
-        if shared {
+        if shared[slot] {
             if written[slot] && !std::ptr::eq(items[0][slot], unused) {
                 return None;
             }
             continue;
         }
         for b in items {
-            if b[slot].size() > MERGE_MAX_BYTES {
+            if b[slot].size() > MERGE_MAX_BYTES || (written[slot] && uses[&std::ptr::from_ref(b[slot])] > 1) {
                 return None;
             }
-            bytes = bytes.max(b[slot].size().next_multiple_of(SLOT_ALIGN));
-            if written[slot] {
-                outputs.push(b[slot]);
-            }
+            slot_bytes = slot_bytes.max(b[slot].size().next_multiple_of(SLOT_ALIGN));
         }
     }
-    // A written buffer appears once in the whole run.
-    let uses = |p: *const wgpu::Buffer| items.iter().flat_map(|b| b.iter()).filter(|b| std::ptr::eq(**b, p)).count();
-    if outputs.iter().any(|&p| uses(p) > 1) {
-        return None;
-    }
-    Some(bytes)
+    Some(MergeLayout { slot_bytes, shared })
 }
 
 /// Reads `bytes` bytes of `buffer` back to the host through `staging`
