@@ -4,7 +4,7 @@
 
 use std::ops::Range;
 
-use super::{Basis, Elementwise};
+use super::{Basis, Elementwise, digit_ranges};
 
 /// Maps a buffer's limb index to a global prime index (`prime_of` in
 /// `shaders/modarith.wgsl` and `kernels/modarith.cuh`): limb k is Q prime
@@ -121,6 +121,52 @@ impl Launch {
     }
 }
 
+/// One digit of one ModUp source: the source's index, the digit's Q limbs
+/// and the extended basis of its output.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub(crate) struct ModUpDigit {
+    /// Index of the source polynomial.
+    pub(crate) source: usize,
+    /// The digit's Q limbs (they pass through; the others are converted).
+    pub(crate) limbs: Range<usize>,
+    /// Basis of the extended output.
+    pub(crate) out_basis: Basis,
+}
+
+impl ModUpDigit {
+    /// Argument words of its conversion launches (`s`, the source limbs).
+    pub(crate) fn args(&self) -> [u32; 4] {
+        [self.limbs.len() as u32, 0, 0, 0]
+    }
+}
+
+/// Every digit of sources of `q_limbs` Q limbs each, extended by `p` P
+/// limbs, digit-major: the same digit of every source adjacent, so that
+/// equal steps batch. Each source's digits stay in limb order.
+pub(crate) fn mod_up_digits(q_limbs: impl Iterator<Item = usize>, alpha: usize, p: usize) -> Vec<ModUpDigit> {
+    let mut digits: Vec<ModUpDigit> = q_limbs
+        .enumerate()
+        .flat_map(|(source, q)| {
+            digit_ranges(q, alpha).into_iter().map(move |limbs| ModUpDigit { source, limbs, out_basis: Basis { q, p } })
+        })
+        .collect();
+    digits.sort_by_key(|d| (d.limbs.start, d.limbs.end, d.out_basis.limbs()));
+    digits
+}
+
+/// The output limbs each digit converts (all but its own), as (digit
+/// index, limbs), equal limb ranges adjacent.
+pub(crate) fn mod_up_targets(digits: &[ModUpDigit]) -> Vec<(usize, Range<usize>)> {
+    let mut targets: Vec<(usize, Range<usize>)> = digits
+        .iter()
+        .enumerate()
+        .flat_map(|(i, d)| [0..d.limbs.start, d.limbs.end..d.out_basis.limbs()].map(|t| (i, t)))
+        .filter(|(_, t)| !t.is_empty())
+        .collect();
+    targets.sort_by_key(|(i, t)| (t.start, t.end, digits[*i].out_basis.limbs()));
+    targets
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -134,5 +180,27 @@ mod tests {
                 assert!(phases.iter().all(|p| p.stages + p.log_cols <= 11 && p.groups(log_n) >= 1));
             }
         }
+    }
+
+    #[test]
+    fn mod_up_digits_are_digit_major_and_targets_cover_the_rest() {
+        let digits = mod_up_digits([5, 3, 5].into_iter(), 2, 2);
+        let starts: Vec<(usize, usize)> = digits.iter().map(|d| (d.limbs.start, d.source)).collect();
+        // By (digit start, end, output limbs): the 3-limb source's shorter digits first.
+        assert_eq!(starts, [(0, 1), (0, 0), (0, 2), (2, 1), (2, 0), (2, 2), (4, 0), (4, 2)]);
+        for source in 0..3 {
+            let own: Vec<_> = digits.iter().filter(|d| d.source == source).map(|d| d.limbs.clone()).collect();
+            let q = if source == 1 { 3 } else { 5 };
+            assert_eq!(own, digit_ranges(q, 2), "source {source}: digits in limb order");
+        }
+        let targets = mod_up_targets(&digits);
+        for (i, d) in digits.iter().enumerate() {
+            let mut covered: Vec<usize> =
+                targets.iter().filter(|(j, _)| *j == i).flat_map(|(_, t)| t.clone()).collect();
+            covered.extend(d.limbs.clone());
+            covered.sort_unstable();
+            assert_eq!(covered, (0..d.out_basis.limbs()).collect::<Vec<_>>(), "digit {i}");
+        }
+        assert!(targets.windows(2).all(|w| (w[0].1.start, w[0].1.end) <= (w[1].1.start, w[1].1.end)));
     }
 }

@@ -41,10 +41,10 @@ use self::pool::{Pool, driver_error};
 use super::device_tables::{
     constants_and_twiddles, conversion_words, p_inverse_pairs, q_last_inverse_pairs, scalar_words,
 };
-use super::launch_plan::{LimbMap, ntt_phases};
+use super::launch_plan::{LimbMap, mod_up_digits, mod_up_targets, ntt_phases};
 use super::{
     Backend, BackendError, Basis, DeviceMem, DevicePoly, Elementwise, KeySwitchJob, Result, ScalarOp, TensorPair,
-    digit_ranges, validate,
+    validate,
 };
 use crate::backend::launch_plan::{CONV_CENTERED, UNARY_ADD, UNARY_MUL, UNARY_NEGATE, binary_op};
 use crate::math::RnsRing;
@@ -234,15 +234,12 @@ impl CudaBackend {
     }
 }
 
-/// One digit of one ModUp source: its Q limbs, conversion table, the
-/// digit's coefficients and the extended output.
-struct ModUpDigit {
-    source: usize,
-    limbs: Range<usize>,
+/// Device memory of one ModUp digit: conversion table, the digit's
+/// coefficients and the extended output.
+struct DigitBuffers {
     table: Arc<CudaBuffer>,
     coef: CudaBuffer,
     out: CudaBuffer,
-    out_basis: Basis,
 }
 
 /// The digits of `job` in launch-sized runs: at most `KS_DIGITS` digits
@@ -434,45 +431,48 @@ impl Backend for CudaBackend {
         src.iter().try_for_each(|s| validate::mod_up(s.basis, alpha, p, &self.ring))?;
         let inputs = self.ptrs("mod_up", src)?;
         self.dev.bind("mod_up")?;
-        let mut digits = Vec::new();
-        for (source, s) in src.iter().enumerate() {
-            let out_basis = Basis { q: s.basis.q, p };
-            for limbs in digit_ranges(out_basis.q, alpha) {
-                let table = self.table(Table::Conversion(limbs.clone().collect()))?;
-                let (coef, out) = (self.alloc(limbs.len())?, self.alloc(out_basis.limbs())?);
-                digits.push(ModUpDigit { source, limbs, table, coef, out, out_basis });
-            }
-        }
+        let digits = mod_up_digits(src.iter().map(|s| s.basis.q), alpha, p);
+        let bufs = digits
+            .iter()
+            .map(|d| {
+                Ok(DigitBuffers {
+                    table: self.table(Table::Conversion(d.limbs.clone().collect()))?,
+                    coef: self.alloc(d.limbs.len())?,
+                    out: self.alloc(d.out_basis.limbs())?,
+                })
+            })
+            .collect::<Result<Vec<_>>>()?;
         // The digit's own limbs pass through; the rest is converted.
-        self.copy_limbs(digits.iter().flat_map(|d| {
+        self.copy_limbs(digits.iter().zip(&bufs).flat_map(|(d, b)| {
             let (input, start, len) = (inputs[d.source], d.limbs.start, d.limbs.len());
-            [(input, start, d.coef.ptr(), 0, len), (input, start, d.out.ptr(), start, len)]
+            [(input, start, b.coef.ptr(), 0, len), (input, start, b.out.ptr(), start, len)]
         }))?;
-        let coefs: Vec<NttItem> =
-            digits.iter().map(|d| (d.coef.ptr(), 0..d.limbs.len(), LimbMap::q_from(d.limbs.start))).collect();
+        let coefs: Vec<NttItem> = digits
+            .iter()
+            .zip(&bufs)
+            .map(|(d, b)| (b.coef.ptr(), 0..d.limbs.len(), LimbMap::q_from(d.limbs.start)))
+            .collect();
         self.ntt(&coefs, false)?;
-        let args = |d: &ModUpDigit| [d.limbs.len() as u32, 0, 0, 0];
-        let prep = digits.iter().map(|d| {
-            let launch = Launch::new(0..d.limbs.len(), LimbMap::q_from(d.limbs.start)).args(args(d));
-            (launch, vec![d.table.ptr(), d.coef.ptr()])
+        let prep = digits.iter().zip(&bufs).map(|(d, b)| {
+            let launch = Launch::new(0..d.limbs.len(), LimbMap::q_from(d.limbs.start)).args(d.args());
+            (launch, vec![b.table.ptr(), b.coef.ptr()])
         });
         self.coefficients(Kernel::ConvPrep, prep.collect())?;
-        let targets: Vec<(&ModUpDigit, Range<usize>)> = digits
-            .iter()
-            .flat_map(|d| [0..d.limbs.start, d.limbs.end..d.out_basis.limbs()].map(|t| (d, t)))
-            .filter(|(_, t)| !t.is_empty())
-            .collect();
-        let apply = targets.iter().map(|(d, t)| {
-            let launch = Launch::new(t.clone(), LimbMap::basis(d.out_basis)).args(args(d));
-            (launch, vec![d.table.ptr(), d.coef.ptr(), d.out.ptr()])
+        let targets = mod_up_targets(&digits);
+        let apply = targets.iter().map(|(i, t)| {
+            let (d, b) = (&digits[*i], &bufs[*i]);
+            let launch = Launch::new(t.clone(), LimbMap::basis(d.out_basis)).args(d.args());
+            (launch, vec![b.table.ptr(), b.coef.ptr(), b.out.ptr()])
         });
         self.coefficients(Kernel::ConvApply, apply.collect())?;
-        let outs: Vec<NttItem> =
-            targets.iter().map(|(d, t)| (d.out.ptr(), t.clone(), LimbMap::basis(d.out_basis))).collect();
+        let outs: Vec<NttItem> = targets
+            .iter()
+            .map(|(i, t)| (bufs[*i].out.ptr(), t.clone(), LimbMap::basis(digits[*i].out_basis)))
+            .collect();
         self.ntt(&outs, true)?;
         let mut extended: Vec<Vec<DevicePoly>> = src.iter().map(|_| Vec::new()).collect();
-        for d in digits {
-            extended[d.source].push(self.poly(d.out_basis, d.out));
+        for (d, b) in digits.iter().zip(bufs) {
+            extended[d.source].push(self.poly(d.out_basis, b.out));
         }
         Ok(extended)
     }

@@ -32,20 +32,19 @@ use self::tables::Tables;
 use self::timing::Timing;
 use super::{
     Backend, BackendError, Basis, DeviceMem, DevicePoly, Elementwise, KeySwitchJob, Result, ScalarOp, TensorPair,
-    digit_ranges, validate,
+    validate,
 };
 use crate::backend::device_tables::{p_inverse_pairs, q_last_inverse_pairs, scalar_words};
-use crate::backend::launch_plan::{CONV_CENTERED, UNARY_ADD, UNARY_MUL, UNARY_NEGATE, binary_op};
+use crate::backend::launch_plan::{
+    CONV_CENTERED, ModUpDigit, UNARY_ADD, UNARY_MUL, UNARY_NEGATE, binary_op, mod_up_digits, mod_up_targets,
+};
 use crate::math::RnsRing;
 
 const NAME: &str = "wgpu";
 
-/// Device memory of one source's ModUp, held until its submission: per
-/// digit, its limbs' range, conversion table, coefficients and extended output.
-struct ModUpDigit {
-    source: usize,
-    limbs: std::ops::Range<usize>,
-    out_basis: Basis,
+/// Device memory of one ModUp digit, held until its submission: conversion
+/// table, the digit's coefficients and the extended output.
+struct DigitBuffers {
     table: Arc<wgpu::Buffer>,
     coef: WgpuBuffer,
     out: WgpuBuffer,
@@ -207,34 +206,41 @@ impl WgpuBackend {
     }
 
     /// Records the ModUp of every digit (step by step across them, equal
-    /// steps adjacent so that they merge; `digits` sorted by their limbs):
-    /// sources are `inputs[d.source]`.
-    fn record_mod_up<'a>(&'a self, batch: &mut Batch<'a>, inputs: &[&'a wgpu::Buffer], digits: &'a [ModUpDigit]) {
+    /// steps adjacent so that they merge, see [`mod_up_digits`]): sources are
+    /// `inputs[d.source]`, memory `bufs`.
+    fn record_mod_up<'a>(
+        &'a self,
+        batch: &mut Batch<'a>,
+        inputs: &[&'a wgpu::Buffer],
+        digits: &[ModUpDigit],
+        bufs: &'a [DigitBuffers],
+    ) {
         // The digit's own limbs pass through; the rest is converted.
-        for d in digits {
+        for (d, b) in digits.iter().zip(bufs) {
             let (input, s) = (inputs[d.source], d.limbs.len());
-            batch.copy(input, d.limbs.start, d.coef.raw(), 0, s);
-            batch.copy(input, d.limbs.start, d.out.raw(), d.limbs.start, s);
+            batch.copy(input, d.limbs.start, b.coef.raw(), 0, s);
+            batch.copy(input, d.limbs.start, b.out.raw(), d.limbs.start, s);
         }
-        let coefs: Vec<_> =
-            digits.iter().map(|d| (d.coef.raw(), 0..d.limbs.len(), LimbMap::q_from(d.limbs.start))).collect();
-        batch.ntt(&self.tables.tw, &coefs, false);
-        let args = |d: &ModUpDigit| [d.limbs.len() as u32, 0, 0, 0];
-        for d in digits {
-            let prep = Launch::new(0..d.limbs.len(), LimbMap::q_from(d.limbs.start)).args(args(d));
-            batch.coefficients(Kernel::ConvPrep, &prep, &[], 0, &[&d.table, d.coef.raw(), &self.ctx.unused_write]);
-        }
-        let mut targets: Vec<(&ModUpDigit, std::ops::Range<usize>)> = digits
+        let coefs: Vec<_> = digits
             .iter()
-            .flat_map(|d| [0..d.limbs.start, d.limbs.end..d.out_basis.limbs()].map(|t| (d, t)))
-            .filter(|(_, t)| !t.is_empty())
+            .zip(bufs)
+            .map(|(d, b)| (b.coef.raw(), 0..d.limbs.len(), LimbMap::q_from(d.limbs.start)))
             .collect();
-        targets.sort_by_key(|(d, t)| (t.start, t.end, d.out_basis.limbs()));
-        for (d, t) in &targets {
-            let apply = Launch::new(t.clone(), LimbMap::basis(d.out_basis)).args(args(d));
-            batch.coefficients(Kernel::ConvApply, &apply, &[], 0, &[&d.table, d.coef.raw(), d.out.raw()]);
+        batch.ntt(&self.tables.tw, &coefs, false);
+        for (d, b) in digits.iter().zip(bufs) {
+            let prep = Launch::new(0..d.limbs.len(), LimbMap::q_from(d.limbs.start)).args(d.args());
+            batch.coefficients(Kernel::ConvPrep, &prep, &[], 0, &[&b.table, b.coef.raw(), &self.ctx.unused_write]);
         }
-        let outs: Vec<_> = targets.iter().map(|(d, t)| (d.out.raw(), t.clone(), LimbMap::basis(d.out_basis))).collect();
+        let targets = mod_up_targets(digits);
+        for (i, t) in &targets {
+            let (d, b) = (&digits[*i], &bufs[*i]);
+            let apply = Launch::new(t.clone(), LimbMap::basis(d.out_basis)).args(d.args());
+            batch.coefficients(Kernel::ConvApply, &apply, &[], 0, &[&b.table, b.coef.raw(), b.out.raw()]);
+        }
+        let outs: Vec<_> = targets
+            .iter()
+            .map(|(i, t)| (bufs[*i].out.raw(), t.clone(), LimbMap::basis(digits[*i].out_basis)))
+            .collect();
         batch.ntt(&self.tables.tw, &outs, true);
     }
 }
@@ -407,24 +413,24 @@ impl Backend for WgpuBackend {
         let inputs = src.iter().map(|s| self.buffer("mod_up", s)).collect::<Result<Vec<_>>>()?;
         self.run("mod_up", || {
             // Scratch and outputs of every digit are held until the one submission.
-            let mut digits = Vec::new();
-            for (source, s) in src.iter().enumerate() {
-                let out_basis = Basis { q: s.basis.q, p };
-                for limbs in digit_ranges(s.basis.q, alpha) {
-                    let sources: Vec<usize> = limbs.clone().collect();
-                    let table = self.tables.conversion(&self.ctx, &self.ring, &sources);
-                    let (coef, out) = (self.alloc(limbs.len())?, self.alloc(out_basis.limbs())?);
-                    digits.push(ModUpDigit { source, limbs, out_basis, table, coef, out });
-                }
-            }
-            // Digit-major: the same digit of every source is one step.
-            digits.sort_by_key(|d| (d.limbs.start, d.limbs.end, d.out_basis.limbs()));
+            let digits = mod_up_digits(src.iter().map(|s| s.basis.q), alpha, p);
+            let bufs = digits
+                .iter()
+                .map(|d| {
+                    let sources: Vec<usize> = d.limbs.clone().collect();
+                    Ok(DigitBuffers {
+                        table: self.tables.conversion(&self.ctx, &self.ring, &sources),
+                        coef: self.alloc(d.limbs.len())?,
+                        out: self.alloc(d.out_basis.limbs())?,
+                    })
+                })
+                .collect::<Result<Vec<_>>>()?;
             let mut batch = self.batch();
-            self.record_mod_up(&mut batch, &inputs, &digits);
+            self.record_mod_up(&mut batch, &inputs, &digits, &bufs);
             batch.submit()?;
             let mut extended: Vec<Vec<DevicePoly>> = src.iter().map(|_| Vec::new()).collect();
-            for d in digits {
-                extended[d.source].push(self.poly(d.out_basis, d.out));
+            for (d, b) in digits.iter().zip(bufs) {
+                extended[d.source].push(self.poly(d.out_basis, b.out));
             }
             Ok(extended)
         })
