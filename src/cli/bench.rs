@@ -175,7 +175,7 @@ pub fn run(args: &Args) -> Result<()> {
                     "threads": args.threads, "n": p.n(), "limbs": limbs, "dnum": p.dnum(), "batch": batch,
                     "median_us": round3(median_us), "ops_per_s": round3(ops_per_s),
                 });
-                if op.starts_with("ntt") || op == "intt" {
+                if is_transform(op) {
                     // One read and one write of every word: the least traffic
                     // a transform needs; bytes·batch/median is its effective
                     // memory bandwidth.
@@ -268,7 +268,7 @@ fn time_op(fx: &mut Fixture, op: &str, batch: usize, samples: usize, profile: bo
     let mut window = None;
     for sample in 0..=samples {
         let elapsed = match op {
-            "ntt" | "intt" | "ntt_poly" => {
+            _ if is_transform(op) => {
                 // `ntt`/`intt`: one limb per polynomial, the per-limb figure
                 // peers report; `ntt_poly`: every Q limb of a top-level
                 // polynomial, the transform mul_relin and rotate run.
@@ -351,6 +351,11 @@ fn begin(fx: &Fixture, profile: bool) -> Instant {
         fx.ctx.sched().profile().reset();
     }
     Instant::now()
+}
+
+/// Whether `op` times bare NTTs (`ntt`, `intt` per limb; `ntt_poly`).
+fn is_transform(op: &str) -> bool {
+    matches!(op, "ntt" | "intt" | "ntt_poly")
 }
 
 /// Limbs of the polynomials `op` works on: one for the per-limb transforms,
