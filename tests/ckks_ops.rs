@@ -51,6 +51,7 @@ fn check_all_ops_at_every_level(s: &mut Setup, slots: usize, levels: impl Iterat
         if level == 0 {
             assert!(ctx.rescale(&cx).is_err());
             assert!(ctx.mul_const(&cx, 2.0).is_err());
+            assert!(ctx.mul_relin_rescale(&cx, &cy, &s.evk).is_err());
             continue;
         }
         let prod = ctx.mul_relin(&cx, &cy, &s.evk).unwrap();
@@ -60,13 +61,24 @@ fn check_all_ops_at_every_level(s: &mut Setup, slots: usize, levels: impl Iterat
         assert!((prod.scale() / ctx.params().scale(level - 1) - 1.0).abs() < 1e-9, "nominal scale after rescale");
         let e = max_error(&s.decrypt(&prod), &zip(|a, b| a * b));
         assert!(e < b.mul, "{}", fail("mul_relin+rescale", e));
+        // Relinearization and rescale fused into one ModDown: same level and
+        // scale, within the same bound, and close to the unfused result.
+        let fused = ctx.mul_relin_rescale(&cx, &cy, &s.evk).unwrap();
+        assert_eq!((fused.level(), fused.scale()), (prod.level(), prod.scale()));
+        let e = max_error(&s.decrypt(&fused), &zip(|a, b| a * b));
+        assert!(e < b.mul, "{}", fail("mul_relin_rescale", e));
+        let e = max_error(&s.decrypt(&fused), &s.decrypt(&prod));
+        assert!(e < b.mul, "{}", fail("mul_relin_rescale vs mul_relin+rescale", e));
         // Lazy relinearization: add degree-2 products, relinearize once.
         let lazy = ctx.add(&ctx.mul(&cx, &cy).unwrap(), &ctx.mul(&cx, &cx).unwrap()).unwrap();
         assert_eq!(lazy.degree_plus_one(), 3);
-        let lazy = ctx.rescale(&ctx.relinearize(&lazy, &s.evk).unwrap()).unwrap();
         let want: Vec<Complex64> = x.iter().zip(&y).map(|(a, c)| a * c + a * a).collect();
+        let e = max_error(&s.decrypt(&ctx.relinearize_rescale(&lazy, &s.evk).unwrap()), &want);
+        assert!(e < 2.0 * b.mul, "{}", fail("mul+mul (degree 2), relinearize_rescale", e));
+        let lazy = ctx.rescale(&ctx.relinearize(&lazy, &s.evk).unwrap()).unwrap();
         let e = max_error(&s.decrypt(&lazy), &want);
         assert!(e < 2.0 * b.mul, "{}", fail("mul+mul (degree 2), relinearize, rescale", e));
+        assert!(ctx.relinearize_rescale(&lazy, &s.evk).is_err(), "degree 1");
         let e = max_error(&s.decrypt(&ctx.rescale(&ctx.mul_plain(&cx, &py).unwrap()).unwrap()), &zip(|a, b| a * b));
         assert!(e < b.mul, "{}", fail("mul_plain+rescale", e));
         let scaled = ctx.rescale(&ctx.mul_const(&cx, -3.5).unwrap()).unwrap();
@@ -156,6 +168,9 @@ fn check_batched(preset: &str, count: usize) {
     let products = ctx.mul_relin_many(&pairs, &s.evk).unwrap();
     let product_refs: Vec<&Ciphertext> = products.iter().collect();
     check("rescale", ctx.rescale_many(&product_refs).unwrap(), &|i| ctx.rescale(&products[i]).unwrap());
+    check("mul_relin_rescale", ctx.mul_relin_rescale_many(&pairs, &s.evk).unwrap(), &|i| {
+        ctx.mul_relin_rescale(&cts[i], &others[i], &s.evk).unwrap()
+    });
     check("rotate", ctx.rotate_many(&refs, 5, &s.evk).unwrap(), &|i| ctx.rotate(&cts[i], 5, &s.evk).unwrap());
     let relin = s.evk.relin_key().unwrap();
     check("key_switch", ctx.key_switch_many(&refs, relin).unwrap(), &|i| ctx.key_switch(&cts[i], relin).unwrap());
@@ -181,19 +196,39 @@ fn key_switching_works_for_dnum_1_2_and_max() {
     for dnum in [1, 2, q_count] {
         let params = hetl::ckks::Params::try_from_literal(hetl::ckks::ParamsLiteral { dnum, ..base.clone() }).unwrap();
         assert_eq!(params.alpha(), q_count.div_ceil(dnum));
-        let mut s = Setup::new(params, &[3]);
-        let b = s.bounds();
-        let top = s.ctx.params().max_level();
-        for level in [top, 1] {
-            let (x, y) = (s.random_values(2048), s.random_values(2048));
-            let (cx, cy) = (s.encrypt(&x, level), s.encrypt(&y, level));
-            let prod = s.ctx.rescale(&s.ctx.mul_relin(&cx, &cy, &s.evk).unwrap()).unwrap();
-            let want: Vec<Complex64> = x.iter().zip(&y).map(|(a, b)| a * b).collect();
-            let e = max_error(&s.decrypt(&prod), &want);
-            assert!(e < b.mul, "dnum {dnum} level {level}: {e:e}");
-            let e = max_error(&s.decrypt(&s.ctx.rotate(&cx, 3, &s.evk).unwrap()), &rotated(&x, 3));
-            assert!(e < b.keyswitch, "dnum {dnum} level {level} rotate: {e:e}");
-        }
+        check_mul_and_rotate(Setup::new(params, &[3]), &format!("dnum {dnum}"));
+    }
+}
+
+/// Double-prime scaling (two primes per level, Δ ≈ 2^50): a rescale and the
+/// fused relinearize-rescale drop both primes of a level.
+#[test]
+fn double_prime_scaling_multiplies_and_rotates() {
+    let base = hetl::ckks::preset("toy-n4096").unwrap().literal().clone();
+    let literal = hetl::ckks::ParamsLiteral { primes_per_level: 2, log_scale: 50.0, depth: 3, ..base };
+    let params = hetl::ckks::Params::try_from_literal(literal).unwrap();
+    assert_eq!(params.q_limbs(params.max_level()) - params.q_limbs(params.max_level() - 1), 2);
+    check_mul_and_rotate(Setup::new(params, &[3]), "double-prime");
+}
+
+/// mul_relin + rescale, its fused form and a rotation, at the top level
+/// and at level 1, within the bounds of `s`.
+fn check_mul_and_rotate(mut s: Setup, what: &str) {
+    let b = s.bounds();
+    let top = s.ctx.params().max_level();
+    for level in [top, 1] {
+        let (x, y) = (s.random_values(2048), s.random_values(2048));
+        let (cx, cy) = (s.encrypt(&x, level), s.encrypt(&y, level));
+        let want: Vec<Complex64> = x.iter().zip(&y).map(|(a, b)| a * b).collect();
+        let prod = s.ctx.rescale(&s.ctx.mul_relin(&cx, &cy, &s.evk).unwrap()).unwrap();
+        let e = max_error(&s.decrypt(&prod), &want);
+        assert!(e < b.mul, "{what} level {level}: {e:e}");
+        let fused = s.ctx.mul_relin_rescale(&cx, &cy, &s.evk).unwrap();
+        assert_eq!((fused.level(), fused.scale()), (prod.level(), prod.scale()), "{what}");
+        let e = max_error(&s.decrypt(&fused), &want);
+        assert!(e < b.mul, "{what} level {level} fused: {e:e}");
+        let e = max_error(&s.decrypt(&s.ctx.rotate(&cx, 3, &s.evk).unwrap()), &rotated(&x, 3));
+        assert!(e < b.keyswitch, "{what} level {level} rotate: {e:e}");
     }
 }
 

@@ -28,7 +28,8 @@ import subprocess
 import sys
 from pathlib import Path
 
-OP_ORDER = ("encode", "encrypt", "decrypt", "add", "mul_relin", "rescale", "rotate", "keyswitch",
+OP_ORDER = ("encode", "encrypt", "decrypt", "add", "mul_relin", "rescale", "mul_relin_rescale",
+            "rotate", "keyswitch",
             "ntt", "intt")
 BENCH_OPENFHE = Path(__file__).resolve().with_name("bench_openfhe.py")
 

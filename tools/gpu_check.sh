@@ -5,7 +5,7 @@
 #   1. nvidia-smi, NVRTC location, hetl devices
 #   2. HETL_REQUIRE_CUDA=1 cuda_diff tests (bit-exact vs the CPU backend)
 #   3. hetl bench --backend cuda --preset n16 (then n14, n15 after DESILO) --batch 1,8,64
-#      --ops ntt,ntt_poly,mul_relin,rescale,rotate --json
+#      --ops ntt,ntt_poly,mul_relin,rescale,mul_relin_rescale,rotate --json
 #   4. DESILO FHE (desilofhe-cu1xx matching the driver's CUDA version) at the
 #      same ring sizes and closest depths, via tools/bench_desilo.py
 #   5. optional: a baseline hetl build ($BASELINE_BIN) at n16, for a
@@ -117,7 +117,7 @@ step devices 60 "${HETL[@]}" devices
 HETL_REQUIRE_CUDA=1 step cuda_diff 120 "${DIFF[@]}" --test-threads 4
 
 # 3. Benchmarks at N = 2^16 (full depth) first, then n14 and n15.
-OPS="ntt,ntt_poly,mul_relin,rescale,rotate"
+OPS="ntt,ntt_poly,mul_relin,rescale,mul_relin_rescale,rotate"
 bench_cuda() {
     step "bench_cuda_$1" 70 "${HETL[@]}" bench --backend cuda --preset "$1" --batch 1,8,64 --samples 5 --ops "$OPS" --json
     grep -s '^{' "$OUT/bench_cuda_$1.log" >"$OUT/bench_cuda_$1.jsonl"
@@ -145,8 +145,9 @@ fi
 
 # 5. Before/after on the same machine, then wgpu through Vulkan.
 if [ -n "${BASELINE_BIN:-}" ]; then
+    # The ops every earlier build knows (mul_relin_rescale came later).
     step bench_baseline_n16 70 "$BASELINE_BIN" bench --backend cuda --preset n16 --batch 1,8,64 --samples 5 \
-        --ops "$OPS" --json
+        --ops ntt,ntt_poly,mul_relin,rescale,rotate --json
     grep -s '^{' "$OUT/bench_baseline_n16.log" >"$OUT/bench_baseline_n16.jsonl"
 fi
 if ! ldconfig -p 2>/dev/null | grep -q 'libvulkan.so.1' && [ -n "${VULKAN_DEBS:-}" ]; then
@@ -168,7 +169,7 @@ grep -s '^{' "$OUT/bench_wgpu_n14.log" >"$OUT/bench_wgpu_n14.jsonl"
 bench_cuda n14
 bench_cuda n15
 step profile_cuda_n16 40 "${HETL[@]}" bench --backend cuda --preset n16 --batch 1,64 --samples 1 \
-    --ops mul_relin,rotate,rescale --profile --json
+    --ops mul_relin,rotate,rescale,mul_relin_rescale --profile --json
 grep -s '"profile"' "$OUT/profile_cuda_n16.log" >"$OUT/profile_cuda_n16.jsonl"
 
 # 5c. Setup 2 end to end (encrypted training of the head on the bundled

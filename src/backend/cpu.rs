@@ -39,7 +39,8 @@ const INNER_PRODUCT_TILE: usize = 8192;
 
 type ConverterKey = (Vec<usize>, Vec<usize>);
 
-/// ModDown of one limb: (limb, its conversion from P, P^-1 mod q_i).
+/// ModDown of one limb: (limb, its conversion from the divisor's primes,
+/// the divisor's inverse mod q_i).
 type DivideItem<'a> = (&'a mut [u32], &'a mut [u32], u32);
 
 /// Rescaling of one limb: (limb, the dropped limb in the coefficient
@@ -53,8 +54,6 @@ pub struct CpuBackend {
     pool: Option<rayon::ThreadPool>,
     permutations: Mutex<HashMap<u64, Arc<Vec<u32>>>>,
     converters: Mutex<HashMap<ConverterKey, Arc<BasisConverter>>>,
-    /// `p_inv[p][i]`: (p_0 ⋯ p_{p-1})^-1 mod q_i, the ModDown factor.
-    p_inv: Vec<Vec<u32>>,
     /// `q_last_inv[l][i]`: q_l^-1 mod q_i for i < l, the rescale factor.
     q_last_inv: Vec<Vec<u32>>,
     scratch: Mutex<Vec<Vec<u32>>>,
@@ -133,14 +132,6 @@ impl CpuBackend {
             } else {
                 None
             };
-        let p_inv = (0..=ring.p.len())
-            .map(|p| {
-                ring.q
-                    .iter()
-                    .map(|m| m.inv(ring.p[..p].iter().fold(1, |acc, pj| m.mul(acc, pj.value() % m.value()))))
-                    .collect()
-            })
-            .collect();
         let q_last_inv = (0..ring.q.len())
             .map(|l| ring.q[..l].iter().map(|m| m.inv(ring.q[l].value() % m.value())).collect())
             .collect();
@@ -150,7 +141,6 @@ impl CpuBackend {
             pool,
             permutations: Mutex::default(),
             converters: Mutex::default(),
-            p_inv,
             q_last_inv,
             scratch: Mutex::default(),
             outputs: Arc::default(),
@@ -475,6 +465,21 @@ impl Backend for CpuBackend {
         Ok(())
     }
 
+    fn add_scaled(&self, dst: &mut [&mut DevicePoly], src: &[&DevicePoly], per_q_prime: &[u32]) -> Result<()> {
+        validate::add_scaled(dst, src, per_q_prime)?;
+        let n = self.n();
+        let mut items = Vec::new();
+        for (d, s) in dst.iter_mut().zip(src) {
+            let limbs = host_mut("add_scaled", d)?.chunks_exact_mut(n).zip(host("add_scaled", s)?.chunks_exact(n));
+            items.extend(limbs.enumerate().map(|(k, (d, s))| (k, d, s, per_q_prime[k])));
+        }
+        self.run_each(items, |(k, d, s, c)| {
+            let m = self.modulus(k);
+            limb_ops::add_mul_scalar_assign(m, d, s, m.reduce_u64(c.into()));
+        });
+        Ok(())
+    }
+
     fn tensor(&self, pairs: &[TensorPair]) -> Result<Vec<[DevicePoly; 3]>> {
         let n = self.n();
         let bases = pairs.iter().map(validate::tensor).collect::<Result<Vec<_>>>()?;
@@ -569,58 +574,60 @@ impl Backend for CpuBackend {
         Ok(outs.into_iter().zip(bases).map(|(o, basis)| o.map(|o| self.new_poly(basis, o))).collect())
     }
 
-    fn mod_down(&self, polys: &mut [&mut DevicePoly]) -> Result<()> {
-        polys.iter().try_for_each(|poly| validate::mod_down(poly.basis))?;
+    fn mod_down(&self, polys: &mut [&mut DevicePoly], drop: usize) -> Result<()> {
+        polys.iter().try_for_each(|poly| validate::mod_down(poly.basis, drop))?;
         let n = self.n();
-        let p_global = |j: usize| self.ring.q.len() + j;
-        // The P parts in the coefficient domain (prime by prime across the
-        // polynomials, as every transform below: each prime's twiddles are
-        // read once).
+        // The divisor's limbs (Q[q−drop..q], then P) in the coefficient
+        // domain (prime by prime across the polynomials, as every transform
+        // below: each prime's twiddles are read once).
+        let sources: Vec<Vec<usize>> =
+            polys.iter().map(|poly| self.ring.down_sources(poly.basis.q, drop, poly.basis.p)).collect();
         let mut coefs: Vec<Scratch> = polys
             .iter()
             .map(|poly| {
-                let mut coef = self.take_scratch(poly.basis.p * n);
-                coef.copy_from_slice(&host("mod_down", poly)?[poly.basis.q * n..]);
+                let mut coef = self.take_scratch((drop + poly.basis.p) * n);
+                coef.copy_from_slice(&host("mod_down", poly)?[(poly.basis.q - drop) * n..]);
                 Ok(coef)
             })
             .collect::<Result<_>>()?;
-        let mut items: Vec<(usize, &mut [u32])> =
-            coefs.iter_mut().flat_map(|coef| coef.chunks_exact_mut(n).enumerate()).collect();
-        items.sort_by_key(|&(j, _)| j);
-        self.for_each_limb(items.into_iter().map(|(j, limb)| (p_global(j), limb)).collect(), |g, limb| {
-            self.tables[g].inverse(limb);
-        });
-        // ... converted exactly to Q, ...
+        let mut items: Vec<(usize, &mut [u32])> = coefs
+            .iter_mut()
+            .zip(&sources)
+            .flat_map(|(coef, s)| s.iter().copied().zip(coef.chunks_exact_mut(n)))
+            .collect();
+        items.sort_by_key(|&(g, _)| g);
+        self.for_each_limb(items, |g, limb| self.tables[g].inverse(limb));
+        // ... converted exactly to the remaining Q primes, ...
         let mut convs: Vec<Scratch> = polys
             .iter()
             .zip(&coefs)
-            .map(|(poly, coef)| {
-                let Basis { q, p } = poly.basis;
+            .zip(&sources)
+            .map(|((poly, coef), sources)| {
+                let q = poly.basis.q - drop;
                 let mut conv = self.take_scratch(q * n);
-                let key = ((0..p).map(p_global).collect(), (0..q).collect());
+                let key = (sources.clone(), (0..q).collect());
                 self.convert(&coef.chunks_exact(n).collect::<Vec<_>>(), conv.chunks_exact_mut(n).collect(), key, true);
                 conv
             })
             .collect();
-        // ... then limb = (limb - NTT(conv))·P^-1 mod q_i.
+        // ... then limb = (limb - NTT(conv))·divisor^-1 mod q_i.
         let mut items: Vec<(usize, DivideItem)> = Vec::new();
         for (poly, conv) in polys.iter_mut().zip(convs.iter_mut()) {
             let Basis { q, p } = poly.basis;
-            let limbs = host_mut("mod_down", poly)?[..q * n].chunks_exact_mut(n).zip(conv.chunks_exact_mut(n));
-            items.extend(
-                limbs.zip(&self.p_inv[p]).enumerate().map(|(i, ((limb, conv), &p_inv))| (i, (limb, conv, p_inv))),
-            );
+            let factors = self.ring.down_factors(q, drop, p);
+            let limbs = host_mut("mod_down", poly)?[..(q - drop) * n].chunks_exact_mut(n).zip(conv.chunks_exact_mut(n));
+            items.extend(limbs.zip(factors).enumerate().map(|(i, ((limb, conv), w))| (i, (limb, conv, w))));
         }
         items.sort_by_key(|&(i, _)| i);
-        self.run_each(items, |(i, (limb, conv, p_inv))| {
+        self.run_each(items, |(i, (limb, conv, w))| {
             self.tables[i].forward(conv);
-            limb_ops::sub_mul_scalar_assign(self.modulus(i), limb, conv, p_inv);
+            limb_ops::sub_mul_scalar_assign(self.modulus(i), limb, conv, w);
         });
         for buf in coefs.into_iter().chain(convs) {
             self.give_scratch(buf);
         }
         for poly in polys.iter_mut() {
-            let q = poly.basis.q;
+            let q = poly.basis.q - drop;
             host_mut("mod_down", poly)?.truncate(q * n);
             poly.basis = Basis::q(q);
         }

@@ -85,14 +85,10 @@ pub(crate) fn shoup_pairs(
         .collect()
 }
 
-/// ModDown's factors: P^-1 mod q_i for the first `q` Q primes, P the product
-/// of the first `p` special primes, as (w, Shoup(w)) pairs.
-pub(crate) fn p_inverse_pairs(ring: &RnsRing, q: usize, p: usize) -> Vec<u32> {
-    let q_total = ring.q.len();
-    shoup_pairs(ring, 0..q, |m| {
-        let p_mod = (q_total..q_total + p).fold(1, |acc, g| m.mul(acc, ring.modulus(g).value() % m.value()));
-        m.inv(p_mod)
-    })
+/// ModDown's factors when it divides by P[0..p] and the last `drop` of `q`
+/// Q primes ([`RnsRing::down_factors`]), as (w, Shoup(w)) pairs.
+pub(crate) fn down_inverse_pairs(ring: &RnsRing, q: usize, drop: usize, p: usize) -> Vec<u32> {
+    ring.down_factors(q, drop, p).into_iter().zip(&ring.q).flat_map(|(w, m)| [w, m.shoup(w)]).collect()
 }
 
 /// Rescale's factors: q_last^-1 mod q_i for i < `last`, as (w, Shoup(w)) pairs.

@@ -27,10 +27,34 @@ impl LimbMap {
     pub(crate) fn q_from(start: usize) -> Self {
         Self { shift: start as u32, q_count: u32::MAX }
     }
+}
 
-    /// Limbs that are P[0], P[1], ...
-    pub(crate) fn p() -> Self {
-        Self { shift: 0, q_count: 0 }
+/// Geometry of a ModDown of a polynomial of `basis` that also drops `drop`
+/// Q limbs ([`super::Backend::mod_down`]): its divisor's limbs Q[q−drop..q]
+/// then P (contiguous, from limb `kept`) and the Q limbs it keeps.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) struct DownPlan {
+    /// The input's basis.
+    pub(crate) basis: Basis,
+    /// Q limbs kept (q − drop): the divisor's limbs start there.
+    pub(crate) kept: usize,
+    /// Number of the divisor's limbs (drop + p).
+    pub(crate) sources: usize,
+    /// Their primes, counted from the first of them.
+    pub(crate) source_map: LimbMap,
+}
+
+impl DownPlan {
+    /// The plan for `basis` and `drop` (validated by the caller).
+    pub(crate) fn new(basis: Basis, drop: usize) -> Self {
+        let kept = basis.q - drop;
+        let source_map = LimbMap { shift: kept as u32, q_count: basis.q as u32 };
+        Self { basis, kept, sources: drop + basis.p, source_map }
+    }
+
+    /// Argument words of its conversion launches (`s`, the divisor's limbs).
+    pub(crate) fn args(&self) -> [u32; 4] {
+        [self.sources as u32, 0, 0, 0]
     }
 }
 
@@ -170,6 +194,7 @@ pub(crate) fn mod_up_targets(digits: &[ModUpDigit]) -> Vec<(usize, Range<usize>)
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::math::{Modulus, RnsRing};
 
     #[test]
     fn phases_cover_every_level_once() {
@@ -178,6 +203,32 @@ mod tests {
                 let phases = ntt_phases(log_n, 2048, forward);
                 assert_eq!(phases.iter().map(|p| p.stages).sum::<u32>(), log_n);
                 assert!(phases.iter().all(|p| p.stages + p.log_cols <= 11 && p.groups(log_n) >= 1));
+            }
+        }
+    }
+
+    /// The global prime of limb `limb` under `map` in a ring of `q_total`
+    /// Q primes, as `prime_of` in the kernels computes it.
+    fn prime_of(map: LimbMap, limb: usize, q_total: usize) -> usize {
+        let k = limb + map.shift as usize;
+        if k < map.q_count as usize { k } else { q_total + k - map.q_count as usize }
+    }
+
+    #[test]
+    fn down_plan_maps_its_sources_to_the_divisor_primes() {
+        let mut primes = crate::math::primes::ntt_primes_below(30, 2048).map(|q| Modulus::new(q).expect("prime"));
+        let ring = RnsRing { log_n: 10, q: primes.by_ref().take(5).collect(), p: primes.take(2).collect() };
+        let (q_total, p) = (ring.q.len(), ring.p.len());
+        for drop in 0..3 {
+            for q in drop + 1..=q_total {
+                let plan = DownPlan::new(Basis { q, p }, drop);
+                let globals: Vec<usize> = (0..plan.sources).map(|j| prime_of(plan.source_map, j, q_total)).collect();
+                assert_eq!(globals, ring.down_sources(q, drop, p), "q {q} drop {drop}");
+                // The divisor's limbs are the input's limbs from `kept` on.
+                let basis = plan.basis;
+                let input: Vec<usize> = (plan.kept..basis.limbs()).map(|k| basis.global(k, &ring)).collect();
+                assert_eq!(globals, input, "q {q} drop {drop}");
+                assert_eq!(plan.kept + plan.sources, basis.limbs());
             }
         }
     }

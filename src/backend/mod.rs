@@ -162,6 +162,11 @@ pub trait Backend: Send + Sync {
     /// `dst[i] op= c` with one residue per limb of the polynomials' basis.
     fn scalar(&self, op: ScalarOp, dst: &mut [&mut DevicePoly], per_limb: &[u32]) -> Result<()>;
     /// Tensor products of pairs of degree-1 ciphertexts (NTT domain):
+    /// dst[k] += c[k]·src[k] on every Q limb k: each source has basis
+    /// {q, 0} for its destination's q (the destination's P limbs are left as
+    /// they are); `per_q_prime[k]` is the constant of Q[k] (reduced per
+    /// prime), at least as many as the largest q.
+    fn add_scaled(&self, dst: &mut [&mut DevicePoly], src: &[&DevicePoly], per_q_prime: &[u32]) -> Result<()>;
     /// (a0·b0, a0·b1 + a1·b0, a1·b1) per pair.
     fn tensor(&self, pairs: &[TensorPair]) -> Result<Vec<[DevicePoly; 3]>>;
     /// X → X^g applied to each `(polynomial, g)` (NTT domain), into new polynomials.
@@ -174,8 +179,12 @@ pub trait Backend: Send + Sync {
     /// over the job's digit basis; key polynomials may hold more Q limbs
     /// (the extra ones are ignored).
     fn key_switch_inner(&self, jobs: &[KeySwitchJob]) -> Result<Vec<[DevicePoly; 2]>>;
-    /// Divides by P with rounding: basis {q, p} → {q, 0}, NTT domain, in place.
-    fn mod_down(&self, polys: &mut [&mut DevicePoly]) -> Result<()>;
+    /// Divides by P and by the last `drop` Q primes at once, with rounding:
+    /// basis {q, p} → {q − drop, 0}, NTT domain, in place. `drop` = 0 is the
+    /// ModDown of key switching; `drop` > 0 fuses it with rescaling (one
+    /// exact basis conversion from Q[q−drop..q] ∪ P instead of a ModDown and
+    /// a rescale, each of which transforms every limb).
+    fn mod_down(&self, polys: &mut [&mut DevicePoly], drop: usize) -> Result<()>;
     /// Divides by the last `drop` Q primes with rounding, one prime at a time
     /// (NTT domain, in place).
     fn rescale(&self, polys: &mut [&mut DevicePoly], drop: usize) -> Result<()>;

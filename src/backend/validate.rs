@@ -95,6 +95,24 @@ pub(crate) fn scalar(dst: &[&mut DevicePoly], per_limb: &[u32]) -> Result<()> {
     }
 }
 
+/// One Q-only source per destination with its Q limbs, and a constant for
+/// each of them.
+pub(crate) fn add_scaled(dst: &[&mut DevicePoly], src: &[&DevicePoly], per_q_prime: &[u32]) -> Result<()> {
+    let err = |reason: String| Err(BackendError::InvalidArgument { op: "add_scaled", reason });
+    if dst.len() != src.len() {
+        return err(format!("{} destinations for {} sources", dst.len(), src.len()));
+    }
+    for (d, s) in dst.iter().zip(src) {
+        if s.basis != Basis::q(d.basis.q) {
+            return err(format!("source basis {:?} for destination basis {:?}", s.basis, d.basis));
+        }
+        if per_q_prime.len() < s.basis.q {
+            return err(format!("{} constants for {} limbs", per_q_prime.len(), s.basis.q));
+        }
+    }
+    Ok(())
+}
+
 /// ModUp takes a Q-only polynomial, non-empty digits and at most the ring's P limbs.
 pub(crate) fn mod_up(basis: Basis, alpha: usize, p: usize, ring: &RnsRing) -> Result<()> {
     if basis.p != 0 || alpha == 0 || p > ring.p.len() {
@@ -106,10 +124,13 @@ pub(crate) fn mod_up(basis: Basis, alpha: usize, p: usize, ring: &RnsRing) -> Re
     Ok(())
 }
 
-/// ModDown needs P limbs.
-pub(crate) fn mod_down(basis: Basis) -> Result<()> {
-    if basis.p == 0 {
-        return Err(BackendError::InvalidArgument { op: "mod_down", reason: "no P limbs".into() });
+/// ModDown needs P limbs and keeps at least one Q limb.
+pub(crate) fn mod_down(basis: Basis, drop: usize) -> Result<()> {
+    if basis.p == 0 || drop >= basis.q {
+        return Err(BackendError::InvalidArgument {
+            op: "mod_down",
+            reason: format!("cannot divide basis {basis:?} by P and {drop} Q limbs"),
+        });
     }
     Ok(())
 }

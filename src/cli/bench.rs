@@ -18,7 +18,7 @@ use crate::sched::{OpKind, OpStats};
 
 /// Operations `hetl bench` knows, in run order (the linear-algebra ones,
 /// [`LINALG_OPS`], before `precision`).
-pub const OPS: [&str; 17] = [
+pub const OPS: [&str; 18] = [
     "ntt",
     "intt",
     "ntt_poly",
@@ -28,6 +28,7 @@ pub const OPS: [&str; 17] = [
     "add",
     "mul_relin",
     "rescale",
+    "mul_relin_rescale",
     "rotate",
     "keyswitch",
     LINALG_OPS[0],
@@ -323,6 +324,7 @@ fn time_op(fx: &mut Fixture, op: &str, batch: usize, samples: usize, profile: bo
                     "add" => drop(fx.ctx.add_many(&pairs)?),
                     "mul_relin" => drop(fx.ctx.mul_relin_many(&pairs, &fx.evk)?),
                     "rescale" => drop(fx.ctx.rescale_many(&refs)?),
+                    "mul_relin_rescale" => drop(fx.ctx.mul_relin_rescale_many(&pairs, &fx.evk)?),
                     "rotate" => drop(fx.ctx.rotate_many(&refs, 1, &fx.evk)?),
                     "keyswitch" => drop(fx.ctx.key_switch_many(&refs, relin)?),
                     _ if is_linalg(op) => {
@@ -364,7 +366,7 @@ fn ntt_limbs(op: &str, limbs: usize) -> usize {
     if op == "ntt" || op == "intt" { 1 } else { limbs }
 }
 
-/// Measures the precision of one mul_relin + rescale on fresh top-level
+/// Measures the precision of one (fused) mul_relin_rescale on fresh top-level
 /// ciphertexts of random values in the unit square, for public-key and
 /// secret-key encryption: max error and bits (−log2 of it).
 fn report_precision(fx: &mut Fixture, args: &Args) -> Result<()> {
@@ -376,18 +378,18 @@ fn report_precision(fx: &mut Fixture, args: &Args) -> Result<()> {
         } else {
             (fx.ctx.encrypt_symmetric(&pt, &fx.sk, &mut fx.rng)?, fx.ctx.encrypt_symmetric(&pt, &fx.sk, &mut fx.rng)?)
         };
-        let prod = fx.ctx.rescale(&fx.ctx.mul_relin(&a, &b, &fx.evk)?)?;
+        let prod = fx.ctx.mul_relin_rescale(&a, &b, &fx.evk)?;
         let got = fx.ctx.decode(&fx.ctx.decrypt(&prod, &fx.sk)?)?;
         let max_err = got.iter().zip(&fx.values).map(|(g, v)| (g - v * v).norm()).fold(0.0, f64::max);
         let bits = -max_err.log2();
         let p = fx.ctx.params();
         if args.json {
-            let line = json!({"op": "precision", "what": "mul_relin+rescale", "encryption": encryption,
+            let line = json!({"op": "precision", "what": "mul_relin_rescale", "encryption": encryption,
                 "preset": p.name(), "n": p.n(), "limbs": p.q_limbs(top), "max_abs_error": max_err, "bits": round3(bits)});
             println!("{line}");
         } else {
             println!(
-                "precision after mul_relin+rescale ({encryption} encryption): max |error| {max_err:.3e} ({bits:.1} bits)"
+                "precision after mul_relin_rescale ({encryption} encryption): max |error| {max_err:.3e} ({bits:.1} bits)"
             );
         }
     }

@@ -212,6 +212,31 @@ pub fn sub_mul_scalar_assign_scalar(m: &Modulus, a: &mut [u32], b: &[u32], w: u3
     }
 }
 
+/// `a[i] = a[i] + b[i]·w mod q` for a constant w < q: adds a scaled
+/// polynomial (ModDown fused with rescaling adds P·d this way).
+pub fn add_mul_scalar_assign(m: &Modulus, a: &mut [u32], b: &[u32], w: u32) {
+    add_mul_scalar_assign_with(Variant::best(), m, a, b, w);
+}
+
+/// [`add_mul_scalar_assign`] with a chosen variant (panics if the CPU lacks it).
+pub fn add_mul_scalar_assign_with(v: Variant, m: &Modulus, a: &mut [u32], b: &[u32], w: u32) {
+    assert_eq!(a.len(), b.len(), "limb lengths differ");
+    dispatch!(
+        v,
+        add_mul_scalar_assign_scalar(m, a, b, w),
+        avx2::add_mul_scalar_assign(m, a, b, w),
+        avx512::add_mul_scalar_assign(m, a, b, w)
+    );
+}
+
+/// Portable [`add_mul_scalar_assign`]; the reference for the SIMD variants.
+pub fn add_mul_scalar_assign_scalar(m: &Modulus, a: &mut [u32], b: &[u32], w: u32) {
+    let ws = m.shoup(w);
+    for (x, &y) in a.iter_mut().zip(b) {
+        *x = m.add(*x, m.mul_shoup(y, w, ws));
+    }
+}
+
 /// Tensor product of degree-1 ciphertext limbs (NTT domain):
 /// `out = (a0·b0, a0·b1 + a1·b0, a1·b1) mod q` element-wise.
 pub fn tensor(m: &Modulus, a: [&[u32]; 2], b: [&[u32]; 2], out: [&mut [u32]; 3]) {
@@ -469,17 +494,41 @@ pub(crate) mod tests {
     }
 
     #[test]
-    fn sub_mul_scalar_assign_matches_scalar() {
+    fn scaled_assign_ops_match_scalar() {
+        type Op = fn(Variant, &Modulus, &mut [u32], &[u32], u32);
+        type Reference = fn(&Modulus, &mut [u32], &[u32], u32);
+        let ops: [(&str, Op, Reference); 2] = [
+            ("sub_mul_scalar_assign", sub_mul_scalar_assign_with, sub_mul_scalar_assign_scalar),
+            ("add_mul_scalar_assign", add_mul_scalar_assign_with, add_mul_scalar_assign_scalar),
+        ];
         for_all(|v, m, len, rng| {
             let (a, b) = (rng.limb(m.value(), len), rng.limb(m.value(), len));
             for w in [0, 1, m.value() - 1, (rng.next() % u64::from(m.value())) as u32] {
-                let (mut got, mut want) = (a.clone(), a.clone());
-                sub_mul_scalar_assign_with(v, m, &mut got, &b, w);
-                sub_mul_scalar_assign_scalar(m, &mut want, &b, w);
-                assert_eq!(got, want, "{v:?} q = {} len = {len} w = {w}", m.value());
-                assert_reduced(m, &got);
+                for (name, op, reference) in ops {
+                    let (mut got, mut want) = (a.clone(), a.clone());
+                    op(v, m, &mut got, &b, w);
+                    reference(m, &mut want, &b, w);
+                    assert_eq!(got, want, "{name} {v:?} q = {} len = {len} w = {w}", m.value());
+                    assert_reduced(m, &got);
+                }
             }
         });
+    }
+
+    #[test]
+    fn add_mul_scalar_assign_is_a_plus_b_times_w() {
+        let mut rng = TestRng(5);
+        for m in test_moduli() {
+            let q = u64::from(m.value());
+            let (a, b) = (rng.limb(m.value(), 64), rng.limb(m.value(), 64));
+            let w = (rng.next() % q) as u32;
+            let mut got = a.clone();
+            add_mul_scalar_assign(&m, &mut got, &b, w);
+            for i in 0..64 {
+                let want = (u64::from(a[i]) + u64::from(b[i]) * u64::from(w) % q) % q;
+                assert_eq!(u64::from(got[i]), want, "q = {q} i = {i}");
+            }
+        }
     }
 
     #[test]

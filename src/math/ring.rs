@@ -32,4 +32,23 @@ impl RnsRing {
     pub fn all(&self) -> impl Iterator<Item = &Modulus> {
         self.q.iter().chain(&self.p)
     }
+
+    /// Global indices of the divisor's primes of a ModDown that also drops
+    /// `drop` Q limbs of a polynomial with `q` Q limbs and `p` P limbs:
+    /// Q[q−drop..q] then P[0..p], its limbs q − drop .. q + p (contiguous).
+    #[must_use]
+    pub fn down_sources(&self, q: usize, drop: usize, p: usize) -> Vec<usize> {
+        (q - drop..q).chain(self.q.len()..self.q.len() + p).collect()
+    }
+
+    /// That ModDown's factor per remaining limb: (P[0..p] · Q[q−drop..q])^-1
+    /// mod Q[i] for i < q − drop.
+    #[must_use]
+    pub fn down_factors(&self, q: usize, drop: usize, p: usize) -> Vec<u32> {
+        let sources = self.down_sources(q, drop, p);
+        self.q[..q - drop]
+            .iter()
+            .map(|m| m.inv(sources.iter().fold(1, |acc, &g| m.mul(acc, self.modulus(g).value() % m.value()))))
+            .collect()
+    }
 }

@@ -268,8 +268,39 @@ pub fn check_primitives(t: Option<Pair>) {
         for (c, g) in kc.iter().flatten().zip(kg.iter().flatten()) {
             t.assert_same("key_switch_inner", c, g);
         }
-        t.cpu.mod_down(&mut kc.iter_mut().flatten().collect::<Vec<_>>()).unwrap();
-        t.gpu.mod_down(&mut kg.iter_mut().flatten().collect::<Vec<_>>()).unwrap();
+        // ModDown fused with a rescale by one or two primes, after adding
+        // multiples of Q-only polynomials (the relinearized pair's c0, c1).
+        for drop in [1, 2] {
+            let (mut fc, mut fg) = (copy_pairs(&t.cpu, &kc), copy_pairs(&*t.gpu, &kg));
+            let addends: Vec<(DevicePoly, DevicePoly)> = fc
+                .iter()
+                .flatten()
+                .map(|k| Basis::q(k.basis().q))
+                .collect::<Vec<_>>()
+                .into_iter()
+                .map(|b| t.random(b))
+                .collect();
+            // Unreduced constants: the backend reduces them per prime.
+            let constants: Vec<u32> = (0..q).map(|_| t.rng.next() as u32).collect();
+            let (ac, ag): (Vec<&DevicePoly>, Vec<&DevicePoly>) = addends.iter().map(|(c, g)| (c, g)).unzip();
+            t.cpu.add_scaled(&mut fc.iter_mut().flatten().collect::<Vec<_>>(), &ac, &constants).unwrap();
+            t.gpu.add_scaled(&mut fg.iter_mut().flatten().collect::<Vec<_>>(), &ag, &constants).unwrap();
+            for (c, g) in fc.iter().flatten().zip(fg.iter().flatten()) {
+                t.assert_same("add_scaled", c, g);
+            }
+            // The batch's lower source has q − 1 Q limbs: too few to drop 2 from at q = 3.
+            if q - 1 <= drop {
+                assert!(t.gpu.mod_down(&mut fg.iter_mut().flatten().collect::<Vec<_>>(), drop).is_err());
+                continue;
+            }
+            t.cpu.mod_down(&mut fc.iter_mut().flatten().collect::<Vec<_>>(), drop).unwrap();
+            t.gpu.mod_down(&mut fg.iter_mut().flatten().collect::<Vec<_>>(), drop).unwrap();
+            for (c, g) in fc.iter().flatten().zip(fg.iter().flatten()) {
+                t.assert_same(&format!("mod_down dropping {drop}"), c, g);
+            }
+        }
+        t.cpu.mod_down(&mut kc.iter_mut().flatten().collect::<Vec<_>>(), 0).unwrap();
+        t.gpu.mod_down(&mut kg.iter_mut().flatten().collect::<Vec<_>>(), 0).unwrap();
         for (c, g) in kc.iter().flatten().zip(kg.iter().flatten()) {
             t.assert_same("mod_down", c, g);
         }
@@ -283,6 +314,11 @@ pub fn check_primitives(t: Option<Pair>) {
         t.assert_same(&format!("rescale {drop}"), &c0, &g0);
         t.assert_same(&format!("rescale {drop}"), &c1, &g1);
     }
+}
+
+/// Copies of switched pairs on `backend`.
+fn copy_pairs(backend: &dyn Backend, pairs: &[[DevicePoly; 2]]) -> Vec<[DevicePoly; 2]> {
+    pairs.iter().map(|[a, b]| <[DevicePoly; 2]>::try_from(backend.copy(&[a, b]).expect("copy")).expect("two")).collect()
 }
 
 /// ModDown where the exact Σ y_i/p_i sits at or near a half-integer: the
@@ -311,8 +347,8 @@ pub fn check_mod_down_near_half(target: &'static Target) {
         let (mut c, mut g) = t.upload(basis, &words);
         t.cpu.ntt_forward(&mut [&mut c]).unwrap();
         t.gpu.ntt_forward(&mut [&mut g]).unwrap();
-        t.cpu.mod_down(&mut [&mut c]).unwrap();
-        t.gpu.mod_down(&mut [&mut g]).unwrap();
+        t.cpu.mod_down(&mut [&mut c], 0).unwrap();
+        t.gpu.mod_down(&mut [&mut g], 0).unwrap();
         t.assert_same(&format!("{name}: mod_down near half"), &c, &g);
     }
 }

@@ -34,6 +34,7 @@ pub(super) enum Kernel {
     Binary,
     Unary,
     SubMul,
+    AddMul,
     Tensor,
     Automorphism,
     KeySwitchInner,
@@ -46,12 +47,13 @@ pub(super) enum Kernel {
 
 impl Kernel {
     /// Every kernel (`kernel as usize` indexes it).
-    const ALL: [Self; 13] = [
+    const ALL: [Self; 14] = [
         Self::NttForward,
         Self::NttInverse,
         Self::Binary,
         Self::Unary,
         Self::SubMul,
+        Self::AddMul,
         Self::Tensor,
         Self::Automorphism,
         Self::KeySwitchInner,
@@ -70,6 +72,7 @@ impl Kernel {
             Self::Binary => ("elementwise.cu", "binary"),
             Self::Unary => ("elementwise.cu", "unary"),
             Self::SubMul => ("elementwise.cu", "sub_mul"),
+            Self::AddMul => ("elementwise.cu", "add_mul"),
             Self::Tensor => ("tensor.cu", "tensor"),
             Self::Automorphism => ("automorphism.cu", "automorphism"),
             Self::KeySwitchInner => ("keyswitch.cu", "key_switch_inner"),
@@ -91,7 +94,7 @@ impl Kernel {
         match self {
             Self::NttForward | Self::NttInverse | Self::ConvOverflow => 1,
             Self::Binary | Self::Unary | Self::RescaleLift | Self::ConvPrep | Self::CopyLimbs => 2,
-            Self::SubMul | Self::Automorphism | Self::ConvApply => 3,
+            Self::SubMul | Self::AddMul | Self::Automorphism | Self::ConvApply => 3,
             Self::KeySwitchInner => 2 + 3 * KS_DIGITS as usize,
             Self::Tensor => 7,
         }

@@ -39,9 +39,9 @@ pub(crate) use self::pool::CudaBuffer;
 use self::context::{COEFF_WG, Device, KS_DIGITS, Kernel, Launch, NTT_TILE, NTT_WG};
 use self::pool::{Pool, driver_error};
 use super::device_tables::{
-    constants_and_twiddles, conversion_words, p_inverse_pairs, q_last_inverse_pairs, scalar_words,
+    constants_and_twiddles, conversion_words, down_inverse_pairs, q_last_inverse_pairs, scalar_words,
 };
-use super::launch_plan::{LimbMap, mod_up_digits, mod_up_targets, ntt_phases};
+use super::launch_plan::{DownPlan, LimbMap, mod_up_digits, mod_up_targets, ntt_phases};
 use super::{
     Backend, BackendError, Basis, DeviceMem, DevicePoly, Elementwise, KeySwitchJob, Result, ScalarOp, TensorPair,
     validate,
@@ -68,8 +68,9 @@ pub struct CudaBackend {
 enum Table {
     /// Basis conversion from these global primes (`basis_ext.cu`).
     Conversion(Vec<usize>),
-    /// P^-1 mod each of the first `q` primes, P of `p` primes (ModDown).
-    PInverse { q: usize, p: usize },
+    /// ModDown's factors ([`RnsRing::down_factors`]): the inverse of P (`p`
+    /// primes) times the last `drop` of `q` Q primes, mod each kept prime.
+    DownInverse { q: usize, drop: usize, p: usize },
     /// q_last^-1 mod each prime below `last` (rescale).
     QLastInverse(usize),
 }
@@ -207,6 +208,24 @@ impl CudaBackend {
             .map_err(driver_error("clear", bytes))
     }
 
+    /// The device address of the [`scalar_words`] of `per_limb` for
+    /// `basis`, uploaded once per basis of a call (kept in `uploaded`).
+    fn per_basis_words(
+        &self,
+        uploaded: &mut Vec<(Basis, CudaBuffer)>,
+        basis: Basis,
+        per_limb: &[u32],
+        mul: bool,
+    ) -> Result<u64> {
+        if let Some((_, w)) = uploaded.iter().find(|(b, _)| *b == basis) {
+            return Ok(w.ptr());
+        }
+        let words = self.upload_data(&scalar_words(&self.ring, basis, per_limb, mul))?;
+        let ptr = words.ptr();
+        uploaded.push((basis, words));
+        Ok(ptr)
+    }
+
     /// The constant table `key`, uploaded on first use.
     fn table(&self, key: Table) -> Result<Arc<CudaBuffer>> {
         let mut cache = self.tables.lock().unwrap_or_else(PoisonError::into_inner);
@@ -215,7 +234,7 @@ impl CudaBackend {
         }
         let words = match &key {
             Table::Conversion(sources) => conversion_words(&self.ring, sources),
-            Table::PInverse { q, p } => p_inverse_pairs(&self.ring, *q, *p),
+            Table::DownInverse { q, drop, p } => down_inverse_pairs(&self.ring, *q, *drop, *p),
             Table::QLastInverse(last) => q_last_inverse_pairs(&self.ring, *last),
         };
         let table = Arc::new(self.upload_data(&words)?);
@@ -369,20 +388,29 @@ impl Backend for CudaBackend {
         validate::scalar(dst, per_limb)?;
         self.dev.bind("scalar")?;
         let code = if op == ScalarOp::Mul { UNARY_MUL } else { UNARY_ADD };
-        // The per-limb words depend on the basis only: one upload per basis.
         let mut words_of: Vec<(Basis, CudaBuffer)> = Vec::new();
         let mut items = Vec::with_capacity(dst.len());
         for d in dst.iter() {
             let basis = d.basis;
-            if !words_of.iter().any(|(b, _)| *b == basis) {
-                let words = scalar_words(&self.ring, basis, per_limb, op == ScalarOp::Mul);
-                words_of.push((basis, self.upload_data(&words)?));
-            }
-            let data = words_of.iter().find(|(b, _)| *b == basis).map(|(_, w)| w.ptr()).unwrap_or_default();
+            let data = self.per_basis_words(&mut words_of, basis, per_limb, op == ScalarOp::Mul)?;
             let launch = Launch::new(0..basis.limbs(), LimbMap::basis(basis)).op(code);
             items.push((launch, vec![self.buffer("scalar", d)?.ptr(), data]));
         }
         self.coefficients(Kernel::Unary, items)
+    }
+
+    fn add_scaled(&self, dst: &mut [&mut DevicePoly], src: &[&DevicePoly], per_q_prime: &[u32]) -> Result<()> {
+        validate::add_scaled(dst, src, per_q_prime)?;
+        self.dev.bind("add_scaled")?;
+        let mut words_of: Vec<(Basis, CudaBuffer)> = Vec::new();
+        let mut items = Vec::with_capacity(dst.len());
+        for (d, s) in dst.iter().zip(src) {
+            let basis = s.basis;
+            let data = self.per_basis_words(&mut words_of, basis, &per_q_prime[..basis.q], true)?;
+            let launch = Launch::new(0..basis.limbs(), LimbMap::basis(basis));
+            items.push((launch, vec![self.buffer("add_scaled", d)?.ptr(), self.buffer("add_scaled", s)?.ptr(), data]));
+        }
+        self.coefficients(Kernel::AddMul, items)
     }
 
     fn tensor(&self, pairs: &[TensorPair]) -> Result<Vec<[DevicePoly; 3]>> {
@@ -507,47 +535,49 @@ impl Backend for CudaBackend {
         Ok(bases.iter().zip(outs).map(|(basis, out)| out.map(|o| self.poly(*basis, o))).collect())
     }
 
-    fn mod_down(&self, polys: &mut [&mut DevicePoly]) -> Result<()> {
+    fn mod_down(&self, polys: &mut [&mut DevicePoly], drop: usize) -> Result<()> {
         for poly in polys.iter() {
             self.buffer("mod_down", poly)?;
-            validate::mod_down(poly.basis)?;
+            validate::mod_down(poly.basis, drop)?;
         }
         self.dev.bind("mod_down")?;
-        let q_total = self.ring.q.len();
-        let bases: Vec<Basis> = polys.iter().map(|p| p.basis).collect();
+        let plans: Vec<DownPlan> = polys.iter().map(|p| DownPlan::new(p.basis, drop)).collect();
         let ptrs = polys.iter().map(|p| self.buffer("mod_down", p).map(CudaBuffer::ptr)).collect::<Result<Vec<_>>>()?;
         let mut scratch = Vec::with_capacity(polys.len());
-        for &Basis { q, p } in &bases {
-            let table = self.table(Table::Conversion((q_total..q_total + p).collect()))?;
-            let p_inv = self.table(Table::PInverse { q, p })?;
-            scratch.push((table, p_inv, self.alloc(p + 1)?, self.alloc(q)?));
+        for d in &plans {
+            let Basis { q, p } = d.basis;
+            let table = self.table(Table::Conversion(self.ring.down_sources(q, drop, p)))?;
+            let factors = self.table(Table::DownInverse { q, drop, p })?;
+            scratch.push((table, factors, self.alloc(d.sources + 1)?, self.alloc(d.kept)?));
         }
-        let each = || bases.iter().zip(&ptrs).zip(&scratch).map(|((b, &x), (t, pi, ys, conv))| (b, x, t, pi, ys, conv));
-        // Coefficients of the P part, then their exact centered value mod each Q prime.
-        self.copy_limbs(each().map(|(b, x, _, _, ys, _)| (x, b.q, ys.ptr(), 0, b.p)))?;
-        self.ntt(&each().map(|(b, _, _, _, ys, _)| (ys.ptr(), 0..b.p, LimbMap::p())).collect::<Vec<_>>(), false)?;
-        let args = |b: &Basis| [b.p as u32, 0, 0, 0];
-        let prep = each()
-            .map(|(b, _, t, _, ys, _)| (Launch::new(0..b.p, LimbMap::p()).args(args(b)), vec![t.ptr(), ys.ptr()]));
+        let each = || plans.iter().zip(&ptrs).zip(&scratch).map(|((d, &x), (t, w, ys, conv))| (d, x, t, w, ys, conv));
+        // Coefficients of the divisor's limbs, then their exact centered
+        // value mod each remaining Q prime.
+        self.copy_limbs(each().map(|(d, x, _, _, ys, _)| (x, d.kept, ys.ptr(), 0, d.sources)))?;
+        let sources = each().map(|(d, _, _, _, ys, _)| (ys.ptr(), 0..d.sources, d.source_map));
+        self.ntt(&sources.collect::<Vec<_>>(), false)?;
+        let prep = each().map(|(d, _, t, _, ys, _)| {
+            (Launch::new(0..d.sources, d.source_map).args(d.args()), vec![t.ptr(), ys.ptr()])
+        });
         self.coefficients(Kernel::ConvPrep, prep.collect())?;
         let overflow =
-            each().map(|(b, _, _, _, ys, _)| (Launch::new(0..1, LimbMap::p()).args(args(b)), vec![ys.ptr()]));
+            each().map(|(d, _, _, _, ys, _)| (Launch::new(0..1, d.source_map).args(d.args()), vec![ys.ptr()]));
         self.coefficients(Kernel::ConvOverflow, overflow.collect())?;
-        let apply = each().map(|(b, _, t, _, ys, conv)| {
-            let launch = Launch::new(0..b.q, LimbMap::q_from(0)).op(CONV_CENTERED).args(args(b));
+        let apply = each().map(|(d, _, t, _, ys, conv)| {
+            let launch = Launch::new(0..d.kept, LimbMap::q_from(0)).op(CONV_CENTERED).args(d.args());
             (launch, vec![t.ptr(), ys.ptr(), conv.ptr()])
         });
         self.coefficients(Kernel::ConvApply, apply.collect())?;
         self.ntt(
-            &each().map(|(b, _, _, _, _, conv)| (conv.ptr(), 0..b.q, LimbMap::q_from(0))).collect::<Vec<_>>(),
+            &each().map(|(d, _, _, _, _, conv)| (conv.ptr(), 0..d.kept, LimbMap::q_from(0))).collect::<Vec<_>>(),
             true,
         )?;
-        // x = (x − conv)·P^-1 on the Q limbs.
+        // x = (x − conv)·divisor^-1 on the kept Q limbs.
         let sub_mul = each()
-            .map(|(b, x, _, pi, _, conv)| (Launch::new(0..b.q, LimbMap::basis(*b)), vec![x, conv.ptr(), pi.ptr()]));
+            .map(|(d, x, _, w, _, conv)| (Launch::new(0..d.kept, LimbMap::q_from(0)), vec![x, conv.ptr(), w.ptr()]));
         self.coefficients(Kernel::SubMul, sub_mul.collect())?;
         for poly in polys.iter_mut() {
-            poly.basis = Basis::q(poly.basis.q);
+            poly.basis = Basis::q(poly.basis.q - drop);
         }
         Ok(())
     }

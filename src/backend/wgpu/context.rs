@@ -113,6 +113,7 @@ pub(super) enum Kernel {
     Binary,
     Unary,
     SubMul,
+    AddMul,
     Automorphism,
     RescaleLift,
     Tensor,
@@ -124,12 +125,13 @@ pub(super) enum Kernel {
 
 impl Kernel {
     /// Every kernel, in declaration order (`kernel as usize` indexes it).
-    const ALL: [Self; 12] = [
+    const ALL: [Self; 13] = [
         Self::NttForward,
         Self::NttInverse,
         Self::Binary,
         Self::Unary,
         Self::SubMul,
+        Self::AddMul,
         Self::Automorphism,
         Self::RescaleLift,
         Self::Tensor,
@@ -147,7 +149,7 @@ impl Kernel {
     fn family(self) -> Family {
         match self {
             Self::NttForward | Self::NttInverse => Family::Ntt,
-            Self::Binary | Self::Unary | Self::SubMul => Family::Elementwise,
+            Self::Binary | Self::Unary | Self::SubMul | Self::AddMul => Family::Elementwise,
             Self::Automorphism => Family::Automorphism,
             Self::RescaleLift => Family::Rescale,
             Self::Tensor => Family::Tensor,
@@ -163,6 +165,7 @@ impl Kernel {
             Self::Binary => "binary",
             Self::Unary => "unary",
             Self::SubMul => "sub_mul",
+            Self::AddMul => "add_mul",
             Self::Automorphism => "automorphism",
             Self::RescaleLift => "rescale_lift",
             Self::Tensor => "tensor",
@@ -177,7 +180,7 @@ impl Kernel {
     pub(super) fn workgroup_size(self) -> u32 {
         match self {
             Self::NttForward | Self::NttInverse => NTT_WG,
-            Self::Binary | Self::Unary | Self::SubMul => EW_WG,
+            Self::Binary | Self::Unary | Self::SubMul | Self::AddMul => EW_WG,
             Self::Automorphism => AUT_WG,
             Self::RescaleLift => RS_WG,
             Self::Tensor => TS_WG,

@@ -34,9 +34,9 @@ use super::{
     Backend, BackendError, Basis, DeviceMem, DevicePoly, Elementwise, KeySwitchJob, Result, ScalarOp, TensorPair,
     validate,
 };
-use crate::backend::device_tables::{p_inverse_pairs, q_last_inverse_pairs, scalar_words};
+use crate::backend::device_tables::{down_inverse_pairs, q_last_inverse_pairs, scalar_words};
 use crate::backend::launch_plan::{
-    CONV_CENTERED, ModUpDigit, UNARY_ADD, UNARY_MUL, UNARY_NEGATE, binary_op, mod_up_digits, mod_up_targets,
+    CONV_CENTERED, DownPlan, ModUpDigit, UNARY_ADD, UNARY_MUL, UNARY_NEGATE, binary_op, mod_up_digits, mod_up_targets,
 };
 use crate::math::RnsRing;
 
@@ -368,6 +368,21 @@ impl Backend for WgpuBackend {
         })
     }
 
+    fn add_scaled(&self, dst: &mut [&mut DevicePoly], src: &[&DevicePoly], per_q_prime: &[u32]) -> Result<()> {
+        validate::add_scaled(dst, src, per_q_prime)?;
+        self.run("add_scaled", || {
+            let mut batch = self.batch();
+            for (d, s) in dst.iter().zip(src) {
+                let basis = s.basis;
+                let data = scalar_words(&self.ring, basis, &per_q_prime[..basis.q], true);
+                let buffers = [self.buffer("add_scaled", d)?, self.buffer("add_scaled", s)?];
+                let launch = Launch::new(0..basis.limbs(), LimbMap::basis(basis));
+                batch.coefficients(Kernel::AddMul, &launch, &data, 2, &buffers);
+            }
+            batch.submit()
+        })
+    }
+
     fn tensor(&self, pairs: &[TensorPair]) -> Result<Vec<[DevicePoly; 3]>> {
         let bases = pairs.iter().map(validate::tensor).collect::<Result<Vec<_>>>()?;
         let inputs = pairs
@@ -462,72 +477,72 @@ impl Backend for WgpuBackend {
         })
     }
 
-    fn mod_down(&self, polys: &mut [&mut DevicePoly]) -> Result<()> {
+    fn mod_down(&self, polys: &mut [&mut DevicePoly], drop: usize) -> Result<()> {
         for poly in polys.iter() {
             self.buffer("mod_down", poly)?;
-            validate::mod_down(poly.basis)?;
+            validate::mod_down(poly.basis, drop)?;
         }
-        let q_total = self.ring.q.len();
         self.run("mod_down", || {
             let tables: Vec<_> = polys
                 .iter()
                 .map(|poly| {
-                    let sources: Vec<usize> = (q_total..q_total + poly.basis.p).collect();
+                    let sources = self.ring.down_sources(poly.basis.q, drop, poly.basis.p);
                     self.tables.conversion(&self.ctx, &self.ring, &sources)
                 })
                 .collect();
             let scratch = polys
                 .iter()
-                .map(|poly| Ok((self.alloc(poly.basis.p + 1)?, self.alloc(poly.basis.q)?)))
+                .map(|poly| Ok((self.alloc(drop + poly.basis.p + 1)?, self.alloc(poly.basis.q - drop)?)))
                 .collect::<Result<Vec<_>>>()?;
             let buffers = polys.iter().map(|p| self.buffer("mod_down", p)).collect::<Result<Vec<_>>>()?;
-            let bases: Vec<Basis> = polys.iter().map(|p| p.basis).collect();
+            let plans: Vec<DownPlan> = polys.iter().map(|p| DownPlan::new(p.basis, drop)).collect();
             let each = || {
-                bases
+                plans
                     .iter()
                     .zip(&buffers)
                     .zip(&tables)
                     .zip(&scratch)
-                    .map(|(((b, x), t), (ys, conv))| (*b, *x, &**t, ys.raw(), conv.raw()))
+                    .map(|(((d, x), t), (ys, conv))| (d, *x, &**t, ys.raw(), conv.raw()))
             };
-            let args = |b: Basis| [b.p as u32, 0, 0, 0];
             let unused = &self.ctx.unused_write;
             let mut batch = self.batch();
-            // Coefficients of the P part, then their exact centered value mod each Q prime.
-            for (b, x, _, ys, _) in each() {
-                batch.copy(x, b.q, ys, 0, b.p);
+            // Coefficients of the divisor's limbs, then their exact centered
+            // value mod each remaining Q prime.
+            for (d, x, _, ys, _) in each() {
+                batch.copy(x, d.kept, ys, 0, d.sources);
             }
             batch.ntt(
                 &self.tables.tw,
-                &each().map(|(b, _, _, ys, _)| (ys, 0..b.p, LimbMap::p())).collect::<Vec<_>>(),
+                &each().map(|(d, _, _, ys, _)| (ys, 0..d.sources, d.source_map)).collect::<Vec<_>>(),
                 false,
             );
-            for (b, _, t, ys, _) in each() {
-                let prep = Launch::new(0..b.p, LimbMap::p()).args(args(b));
+            for (d, _, t, ys, _) in each() {
+                let prep = Launch::new(0..d.sources, d.source_map).args(d.args());
                 batch.coefficients(Kernel::ConvPrep, &prep, &[], 0, &[t, ys, unused]);
             }
-            for (b, _, t, ys, _) in each() {
-                let overflow = Launch::new(0..1, LimbMap::p()).args(args(b));
+            for (d, _, t, ys, _) in each() {
+                let overflow = Launch::new(0..1, d.source_map).args(d.args());
                 batch.coefficients(Kernel::ConvOverflow, &overflow, &[], 0, &[t, ys, unused]);
             }
-            for (b, _, t, ys, conv) in each() {
-                let apply = Launch::new(0..b.q, LimbMap::q_from(0)).op(CONV_CENTERED).args(args(b));
+            for (d, _, t, ys, conv) in each() {
+                let apply = Launch::new(0..d.kept, LimbMap::q_from(0)).op(CONV_CENTERED).args(d.args());
                 batch.coefficients(Kernel::ConvApply, &apply, &[], 0, &[t, ys, conv]);
             }
             batch.ntt(
                 &self.tables.tw,
-                &each().map(|(b, _, _, _, conv)| (conv, 0..b.q, LimbMap::q_from(0))).collect::<Vec<_>>(),
+                &each().map(|(d, _, _, _, conv)| (conv, 0..d.kept, LimbMap::q_from(0))).collect::<Vec<_>>(),
                 true,
             );
-            // x = (x − conv)·P^-1 on the Q limbs.
-            for (b, x, _, _, conv) in each() {
-                let p_inv = p_inverse_pairs(&self.ring, b.q, b.p);
-                batch.coefficients(Kernel::SubMul, &Launch::new(0..b.q, LimbMap::basis(b)), &p_inv, 2, &[x, conv]);
+            // x = (x − conv)·divisor^-1 on the kept Q limbs.
+            for (d, x, _, _, conv) in each() {
+                let factors = down_inverse_pairs(&self.ring, d.basis.q, drop, d.basis.p);
+                let launch = Launch::new(0..d.kept, LimbMap::q_from(0));
+                batch.coefficients(Kernel::SubMul, &launch, &factors, 2, &[x, conv]);
             }
             batch.submit()
         })?;
         for poly in polys.iter_mut() {
-            poly.basis = Basis::q(poly.basis.q);
+            poly.basis = Basis::q(poly.basis.q - drop);
         }
         Ok(())
     }

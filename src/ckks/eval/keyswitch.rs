@@ -33,26 +33,65 @@ impl Context {
     /// Inner products of each digit set with its key, then ModDown: the
     /// switched (k0, k1) over {q, 0} per job.
     fn switch_digits(&self, jobs: &[(&[DevicePoly], &SwitchingKey)]) -> Result<Vec<[DevicePoly; 2]>> {
+        let mut switched = self.inner_products(jobs)?;
+        self.mod_down_pairs(&mut switched, 0)?;
+        Ok(switched)
+    }
+
+    /// Inner products of each digit set with its key: (k0, k1) over {q, #P}.
+    fn inner_products(&self, jobs: &[(&[DevicePoly], &SwitchingKey)]) -> Result<Vec<[DevicePoly; 2]>> {
         let key_refs: Vec<Vec<[&DevicePoly; 2]>> =
             jobs.iter().map(|(_, key)| key.digits.iter().map(|[b, a]| [b, a]).collect()).collect();
         let inner: Vec<KeySwitchJob> =
             jobs.iter().zip(&key_refs).map(|((digits, _), key)| KeySwitchJob { digits, key }).collect();
-        let mut switched = self.run(OpKind::KeySwitchInner, |b| b.key_switch_inner(&inner))?;
-        let mut polys: Vec<&mut DevicePoly> = switched.iter_mut().flatten().collect();
-        self.run(OpKind::ModDown, |b| b.mod_down(&mut polys))?;
-        Ok(switched)
+        self.run(OpKind::KeySwitchInner, |b| b.key_switch_inner(&inner))
+    }
+
+    /// ModDown of switched pairs, dividing by the last `drop` Q primes too.
+    fn mod_down_pairs(&self, pairs: &mut [[DevicePoly; 2]], drop: usize) -> Result<()> {
+        let mut polys: Vec<&mut DevicePoly> = pairs.iter_mut().flatten().collect();
+        self.run(OpKind::ModDown, |b| b.mod_down(&mut polys, drop))
     }
 
     /// Key switching of polynomials: (k0, k1) per `c` with k0 + k1·s ≈ c·s'
     /// for the key from s' to s, in batches the scheduler sizes.
-    pub(crate) fn key_switch_polys(&self, cs: &[&DevicePoly], key: &SwitchingKey) -> Result<Vec<[DevicePoly; 2]>> {
+    ///
+    /// With `rescale_with` (one pair (d0, d1) per `c`, at c's level ≥ 1) it
+    /// returns instead ((k0, k1) + P·(d0, d1)) / (P·q_level), rounded: the
+    /// pair (d0, d1) + (k0, k1) rescaled, in one ModDown (whose exact
+    /// conversion from Q_level ∪ P replaces the rescale's transforms).
+    pub(crate) fn key_switch_polys(
+        &self,
+        cs: &[&DevicePoly],
+        key: &SwitchingKey,
+        rescale_with: Option<&[[&DevicePoly; 2]]>,
+    ) -> Result<Vec<[DevicePoly; 2]>> {
         let chunk = cs.first().map_or(1, |c| self.key_switch_batch(c.basis().q));
         let mut out = Vec::with_capacity(cs.len());
-        for cs in cs.chunks(chunk) {
+        for (i, cs) in cs.chunks(chunk).enumerate() {
             let digits = self.decompose(cs)?;
-            out.extend(self.switch_digits(&digits.iter().map(|d| (d.as_slice(), key)).collect::<Vec<_>>())?);
+            let mut switched = self.inner_products(&digits.iter().map(|d| (d.as_slice(), key)).collect::<Vec<_>>())?;
+            let drop = match rescale_with {
+                None => 0,
+                Some(addends) => {
+                    self.add_times_p(&mut switched, &addends[i * chunk..i * chunk + cs.len()])?;
+                    self.params().primes_per_level()
+                }
+            };
+            self.mod_down_pairs(&mut switched, drop)?;
+            out.extend(switched);
         }
         Ok(out)
+    }
+
+    /// (k0, k1) += P·(d0, d1) on the Q limbs, pair by pair (P ≡ 0 on the P limbs).
+    fn add_times_p(&self, switched: &mut [[DevicePoly; 2]], addends: &[[&DevicePoly; 2]]) -> Result<()> {
+        let ring = self.params().ring();
+        let p_mod: Vec<u32> =
+            ring.q.iter().map(|m| ring.p.iter().fold(1, |acc, p| m.mul(acc, p.value() % m.value()))).collect();
+        let (mut dst, src): (Vec<&mut DevicePoly>, Vec<&DevicePoly>) =
+            switched.iter_mut().zip(addends).flat_map(|(k, d)| k.iter_mut().zip(d.iter().copied())).unzip();
+        self.run(OpKind::Elementwise, |b| b.add_scaled(&mut dst, &src, &p_mod))
     }
 
     /// Ciphertexts per batched key switch at `q` Q limbs: the extended
@@ -73,7 +112,7 @@ impl Context {
     pub fn key_switch_many(&self, cts: &[&Ciphertext], key: &SwitchingKey) -> Result<Vec<Ciphertext>> {
         cts.iter().try_for_each(|ct| check_linear("key_switch", ct))?;
         let c1: Vec<&DevicePoly> = cts.iter().map(|ct| &ct.polys[1]).collect();
-        let mut switched = self.key_switch_polys(&c1, key)?;
+        let mut switched = self.key_switch_polys(&c1, key, None)?;
         {
             let mut k0: Vec<&mut DevicePoly> = switched.iter_mut().map(|[k0, _]| k0).collect();
             let c0: Vec<&DevicePoly> = cts.iter().map(|ct| &ct.polys[0]).collect();

@@ -3,7 +3,7 @@
 use super::{check_compatible, check_linear, check_same_key};
 use crate::backend::{DevicePoly, Elementwise, ScalarOp, TensorPair};
 use crate::ckks::encoder::MAX_COEFF_BITS;
-use crate::ckks::keys::EvaluationKeys;
+use crate::ckks::keys::{EvaluationKeys, SwitchingKey};
 use crate::ckks::{Ciphertext, CkksError, Context, Result};
 use crate::sched::OpKind;
 
@@ -38,22 +38,9 @@ impl Context {
 
     /// Relinearizes every ciphertext, one submission per primitive.
     pub fn relinearize_many(&self, cts: &[&Ciphertext], keys: &EvaluationKeys) -> Result<Vec<Ciphertext>> {
-        let key = keys.relin.as_ref().ok_or(CkksError::MissingKey {
-            op: "relinearize",
-            kind: "relinearization",
-            step: None,
-        })?;
-        for ct in cts {
-            if ct.polys.len() != 3 {
-                return Err(CkksError::InvalidInput {
-                    op: "relinearize",
-                    reason: "ciphertext is not of degree 2".into(),
-                });
-            }
-            self.check_keys("relinearize", ct, keys)?;
-        }
+        let key = self.relin_key("relinearize", cts, keys)?;
         let c2: Vec<&DevicePoly> = cts.iter().map(|ct| &ct.polys[2]).collect();
-        let mut switched = self.key_switch_polys(&c2, key)?;
+        let mut switched = self.key_switch_polys(&c2, key, None)?;
         // (c0 + k0, c1 + k1), accumulated into the fresh (k0, k1).
         {
             let (mut dst, src): (Vec<&mut DevicePoly>, Vec<&DevicePoly>) =
@@ -61,6 +48,73 @@ impl Context {
             self.run(OpKind::Elementwise, |b| b.elementwise(Elementwise::Add, &mut dst, &src))?;
         }
         Ok(switched.into_iter().zip(cts).map(|(k, ct)| Ciphertext { polys: k.into(), ..**ct }).collect())
+    }
+
+    /// The relinearization key, once every ciphertext is checked to be of
+    /// degree 2 under `keys`.
+    fn relin_key<'k>(
+        &self,
+        op: &'static str,
+        cts: &[&Ciphertext],
+        keys: &'k EvaluationKeys,
+    ) -> Result<&'k SwitchingKey> {
+        let key = keys.relin.as_ref().ok_or(CkksError::MissingKey { op, kind: "relinearization", step: None })?;
+        for ct in cts {
+            if ct.polys.len() != 3 {
+                return Err(CkksError::InvalidInput { op, reason: "ciphertext is not of degree 2".into() });
+            }
+            self.check_keys(op, ct, keys)?;
+        }
+        Ok(key)
+    }
+
+    /// Relinearization followed by a rescale, fused: the relinearized pair
+    /// is divided by P·q_level in one ModDown (see
+    /// [`Context::relinearize_rescale_many`]).
+    pub fn relinearize_rescale(&self, ct: &Ciphertext, keys: &EvaluationKeys) -> Result<Ciphertext> {
+        Ok(self.relinearize_rescale_many(&[ct], keys)?.remove(0))
+    }
+
+    /// Relinearizes and rescales every ciphertext (degree 2, level ≥ 1):
+    /// the key-switched c2 plus P·(c0, c1) is divided by P·q_level in one
+    /// ModDown, which saves the rescale's transforms of every limb. The
+    /// result is [`Context::relinearize`] then [`Context::rescale`] up to
+    /// their rounding (not bit for bit: one rounding instead of two).
+    pub fn relinearize_rescale_many(&self, cts: &[&Ciphertext], keys: &EvaluationKeys) -> Result<Vec<Ciphertext>> {
+        let key = self.relin_key("relinearize_rescale", cts, keys)?;
+        if let Some(ct) = cts.iter().find(|ct| ct.level == 0) {
+            return Err(CkksError::LevelExhausted { op: "relinearize_rescale", level: ct.level, needed: 1 });
+        }
+        let c2: Vec<&DevicePoly> = cts.iter().map(|ct| &ct.polys[2]).collect();
+        let rest: Vec<[&DevicePoly; 2]> = cts.iter().map(|ct| [&ct.polys[0], &ct.polys[1]]).collect();
+        let switched = self.key_switch_polys(&c2, key, Some(&rest))?;
+        let params = self.params();
+        Ok(switched
+            .into_iter()
+            .zip(cts)
+            .map(|(k, ct)| Ciphertext {
+                polys: k.into(),
+                scale: ct.scale / params.level_modulus(ct.level),
+                level: ct.level - 1,
+                ..**ct
+            })
+            .collect())
+    }
+
+    /// a·b, relinearized and rescaled (fused: see
+    /// [`Context::relinearize_rescale_many`]): level − 1, scale a·b / q_level.
+    pub fn mul_relin_rescale(&self, a: &Ciphertext, b: &Ciphertext, keys: &EvaluationKeys) -> Result<Ciphertext> {
+        Ok(self.mul_relin_rescale_many(&[(a, b)], keys)?.remove(0))
+    }
+
+    /// [`Context::mul_relin_rescale`] of every pair, one submission per primitive.
+    pub fn mul_relin_rescale_many(
+        &self,
+        pairs: &[(&Ciphertext, &Ciphertext)],
+        keys: &EvaluationKeys,
+    ) -> Result<Vec<Ciphertext>> {
+        let products = self.mul_many(pairs)?;
+        self.relinearize_rescale_many(&products.iter().collect::<Vec<_>>(), keys)
     }
 
     /// a·b followed by relinearization (no rescale), as OpenFHE's EvalMult.

@@ -228,6 +228,19 @@ pub(crate) fn sub_mul_scalar_assign(m: &Modulus, a: &mut [u32], b: &[u32], w: u3
     super::sub_mul_scalar_assign_scalar(m, a_tail, b_tail, w);
 }
 
+/// AVX-512 [`super::add_mul_scalar_assign`].
+#[target_feature(enable = "avx512f")]
+pub(crate) fn add_mul_scalar_assign(m: &Modulus, a: &mut [u32], b: &[u32], w: u32) {
+    let (q, w_v, ws) = (splat(m.value()), splat(w), splat(m.shoup(w)));
+    let (a16, a_tail) = a.as_chunks_mut::<16>();
+    let (b16, b_tail) = b.as_chunks::<16>();
+    for (x, y) in a16.iter_mut().zip(b16) {
+        let product = reduce_once(mul_shoup_lazy(load(y), w_v, ws, ws, q), q);
+        store(x, reduce_once(_mm512_add_epi32(load(x), product), q));
+    }
+    super::add_mul_scalar_assign_scalar(m, a_tail, b_tail, w);
+}
+
 /// AVX-512 [`super::tensor`].
 #[target_feature(enable = "avx512f")]
 pub(crate) fn tensor(m: &Modulus, a: [&[u32]; 2], b: [&[u32]; 2], out: [&mut [u32]; 3]) {

@@ -46,6 +46,12 @@ pub trait Arith {
     fn relinearize(&self, a: Self::Value) -> Result<Self::Value>;
     /// Divides by the current level's modulus: level − 1.
     fn rescale(&self, a: &Self::Value) -> Result<Self::Value>;
+    /// Relinearizes (if needed), then rescales. Ciphertexts fuse the two
+    /// into one ModDown ([`Context::relinearize_rescale`]).
+    fn relinearize_rescale(&self, a: Self::Value) -> Result<Self::Value> {
+        let a = self.relinearize(a)?;
+        self.rescale(&a)
+    }
     /// A copy at `level` (≤ the current one), same scale.
     fn drop_to_level(&self, a: &Self::Value, level: usize) -> Result<Self::Value>;
     /// Slots rotated left by `step`.
@@ -99,10 +105,10 @@ fn check_plain_len(slots: usize, values: &[f64]) -> Result<()> {
     }
 }
 
-/// Relinearizes (if needed), then rescales: how every product is finished.
+/// Relinearizes (if needed), then rescales: how every product is finished
+/// ([`Arith::relinearize_rescale`]).
 pub(crate) fn finish<A: Arith>(a: &A, v: A::Value) -> Result<A::Value> {
-    let v = a.relinearize(v)?;
-    a.rescale(&v)
+    a.relinearize_rescale(v)
 }
 
 /// c·v at `level` with scale exactly `target`: the constant absorbs the
@@ -193,6 +199,9 @@ impl Arith for CkksArith<'_> {
     }
     fn rescale(&self, a: &Ciphertext) -> Result<Ciphertext> {
         Ok(self.ctx.rescale(a)?)
+    }
+    fn relinearize_rescale(&self, a: Ciphertext) -> Result<Ciphertext> {
+        if a.degree_plus_one() == 2 { self.rescale(&a) } else { Ok(self.ctx.relinearize_rescale(&a, self.keys)?) }
     }
     fn drop_to_level(&self, a: &Ciphertext, level: usize) -> Result<Ciphertext> {
         Ok(self.ctx.drop_to_level(a, level)?)

@@ -132,6 +132,13 @@ impl<A: Arith> Arith for Counting<A> {
         self.add(|c| c.rescale += 1);
         self.inner.rescale(v)
     }
+    fn relinearize_rescale(&self, v: A::Value) -> Result<A::Value> {
+        self.add(|c| {
+            c.keyswitch += usize::from(self.inner.degree(&v) > 1);
+            c.rescale += 1;
+        });
+        self.inner.relinearize_rescale(v)
+    }
     fn drop_to_level(&self, v: &A::Value, level: usize) -> Result<A::Value> {
         self.inner.drop_to_level(v, level)
     }

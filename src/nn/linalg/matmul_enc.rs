@@ -388,6 +388,5 @@ fn multiply<'a>(
     let fixed = fixed.map(|ct| ctx.drop_to_level(ct, level)).collect::<Result<Vec<_>>>()?;
     let pairs: Vec<(&Ciphertext, &Ciphertext)> =
         terms.iter().enumerate().map(|(idx, t)| (&fixed[idx % fixed.len()], t)).collect();
-    let products = ctx.mul_relin_many(&pairs, keys)?;
-    ctx.rescale_many(&products.iter().collect::<Vec<_>>())
+    ctx.mul_relin_rescale_many(&pairs, keys)
 }
