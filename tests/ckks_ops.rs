@@ -282,6 +282,39 @@ fn encoding_round_trip_error() {
     }
 }
 
+/// encode_many on one or several host threads gives the plaintexts of
+/// encode, one by one (also across its chunks: 9 vectors of n14 exceed the
+/// CPU backend's budget); one bad vector fails the whole call.
+#[test]
+fn encode_many_equals_encode_on_any_host_threads() {
+    let mut s = Setup::preset("n14", &[]);
+    let p = s.ctx.params().clone();
+    let (level, scale) = (p.max_level() - 1, p.scale(p.max_level() - 1));
+    let values: Vec<Vec<Complex64>> =
+        [1, 8, 4096, p.max_slots(), 3, 100, 8, 8192, 2].map(|k| s.random_values(k)).into();
+    let refs: Vec<&[Complex64]> = values.iter().map(Vec::as_slice).collect();
+    let seed = [3u8; 32];
+    let sealed = |ctx: &hetl::ckks::Context, pt: &hetl::ckks::Plaintext| {
+        let ct = ctx.encrypt_symmetric(pt, &s.sk, &mut hetl::math::sampling::Csprng::from_seed(seed)).unwrap();
+        ctx.ciphertext_to_bytes(&ct).unwrap()
+    };
+    let single: Vec<_> = refs.iter().map(|v| sealed(&s.ctx, &s.ctx.encode(v, level, scale).unwrap())).collect();
+    for threads in [1, 3] {
+        let ctx = hetl::ckks::Context::cpu(p.clone(), 1).unwrap().with_host_threads(threads).unwrap();
+        let many = ctx.encode_many(&refs, level, scale).unwrap();
+        assert_eq!(many.len(), refs.len());
+        for (i, pt) in many.iter().enumerate() {
+            assert_eq!((pt.level(), pt.scale(), pt.slots()), (level, scale, refs[i].len().next_power_of_two()));
+            assert!(sealed(&ctx, pt) == single[i], "{threads} threads: vector {i}");
+        }
+        let mut bad = refs.clone();
+        let nan = [Complex64::new(f64::NAN, 0.0)];
+        bad[5] = &nan;
+        assert!(ctx.encode_many(&bad, level, scale).is_err(), "{threads} threads: NaN");
+        assert!(ctx.encode_many(&refs, p.max_level() + 1, scale).is_err(), "{threads} threads: level");
+    }
+}
+
 #[test]
 fn mul_const_scaled_lands_on_the_requested_scale_without_a_level() {
     let mut s = Setup::preset("toy-n1024", &[]);

@@ -175,15 +175,19 @@ grep -s '"profile"' "$OUT/profile_cuda_n16.log" >"$OUT/profile_cuda_n16.jsonl"
 # 5c. Setup 2 end to end (encrypted training of the head on the bundled
 # features) on the GPU and on the CPU, at n14 and n16.
 for preset in n14 n16; do
-    step "train_cuda_$preset" 60 "${HETL[@]}" train --backend cuda --preset "$preset" --report "$OUT/train_cuda_$preset.json"
+    step "train_cuda_$preset" 60 "${HETL[@]}" train --backend cuda --threads "$(nproc)" --preset "$preset" \
+        --report "$OUT/train_cuda_$preset.json"
     step "train_cpu_$preset" 60 "${HETL[@]}" train --backend cpu --threads "$(nproc)" --preset "$preset" \
         --report "$OUT/train_cpu_$preset.json"
 done
 
-# 5d. Setup 1's linear algebra at n15 (diagonals encoded on the host per call).
-step linalg_cuda_n15 45 "${HETL[@]}" bench --backend cuda --preset n15 --batch 1 --samples 2 \
+# 5d. Setup 1's linear algebra at n15 (diagonals encoded per call on the
+# host threads, one NTT launch per bucket), with one host thread and all.
+step linalg_cuda_n15 60 "${HETL[@]}" bench --backend cuda --preset n15 --batch 1 --samples 2 \
     --ops matmul_enc_plain,matmul_enc_enc --json
-grep -s '^{' "$OUT/linalg_cuda_n15.log" >"$OUT/linalg_cuda_n15.jsonl"
+step linalg_cuda_n15_threads 45 "${HETL[@]}" bench --backend cuda --threads "$(nproc)" --preset n15 --batch 1 \
+    --samples 2 --ops matmul_enc_plain --json
+cat "$OUT/linalg_cuda_n15.log" "$OUT/linalg_cuda_n15_threads.log" 2>/dev/null | grep '^{' >"$OUT/linalg_cuda_n15.jsonl"
 
 # 6. The CPU backend on every core, for reference.
 step bench_cpu_n14 40 "${HETL[@]}" bench --backend cpu --threads "$(nproc)" --preset n14 --batch 1,8 --samples 3 \

@@ -2,6 +2,8 @@
 
 use std::sync::Arc;
 
+use rayon::prelude::*;
+
 use super::{CkksError, Params, Result};
 use crate::backend::cpu::CpuBackend;
 use crate::backend::{Backend, Basis, DevicePoly};
@@ -13,6 +15,9 @@ pub struct Context {
     params: Arc<Params>,
     sched: Arc<Scheduler>,
     pub(crate) fft: SpecialFft,
+    /// Threads for host-side work on many items (encoding); `None`: the
+    /// calling thread alone.
+    host: Option<rayon::ThreadPool>,
 }
 
 impl Context {
@@ -22,14 +27,28 @@ impl Context {
             return Err(CkksError::ParamsMismatch { op: "context" });
         }
         let fft = SpecialFft::new(params.n());
-        Ok(Self { params, sched: Arc::new(Scheduler::new(backend)), fft })
+        Ok(Self { params, sched: Arc::new(Scheduler::new(backend)), fft, host: None })
+    }
+
+    /// Runs host-side work on many items (encoding many plaintexts) on
+    /// `threads` threads (1: on the calling thread), whatever the backend.
+    pub fn with_host_threads(self, threads: usize) -> Result<Self> {
+        let host = if threads > 1 {
+            let pool = rayon::ThreadPoolBuilder::new().num_threads(threads).build().map_err(|e| {
+                CkksError::InvalidInput { op: "context", reason: format!("cannot start {threads} host threads: {e}") }
+            })?;
+            Some(pool)
+        } else {
+            None
+        };
+        Ok(Self { host, ..self })
     }
 
     /// A context on the CPU reference backend with `threads` worker threads
     /// (1 = single-threaded).
     pub fn cpu(params: Arc<Params>, threads: usize) -> Result<Self> {
         let backend = Arc::new(CpuBackend::new(params.ring().clone(), threads)?);
-        Self::new(params, backend)
+        Self::new(params, backend)?.with_host_threads(threads)
     }
 
     /// The parameter set.
@@ -58,16 +77,41 @@ impl Context {
     /// Uploads signed small coefficients (|c| < every prime) to `basis` and
     /// moves them to the NTT domain.
     pub(crate) fn upload_small(&self, coeffs: &[i64], basis: Basis) -> Result<DevicePoly> {
+        let mut words = self.residue_words(coeffs, basis);
+        let mut poly = self.run(OpKind::Upload, |b| b.upload(basis, &words))?;
+        zeroize::Zeroize::zeroize(&mut words);
+        self.run(OpKind::Ntt, |b| b.ntt_forward(&mut [&mut poly]))?;
+        Ok(poly)
+    }
+
+    /// The residues of signed small coefficients (|c| < every prime) over
+    /// `basis`, limb-major (coefficient domain).
+    pub(crate) fn residue_words(&self, coeffs: &[i64], basis: Basis) -> Vec<u32> {
         let ring = self.params.ring();
         let mut words = Vec::with_capacity(basis.limbs() * coeffs.len());
         for k in 0..basis.limbs() {
             let m = ring.modulus(basis.global(k, ring));
             words.extend(coeffs.iter().map(|&c| m.reduce_i64(c)));
         }
-        let mut poly = self.run(OpKind::Upload, |b| b.upload(basis, &words))?;
-        zeroize::Zeroize::zeroize(&mut words);
-        self.run(OpKind::Ntt, |b| b.ntt_forward(&mut [&mut poly]))?;
-        Ok(poly)
+        words
+    }
+
+    /// Number of host threads (1 without a pool).
+    pub(crate) fn host_threads(&self) -> usize {
+        self.host.as_ref().map_or(1, rayon::ThreadPool::current_num_threads)
+    }
+
+    /// `f` of every item, on the host threads when there are several (in
+    /// item order; the first error wins).
+    pub(crate) fn on_host_threads<I: Sync, T: Send>(
+        &self,
+        items: &[I],
+        f: impl Fn(&I) -> Result<T> + Sync + Send,
+    ) -> Result<Vec<T>> {
+        match &self.host {
+            Some(pool) if items.len() > 1 => pool.install(|| items.par_iter().map(f).collect()),
+            _ => items.iter().map(f).collect(),
+        }
     }
 
     /// A device-side copy of a polynomial.

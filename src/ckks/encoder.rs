@@ -7,6 +7,7 @@ use super::{CkksError, Context, Plaintext, Result};
 use crate::backend::Basis;
 use crate::math::Modulus;
 use crate::sched::OpKind;
+use zeroize::{Zeroize, Zeroizing};
 
 /// Largest |integer| (in bits) that an encoding, a constant times its scale,
 /// or a scale-matching factor may be: 2^62 keeps the f64 → integer
@@ -17,13 +18,55 @@ impl Context {
     /// Encodes `values` (at most N/2; padded to the next power of two with
     /// zeros) at `level` with scale `scale`.
     pub fn encode(&self, values: &[Complex64], level: usize, scale: f64) -> Result<Plaintext> {
+        Ok(self.encode_many(&[values], level, scale)?.remove(0))
+    }
+
+    /// Encodes every value vector at `level` with scale `scale` (see
+    /// [`Context::encode`]): the host work (FFT, rounding, residues) runs on
+    /// the context's host threads ([`Context::with_host_threads`]), then the
+    /// uploads and one NTT submission for all of them.
+    pub fn encode_many(&self, values: &[&[Complex64]], level: usize, scale: f64) -> Result<Vec<Plaintext>> {
+        let params = self.params();
+        if level > params.max_level() {
+            return Err(CkksError::InvalidInput {
+                op: "encode",
+                reason: format!("level {level} is above the maximum {}", params.max_level()),
+            });
+        }
+        let basis = Basis::q(params.q_limbs(level));
+        // In chunks the backend's batch budget holds (a CPU's caches), yet
+        // one item per host thread at least.
+        let chunk = self.sched().batch_limit(basis.limbs() * params.n() * 8).max(self.host_threads());
+        let mut out = Vec::with_capacity(values.len());
+        for values in values.chunks(chunk) {
+            let encoded = self.on_host_threads(values, |v| self.encode_words(v, level, scale, basis))?;
+            let mut polys = Vec::with_capacity(encoded.len());
+            let mut slots = Vec::with_capacity(encoded.len());
+            for (words, s) in encoded {
+                polys.push(self.run(OpKind::Upload, |b| b.upload(basis, &words))?);
+                slots.push(s);
+            }
+            self.run(OpKind::Ntt, |b| b.ntt_forward(&mut polys.iter_mut().collect::<Vec<_>>()))?;
+            let plaintext = |(poly, slots)| Plaintext { poly, level, scale, slots, params_id: params.fingerprint() };
+            out.extend(polys.into_iter().zip(slots).map(plaintext));
+        }
+        Ok(out)
+    }
+
+    /// The host part of encoding: the residues of `values`' coefficients
+    /// over `basis` (coefficient domain; the data party's values, so wiped
+    /// when dropped) and the slot count.
+    fn encode_words(
+        &self,
+        values: &[Complex64],
+        level: usize,
+        scale: f64,
+        basis: Basis,
+    ) -> Result<(Zeroizing<Vec<u32>>, usize)> {
         let params = self.params();
         let invalid = |reason: String| CkksError::InvalidInput { op: "encode", reason };
         if values.is_empty() || values.len() > params.max_slots() {
             return Err(invalid(format!("{} values do not fit 1..={} slots", values.len(), params.max_slots())));
-        }
-        if level > params.max_level() {
-            return Err(invalid(format!("level {level} is above the maximum {}", params.max_level())));
         }
         if !(scale.is_finite() && scale >= 1.0) {
             return Err(invalid(format!("scale {scale} must be finite and at least 1")));
@@ -37,7 +80,6 @@ impl Context {
         self.fft.embed_inv(&mut vals);
         let n = params.n();
         let gap = n / (2 * slots);
-        let basis = Basis::q(params.q_limbs(level));
         let log_q: f64 = params.ring().q[..basis.q].iter().map(|m| f64::from(m.value()).log2()).sum();
         let limit = (log_q - 1.0).min(MAX_COEFF_BITS).exp2();
         let mut coeffs = vec![0i64; n];
@@ -55,8 +97,9 @@ impl Context {
                 coeffs[pos] = c as i64;
             }
         }
-        let poly = self.upload_small(&coeffs, basis)?;
-        Ok(Plaintext { poly, level, scale, slots, params_id: params.fingerprint() })
+        let words = Zeroizing::new(self.residue_words(&coeffs, basis));
+        coeffs.zeroize();
+        Ok((words, slots))
     }
 
     /// Encodes real values at `level` with the level's nominal scale.

@@ -54,7 +54,8 @@ pub struct Args {
     /// Timed samples per operation and batch size (the median is reported).
     #[arg(long, default_value_t = 10)]
     samples: usize,
-    /// Worker threads of the CPU backend (1 = single-threaded).
+    /// Worker threads of the CPU backend, and host threads that encode
+    /// plaintexts on every backend (1 = single-threaded).
     #[arg(long, default_value_t = 1)]
     threads: usize,
     /// Operations to run (comma list; default all but the `matvec_*` and
@@ -290,10 +291,10 @@ fn time_op(fx: &mut Fixture, op: &str, batch: usize, samples: usize, profile: bo
                 start.elapsed()
             }
             "encode" => {
+                let values = vec![fx.values.as_slice(); batch];
                 let start = begin(fx, profile);
-                for _ in 0..batch {
-                    fx.ctx.encode(&fx.values, top, params.scale(top))?;
-                }
+                fx.ctx.encode_many(&values, top, params.scale(top))?;
+                fx.ctx.synchronize()?;
                 start.elapsed()
             }
             "encrypt" => {

@@ -34,17 +34,20 @@ pub fn warn_if_toy(params: &Params) {
     }
 }
 
-/// A CKKS context on the chosen backend.
+/// A CKKS context on the chosen backend; `threads` are the CPU backend's
+/// workers and, on every backend, the host threads that encode plaintexts.
 pub fn make_context(params: Arc<Params>, backend: BackendChoice, threads: usize) -> Result<Context> {
     match backend {
         BackendChoice::Cpu => Context::cpu(params, threads).context("cannot start the CPU backend"),
         BackendChoice::Wgpu => {
             let backend = WgpuBackend::new(params.ring().clone()).context("cannot start the wgpu backend")?;
-            Context::new(params, Arc::new(backend)).context("cannot start the wgpu backend")
+            let ctx = Context::new(params, Arc::new(backend)).context("cannot start the wgpu backend")?;
+            ctx.with_host_threads(threads).context("cannot start the host threads")
         }
         BackendChoice::Cuda => {
             let backend = CudaBackend::new(params.ring().clone(), 0).context("cannot start the CUDA backend")?;
-            Context::new(params, Arc::new(backend)).context("cannot start the CUDA backend")
+            let ctx = Context::new(params, Arc::new(backend)).context("cannot start the CUDA backend")?;
+            ctx.with_host_threads(threads).context("cannot start the host threads")
         }
     }
 }

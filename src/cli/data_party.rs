@@ -35,7 +35,8 @@ pub struct ExecArgs {
     /// Backend to run on.
     #[arg(long, value_enum, default_value = "cpu")]
     backend: BackendChoice,
-    /// Worker threads of the CPU backend (1 = single-threaded).
+    /// Worker threads of the CPU backend, and host threads that encode
+    /// plaintexts on every backend (1 = single-threaded).
     #[arg(long, default_value_t = 1)]
     threads: usize,
 }

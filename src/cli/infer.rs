@@ -47,7 +47,8 @@ pub struct Args {
     /// Backend of the compute party.
     #[arg(long, value_enum, default_value = "cpu")]
     backend: BackendChoice,
-    /// Worker threads of the CPU backend.
+    /// Worker threads of the CPU backend, and host threads that encode
+    /// plaintexts on every backend.
     #[arg(long, default_value_t = 1)]
     threads: usize,
 }

@@ -95,7 +95,8 @@ pub struct Args {
     /// Backend of the compute party.
     #[arg(long, value_enum, default_value = "cpu")]
     pub(super) backend: BackendChoice,
-    /// Worker threads of the CPU backend.
+    /// Worker threads of the CPU backend, and host threads that encode
+    /// plaintexts on every backend.
     #[arg(long, default_value_t = 1)]
     pub(super) threads: usize,
     /// Write the encrypted trained head (weights ciphertext) here.

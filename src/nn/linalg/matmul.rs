@@ -377,15 +377,15 @@ impl MatMulPlain {
         // Inner sums, one multiplication submission per bucket for all row groups.
         let mut inner = Vec::with_capacity(self.buckets.len() * groups);
         for bucket in &self.buckets {
-            let diagonals = bucket
+            let values: Vec<Vec<Complex64>> = bucket
                 .terms
                 .iter()
                 .map(|term| {
                     let values = self.diagonal(term.chunk_in, bucket.chunk_out, term.offset, bucket.giant);
-                    let complex: Vec<Complex64> = values.into_iter().map(|v| Complex64::new(v, 0.0)).collect();
-                    ctx.encode(&complex, level, pt_scale)
+                    values.into_iter().map(|v| Complex64::new(v, 0.0)).collect()
                 })
-                .collect::<Result<Vec<Plaintext>>>()?;
+                .collect();
+            let diagonals = ctx.encode_many(&values.iter().map(Vec::as_slice).collect::<Vec<_>>(), level, pt_scale)?;
             let pairs: Vec<(&Ciphertext, &Plaintext)> = (0..groups)
                 .flat_map(|g| bucket.terms.iter().zip(&diagonals).map(move |(term, d)| (g, term, d)))
                 .map(|(g, term, d)| (baby(g * chunks_in + term.chunk_in, term.baby), d))
