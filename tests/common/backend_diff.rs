@@ -415,6 +415,8 @@ pub fn check_ckks(target: &'static Target, name: &str, steps: &[i64]) {
     let mul =
         |ctx: &Context, a, b, k: &hetl::ckks::KeyBundle| ctx.rescale(&ctx.mul_relin(a, b, &k.eval).unwrap()).unwrap();
     same("mul_relin + rescale", &mul(&cpu, &cx, &cy, &kc), &mul(&gpu, &gx, &gy, &kg));
+    let fused = |ctx: &Context, a, b, k: &hetl::ckks::KeyBundle| ctx.mul_relin_rescale(a, b, &k.eval).unwrap();
+    same("mul_relin_rescale", &fused(&cpu, &cx, &cy, &kc), &fused(&gpu, &gx, &gy, &kg));
     // One level lower: fewer Q limbs than the digits cover.
     let (cx1, gx1) = (cpu.drop_to_level(&cx, 1).unwrap(), gpu.drop_to_level(&gx, 1).unwrap());
     let (cy1, gy1) = (cpu.drop_to_level(&cy, 1).unwrap(), gpu.drop_to_level(&gy, 1).unwrap());
@@ -432,9 +434,17 @@ pub fn check_ckks(target: &'static Target, name: &str, steps: &[i64]) {
     let mg = gpu.mul_relin_many(&[(&gx, &gy), (&gx1, &gy1)], &kg.eval).unwrap();
     let rc = cpu.rescale_many(&mc.iter().collect::<Vec<_>>()).unwrap();
     let rg = gpu.rescale_many(&mg.iter().collect::<Vec<_>>()).unwrap();
+    let fc = cpu.mul_relin_rescale_many(&[(&cx, &cy), (&cx1, &cy1)], &kc.eval).unwrap();
+    let fg = gpu.mul_relin_rescale_many(&[(&gx, &gy), (&gx1, &gy1)], &kg.eval).unwrap();
     let oc = cpu.rotate_many(&[&cx, &cy1], steps[0], &kc.eval).unwrap();
     let og = gpu.rotate_many(&[&gx, &gy1], steps[0], &kg.eval).unwrap();
-    for (what, c, g) in [("mul_relin_many", &mc, &mg), ("rescale_many", &rc, &rg), ("rotate_many", &oc, &og)] {
+    let batched = [
+        ("mul_relin_many", &mc, &mg),
+        ("rescale_many", &rc, &rg),
+        ("mul_relin_rescale_many", &fc, &fg),
+        ("rotate_many", &oc, &og),
+    ];
+    for (what, c, g) in batched {
         for (c, g) in c.iter().zip(g) {
             same(what, c, g);
         }

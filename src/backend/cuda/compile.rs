@@ -17,7 +17,7 @@ use sha2::{Digest, Sha256};
 use crate::backend::{BackendError, Result};
 
 /// Shared arithmetic and the launch header, prepended to every family.
-const MODARITH: &str = include_str!("../../../kernels/modarith.cuh");
+pub(super) const MODARITH: &str = include_str!("../../../kernels/modarith.cuh");
 
 /// Every kernel family: file name under `kernels/` and source.
 pub const FAMILIES: [(&str, &str); 7] = [
@@ -172,7 +172,7 @@ fn full_source(source: &str) -> String {
 }
 
 /// `$XDG_CACHE_HOME/hetl/cuda`, else `$HOME/.cache/hetl/cuda`.
-fn cache_dir() -> Option<PathBuf> {
+pub(super) fn cache_dir() -> Option<PathBuf> {
     let base = std::env::var_os("XDG_CACHE_HOME")
         .filter(|v| !v.is_empty())
         .map(PathBuf::from)

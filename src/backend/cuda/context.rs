@@ -4,10 +4,13 @@
 
 use std::sync::Arc;
 
-use cudarc::driver::{CudaContext, CudaFunction, CudaStream, DeviceRepr, LaunchConfig, PushKernelArg};
+use cudarc::driver::{
+    CudaContext, CudaFunction, CudaSlice, CudaStream, DevicePtr, DeviceRepr, LaunchConfig, PushKernelArg,
+};
 use cudarc::nvrtc::Ptx;
 
 use super::compile::{FAMILIES, cached_cubin, nvrtc_available};
+use super::emulator::Emulator;
 use super::pool::driver_error;
 pub(super) use crate::backend::launch_plan::Launch;
 use crate::backend::{BackendError, Result};
@@ -47,7 +50,7 @@ pub(super) enum Kernel {
 
 impl Kernel {
     /// Every kernel (`kernel as usize` indexes it).
-    const ALL: [Self; 14] = [
+    pub(super) const ALL: [Self; 14] = [
         Self::NttForward,
         Self::NttInverse,
         Self::Binary,
@@ -65,7 +68,7 @@ impl Kernel {
     ];
 
     /// (family file, function name).
-    fn names(self) -> (&'static str, &'static str) {
+    pub(super) fn names(self) -> (&'static str, &'static str) {
         match self {
             Self::NttForward => ("ntt.cu", "ntt_forward"),
             Self::NttInverse => ("ntt.cu", "ntt_inverse"),
@@ -82,6 +85,11 @@ impl Kernel {
             Self::ConvOverflow => ("basis_ext.cu", "conv_overflow"),
             Self::CopyLimbs => ("elementwise.cu", "copy_limbs"),
         }
+    }
+
+    /// Whether it is an NTT phase (it takes the twiddle table after `cst`).
+    pub(super) fn is_ntt(self) -> bool {
+        matches!(self, Self::NttForward | Self::NttInverse)
     }
 
     /// Limbs per block row (grid y) of one launch.
@@ -126,7 +134,7 @@ pub(super) const MAX_OPERANDS: usize = 256;
 /// by value: item z's operands are words z·per_item .. of `p`.
 #[repr(C)]
 #[derive(Clone, Copy)]
-struct Operands {
+pub(super) struct Operands {
     p: [u64; MAX_OPERANDS],
 }
 
@@ -148,13 +156,30 @@ pub(super) fn driver_available() -> Result<()> {
     Ok(())
 }
 
-/// One CUDA device with its stream and loaded kernels.
+/// One CUDA device with its stream and loaded kernels, or the emulated
+/// device ([`Emulator`]).
 pub(super) struct Device {
-    pub(super) ctx: Arc<CudaContext>,
-    pub(super) stream: Arc<CudaStream>,
-    functions: Vec<CudaFunction>,
-    /// The NVRTC target, e.g. `sm_90`.
+    driver: Driver,
+    /// The NVRTC target, e.g. `sm_90` (`host` when emulated).
     pub(super) arch: String,
+}
+
+/// Who runs the launches and holds the memory.
+enum Driver {
+    /// A GPU through the CUDA driver.
+    Cuda { ctx: Arc<CudaContext>, stream: Arc<CudaStream>, functions: Vec<CudaFunction> },
+    /// The host, one thread at a time.
+    Emulated(Emulator),
+}
+
+/// A device allocation: driver memory, or host memory on the emulated device.
+/// Only owned (kernels reach it through its address); dropping it frees it.
+#[expect(dead_code, reason = "the memory is held, never read through the enum")]
+pub(super) enum Allocation {
+    /// Memory of a GPU.
+    Device(CudaSlice<u32>),
+    /// Host memory standing in for it.
+    Host(Box<[u32]>),
 }
 
 impl Device {
@@ -200,13 +225,114 @@ impl Device {
                     .map_err(|e| BackendError::Kernel { name: family, reason: format!("function {name}: {e}") })
             })
             .collect::<Result<Vec<_>>>()?;
-        Ok(Self { ctx, stream, functions, arch })
+        Ok(Self { driver: Driver::Cuda { ctx, stream, functions }, arch })
+    }
+
+    /// The emulated device (see [`Emulator`]).
+    pub(super) fn emulated() -> Result<Self> {
+        Ok(Self { driver: Driver::Emulated(Emulator::open()?), arch: "host".into() })
+    }
+
+    /// The device's name.
+    pub(super) fn name(&self) -> Result<String> {
+        match &self.driver {
+            Driver::Cuda { ctx, .. } => ctx.name().map_err(driver_error("device name", 0)),
+            Driver::Emulated(e) => Ok(format!("host emulation ({})", e.compiler)),
+        }
     }
 
     /// Makes this device's context current on the calling thread (raw
     /// driver calls need it; the backend may be used from any thread).
     pub(super) fn bind(&self, op: &'static str) -> Result<()> {
-        self.ctx.bind_to_thread().map_err(driver_error(op, 0))
+        match &self.driver {
+            Driver::Cuda { ctx, .. } => ctx.bind_to_thread().map_err(driver_error(op, 0)),
+            Driver::Emulated(_) => Ok(()),
+        }
+    }
+
+    /// A new allocation of `words` u32 (contents undefined) and its address.
+    pub(super) fn alloc(&self, words: usize) -> Result<(Allocation, u64)> {
+        match &self.driver {
+            Driver::Cuda { stream, .. } => {
+                // SAFETY: u32 has no invalid bit patterns; every user writes
+                // before it reads (contents are documented as undefined).
+                let slice = unsafe { stream.alloc::<u32>(words) }.map_err(driver_error("allocate", words * 4))?;
+                let (ptr, _) = slice.device_ptr(stream);
+                Ok((Allocation::Device(slice), ptr))
+            }
+            Driver::Emulated(_) => {
+                let host = vec![0u32; words].into_boxed_slice();
+                let ptr = host.as_ptr() as u64;
+                Ok((Allocation::Host(host), ptr))
+            }
+        }
+    }
+
+    /// Copies `words` to the allocation at `ptr`.
+    ///
+    /// # Safety
+    /// `ptr` must be a live allocation of this device holding `words.len()` words.
+    pub(super) unsafe fn upload(&self, ptr: u64, words: &[u32]) -> Result<()> {
+        match &self.driver {
+            // SAFETY: the caller's; the driver copies pageable host memory before returning.
+            Driver::Cuda { stream, .. } => {
+                unsafe { cudarc::driver::result::memcpy_htod_async(ptr, words, stream.cu_stream()) }
+                    .map_err(driver_error("upload", words.len() * 4))
+            }
+            Driver::Emulated(_) => {
+                // SAFETY: the caller's (a host allocation of this device).
+                unsafe { std::ptr::copy_nonoverlapping(words.as_ptr(), ptr as *mut u32, words.len()) };
+                Ok(())
+            }
+        }
+    }
+
+    /// Copies the allocation at `ptr` into `out`, after every earlier launch.
+    ///
+    /// # Safety
+    /// `ptr` must be a live allocation of this device holding `out.len()` words.
+    pub(super) unsafe fn download(&self, ptr: u64, out: &mut [u32]) -> Result<()> {
+        match &self.driver {
+            Driver::Cuda { stream, .. } => {
+                // SAFETY: the caller's; the copy waits for every earlier launch on the stream.
+                unsafe { cudarc::driver::result::memcpy_dtoh_async(out, ptr, stream.cu_stream()) }
+                    .map_err(driver_error("download", out.len() * 4))?;
+                stream.synchronize().map_err(driver_error("download", 0))
+            }
+            Driver::Emulated(_) => {
+                // SAFETY: the caller's (a host allocation of this device).
+                unsafe { std::ptr::copy_nonoverlapping(ptr as *const u32, out.as_mut_ptr(), out.len()) };
+                Ok(())
+            }
+        }
+    }
+
+    /// Fills `bytes` bytes at `ptr` with zeros.
+    ///
+    /// # Safety
+    /// `ptr` must be a live allocation of this device of at least `bytes` bytes.
+    pub(super) unsafe fn clear(&self, ptr: u64, bytes: usize) -> Result<()> {
+        match &self.driver {
+            // SAFETY: the caller's; ordered on the stream.
+            Driver::Cuda { stream, .. } => {
+                unsafe { cudarc::driver::result::memset_d8_async(ptr, 0, bytes, stream.cu_stream()) }
+                    .map_err(driver_error("clear", bytes))
+            }
+            Driver::Emulated(_) => {
+                // SAFETY: the caller's (a host allocation of this device).
+                unsafe { std::ptr::write_bytes(ptr as *mut u8, 0, bytes) };
+                Ok(())
+            }
+        }
+    }
+
+    /// Waits for every launch and copy so far.
+    pub(super) fn synchronize(&self) -> Result<()> {
+        match &self.driver {
+            Driver::Cuda { stream, .. } => stream.synchronize().map_err(driver_error("synchronize", 0)),
+            // Every emulated launch has finished when it returns.
+            Driver::Emulated(_) => Ok(()),
+        }
     }
 
     /// Launches `kernel` with the header of `launch` at degree 2^`log_n` on
@@ -238,30 +364,32 @@ impl Device {
             op: launch.op,
             arg: launch.args,
         };
-        let function = &self.functions[kernel as usize];
         for chunk in operands.chunks(MAX_OPERANDS / per_item * per_item) {
             let mut words = Operands { p: [0; MAX_OPERANDS] };
             words.p[..chunk.len()].copy_from_slice(chunk);
-            let cfg = LaunchConfig {
-                grid_dim: (
-                    grid_x,
-                    (launch.limbs.len() as u32).div_ceil(kernel.limbs_per_block()),
-                    (chunk.len() / per_item) as u32,
-                ),
-                block_dim: (block, 1, 1),
-                shared_mem_bytes: 0,
-            };
-            let mut builder = self.stream.launch_builder(function);
-            builder.arg(&header);
-            for p in fixed {
-                builder.arg(p);
+            let grid = (
+                grid_x,
+                (launch.limbs.len() as u32).div_ceil(kernel.limbs_per_block()),
+                (chunk.len() / per_item) as u32,
+            );
+            match &self.driver {
+                Driver::Cuda { stream, functions, .. } => {
+                    let cfg = LaunchConfig { grid_dim: grid, block_dim: (block, 1, 1), shared_mem_bytes: 0 };
+                    let mut builder = stream.launch_builder(&functions[kernel as usize]);
+                    builder.arg(&header);
+                    for p in fixed {
+                        builder.arg(p);
+                    }
+                    builder.arg(&words);
+                    // SAFETY: the argument list matches the kernel's signature in
+                    // kernels/*.cu (header, the fixed addresses, the operands), and
+                    // every address is a live allocation of this backend's pool
+                    // that covers the limbs the header names (checked by the callers).
+                    unsafe { builder.launch(cfg) }.map(drop).map_err(driver_error(kernel.names().1, 0))?;
+                }
+                // SAFETY: as for the device launch above, in host memory.
+                Driver::Emulated(e) => unsafe { e.launch(kernel, grid, block, &header, fixed, &words) },
             }
-            builder.arg(&words);
-            // SAFETY: the argument list matches the kernel's signature in
-            // kernels/*.cu (header, the fixed addresses, the operands), and
-            // every address is a live allocation of this backend's pool
-            // that covers the limbs the header names (checked by the callers).
-            unsafe { builder.launch(cfg) }.map(drop).map_err(driver_error(kernel.names().1, 0))?;
         }
         Ok(())
     }

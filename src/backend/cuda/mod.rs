@@ -21,11 +21,15 @@
 //!
 //! Without a driver or NVRTC, [`CudaBackend::new`] returns
 //! [`BackendError::DriverUnavailable`]; nothing here panics for that.
+//! [`CudaBackend::emulated`] runs the same backend on an emulated device
+//! (`emulator.rs`: the kernels built by the host's C++ compiler), so its
+//! launch plans and kernels are tested without a GPU.
 //! Exports [`CudaBackend`], [`list_devices`] and the NVRTC entry points the
 //! kernel compile test uses.
 
 mod compile;
 mod context;
+mod emulator;
 mod pool;
 
 use std::collections::HashMap;
@@ -37,7 +41,7 @@ pub use self::context::{CudaDeviceSummary, list_devices};
 pub(crate) use self::pool::CudaBuffer;
 
 use self::context::{COEFF_WG, Device, KS_DIGITS, Kernel, Launch, NTT_TILE, NTT_WG};
-use self::pool::{Pool, driver_error};
+use self::pool::Pool;
 use super::device_tables::{
     constants_and_twiddles, conversion_words, down_inverse_pairs, q_last_inverse_pairs, scalar_words,
 };
@@ -54,7 +58,7 @@ const NAME: &str = "cuda";
 /// CUDA implementation of [`Backend`], bit-identical to the CPU backend.
 pub struct CudaBackend {
     ring: RnsRing,
-    dev: Device,
+    dev: Arc<Device>,
     pool: Arc<Pool>,
     /// `CST_STRIDE` words per global prime (modarith.cuh).
     cst: CudaBuffer,
@@ -91,15 +95,24 @@ impl CudaBackend {
     /// or no such device gives [`BackendError::DriverUnavailable`]; a kernel
     /// that does not compile, [`BackendError::Kernel`] with NVRTC's log.
     pub fn new(ring: RnsRing, ordinal: usize) -> Result<Self> {
-        let max_log_n = 2 * NTT_TILE.trailing_zeros();
-        if !(1..=max_log_n).contains(&ring.log_n) {
-            return Err(BackendError::InvalidArgument {
-                op: "cuda backend",
-                reason: format!("N = 2^{} is outside [2, 2^{max_log_n}]", ring.log_n),
-            });
-        }
-        let dev = Device::open(ordinal)?;
-        let pool = Pool::new(Arc::clone(&dev.stream));
+        check_ring(&ring)?;
+        Self::on(ring, Device::open(ordinal)?)
+    }
+
+    /// The CUDA backend on the emulated device: every kernel compiled by the
+    /// host's C++ compiler and run on the CPU, one thread at a time (see
+    /// `kernels/host_emulation.hpp`). For testing the backend's launch plans
+    /// and kernels without a GPU; far slower than the CPU backend. No C++
+    /// compiler gives [`BackendError::DriverUnavailable`].
+    pub fn emulated(ring: RnsRing) -> Result<Self> {
+        check_ring(&ring)?;
+        Self::on(ring, Device::emulated()?)
+    }
+
+    /// The backend on `dev`, with the ring's constant tables uploaded.
+    fn on(ring: RnsRing, dev: Device) -> Result<Self> {
+        let dev = Arc::new(dev);
+        let pool = Pool::new(Arc::clone(&dev));
         let (cst_words, tw_words) = constants_and_twiddles(&ring);
         let (cst, tw) = (upload_words(&dev, &pool, &cst_words)?, upload_words(&dev, &pool, &tw_words)?);
         Ok(Self { ring, dev, pool, cst, tw, tables: Mutex::default() })
@@ -107,8 +120,7 @@ impl CudaBackend {
 
     /// The device's name and the NVRTC target its kernels were built for.
     pub fn device_info(&self) -> Result<(String, String)> {
-        let name = self.dev.ctx.name().map_err(driver_error("device name", 0))?;
-        Ok((name, self.dev.arch.clone()))
+        Ok((self.dev.name()?, self.dev.arch.clone()))
     }
 
     fn n(&self) -> usize {
@@ -202,10 +214,8 @@ impl CudaBackend {
 
     /// Fills all of `buffer` (every allocated word) with zeros.
     fn clear(&self, buffer: &CudaBuffer) -> Result<()> {
-        let bytes = buffer.words() * 4;
         // SAFETY: the whole allocation, ordered on the stream.
-        unsafe { cudarc::driver::result::memset_d8_async(buffer.ptr(), 0, bytes, self.dev.stream.cu_stream()) }
-            .map_err(driver_error("clear", bytes))
+        unsafe { self.dev.clear(buffer.ptr(), buffer.words() * 4) }
     }
 
     /// The device address of the [`scalar_words`] of `per_limb` for
@@ -275,15 +285,26 @@ fn digit_chunks(job: &KeySwitchJob) -> Vec<Range<usize>> {
     chunks
 }
 
+/// The ring degree must be one the NTT's two phases cover.
+fn check_ring(ring: &RnsRing) -> Result<()> {
+    let max_log_n = 2 * NTT_TILE.trailing_zeros();
+    if (1..=max_log_n).contains(&ring.log_n) {
+        Ok(())
+    } else {
+        Err(BackendError::InvalidArgument {
+            op: "cuda backend",
+            reason: format!("N = 2^{} is outside [2, 2^{max_log_n}]", ring.log_n),
+        })
+    }
+}
+
 /// A new pooled allocation holding `words`.
 fn upload_words(dev: &Device, pool: &Arc<Pool>, words: &[u32]) -> Result<CudaBuffer> {
     dev.bind("upload")?;
     let buffer = pool.acquire(words.len())?;
     if !words.is_empty() {
-        // SAFETY: the allocation holds at least `words.len()` words; the
-        // driver copies pageable host memory before this call returns.
-        unsafe { cudarc::driver::result::memcpy_htod_async(buffer.ptr(), words, dev.stream.cu_stream()) }
-            .map_err(driver_error("upload", words.len() * 4))?;
+        // SAFETY: the allocation holds at least `words.len()` words.
+        unsafe { dev.upload(buffer.ptr(), words) }?;
     }
     Ok(buffer)
 }
@@ -309,11 +330,8 @@ impl Backend for CudaBackend {
             return Ok(out);
         }
         self.dev.bind("download")?;
-        // SAFETY: the allocation holds at least the basis' words; the copy
-        // waits for every earlier launch on the stream.
-        unsafe { cudarc::driver::result::memcpy_dtoh_async(&mut out, buffer.ptr(), self.dev.stream.cu_stream()) }
-            .map_err(driver_error("download", out.len() * 4))?;
-        self.dev.stream.synchronize().map_err(driver_error("download", 0))?;
+        // SAFETY: the allocation holds at least the basis' words.
+        unsafe { self.dev.download(buffer.ptr(), &mut out) }?;
         Ok(out)
     }
 
@@ -619,6 +637,6 @@ impl Backend for CudaBackend {
 
     fn synchronize(&self) -> Result<()> {
         self.dev.bind("synchronize")?;
-        self.dev.stream.synchronize().map_err(driver_error("synchronize", 0))
+        self.dev.synchronize()
     }
 }

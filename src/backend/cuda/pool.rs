@@ -11,8 +11,9 @@ use std::fmt;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
 
-use cudarc::driver::{CudaSlice, CudaStream, DevicePtr, DriverError, sys::CUresult};
+use cudarc::driver::{DriverError, sys::CUresult};
 
+use super::context::{Allocation, Device};
 use crate::backend::{BackendError, Result};
 
 /// Free allocations kept beyond this many bytes are released instead.
@@ -26,14 +27,14 @@ static NEXT_POOL_ID: AtomicU64 = AtomicU64::new(1);
 
 #[derive(Default)]
 struct FreeList {
-    by_words: HashMap<usize, Vec<CudaSlice<u32>>>,
+    by_words: HashMap<usize, Vec<(Allocation, u64)>>,
     bytes: usize,
 }
 
-/// Allocations of one device stream, by size.
+/// Allocations of one device (and its one stream), by size.
 pub(super) struct Pool {
     id: u64,
-    stream: Arc<CudaStream>,
+    device: Arc<Device>,
     free: Mutex<FreeList>,
 }
 
@@ -46,8 +47,8 @@ pub(super) fn driver_error(op: &'static str, bytes: usize) -> impl Fn(DriverErro
 }
 
 impl Pool {
-    pub(super) fn new(stream: Arc<CudaStream>) -> Arc<Self> {
-        Arc::new(Self { id: NEXT_POOL_ID.fetch_add(1, Ordering::Relaxed), stream, free: Mutex::default() })
+    pub(super) fn new(device: Arc<Device>) -> Arc<Self> {
+        Arc::new(Self { id: NEXT_POOL_ID.fetch_add(1, Ordering::Relaxed), device, free: Mutex::default() })
     }
 
     /// The owner id stored in every buffer of this pool.
@@ -60,27 +61,24 @@ impl Pool {
         let size = words.max(1).next_multiple_of(WORD_GRANULE);
         let reused = {
             let mut free = self.free.lock().unwrap_or_else(PoisonError::into_inner);
-            let slice = free.by_words.get_mut(&size).and_then(Vec::pop);
-            if slice.is_some() {
+            let allocation = free.by_words.get_mut(&size).and_then(Vec::pop);
+            if allocation.is_some() {
                 free.bytes -= size * 4;
             }
-            slice
+            allocation
         };
-        let slice = match reused {
-            Some(s) => s,
-            // SAFETY: u32 has no invalid bit patterns; every user writes
-            // before it reads (contents are documented as undefined).
-            None => unsafe { self.stream.alloc::<u32>(size) }.map_err(driver_error("allocate", size * 4))?,
+        let (allocation, ptr) = match reused {
+            Some(a) => a,
+            None => self.device.alloc(size)?,
         };
-        let (ptr, _) = slice.device_ptr(&self.stream);
-        Ok(CudaBuffer { slice: Some(slice), ptr, words: size, pool: Arc::clone(self) })
+        Ok(CudaBuffer { allocation: Some(allocation), ptr, words: size, pool: Arc::clone(self) })
     }
 
-    fn release(&self, slice: CudaSlice<u32>, words: usize) {
+    fn release(&self, allocation: (Allocation, u64), words: usize) {
         let mut free = self.free.lock().unwrap_or_else(PoisonError::into_inner);
         if free.bytes + words * 4 <= MAX_CACHED_BYTES {
             free.bytes += words * 4;
-            free.by_words.entry(words).or_default().push(slice);
+            free.by_words.entry(words).or_default().push(allocation);
         }
         // Otherwise dropped here: cudarc frees it in stream order.
     }
@@ -88,7 +86,7 @@ impl Pool {
 
 /// A device allocation on loan from a [`Pool`]; returned to it on drop.
 pub(crate) struct CudaBuffer {
-    slice: Option<CudaSlice<u32>>,
+    allocation: Option<Allocation>,
     ptr: u64,
     words: usize,
     pool: Arc<Pool>,
@@ -113,8 +111,8 @@ impl CudaBuffer {
 
 impl Drop for CudaBuffer {
     fn drop(&mut self) {
-        if let Some(slice) = self.slice.take() {
-            self.pool.release(slice, self.words);
+        if let Some(allocation) = self.allocation.take() {
+            self.pool.release((allocation, self.ptr), self.words);
         }
     }
 }
