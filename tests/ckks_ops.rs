@@ -177,6 +177,21 @@ fn check_batched(preset: &str, count: usize) {
     let pts: Vec<_> = cts.iter().map(|c| ctx.encode(&values, c.level(), 1024.0).unwrap()).collect();
     let plain_pairs: Vec<_> = cts.iter().zip(&pts).collect();
     check("mul_plain", ctx.mul_plain_many(&plain_pairs).unwrap(), &|i| ctx.mul_plain(&cts[i], &pts[i]).unwrap());
+    // Sums of products: the top-level pairs in one group, the lower one alone.
+    let (top_pairs, low_pairs) = plain_pairs.split_at(count - 1);
+    let groups = [top_pairs, low_pairs];
+    let sums = ctx.mul_plain_sum_many(&groups).unwrap();
+    let products = ctx.mul_plain_many(&plain_pairs).unwrap();
+    let mut want = ctx.copy_ciphertext(&products[0]).unwrap();
+    for p in &products[1..count - 1] {
+        ctx.add_assign_many(&mut [&mut want], &[p]).unwrap();
+    }
+    assert!(bytes(&sums[0]) == bytes(&want), "mul_plain_sum of {} pairs", count - 1);
+    assert!(bytes(&sums[1]) == bytes(&products[count - 1]), "mul_plain_sum of one pair");
+    assert!(ctx.mul_plain_sum_many(&[&[]]).is_err(), "empty group");
+    assert!(ctx.mul_plain_sum_many(&[&[plain_pairs[0], plain_pairs[count - 1]]]).is_err(), "levels differ in a group");
+    let other_scale = ctx.encode(&values, cts[0].level(), 2048.0).unwrap();
+    assert!(ctx.mul_plain_sum_many(&[&[plain_pairs[0], (&cts[1], &other_scale)]]).is_err(), "scales differ");
     let mut sums = ctx.copy_many(&refs).unwrap();
     let other_refs: Vec<&Ciphertext> = others.iter().collect();
     ctx.add_assign_many(&mut sums.iter_mut().collect::<Vec<_>>(), &other_refs).unwrap();

@@ -106,12 +106,14 @@ pub enum ScalarOp {
 /// Operands of one ciphertext tensor product: `[[a0, a1], [b0, b1]]`.
 pub type TensorPair<'a> = [[&'a DevicePoly; 2]; 2];
 
-/// One key-switching inner product: the extended digits of one polynomial
-/// and the switching key's `(b_j, a_j)` per digit.
+/// One key-switching inner product Σ_j digit_j · (b_j, a_j): the extended
+/// digits of one polynomial and the switching key's `(b_j, a_j)` per digit
+/// (or any polynomials of one basis and pairs: sums of ciphertext ×
+/// plaintext products are the same arithmetic).
 #[derive(Clone, Copy, Debug)]
 pub struct KeySwitchJob<'a> {
     /// Digits from [`Backend::mod_up`] (possibly permuted), one basis.
-    pub digits: &'a [DevicePoly],
+    pub digits: &'a [&'a DevicePoly],
     /// Key digits; at least as many as `digits`.
     pub key: &'a [[&'a DevicePoly; 2]],
 }

@@ -261,8 +261,10 @@ pub fn check_primitives(t: Option<Pair>) {
             up_c[0].iter().map(|_| [(); 2].map(|()| t.random(full))).collect();
         let key_c: Vec<[&DevicePoly; 2]> = keys.iter().map(|[b, a]| [&b.0, &a.0]).collect();
         let key_g: Vec<[&DevicePoly; 2]> = keys.iter().map(|[b, a]| [&b.1, &a.1]).collect();
-        let jobs_c: Vec<KeySwitchJob> = up_c.iter().map(|d| KeySwitchJob { digits: d, key: &key_c }).collect();
-        let jobs_g: Vec<KeySwitchJob> = up_g.iter().map(|d| KeySwitchJob { digits: d, key: &key_g }).collect();
+        let digits_c: Vec<Vec<&DevicePoly>> = up_c.iter().map(|d| d.iter().collect()).collect();
+        let digits_g: Vec<Vec<&DevicePoly>> = up_g.iter().map(|d| d.iter().collect()).collect();
+        let jobs_c: Vec<KeySwitchJob> = digits_c.iter().map(|d| KeySwitchJob { digits: d, key: &key_c }).collect();
+        let jobs_g: Vec<KeySwitchJob> = digits_g.iter().map(|d| KeySwitchJob { digits: d, key: &key_g }).collect();
         let mut kc = t.cpu.key_switch_inner(&jobs_c).unwrap();
         let mut kg = t.gpu.key_switch_inner(&jobs_g).unwrap();
         for (c, g) in kc.iter().flatten().zip(kg.iter().flatten()) {
@@ -420,6 +422,7 @@ pub fn check_ckks(target: &'static Target, name: &str, steps: &[i64]) {
     // One level lower: fewer Q limbs than the digits cover.
     let (cx1, gx1) = (cpu.drop_to_level(&cx, 1).unwrap(), gpu.drop_to_level(&gx, 1).unwrap());
     let (cy1, gy1) = (cpu.drop_to_level(&cy, 1).unwrap(), gpu.drop_to_level(&gy, 1).unwrap());
+    let (pt_c1, pt_g1) = (cpu.encode(&x, 1, 1024.0).unwrap(), gpu.encode(&x, 1, 1024.0).unwrap());
     same("mul_relin + rescale at level 1", &mul(&cpu, &cx1, &cy1, &kc), &mul(&gpu, &gx1, &gy1, &kg));
 
     same("rotate", &cpu.rotate(&cx, steps[0], &kc.eval).unwrap(), &gpu.rotate(&gx, steps[0], &kg.eval).unwrap());
@@ -434,6 +437,10 @@ pub fn check_ckks(target: &'static Target, name: &str, steps: &[i64]) {
     let mg = gpu.mul_relin_many(&[(&gx, &gy), (&gx1, &gy1)], &kg.eval).unwrap();
     let rc = cpu.rescale_many(&mc.iter().collect::<Vec<_>>()).unwrap();
     let rg = gpu.rescale_many(&mg.iter().collect::<Vec<_>>()).unwrap();
+    // Sums of plaintext products (the inner-product primitive over Q only).
+    let (ptc, ptg) = (cpu.encode(&y, level, 1024.0).unwrap(), gpu.encode(&y, level, 1024.0).unwrap());
+    let sc = cpu.mul_plain_sum_many(&[&[(&cx, &ptc), (&cy, &ptc)], &[(&cx1, &pt_c1), (&cy1, &pt_c1)]]).unwrap();
+    let sg = gpu.mul_plain_sum_many(&[&[(&gx, &ptg), (&gy, &ptg)], &[(&gx1, &pt_g1), (&gy1, &pt_g1)]]).unwrap();
     let fc = cpu.mul_relin_rescale_many(&[(&cx, &cy), (&cx1, &cy1)], &kc.eval).unwrap();
     let fg = gpu.mul_relin_rescale_many(&[(&gx, &gy), (&gx1, &gy1)], &kg.eval).unwrap();
     let oc = cpu.rotate_many(&[&cx, &cy1], steps[0], &kc.eval).unwrap();
@@ -442,6 +449,7 @@ pub fn check_ckks(target: &'static Target, name: &str, steps: &[i64]) {
         ("mul_relin_many", &mc, &mg),
         ("rescale_many", &rc, &rg),
         ("mul_relin_rescale_many", &fc, &fg),
+        ("mul_plain_sum_many", &sc, &sg),
         ("rotate_many", &oc, &og),
     ];
     for (what, c, g) in batched {

@@ -542,7 +542,7 @@ impl Backend for CudaBackend {
                 operands[1] = out[1].ptr();
                 for (slot, j) in these.clone().enumerate() {
                     let [kb, ka] = job.key[j];
-                    operands[2 + 3 * slot..5 + 3 * slot].copy_from_slice(&self.ptrs(op, &[&job.digits[j], kb, ka])?);
+                    operands[2 + 3 * slot..5 + 3 * slot].copy_from_slice(&self.ptrs(op, &[job.digits[j], kb, ka])?);
                 }
                 let [kb, ka] = job.key[these.start];
                 let args = [kb.basis.q as u32, u32::from(round == 0), ka.basis.q as u32, these.len() as u32];

@@ -1,9 +1,9 @@
 //! Additive operations and multiplication by plaintexts and constants.
 
-use super::{check_additive, check_compatible, check_same_key};
-use crate::backend::{DevicePoly, Elementwise, ScalarOp};
+use super::{check_additive, check_compatible, check_linear, check_same_key};
+use crate::backend::{DevicePoly, Elementwise, KeySwitchJob, ScalarOp};
 use crate::ckks::encoder::MAX_COEFF_BITS;
-use crate::ckks::{Ciphertext, CkksError, Context, Plaintext, Result};
+use crate::ckks::{Ciphertext, CkksError, Context, Plaintext, Result, SCALE_TOLERANCE};
 use crate::sched::OpKind;
 
 impl Context {
@@ -152,6 +152,46 @@ impl Context {
             ct.scale *= pt.scale;
         }
         Ok(out)
+    }
+
+    /// Σ_i ct_i · pt_i for each group of pairs (degree-1 ciphertexts under
+    /// one key, one level, products of one scale): one inner-product
+    /// submission for all groups, which reads every operand once and writes
+    /// only the sums (no product is written out). The same words as the
+    /// [`Context::mul_plain_many`] products added up.
+    pub fn mul_plain_sum_many(&self, groups: &[&[(&Ciphertext, &Plaintext)]]) -> Result<Vec<Ciphertext>> {
+        const OP: &str = "mul_plain_sum";
+        for group in groups {
+            let Some(&(first, first_pt)) = group.first() else {
+                return Err(CkksError::InvalidInput { op: OP, reason: "an empty group has no sum".into() });
+            };
+            let scale = first.scale * first_pt.scale;
+            for &(ct, pt) in *group {
+                check_compatible(OP, ct, pt)?;
+                check_compatible(OP, first, ct)?;
+                check_same_key(OP, first, ct)?;
+                check_linear(OP, ct)?;
+                if ((ct.scale * pt.scale) / scale - 1.0).abs() > SCALE_TOLERANCE {
+                    let lhs = scale.log2();
+                    return Err(CkksError::ScaleMismatch { op: OP, lhs, rhs: (ct.scale * pt.scale).log2() });
+                }
+            }
+        }
+        let plaintexts: Vec<Vec<&DevicePoly>> =
+            groups.iter().map(|g| g.iter().map(|(_, pt)| &pt.poly).collect()).collect();
+        let ciphertexts: Vec<Vec<[&DevicePoly; 2]>> =
+            groups.iter().map(|g| g.iter().map(|(ct, _)| [&ct.polys[0], &ct.polys[1]]).collect()).collect();
+        let jobs: Vec<KeySwitchJob> =
+            plaintexts.iter().zip(&ciphertexts).map(|(digits, key)| KeySwitchJob { digits, key }).collect();
+        let sums = self.run(OpKind::Elementwise, |b| b.key_switch_inner(&jobs))?;
+        Ok(sums
+            .into_iter()
+            .zip(groups)
+            .map(|(polys, g)| {
+                let (ct, pt) = g[0];
+                Ciphertext { polys: polys.into(), scale: ct.scale * pt.scale, ..*ct }
+            })
+            .collect())
     }
 
     fn const_integer(&self, op: &'static str, c: f64, scale: f64) -> Result<i128> {

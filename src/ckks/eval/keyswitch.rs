@@ -42,8 +42,9 @@ impl Context {
     fn inner_products(&self, jobs: &[(&[DevicePoly], &SwitchingKey)]) -> Result<Vec<[DevicePoly; 2]>> {
         let key_refs: Vec<Vec<[&DevicePoly; 2]>> =
             jobs.iter().map(|(_, key)| key.digits.iter().map(|[b, a]| [b, a]).collect()).collect();
+        let digit_refs: Vec<Vec<&DevicePoly>> = jobs.iter().map(|(digits, _)| digits.iter().collect()).collect();
         let inner: Vec<KeySwitchJob> =
-            jobs.iter().zip(&key_refs).map(|((digits, _), key)| KeySwitchJob { digits, key }).collect();
+            digit_refs.iter().zip(&key_refs).map(|(digits, key)| KeySwitchJob { digits, key }).collect();
         self.run(OpKind::KeySwitchInner, |b| b.key_switch_inner(&inner))
     }
 

@@ -390,9 +390,8 @@ impl MatMulPlain {
                 .flat_map(|g| bucket.terms.iter().zip(&diagonals).map(move |(term, d)| (g, term, d)))
                 .map(|(g, term, d)| (baby(g * chunks_in + term.chunk_in, term.baby), d))
                 .collect();
-            let mut products = ctx.mul_plain_many(&pairs)?.into_iter();
-            let per_group = (0..groups).map(|_| products.by_ref().take(bucket.terms.len()).collect()).collect();
-            inner.extend(sum_each(ctx, per_group)?);
+            let per_group: Vec<&[(&Ciphertext, &Plaintext)]> = pairs.chunks(bucket.terms.len()).collect();
+            inner.extend(ctx.mul_plain_sum_many(&per_group)?);
         }
         let mut inner = ctx.rescale_many(&inner.iter().collect::<Vec<_>>())?.into_iter();
         let mut by_bucket: Vec<Vec<Ciphertext>> =

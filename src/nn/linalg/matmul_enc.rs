@@ -163,8 +163,7 @@ impl MatMulABt {
                 .flat_map(|p| (0..n).map(move |i| (p, i)))
                 .map(|(p, i)| (rows_of_b(p, (j + s - i) % s), &self.block_masks[i]))
                 .collect();
-            let mut products = ctx.mul_plain_many(&terms)?.into_iter();
-            broadcasts.extend(sum_each(ctx, (0..count).map(|_| products.by_ref().take(n).collect()).collect())?);
+            broadcasts.extend(ctx.mul_plain_sum_many(&terms.chunks(n).collect::<Vec<_>>())?);
         }
         let broadcasts = ctx.rescale_many(&broadcasts.iter().collect::<Vec<_>>())?;
         // 2. Products with A, summed over each row: S[i][j] at slot i·block.
