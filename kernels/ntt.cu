@@ -75,12 +75,21 @@ __device__ __forceinline__ void ntt_round(u32* sh, const Header& h, const u32* t
             const u32 log_tk = FORWARD ? lo + G - 1 - t : lo + t; // level distance 2^log_tk sets
             const u32 groups = n >> (log_tk + log_stride + 1u);
             const u32 first_block = groups + (block << (m - 1u - log_tk));
+            // The butterfly of v[i] takes twiddle first_block + ((base + i·2^lo) >> (log_tk + 1)):
+            // base has no bits in [lo, lo + G), so that is the level's first twiddle of this unit,
+            // first_block + (base >> (log_tk + 1)), plus i / (2·hd). The level's (1 << G) / (2·hd)
+            // distinct twiddles are loaded once each (7 loads per round of three, not 12).
+            const u32 first = first_block + (base >> (log_tk + 1u));
+            uint2 ws[1 << (G - 1)];
+#pragma unroll
+            for (int j = 0; j < (1 << G) / (2 * hd); j++) {
+                // (twiddle, Shoup) pair in one 8-byte load: tw is 256-byte aligned, wi even.
+                ws[j] = *(const uint2*)(tw + tw_base + 2u * (first + (u32)j));
+            }
 #pragma unroll
             for (int i = 0; i < (1 << G); i++) {
                 if (i & hd) continue;
-                const u32 k0 = base + ((u32)i << lo);
-                // (twiddle, Shoup) pair in one 8-byte load: tw is 256-byte aligned, wi even.
-                const uint2 w = *(const uint2*)(tw + tw_base + 2u * (first_block + (k0 >> (log_tk + 1u))));
+                const uint2 w = ws[i / (2 * hd)];
                 if (FORWARD) {
                     u32 x = v[i];                                           // [0, 4q)
                     if (x >= two_q) x -= two_q;
