@@ -2,10 +2,12 @@
 //! by `compile.rs`, loaded once per backend) and launches. Per-call code in
 //! `mod.rs` only chooses kernels, buffers and header words.
 
-use std::sync::Arc;
+use std::sync::{Arc, Mutex, PoisonError};
+use std::time::{Duration, Instant};
 
+use cudarc::driver::sys::CUevent_flags;
 use cudarc::driver::{
-    CudaContext, CudaFunction, CudaSlice, CudaStream, DevicePtr, DeviceRepr, LaunchConfig, PushKernelArg,
+    CudaContext, CudaEvent, CudaFunction, CudaSlice, CudaStream, DevicePtr, DeviceRepr, LaunchConfig, PushKernelArg,
 };
 use cudarc::nvrtc::Ptx;
 
@@ -162,6 +164,17 @@ pub(super) struct Device {
     driver: Driver,
     /// The NVRTC target, e.g. `sm_90` (`host` when emulated).
     pub(super) arch: String,
+    /// Device timing: whether on, and the mark of the first launch since
+    /// the last [`Device::take_time`].
+    timing: Mutex<(bool, Option<Mark>)>,
+}
+
+/// The start of a timed stretch of launches.
+enum Mark {
+    /// An event recorded on the stream before the first launch.
+    Event(CudaEvent, Arc<CudaStream>),
+    /// The host clock before the first emulated launch.
+    Host(Instant),
 }
 
 /// Who runs the launches and holds the memory.
@@ -225,12 +238,12 @@ impl Device {
                     .map_err(|e| BackendError::Kernel { name: family, reason: format!("function {name}: {e}") })
             })
             .collect::<Result<Vec<_>>>()?;
-        Ok(Self { driver: Driver::Cuda { ctx, stream, functions }, arch })
+        Ok(Self { driver: Driver::Cuda { ctx, stream, functions }, arch, timing: Mutex::default() })
     }
 
     /// The emulated device (see [`Emulator`]).
     pub(super) fn emulated() -> Result<Self> {
-        Ok(Self { driver: Driver::Emulated(Emulator::open()?), arch: "host".into() })
+        Ok(Self { driver: Driver::Emulated(Emulator::open()?), arch: "host".into(), timing: Mutex::default() })
     }
 
     /// The device's name.
@@ -326,6 +339,49 @@ impl Device {
         }
     }
 
+    /// Turns the timing of launches on or off.
+    pub(super) fn set_timing(&self, on: bool) {
+        *self.timing.lock().unwrap_or_else(PoisonError::into_inner) = (on, None);
+    }
+
+    /// With timing on: the time from the first launch since the last call
+    /// to the end of the last one (waits for them; an event pair on a GPU,
+    /// the host clock on the emulated device), zero without launches.
+    pub(super) fn take_time(&self) -> Result<Option<Duration>> {
+        let mut timing = self.timing.lock().unwrap_or_else(PoisonError::into_inner);
+        let (on, mark) = &mut *timing;
+        if !*on {
+            return Ok(None);
+        }
+        let elapsed = match mark.take() {
+            None => Duration::ZERO,
+            Some(Mark::Host(start)) => start.elapsed(),
+            Some(Mark::Event(start, stream)) => {
+                let end =
+                    stream.record_event(Some(CUevent_flags::CU_EVENT_DEFAULT)).map_err(driver_error("timing", 0))?;
+                let ms = start.elapsed_ms(&end).map_err(driver_error("timing", 0))?;
+                Duration::from_secs_f64(f64::from(ms.max(0.0)) / 1e3)
+            }
+        };
+        Ok(Some(elapsed))
+    }
+
+    /// Marks the start of a timed stretch before a launch, if timing is on
+    /// and none is open.
+    fn mark_launch(&self) -> Result<()> {
+        let mut timing = self.timing.lock().unwrap_or_else(PoisonError::into_inner);
+        if let (true, mark @ None) = &mut *timing {
+            *mark = Some(match &self.driver {
+                Driver::Cuda { stream, .. } => Mark::Event(
+                    stream.record_event(Some(CUevent_flags::CU_EVENT_DEFAULT)).map_err(driver_error("timing", 0))?,
+                    Arc::clone(stream),
+                ),
+                Driver::Emulated(_) => Mark::Host(Instant::now()),
+            });
+        }
+        Ok(())
+    }
+
     /// Waits for every launch and copy so far.
     pub(super) fn synchronize(&self) -> Result<()> {
         match &self.driver {
@@ -353,6 +409,7 @@ impl Device {
             return Ok(());
         }
         debug_assert_eq!(operands.len() % per_item, 0, "{kernel:?}: operands not a whole number of items");
+        self.mark_launch()?;
         let header = Header {
             n: 1 << log_n,
             log_n,

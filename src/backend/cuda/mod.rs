@@ -639,4 +639,13 @@ impl Backend for CudaBackend {
         self.dev.bind("synchronize")?;
         self.dev.synchronize()
     }
+
+    fn set_device_timing(&self, on: bool) {
+        self.dev.set_timing(on);
+    }
+
+    fn take_device_time(&self) -> Result<Option<std::time::Duration>> {
+        self.dev.bind("timing")?;
+        self.dev.take_time()
+    }
 }
