@@ -66,9 +66,11 @@ __device__ __forceinline__ void ntt_round(u32* sh, const Header& h, const u32* t
         const u32 r = u & ((1u << log_cols) - 1u);
         const u32 ku = u >> log_cols;
         const u32 base = ((ku >> lo) << (lo + G)) + (ku & ((1u << lo) - 1u));
+        // Element i of the unit sits at shared word ((base + i·2^lo) << log_cols) + r.
+        const u32 at = (base << log_cols) + r, step = 1u << (lo + log_cols);
         u32 v[1 << G];
 #pragma unroll
-        for (int i = 0; i < (1 << G); i++) v[i] = sh[((base + ((u32)i << lo)) << log_cols) + r];
+        for (int i = 0; i < (1 << G); i++) v[i] = sh[at + (u32)i * step];
 #pragma unroll
         for (int t = 0; t < G; t++) {
             const int hd = FORWARD ? 1 << (G - 1 - t) : 1 << t;   // pair distance in v
@@ -105,7 +107,7 @@ __device__ __forceinline__ void ntt_round(u32* sh, const Header& h, const u32* t
             }
         }
 #pragma unroll
-        for (int i = 0; i < (1 << G); i++) sh[((base + ((u32)i << lo)) << log_cols) + r] = v[i];
+        for (int i = 0; i < (1 << G); i++) sh[at + (u32)i * step] = v[i];
     }
 }
 
