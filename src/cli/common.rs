@@ -34,6 +34,11 @@ pub fn warn_if_toy(params: &Params) {
     }
 }
 
+/// With this variable set to 1, `--backend cuda` runs the CUDA backend on
+/// the emulated device (its kernels compiled by the host's C++ compiler and
+/// run on the CPU): for testing the CUDA paths without a GPU; slow.
+pub const CUDA_EMULATE_ENV: &str = "HETL_CUDA_EMULATE";
+
 /// A CKKS context on the chosen backend; `threads` are the CPU backend's
 /// workers and, on every backend, the host threads that encode plaintexts.
 pub fn make_context(params: Arc<Params>, backend: BackendChoice, threads: usize) -> Result<Context> {
@@ -45,7 +50,11 @@ pub fn make_context(params: Arc<Params>, backend: BackendChoice, threads: usize)
             ctx.with_host_threads(threads).context("cannot start the host threads")
         }
         BackendChoice::Cuda => {
-            let backend = CudaBackend::new(params.ring().clone(), 0).context("cannot start the CUDA backend")?;
+            let backend = if std::env::var_os(CUDA_EMULATE_ENV).is_some_and(|v| v == "1") {
+                CudaBackend::emulated(params.ring().clone()).context("cannot start the emulated CUDA device")?
+            } else {
+                CudaBackend::new(params.ring().clone(), 0).context("cannot start the CUDA backend")?
+            };
             let ctx = Context::new(params, Arc::new(backend)).context("cannot start the CUDA backend")?;
             ctx.with_host_threads(threads).context("cannot start the host threads")
         }

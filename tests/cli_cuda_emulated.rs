@@ -1,0 +1,82 @@
+//! The CLI's CUDA paths on the emulated device (`HETL_CUDA_EMULATE=1`: the
+//! CUDA backend with its kernels compiled by the host's C++ compiler and run
+//! on the CPU): Setup 2 training end to end, and `hetl bench --profile`
+//! with its per-kind device time. Without a C++ compiler they skip, unless
+//! `HETL_REQUIRE_CUDA_EMULATION` is set (CI sets it).
+
+#[path = "common/cli.rs"]
+mod cli;
+
+use cli::{hetl, json_lines, stdout_of};
+
+/// Whether the emulated device can be built here; a skip otherwise (a
+/// failure when CI requires it).
+fn emulation_available() -> bool {
+    let compiler = std::env::var("CXX").unwrap_or_else(|_| "c++".into());
+    let found = std::process::Command::new(&compiler).arg("--version").output().is_ok_and(|o| o.status.success());
+    if !found {
+        let required = std::env::var_os("HETL_REQUIRE_CUDA_EMULATION").is_some();
+        assert!(!required, "HETL_REQUIRE_CUDA_EMULATION is set but `{compiler}` cannot run");
+        eprintln!("skipped: no C++ compiler (`{compiler}`) for the emulated CUDA device");
+    }
+    found
+}
+
+/// Encrypted training on the CUDA backend lands on the exact-arithmetic
+/// mirror's weights, as on the CPU: the whole Setup 2 step (products,
+/// rotations, the fused relinearize-rescale, refreshes) through CUDA launch
+/// plans and kernels.
+#[test]
+fn setup2_training_on_emulated_cuda_matches_the_mirror() {
+    if !emulation_available() {
+        return;
+    }
+    let dir = tempfile::tempdir().expect("tempdir");
+    let report = dir.path().join("report.json");
+    let out = stdout_of(
+        hetl()
+            .env("HETL_CUDA_EMULATE", "1")
+            .args(["train", "--backend", "cuda", "--preset", "toy-n4096", "--epochs", "1", "--report"])
+            .arg(&report),
+    );
+    assert!(out.contains("encrypted training (HE)"), "{out}");
+    let report: serde_json::Value = serde_json::from_slice(&std::fs::read(&report).expect("report")).expect("JSON");
+    assert_eq!(report["backend"], "cuda");
+    let diff = report["max_weight_diff_vs_mirror"].as_f64().expect("weight difference");
+    assert!(diff < 1e-3, "encrypted weights {diff:e} away from the mirror's");
+    let accuracy = report["results"][0]["metrics"]["accuracy"].as_f64().expect("accuracy");
+    assert!(accuracy > 0.9, "test accuracy {accuracy}");
+}
+
+/// `hetl bench --backend cuda --profile` reports every op and a profile line
+/// per op and batch size with the device time of each primitive kind.
+#[test]
+fn bench_profile_on_emulated_cuda_reports_device_time() {
+    if !emulation_available() {
+        return;
+    }
+    let lines = json_lines(hetl().env("HETL_CUDA_EMULATE", "1").args([
+        "bench",
+        "--backend",
+        "cuda",
+        "--preset",
+        "toy-n1024",
+        "--ops",
+        "ntt,mul_relin_rescale,rotate",
+        "--batch",
+        "1,3",
+        "--samples",
+        "1",
+        "--profile",
+        "--json",
+    ]));
+    assert_eq!(lines.len(), 3 * 2 * 2, "3 ops × 2 batch sizes, each a timing and a profile line");
+    for line in &lines {
+        assert_eq!(line["backend"], "cuda", "{line}");
+    }
+    for profile in lines.iter().filter(|l| l["what"] == "profile") {
+        let device = profile["device_us_per_op"].as_object().expect("device time per kind");
+        let busy: f64 = device.values().filter_map(serde_json::Value::as_f64).sum();
+        assert!(busy > 0.0, "no device time in {profile}");
+    }
+}
