@@ -56,6 +56,11 @@ pub trait Arith {
     fn drop_to_level(&self, a: &Self::Value, level: usize) -> Result<Self::Value>;
     /// Slots rotated left by `step`.
     fn rotate(&self, a: &Self::Value, step: i64) -> Result<Self::Value>;
+    /// Each value rotated left by `step` (one batched submission per
+    /// primitive on ciphertexts: what a GPU needs to be busy).
+    fn rotate_many(&self, values: &[&Self::Value], step: i64) -> Result<Vec<Self::Value>> {
+        values.iter().map(|v| self.rotate(v, step)).collect()
+    }
     /// a ⊙ `values` (one per slot of a), the plaintext encoded at scale
     /// q_level so that the next rescale restores a's scale exactly.
     fn mul_plain(&self, a: &Self::Value, values: &[f64]) -> Result<Self::Value> {
@@ -208,6 +213,9 @@ impl Arith for CkksArith<'_> {
     }
     fn rotate(&self, a: &Ciphertext, step: i64) -> Result<Ciphertext> {
         Ok(self.ctx.rotate(a, step, self.keys)?)
+    }
+    fn rotate_many(&self, values: &[&Ciphertext], step: i64) -> Result<Vec<Ciphertext>> {
+        Ok(self.ctx.rotate_many(values, step, self.keys)?)
     }
     fn enter_layer(&self, layer: &'static str) -> &'static str {
         self.ctx.sched().profile().set_layer(layer)

@@ -28,7 +28,9 @@
 use super::choice::{NEWTON, POLYNOMIAL, cheapest};
 use super::counting::Counting;
 use super::layout::{SEGMENT, TokenLayout};
-use super::ops::{plain_combination, plain_product, rotate_sum, rotate_sum_steps, sum, sum_of_products, to_level};
+use super::ops::{
+    plain_combination, plain_product, rotate_sum, rotate_sum_many, rotate_sum_steps, sum, sum_of_products, to_level,
+};
 use super::session::Session;
 use crate::nn::approx::{Approximation, Arith, Domain};
 use crate::nn::{NnError, Result};
@@ -142,13 +144,14 @@ impl Heads<'_> {
 
     /// Every token of `xs` (token layout) broadcast to all blocks: one level.
     pub fn broadcast<A: Arith>(&self, a: &A, xs: &[A::Value]) -> Result<Vec<A::Value>> {
-        (0..self.tokens())
+        let masked = (0..self.tokens())
             .map(|t| {
                 let (ct, block) = self.layout.position(t);
-                let masked = plain_product(a, &xs[ct], &self.layout.block_mask(block, 1.0))?;
-                rotate_sum(a, masked, self.layout.block() as i64, self.layout.per_ciphertext())
+                plain_product(a, &xs[ct], &self.layout.block_mask(block, 1.0))
             })
-            .collect()
+            .collect::<Result<Vec<_>>>()?;
+        // Every token's rotate-and-sum round in one batch.
+        rotate_sum_many(a, masked, self.layout.block() as i64, self.layout.per_ciphertext())
     }
 
     /// Keys j′ of group q whose slot offset pairs with rotation d in the

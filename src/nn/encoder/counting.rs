@@ -149,6 +149,13 @@ impl<A: Arith> Arith for Counting<A> {
         });
         self.inner.rotate(v, step)
     }
+    fn rotate_many(&self, values: &[&A::Value], step: i64) -> Result<Vec<A::Value>> {
+        self.add(|c| {
+            c.rotate += values.len();
+            c.keyswitch += values.len();
+        });
+        self.inner.rotate_many(values, step)
+    }
     fn rotate_hoisted(&self, v: &A::Value, steps: &[i64]) -> Result<Vec<A::Value>> {
         self.add(|c| {
             c.rotate += steps.len();

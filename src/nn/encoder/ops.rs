@@ -67,12 +67,17 @@ pub fn sum_of_products<A: Arith>(a: &A, pairs: &[(&A::Value, &A::Value)]) -> Res
 /// Σ_{t < count} rot(v, t·step), `count` a power of two: log2(count)
 /// rotations, no level.
 pub fn rotate_sum<A: Arith>(a: &A, v: A::Value, step: i64, count: usize) -> Result<A::Value> {
-    let mut acc = v;
-    let mut shift = step;
-    for _ in 0..count.trailing_zeros() {
-        let rotated = a.rotate(&acc, shift)?;
-        a.add_assign(&mut acc, &rotated)?;
-        shift *= 2;
+    Ok(rotate_sum_many(a, vec![v], step, count)?.remove(0))
+}
+
+/// [`rotate_sum`] of every value, each round one batched rotation of all.
+pub fn rotate_sum_many<A: Arith>(a: &A, values: Vec<A::Value>, step: i64, count: usize) -> Result<Vec<A::Value>> {
+    let mut acc = values;
+    for shift in rotate_sum_steps(step, count) {
+        let rotated = a.rotate_many(&acc.iter().collect::<Vec<_>>(), shift)?;
+        for (v, r) in acc.iter_mut().zip(&rotated) {
+            a.add_assign(v, r)?;
+        }
     }
     Ok(acc)
 }
@@ -122,5 +127,9 @@ mod tests {
         assert!(m.level() == 6 && close(m.values(), &[3.0, -1.0]), "{m:?}");
         assert!(to_level(&a, &low, 8).is_err(), "levels cannot be raised");
         assert_eq!(rotate_sum(&a, a.encode(&[1.0, 2.0, 3.0, 4.0], 3).unwrap(), 1, 4).unwrap().values(), [10.0; 4]);
+        let many = [[1.0, 0.0, 2.0, 0.0], [0.5, 1.5, -1.0, 3.0]].map(|v| a.encode(&v, 3).unwrap());
+        let sums = rotate_sum_many(&a, many.to_vec(), 2, 2).unwrap();
+        assert_eq!(sums[0].values(), [3.0, 0.0, 3.0, 0.0]);
+        assert_eq!(sums[1].values(), [-0.5, 4.5, -0.5, 4.5]);
     }
 }
