@@ -355,6 +355,39 @@ pub fn check_mod_down_near_half(target: &'static Target) {
     }
 }
 
+/// In blocking mode the scheduler records each kind's device time (GPU
+/// timestamps or events, the emulated device's host clock) within its wall
+/// time, and none outside it; skips where the backend has no device timing.
+pub fn check_device_time(target: &'static Target) {
+    use hetl::sched::{OpKind, Scheduler};
+
+    let ring = preset("toy-n4096").expect("preset").ring().clone();
+    // A backend of its own: timing covers every launch on it.
+    let Some(backend) = open(target, ring.clone()) else { return };
+    backend.set_device_timing(true);
+    let timed = backend.take_device_time().expect("device time").is_some();
+    backend.set_device_timing(false);
+    if !timed {
+        eprintln!("skipped: the {} backend has no device timing here", target.name);
+        return;
+    }
+    let sched = Scheduler::new(Arc::clone(&backend));
+    let words = vec![1u32; ring.q.len() * ring.n()];
+    let mut polys: Vec<_> = (0..8).map(|_| backend.upload(Basis::q(ring.q.len()), &words).expect("upload")).collect();
+    let mut ntt = |sched: &Scheduler| {
+        let mut refs: Vec<_> = polys.iter_mut().collect();
+        sched.submit(OpKind::Ntt, |b| b.ntt_forward(&mut refs)).expect("ntt");
+        sched.synchronize().expect("synchronize");
+    };
+    ntt(&sched);
+    assert!(sched.profile().by_kind()[&OpKind::Ntt].device.is_zero(), "device time outside blocking mode");
+    sched.set_blocking(true);
+    ntt(&sched);
+    let stats = sched.profile().by_kind()[&OpKind::Ntt];
+    assert!(!stats.device.is_zero(), "no device time in blocking mode");
+    assert!(stats.device <= stats.total, "device time {:?} above wall time {:?}", stats.device, stats.total);
+}
+
 /// Polynomials of another backend are refused, both ways.
 pub fn check_foreign_refused(target: &'static Target) {
     let Some(t) = Pair::new(target, "toy-n1024") else { return };
@@ -497,6 +530,11 @@ macro_rules! backend_diff_tests {
         #[test]
         fn mod_down_matches_f64_rounding_near_half() {
             backend_diff::check_mod_down_near_half(&$target);
+        }
+
+        #[test]
+        fn blocking_profiles_carry_device_time() {
+            backend_diff::check_device_time(&$target);
         }
 
         #[test]
