@@ -9,6 +9,7 @@
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
+use std::sync::{Mutex, PoisonError};
 
 use sha2::{Digest, Sha256};
 
@@ -137,6 +138,10 @@ fn cached_library(compiler: &str, version: &str, source: &str) -> Result<PathBuf
     let key: String = hash.finalize().iter().take(16).map(|b| format!("{b:02x}")).collect();
     let dir = cache_dir().unwrap_or_else(std::env::temp_dir);
     let path = dir.join(format!("host-emulation-{key}.so"));
+    // One build at a time in this process (the temporary names below are
+    // per process; other processes rename their own builds into place).
+    static BUILDING: Mutex<()> = Mutex::new(());
+    let _building = BUILDING.lock().unwrap_or_else(PoisonError::into_inner);
     if path.exists() {
         return Ok(path);
     }
