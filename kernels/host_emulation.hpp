@@ -1,23 +1,24 @@
 // host_emulation.hpp — the CUDA C that kernels/*.cu use, for a host C++
 // compiler: the CUDA backend's emulated device (src/backend/cuda/emulator.rs)
-// compiles this, modarith.cuh and every family into one shared library and
-// runs each launch's blocks and threads one after another on the calling
-// thread, so the backend's launch plans and the kernels' arithmetic are
-// tested without a GPU (tests/cuda_emulated_diff.rs).
+// compiles this, modarith.cuh and every family into one shared library, so
+// the backend's launch plans and the kernels' arithmetic are tested without
+// a GPU (tests/cuda_emulated_diff.rs).
 //
 // What differs from a GPU, and why the results are still the kernels' own:
-//   - threads of a block run one after the other. Only the NTT synchronizes
-//     (__syncthreads between its rounds); it is compiled with NTT_WG = 1, so
-//     one thread per block takes every unit of every round in the kernel's
-//     own loop (`u += NTT_WG`), and the barriers are no-ops. Each unit of a
-//     round reads and writes its own shared words, so the order of units does
-//     not change any word.
-//   - __shared__ arrays are static thread_local (one block runs at a time per
-//     host thread; tests run launches on several host threads at once).
+//   - The kernels without barriers (all but the NTT) run their blocks and
+//     threads one after another on the calling thread: their threads share
+//     nothing.
+//   - The NTT synchronizes (__syncthreads between its rounds). It is built
+//     with NTT_WG = 4 and each block runs on 4 host threads with a real
+//     barrier, so the kernel's split of units over threads (`u += NTT_WG`)
+//     and its barriers are exercised; blocks run one at a time in the
+//     process (its __shared__ tile is one static array).
 //   - IEEE binary64 products and sums round to nearest as __dmul_rn and
 //     __dadd_rn (the library is built with -ffp-contract=off: no FMA).
 
 #include <math.h>
+
+#include <barrier>
 
 struct dim3 {
     unsigned x, y, z;
@@ -28,8 +29,14 @@ static thread_local dim3 threadIdx, blockIdx;
 #define __global__
 #define __device__
 #define __forceinline__ inline
-#define __shared__ static thread_local
-#define __syncthreads() ((void)0)
+#define __shared__ static
+
+// The barrier of the block this host thread runs a thread of (none outside the NTT).
+static thread_local std::barrier<>* hetl_emu_barrier = nullptr;
+
+static inline void __syncthreads() {
+    if (hetl_emu_barrier != nullptr) hetl_emu_barrier->arrive_and_wait();
+}
 
 struct alignas(8) uint2 {
     unsigned x, y;

@@ -25,7 +25,7 @@
 // Launch: block NTT_WG; grid (N / (C·2^m), limbs, items); shared = 4 · NTT_TILE bytes (static).
 // WGSL twin: shaders/ntt.wgsl.
 
-// The host emulation (host_emulation.hpp) compiles the NTT with NTT_WG = 1.
+// The host emulation (host_emulation.hpp) builds the NTT with NTT_WG = 4.
 #ifndef NTT_WG
 #define NTT_WG 256u
 #endif

@@ -181,7 +181,7 @@ enum Mark {
 enum Driver {
     /// A GPU through the CUDA driver.
     Cuda { ctx: Arc<CudaContext>, stream: Arc<CudaStream>, functions: Vec<CudaFunction> },
-    /// The host, one thread at a time.
+    /// The host CPU (see [`Emulator`]).
     Emulated(Emulator),
 }
 

@@ -1,8 +1,8 @@
 //! The emulated CUDA device: the kernels of `kernels/*.cu`, compiled by the
 //! host's C++ compiler against `kernels/host_emulation.hpp` into one shared
 //! library (cached on disk like the CUBINs), each launch running its blocks
-//! and threads one after another on the calling thread; device memory is
-//! host memory. The CUDA backend on this device runs every launch plan and
+//! one after another (the threads of a block in turn, or on host threads
+//! with a barrier for the NTT); device memory is host memory. The CUDA backend on this device runs every launch plan and
 //! every kernel's arithmetic without a GPU, so CI tests them bit for bit
 //! against the CPU backend (`tests/cuda_emulated_diff.rs`). Slow: for
 //! tests, not for work.
@@ -22,8 +22,16 @@ const HOST_EMULATION: &str = include_str!("../../../kernels/host_emulation.hpp")
 /// Options of the host compiler: position-independent shared library, no
 /// FMA contraction (`conv_overflow`'s f64 steps round as the CPU's), the
 /// kernels' type punning (`uint2` twiddle pairs) allowed.
-const OPTIONS: [&str; 7] =
-    ["-std=c++17", "-O2", "-fPIC", "-shared", "-ffp-contract=off", "-fno-strict-aliasing", "-Wno-unknown-pragmas"];
+const OPTIONS: [&str; 8] = [
+    "-std=c++20",
+    "-O2",
+    "-fPIC",
+    "-shared",
+    "-pthread",
+    "-ffp-contract=off",
+    "-fno-strict-aliasing",
+    "-Wno-unknown-pragmas",
+];
 
 /// Runs one kernel's launch: grid (x, y, z), threads per block, header, the
 /// fixed table addresses (`cst`, then `tw` for the NTT), operands.
@@ -95,33 +103,66 @@ impl Emulator {
 /// The whole library's source: the emulation header, the shared header,
 /// every family, and one `hetl_emu_<kernel>` launcher per kernel.
 fn source() -> String {
-    let mut text = format!("#define NTT_WG 1u\n{HOST_EMULATION}\n{MODARITH}\n");
+    let mut text = format!("#define NTT_WG 4u\n{HOST_EMULATION}\n{MODARITH}\n");
     for (_, family) in FAMILIES {
         text.push_str(family);
         text.push('\n');
     }
+    text.push_str(
+        r#"#include <mutex>
+#include <thread>
+#include <vector>
+
+// Runs the NTT block (x, y, z) on NTT_WG host threads sharing a barrier;
+// one block at a time in the process (the kernel's __shared__ tile is static).
+template <typename Kernel>
+static void hetl_emu_barrier_block(unsigned x, unsigned y, unsigned z, Kernel kernel) {
+    std::barrier<> sync(NTT_WG);
+    auto run = [&](unsigned t) {
+        blockIdx = dim3{x, y, z};
+        threadIdx = dim3{t, 0, 0};
+        hetl_emu_barrier = &sync;
+        kernel();
+        hetl_emu_barrier = nullptr;
+    };
+    std::vector<std::thread> others;
+    for (unsigned t = 1; t < NTT_WG; t++) others.emplace_back(run, t);
+    run(0);
+    for (auto& t : others) t.join();
+}
+
+static std::mutex hetl_emu_shared;
+"#,
+    );
     for kernel in Kernel::ALL {
         let name = kernel.names().1;
-        let (threads, tables) = if kernel.is_ntt() {
-            ("NTT_WG", "(const u32*)fixed[0], (const u32*)fixed[1]")
-        } else {
-            ("block", "(const u32*)fixed[0]")
-        };
-        text.push_str(&format!(
-            r#"extern "C" void hetl_emu_{name}(const unsigned* grid, unsigned block, const Header* h, const u64* fixed,
-                                   const Operands* ops) {{
-    const unsigned threads = {threads};
+        let body = if kernel.is_ntt() {
+            format!(
+                "std::lock_guard<std::mutex> lock(hetl_emu_shared);
     (void)block;
     for (unsigned z = 0; z < grid[2]; z++)
         for (unsigned y = 0; y < grid[1]; y++)
             for (unsigned x = 0; x < grid[0]; x++)
-                for (unsigned t = 0; t < threads; t++) {{
+                hetl_emu_barrier_block(x, y, z, [&] {{ {name}(*h, (const u32*)fixed[0], (const u32*)fixed[1], *ops); }});"
+            )
+        } else {
+            format!(
+                "for (unsigned z = 0; z < grid[2]; z++)
+        for (unsigned y = 0; y < grid[1]; y++)
+            for (unsigned x = 0; x < grid[0]; x++)
+                for (unsigned t = 0; t < block; t++) {{
                     blockIdx = dim3{{x, y, z}};
                     threadIdx = dim3{{t, 0, 0}};
-                    {name}(*h, {tables}, *ops);
-                }}
+                    {name}(*h, (const u32*)fixed[0], *ops);
+                }}"
+            )
+        };
+        text.push_str(&format!(
+            "extern \"C\" void hetl_emu_{name}(const unsigned* grid, unsigned block, const Header* h, const u64* fixed,
+                                   const Operands* ops) {{
+    {body}
 }}
-"#
+"
         ));
     }
     text

@@ -100,7 +100,7 @@ impl CudaBackend {
     }
 
     /// The CUDA backend on the emulated device: every kernel compiled by the
-    /// host's C++ compiler and run on the CPU, one thread at a time (see
+    /// host's C++ compiler and run on the CPU (see
     /// `kernels/host_emulation.hpp`). For testing the backend's launch plans
     /// and kernels without a GPU; far slower than the CPU backend. No C++
     /// compiler gives [`BackendError::DriverUnavailable`].
