@@ -212,8 +212,7 @@ impl Context {
         let basis = Basis { q: ring.q.len(), p: ring.p.len() };
         let s = self.secret_ntt(sk, basis)?;
         // P mod q_i for every Q limb (P ≡ 0 on the P limbs).
-        let p_mod: Vec<u32> =
-            ring.q.iter().map(|qi| ring.p.iter().fold(1, |acc, pj| qi.mul(acc, pj.value() % qi.value()))).collect();
+        let p_mod = ring.p_mod_q();
         let digits = digit_ranges(basis.q, params.alpha())
             .into_iter()
             .map(|digit| {

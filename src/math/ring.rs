@@ -33,6 +33,13 @@ impl RnsRing {
         self.q.iter().chain(&self.p)
     }
 
+    /// P, the product of all special primes, mod each Q prime: the factor of
+    /// the key-switching gadget (and of what a fused rescale adds before its ModDown).
+    #[must_use]
+    pub fn p_mod_q(&self) -> Vec<u32> {
+        self.q.iter().map(|m| self.p.iter().fold(1, |acc, p| m.mul(acc, p.value() % m.value()))).collect()
+    }
+
     /// Global indices of the divisor's primes of a ModDown that also drops
     /// `drop` Q limbs of a polynomial with `q` Q limbs and `p` P limbs:
     /// Q[q−drop..q] then P[0..p], its limbs q − drop .. q + p (contiguous).

@@ -87,9 +87,7 @@ impl Context {
 
     /// (k0, k1) += P·(d0, d1) on the Q limbs, pair by pair (P ≡ 0 on the P limbs).
     fn add_times_p(&self, switched: &mut [[DevicePoly; 2]], addends: &[[&DevicePoly; 2]]) -> Result<()> {
-        let ring = self.params().ring();
-        let p_mod: Vec<u32> =
-            ring.q.iter().map(|m| ring.p.iter().fold(1, |acc, p| m.mul(acc, p.value() % m.value()))).collect();
+        let p_mod = self.params().ring().p_mod_q();
         let (mut dst, src): (Vec<&mut DevicePoly>, Vec<&DevicePoly>) =
             switched.iter_mut().zip(addends).flat_map(|(k, d)| k.iter_mut().zip(d.iter().copied())).unzip();
         self.run(OpKind::Elementwise, |b| b.add_scaled(&mut dst, &src, &p_mod))
