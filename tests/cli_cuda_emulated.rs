@@ -49,7 +49,8 @@ fn setup2_training_on_emulated_cuda_matches_the_mirror() {
 }
 
 /// `hetl bench --backend cuda --profile` reports every op and a profile line
-/// per op and batch size with the device time of each primitive kind.
+/// per op and batch size with the device time of each primitive kind and
+/// the kernel launches per op.
 #[test]
 fn bench_profile_on_emulated_cuda_reports_device_time() {
     if !emulation_available() {
@@ -74,9 +75,19 @@ fn bench_profile_on_emulated_cuda_reports_device_time() {
     for line in &lines {
         assert_eq!(line["backend"], "cuda", "{line}");
     }
-    for profile in lines.iter().filter(|l| l["what"] == "profile") {
+    let profiles: Vec<_> = lines.iter().filter(|l| l["what"] == "profile").collect();
+    for profile in &profiles {
         let device = profile["device_us_per_op"].as_object().expect("device time per kind");
         let busy: f64 = device.values().filter_map(serde_json::Value::as_f64).sum();
         assert!(busy > 0.0, "no device time in {profile}");
+    }
+    // One launch per step for a whole batch: fewer launches per op at batch 3.
+    let launches = |op: &str, batch: u64| {
+        let line = profiles.iter().find(|l| l["op"] == op && l["batch"] == batch).expect("profile line");
+        line["launches_per_op"].as_f64().expect("launches per op")
+    };
+    for op in ["ntt", "mul_relin_rescale", "rotate"] {
+        let (one, three) = (launches(op, 1), launches(op, 3));
+        assert!(one >= 1.0 && three < one, "{op}: {one} launches per op alone, {three} in a batch of 3");
     }
 }

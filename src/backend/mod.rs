@@ -202,6 +202,11 @@ pub trait Backend: Send + Sync {
     fn take_device_time(&self) -> Result<Option<std::time::Duration>> {
         Ok(None)
     }
+    /// Kernel launches (dispatches) so far, where the backend counts them: a
+    /// GPU's fixed cost per launch bounds small batches.
+    fn launches(&self) -> Option<u64> {
+        None
+    }
     /// Bytes of intermediate data one batched call should produce at most:
     /// past it a cache-bound device gains nothing from larger batches and the
     /// scheduler splits them. Unbounded by default (GPUs want large launches).

@@ -85,6 +85,8 @@ struct Fixture {
     encoded: Vec<(usize, Plaintext)>,
     /// Prepared plans of the linear-algebra ops, by op name.
     plans: Vec<(&'static str, LinalgPlan)>,
+    /// The backend's launch count when the current profiled window began.
+    launch_mark: std::cell::Cell<Option<u64>>,
 }
 
 impl Fixture {
@@ -153,7 +155,7 @@ pub fn run(args: &Args) -> Result<()> {
     let KeyBundle { secret: sk, public: pk, eval: evk } = ctx.gen_keys(&steps, false, &mut rng)?;
     spinner.finish_and_clear();
     let values = (0..params.max_slots()).map(|_| Complex64::new(unit(&mut rng), unit(&mut rng))).collect();
-    let mut fx = Fixture { ctx, sk, pk, evk, rng, values, encoded: Vec::new(), plans };
+    let mut fx = Fixture { ctx, sk, pk, evk, rng, values, encoded: Vec::new(), plans, launch_mark: Default::default() };
     let bar = ProgressBar::new((ops.len() * args.batch.len()) as u64)
         .with_style(ProgressStyle::with_template("{bar:30} {pos}/{len} {msg}").expect("static template"));
     if !args.json {
@@ -211,17 +213,25 @@ pub fn run(args: &Args) -> Result<()> {
 /// device µs per op from GPU timestamps (0 without), submissions.
 type KindCost = (OpKind, f64, f64, u64);
 
-/// Where the time of one blocking run of `batch` × `op` goes, by kind.
-fn profile_op(fx: &mut Fixture, op: &str, batch: usize) -> Result<Vec<KindCost>> {
+/// Where the time of one blocking run of `batch` × `op` goes, by kind, and
+/// its kernel launches per op (where the backend counts them).
+fn profile_op(fx: &mut Fixture, op: &str, batch: usize) -> Result<(Vec<KindCost>, Option<f64>)> {
     fx.ctx.sched().set_blocking(true);
     let run = time_op(fx, op, batch, 1, true);
     fx.ctx.sched().set_blocking(false);
-    let kinds = run?.2.unwrap_or_default();
+    let (kinds, launches) = run?.2.unwrap_or_default();
     let per_op = |d: std::time::Duration| d.as_secs_f64() * 1e6 / batch as f64;
-    Ok(kinds.into_iter().map(|(k, s)| (k, per_op(s.total), per_op(s.device), s.count)).collect())
+    let costs = kinds.into_iter().map(|(k, s)| (k, per_op(s.total), per_op(s.device), s.count)).collect();
+    Ok((costs, launches.map(|l| l as f64 / batch as f64)))
 }
 
-fn print_profile(op: &str, batch: usize, breakdown: &[KindCost], json: bool, fx: &Fixture) {
+fn print_profile(
+    op: &str,
+    batch: usize,
+    (breakdown, launches): &(Vec<KindCost>, Option<f64>),
+    json: bool,
+    fx: &Fixture,
+) {
     let timestamps = breakdown.iter().any(|c| c.2 > 0.0);
     if json {
         let field = |f: &dyn Fn(&KindCost) -> serde_json::Value| -> serde_json::Map<String, serde_json::Value> {
@@ -233,6 +243,9 @@ fn print_profile(op: &str, batch: usize, breakdown: &[KindCost], json: bool, fx:
         if timestamps {
             line["device_us_per_op"] = json!(field(&|c| json!(round3(c.2))));
         }
+        if let Some(l) = launches {
+            line["launches_per_op"] = json!(round3(*l));
+        }
         println!("{line}");
     } else {
         let parts: Vec<String> = breakdown
@@ -242,7 +255,8 @@ fn print_profile(op: &str, batch: usize, breakdown: &[KindCost], json: bool, fx:
                 format!("{k:?} {us:.1} µs{gpu} ({n}×)")
             })
             .collect();
-        println!("  profile per op: {}", parts.join(", "));
+        let launches = launches.map_or(String::new(), |l| format!("; {l:.1} kernel launches"));
+        println!("  profile per op: {}{launches}", parts.join(", "));
     }
 }
 
@@ -255,7 +269,11 @@ fn round3(x: f64) -> f64 {
 }
 
 /// Limbs, median µs and (when asked) the per-kind profile of a timed op.
-type TimedOp = (usize, f64, Option<BTreeMap<OpKind, OpStats>>);
+type TimedOp = (usize, f64, Option<Window>);
+
+/// What the profiled window of a timed op recorded: per-kind totals, and the
+/// kernel launches in it (where the backend counts them).
+type Window = (BTreeMap<OpKind, OpStats>, Option<u64>);
 
 /// Median wall time (µs) of `batch` independent runs of `op`, over `samples`
 /// samples after one warm-up; inputs are prepared outside the clock, and the
@@ -341,7 +359,8 @@ fn time_op(fx: &mut Fixture, op: &str, batch: usize, samples: usize, profile: bo
             times.push(elapsed.as_secs_f64() * 1e6);
         }
         if profile {
-            window = Some(fx.ctx.sched().profile().by_kind());
+            let launches = fx.ctx.sched().launches().zip(fx.launch_mark.get()).map(|(now, then)| now - then);
+            window = Some((fx.ctx.sched().profile().by_kind(), launches));
         }
     }
     times.sort_by(f64::total_cmp);
@@ -352,6 +371,7 @@ fn time_op(fx: &mut Fixture, op: &str, batch: usize, samples: usize, profile: bo
 fn begin(fx: &Fixture, profile: bool) -> Instant {
     if profile {
         fx.ctx.sched().profile().reset();
+        fx.launch_mark.set(fx.ctx.sched().launches());
     }
     Instant::now()
 }

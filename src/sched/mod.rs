@@ -35,6 +35,12 @@ impl Scheduler {
         Self { backend, profile: Profile::default(), blocking: AtomicBool::new(false) }
     }
 
+    /// The backend's kernel launches so far ([`Backend::launches`]).
+    #[must_use]
+    pub fn launches(&self) -> Option<u64> {
+        self.backend.launches()
+    }
+
     /// Name of the backend ("cpu", ...).
     #[must_use]
     pub fn backend_name(&self) -> &'static str {

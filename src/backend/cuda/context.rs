@@ -2,6 +2,7 @@
 //! by `compile.rs`, loaded once per backend) and launches. Per-call code in
 //! `mod.rs` only chooses kernels, buffers and header words.
 
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{Duration, Instant};
 
@@ -167,6 +168,8 @@ pub(super) struct Device {
     /// Device timing: whether on, and the mark of the first launch since
     /// the last [`Device::take_time`].
     timing: Mutex<(bool, Option<Mark>)>,
+    /// Kernel launches so far.
+    launches: AtomicU64,
 }
 
 /// The start of a timed stretch of launches.
@@ -238,12 +241,22 @@ impl Device {
                     .map_err(|e| BackendError::Kernel { name: family, reason: format!("function {name}: {e}") })
             })
             .collect::<Result<Vec<_>>>()?;
-        Ok(Self { driver: Driver::Cuda { ctx, stream, functions }, arch, timing: Mutex::default() })
+        Ok(Self {
+            driver: Driver::Cuda { ctx, stream, functions },
+            arch,
+            timing: Mutex::default(),
+            launches: AtomicU64::new(0),
+        })
     }
 
     /// The emulated device (see [`Emulator`]).
     pub(super) fn emulated() -> Result<Self> {
-        Ok(Self { driver: Driver::Emulated(Emulator::open()?), arch: "host".into(), timing: Mutex::default() })
+        Ok(Self {
+            driver: Driver::Emulated(Emulator::open()?),
+            arch: "host".into(),
+            timing: Mutex::default(),
+            launches: AtomicU64::new(0),
+        })
     }
 
     /// The device's name.
@@ -339,6 +352,11 @@ impl Device {
         }
     }
 
+    /// Kernel launches so far.
+    pub(super) fn launches(&self) -> u64 {
+        self.launches.load(Ordering::Relaxed)
+    }
+
     /// Turns the timing of launches on or off.
     pub(super) fn set_timing(&self, on: bool) {
         *self.timing.lock().unwrap_or_else(PoisonError::into_inner) = (on, None);
@@ -424,6 +442,7 @@ impl Device {
         for chunk in operands.chunks(MAX_OPERANDS / per_item * per_item) {
             let mut words = Operands { p: [0; MAX_OPERANDS] };
             words.p[..chunk.len()].copy_from_slice(chunk);
+            self.launches.fetch_add(1, Ordering::Relaxed);
             let grid = (
                 grid_x,
                 (launch.limbs.len() as u32).div_ceil(kernel.limbs_per_block()),

@@ -644,6 +644,10 @@ impl Backend for CudaBackend {
         self.dev.set_timing(on);
     }
 
+    fn launches(&self) -> Option<u64> {
+        Some(self.dev.launches())
+    }
+
     fn take_device_time(&self) -> Result<Option<std::time::Duration>> {
         self.dev.bind("timing")?;
         self.dev.take_time()

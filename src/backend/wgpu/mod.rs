@@ -598,6 +598,10 @@ impl Backend for WgpuBackend {
         Ok(())
     }
 
+    fn launches(&self) -> Option<u64> {
+        Some(self.dispatches())
+    }
+
     fn set_device_timing(&self, on: bool) {
         self.timing.set(on);
     }
