@@ -42,9 +42,10 @@ extern "C" __global__ void unary(Header h, const u32* cst, const Operands ops) {
     }
 }
 
-// x = (x − y)·w mod q with per-limb (w, Shoup(w)) (operands x, y, data):
-// the last step of rescale and ModDown (CPU: limb_ops::sub_mul_scalar_assign).
-extern "C" __global__ void sub_mul(Header h, const u32* cst, const Operands ops) {
+// With per-limb (w, Shoup(w)) (operands x, y, data); h.op: 0 x = (x − y)·w,
+// the last step of rescale and ModDown (CPU: limb_ops::sub_mul_scalar_assign);
+// 1 x = x + y·w, a scaled polynomial added (limb_ops::add_mul_scalar_assign).
+extern "C" __global__ void scaled(Header h, const u32* cst, const Operands ops) {
     u32 c;
     if (!coefficient(h, EW_WG, &c)) return;
     u32* x = (u32*)operand(ops, 3u, 0u);
@@ -53,21 +54,12 @@ extern "C" __global__ void sub_mul(Header h, const u32* cst, const Operands ops)
     const u32 limb = h.limb_start + blockIdx.y;
     const u32 q = modulus(cst, prime_of(h, limb));
     const u64 i = (u64)limb * h.n + c;
-    x[i] = mul_shoup(x[i] + q - y[i], data[2u * blockIdx.y], data[2u * blockIdx.y + 1u], q);
-}
-
-// x = x + y·w mod q with per-limb (w, Shoup(w)) (operands x, y, data): adds
-// a scaled polynomial (CPU: limb_ops::add_mul_scalar_assign).
-extern "C" __global__ void add_mul(Header h, const u32* cst, const Operands ops) {
-    u32 c;
-    if (!coefficient(h, EW_WG, &c)) return;
-    u32* x = (u32*)operand(ops, 3u, 0u);
-    const u32* y = (const u32*)operand(ops, 3u, 1u);
-    const u32* data = (const u32*)operand(ops, 3u, 2u);
-    const u32 limb = h.limb_start + blockIdx.y;
-    const u32 q = modulus(cst, prime_of(h, limb));
-    const u64 i = (u64)limb * h.n + c;
-    x[i] = add_mod(x[i], mul_shoup(y[i], data[2u * blockIdx.y], data[2u * blockIdx.y + 1u], q), q);
+    const u32 w = data[2u * blockIdx.y], ws = data[2u * blockIdx.y + 1u];
+    if (h.op == 0u) {
+        x[i] = mul_shoup(x[i] + q - y[i], w, ws, q);
+    } else {
+        x[i] = add_mod(x[i], mul_shoup(y[i], w, ws, q), q);
+    }
 }
 
 // dst limbs arg[1] + y = src limbs arg[0] + y for y < limb_count (operands

@@ -2,7 +2,7 @@
 // Layout: limb-major; operands x, y. In: y = the polynomial, whose limb arg[0] (`last`, a
 // Q prime) holds coefficients (after an inverse NTT). Out: x[i] =
 // [centered(y[last])]_{q_i} for the limbs i the header covers (coefficient
-// domain; the launcher then runs the forward NTT and sub_mul). CPU twin:
+// domain; the launcher then runs the forward NTT and `scaled`). CPU twin:
 // CpuBackend::rescale; WGSL twin: shaders/rescale.wgsl. Values in [0, q).
 // Launch: block RS_WG, one thread per coefficient; grid (⌈N / RS_WG⌉, limbs, items).
 

@@ -66,10 +66,11 @@ fn unary(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index)
     }
 }
 
-// x = (x − y)·w mod q with per-limb (w, Shoup(w)) at H_DATA + 2·(limb − start):
-// the last step of rescale and ModDown (CPU: limb_ops::sub_mul_scalar_assign).
+// With per-limb (w, Shoup(w)) at H_DATA + 2·(limb − start); H_OP: 0 x = (x − y)·w,
+// the last step of rescale and ModDown (CPU: limb_ops::sub_mul_scalar_assign);
+// 1 x = x + y·w, a scaled polynomial added (limb_ops::add_mul_scalar_assign).
 @compute @workgroup_size(EW_WG)
-fn sub_mul(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
+fn scaled(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
     let n = pu(H_N);
     let c = wid.x * EW_WG + lid;
     if (c >= n) {
@@ -78,21 +79,13 @@ fn sub_mul(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_inde
     let limb = pu(H_LIMB_START) + wid.y;
     let q = modulus(prime_of(limb));
     let i = limb * n + c;
-    x[item_base(wid.z, 2u) + i] = mul_shoup(x[item_base(wid.z, 2u) + i] + q - y[item_base(wid.z, 3u) + i], pu(H_DATA + 2u * wid.y), pu(H_DATA + 2u * wid.y + 1u), q);
-}
-
-// x = x + y·w mod q with per-limb (w, Shoup(w)) at H_DATA + 2·(limb − start):
-// adds a scaled polynomial (CPU: limb_ops::add_mul_scalar_assign).
-@compute @workgroup_size(EW_WG)
-fn add_mul(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
-    let n = pu(H_N);
-    let c = wid.x * EW_WG + lid;
-    if (c >= n) {
-        return;
+    let w = pu(H_DATA + 2u * wid.y);
+    let ws = pu(H_DATA + 2u * wid.y + 1u);
+    let a = x[item_base(wid.z, 2u) + i];
+    let b = y[item_base(wid.z, 3u) + i];
+    if (pu(H_OP) == 0u) {
+        x[item_base(wid.z, 2u) + i] = mul_shoup(a + q - b, w, ws, q);
+    } else {
+        x[item_base(wid.z, 2u) + i] = add_mod(a, mul_shoup(b, w, ws, q), q);
     }
-    let limb = pu(H_LIMB_START) + wid.y;
-    let q = modulus(prime_of(limb));
-    let i = limb * n + c;
-    let product = mul_shoup(y[item_base(wid.z, 3u) + i], pu(H_DATA + 2u * wid.y), pu(H_DATA + 2u * wid.y + 1u), q);
-    x[item_base(wid.z, 2u) + i] = add_mod(x[item_base(wid.z, 2u) + i], product, q);
 }

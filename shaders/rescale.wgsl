@@ -2,7 +2,7 @@
 // Layout: limb-major. In: y = the polynomial, whose limb H_ARG+0 (`last`, a
 // Q prime) holds coefficients (after an inverse NTT). Out: x[i] =
 // [centered(y[last])]_{q_i} for the limbs i the header covers (coefficient
-// domain; the launcher then runs the forward NTT and sub_mul). CPU twin:
+// domain; the launcher then runs the forward NTT and `scaled`). CPU twin:
 // CpuBackend::rescale. Values in [0, q).
 // Bindings (besides prm, cst from modarith.wgsl):
 //   @binding(2) x: storage read_write, array<u32> — scratch, one limb per target

@@ -110,6 +110,10 @@ pub(crate) const UNARY_NEGATE: u32 = 0;
 pub(crate) const UNARY_ADD: u32 = 1;
 /// See [`UNARY_NEGATE`].
 pub(crate) const UNARY_MUL: u32 = 2;
+/// Operation selector of the `scaled` kernel: x = (x − y)·w.
+pub(crate) const SCALED_SUB_MUL: u32 = 0;
+/// See [`SCALED_SUB_MUL`]: x = x + y·w.
+pub(crate) const SCALED_ADD_MUL: u32 = 1;
 /// Selector of `conv_apply` that subtracts the overflow (centered conversion).
 pub(crate) const CONV_CENTERED: u32 = 1;
 

@@ -39,8 +39,7 @@ pub(super) enum Kernel {
     NttInverse,
     Binary,
     Unary,
-    SubMul,
-    AddMul,
+    Scaled,
     Tensor,
     Automorphism,
     KeySwitchInner,
@@ -53,13 +52,12 @@ pub(super) enum Kernel {
 
 impl Kernel {
     /// Every kernel (`kernel as usize` indexes it).
-    pub(super) const ALL: [Self; 14] = [
+    pub(super) const ALL: [Self; 13] = [
         Self::NttForward,
         Self::NttInverse,
         Self::Binary,
         Self::Unary,
-        Self::SubMul,
-        Self::AddMul,
+        Self::Scaled,
         Self::Tensor,
         Self::Automorphism,
         Self::KeySwitchInner,
@@ -77,8 +75,7 @@ impl Kernel {
             Self::NttInverse => ("ntt.cu", "ntt_inverse"),
             Self::Binary => ("elementwise.cu", "binary"),
             Self::Unary => ("elementwise.cu", "unary"),
-            Self::SubMul => ("elementwise.cu", "sub_mul"),
-            Self::AddMul => ("elementwise.cu", "add_mul"),
+            Self::Scaled => ("elementwise.cu", "scaled"),
             Self::Tensor => ("tensor.cu", "tensor"),
             Self::Automorphism => ("automorphism.cu", "automorphism"),
             Self::KeySwitchInner => ("keyswitch.cu", "key_switch_inner"),
@@ -105,7 +102,7 @@ impl Kernel {
         match self {
             Self::NttForward | Self::NttInverse | Self::ConvOverflow => 1,
             Self::Binary | Self::Unary | Self::RescaleLift | Self::ConvPrep | Self::CopyLimbs => 2,
-            Self::SubMul | Self::AddMul | Self::Automorphism | Self::ConvApply => 3,
+            Self::Scaled | Self::Automorphism | Self::ConvApply => 3,
             Self::KeySwitchInner => 2 + 3 * KS_DIGITS as usize,
             Self::Tensor => 7,
         }

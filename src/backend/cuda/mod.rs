@@ -50,7 +50,9 @@ use super::{
     Backend, BackendError, Basis, DeviceMem, DevicePoly, Elementwise, KeySwitchJob, Result, ScalarOp, TensorPair,
     validate,
 };
-use crate::backend::launch_plan::{CONV_CENTERED, UNARY_ADD, UNARY_MUL, UNARY_NEGATE, binary_op};
+use crate::backend::launch_plan::{
+    CONV_CENTERED, SCALED_ADD_MUL, SCALED_SUB_MUL, UNARY_ADD, UNARY_MUL, UNARY_NEGATE, binary_op,
+};
 use crate::math::RnsRing;
 
 const NAME: &str = "cuda";
@@ -425,10 +427,10 @@ impl Backend for CudaBackend {
         for (d, s) in dst.iter().zip(src) {
             let basis = s.basis;
             let data = self.per_basis_words(&mut words_of, basis, &per_q_prime[..basis.q], true)?;
-            let launch = Launch::new(0..basis.limbs(), LimbMap::basis(basis));
+            let launch = Launch::new(0..basis.limbs(), LimbMap::basis(basis)).op(SCALED_ADD_MUL);
             items.push((launch, vec![self.buffer("add_scaled", d)?.ptr(), self.buffer("add_scaled", s)?.ptr(), data]));
         }
-        self.coefficients(Kernel::AddMul, items)
+        self.coefficients(Kernel::Scaled, items)
     }
 
     fn tensor(&self, pairs: &[TensorPair]) -> Result<Vec<[DevicePoly; 3]>> {
@@ -591,9 +593,10 @@ impl Backend for CudaBackend {
             true,
         )?;
         // x = (x − conv)·divisor^-1 on the kept Q limbs.
-        let sub_mul = each()
-            .map(|(d, x, _, w, _, conv)| (Launch::new(0..d.kept, LimbMap::q_from(0)), vec![x, conv.ptr(), w.ptr()]));
-        self.coefficients(Kernel::SubMul, sub_mul.collect())?;
+        let sub_mul = each().map(|(d, x, _, w, _, conv)| {
+            (Launch::new(0..d.kept, LimbMap::q_from(0)).op(SCALED_SUB_MUL), vec![x, conv.ptr(), w.ptr()])
+        });
+        self.coefficients(Kernel::Scaled, sub_mul.collect())?;
         for poly in polys.iter_mut() {
             poly.basis = Basis::q(poly.basis.q - drop);
         }
@@ -625,9 +628,10 @@ impl Backend for CudaBackend {
             });
             self.coefficients(Kernel::RescaleLift, lift.collect())?;
             self.ntt(&each().map(|(_, l, lf, _)| (lf.ptr(), 0..l, LimbMap::q_from(0))).collect::<Vec<_>>(), true)?;
-            let sub_mul =
-                each().map(|(x, l, lf, inv)| (Launch::new(0..l, LimbMap::q_from(0)), vec![x, lf.ptr(), inv.ptr()]));
-            self.coefficients(Kernel::SubMul, sub_mul.collect())?;
+            let sub_mul = each().map(|(x, l, lf, inv)| {
+                (Launch::new(0..l, LimbMap::q_from(0)).op(SCALED_SUB_MUL), vec![x, lf.ptr(), inv.ptr()])
+            });
+            self.coefficients(Kernel::Scaled, sub_mul.collect())?;
         }
         for poly in polys.iter_mut() {
             poly.basis = Basis::q(poly.basis.q - drop);

@@ -112,8 +112,7 @@ pub(super) enum Kernel {
     NttInverse,
     Binary,
     Unary,
-    SubMul,
-    AddMul,
+    Scaled,
     Automorphism,
     RescaleLift,
     Tensor,
@@ -125,13 +124,12 @@ pub(super) enum Kernel {
 
 impl Kernel {
     /// Every kernel, in declaration order (`kernel as usize` indexes it).
-    const ALL: [Self; 13] = [
+    const ALL: [Self; 12] = [
         Self::NttForward,
         Self::NttInverse,
         Self::Binary,
         Self::Unary,
-        Self::SubMul,
-        Self::AddMul,
+        Self::Scaled,
         Self::Automorphism,
         Self::RescaleLift,
         Self::Tensor,
@@ -149,7 +147,7 @@ impl Kernel {
     fn family(self) -> Family {
         match self {
             Self::NttForward | Self::NttInverse => Family::Ntt,
-            Self::Binary | Self::Unary | Self::SubMul | Self::AddMul => Family::Elementwise,
+            Self::Binary | Self::Unary | Self::Scaled => Family::Elementwise,
             Self::Automorphism => Family::Automorphism,
             Self::RescaleLift => Family::Rescale,
             Self::Tensor => Family::Tensor,
@@ -164,8 +162,7 @@ impl Kernel {
             Self::NttInverse => "ntt_inverse",
             Self::Binary => "binary",
             Self::Unary => "unary",
-            Self::SubMul => "sub_mul",
-            Self::AddMul => "add_mul",
+            Self::Scaled => "scaled",
             Self::Automorphism => "automorphism",
             Self::RescaleLift => "rescale_lift",
             Self::Tensor => "tensor",
@@ -180,7 +177,7 @@ impl Kernel {
     pub(super) fn workgroup_size(self) -> u32 {
         match self {
             Self::NttForward | Self::NttInverse => NTT_WG,
-            Self::Binary | Self::Unary | Self::SubMul | Self::AddMul => EW_WG,
+            Self::Binary | Self::Unary | Self::Scaled => EW_WG,
             Self::Automorphism => AUT_WG,
             Self::RescaleLift => RS_WG,
             Self::Tensor => TS_WG,

@@ -36,7 +36,8 @@ use super::{
 };
 use crate::backend::device_tables::{down_inverse_pairs, q_last_inverse_pairs, scalar_words};
 use crate::backend::launch_plan::{
-    CONV_CENTERED, DownPlan, ModUpDigit, UNARY_ADD, UNARY_MUL, UNARY_NEGATE, binary_op, mod_up_digits, mod_up_targets,
+    CONV_CENTERED, DownPlan, ModUpDigit, SCALED_ADD_MUL, SCALED_SUB_MUL, UNARY_ADD, UNARY_MUL, UNARY_NEGATE, binary_op,
+    mod_up_digits, mod_up_targets,
 };
 use crate::math::RnsRing;
 
@@ -376,8 +377,8 @@ impl Backend for WgpuBackend {
                 let basis = s.basis;
                 let data = scalar_words(&self.ring, basis, &per_q_prime[..basis.q], true);
                 let buffers = [self.buffer("add_scaled", d)?, self.buffer("add_scaled", s)?];
-                let launch = Launch::new(0..basis.limbs(), LimbMap::basis(basis));
-                batch.coefficients(Kernel::AddMul, &launch, &data, 2, &buffers);
+                let launch = Launch::new(0..basis.limbs(), LimbMap::basis(basis)).op(SCALED_ADD_MUL);
+                batch.coefficients(Kernel::Scaled, &launch, &data, 2, &buffers);
             }
             batch.submit()
         })
@@ -536,8 +537,8 @@ impl Backend for WgpuBackend {
             // x = (x − conv)·divisor^-1 on the kept Q limbs.
             for (d, x, _, _, conv) in each() {
                 let factors = down_inverse_pairs(&self.ring, d.basis.q, drop, d.basis.p);
-                let launch = Launch::new(0..d.kept, LimbMap::q_from(0));
-                batch.coefficients(Kernel::SubMul, &launch, &factors, 2, &[x, conv]);
+                let launch = Launch::new(0..d.kept, LimbMap::q_from(0)).op(SCALED_SUB_MUL);
+                batch.coefficients(Kernel::Scaled, &launch, &factors, 2, &[x, conv]);
             }
             batch.submit()
         })?;
@@ -582,8 +583,8 @@ impl Backend for WgpuBackend {
                 for (last, x, lifted) in each() {
                     let inv = q_last_inverse_pairs(&self.ring, last);
                     batch.coefficients(
-                        Kernel::SubMul,
-                        &Launch::new(0..last, LimbMap::q_from(0)),
+                        Kernel::Scaled,
+                        &Launch::new(0..last, LimbMap::q_from(0)).op(SCALED_SUB_MUL),
                         &inv,
                         2,
                         &[x, lifted],
