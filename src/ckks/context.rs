@@ -77,9 +77,9 @@ impl Context {
     /// Uploads signed small coefficients (|c| < every prime) to `basis` and
     /// moves them to the NTT domain.
     pub(crate) fn upload_small(&self, coeffs: &[i64], basis: Basis) -> Result<DevicePoly> {
-        let mut words = self.residue_words(coeffs, basis);
+        // Secret or error coefficients: wiped when dropped, on errors too.
+        let words = zeroize::Zeroizing::new(self.residue_words(coeffs, basis));
         let mut poly = self.run(OpKind::Upload, |b| b.upload(basis, &words))?;
-        zeroize::Zeroize::zeroize(&mut words);
         self.run(OpKind::Ntt, |b| b.ntt_forward(&mut [&mut poly]))?;
         Ok(poly)
     }
