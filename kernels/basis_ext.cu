@@ -3,8 +3,10 @@
 // src/math/rns.rs, bit-exact; WGSL twin: shaders/basis_ext.wgsl.
 // Layout: limb-major. ys holds the s source limbs (coefficient domain) and,
 // for the centered variant, one more limb for the overflow counts v.
-// Steps (one launch each):
+// Steps (one launch each; the first runs inside another kernel):
 //   conv_prep     ys[i] = [ys[i] · (Q/p_i)^-1]_{p_i}                   (Shoup)
+//                 — fused into the inverse NTT that brings ys to the
+//                 coefficient domain (ntt_inverse_prep in ntt.cu)
 //   conv_overflow ys[s] = round(Σ_i ys[i] / p_i), computed exactly as the CPU's
 //                 f64 loop, see below
 //   conv_apply    out[t] = Σ_i ys[i] · [Q/p_i]_{m_t} (− ys[s]·[Q]_{m_t} if h.op = 1)
@@ -13,9 +15,8 @@
 //   (x, Shoup(x)): (Q/p_i)^-1 mod p_i at 2i; for every global prime t, at
 //   2s + 2t(s+1): (Q/p_i) mod m_t for i < s, then Q mod m_t.
 // Header args: arg[0] s = number of sources. The header's limb map names
-// the source primes (conv_prep, conv_overflow) or the target primes (conv_apply).
-// Operands per item: conv_prep (tab, ys), conv_apply (tab, ys, out),
-// conv_overflow (ys).
+// the source primes (conv_overflow) or the target primes (conv_apply).
+// Operands per item: conv_apply (tab, ys, out), conv_overflow (ys).
 // Launch: block BX_WG, one thread per coefficient; grid (⌈N / BX_WG⌉, limbs,
 // items) with one limb for conv_overflow, and (⌈N / BX_WG⌉, ⌈limbs /
 // CONV_TARGETS⌉, items) for conv_apply: each of its threads computes one
@@ -38,17 +39,6 @@
 
 #define BX_WG 256u
 #define CONV_TARGETS 8u
-
-extern "C" __global__ void conv_prep(Header h, const u32* cst, const Operands ops) {
-    u32 c;
-    if (!coefficient(h, BX_WG, &c)) return;
-    const u32* tab = (const u32*)operand(ops, 2u, 0u);
-    u32* ys = (u32*)operand(ops, 2u, 1u);
-    const u32 i = h.limb_start + blockIdx.y;
-    const u32 p = modulus(cst, prime_of(h, i));
-    const u64 k = (u64)i * h.n + c;
-    ys[k] = mul_shoup(ys[k], tab[2u * i], tab[2u * i + 1u], p);
-}
 
 extern "C" __global__ void conv_apply(Header h, const u32* cst, const Operands ops) {
     u32 c;

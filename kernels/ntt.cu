@@ -23,7 +23,11 @@
 // The launcher (src/backend/launch_plan.rs) splits a transform into at most
 // two phases: contiguous tiles (S = 1) and one strided.
 // Launch: block NTT_WG; grid (N / (C·2^m), limbs, items); shared = 4 · NTT_TILE bytes (static).
-// WGSL twin: shaders/ntt.wgsl.
+// ntt_inverse_prep is the inverse's final phase fused with conv_prep
+// (basis_ext.cu): after the N^-1 scaling each word of limb i is multiplied
+// by the pair (w, Shoup(w)) at 2i of the item's conversion table (operand
+// 1), the words conv_prep computes, without its pass through memory.
+// WGSL twin: shaders/ntt.wgsl (no twin of the fused phase: wgpu runs the two).
 
 // The host emulation (host_emulation.hpp) builds the NTT with NTT_WG = 4.
 #ifndef NTT_WG
@@ -112,8 +116,9 @@ __device__ __forceinline__ void ntt_round(u32* sh, const Header& h, const u32* t
 }
 
 // Every level of the phase, in rounds of three (the remainder last).
+// `prep`: null, or the conversion table of ntt_inverse_prep (final inverse phase).
 template <bool FORWARD>
-__device__ __forceinline__ void ntt_phase(Header h, const u32* cst, const u32* tw, u32* data) {
+__device__ __forceinline__ void ntt_phase(Header h, const u32* cst, const u32* tw, u32* data, const u32* prep) {
     __shared__ u32 sh[NTT_TILE];
     const Tile tile = ntt_tile(h);
     const u32 g = prime_of(h, h.limb_start + blockIdx.y);
@@ -137,6 +142,7 @@ __device__ __forceinline__ void ntt_phase(Header h, const u32* cst, const u32* t
     const bool last = h.arg[3] != 0u;
     const u32 n_inv = cst[g * CST_STRIDE + 3u];
     const u32 n_inv_shoup = cst[g * CST_STRIDE + 4u];
+    const u32 local = h.limb_start + blockIdx.y;
     for (u32 l = threadIdx.x; l < tile.elems; l += NTT_WG) {
         u32 v = sh[l];
         if (last) {
@@ -145,6 +151,7 @@ __device__ __forceinline__ void ntt_phase(Header h, const u32* cst, const u32* t
                 v = reduce_2q(v, q);
             } else {
                 v = mul_shoup(v, n_inv, n_inv_shoup, q);
+                if (prep) v = mul_shoup(v, prep[2u * local], prep[2u * local + 1u], q);
             }
         }
         data[ntt_global(tile.base, l, log_cols, stride)] = v;
@@ -152,9 +159,13 @@ __device__ __forceinline__ void ntt_phase(Header h, const u32* cst, const u32* t
 }
 
 extern "C" __global__ void ntt_forward(Header h, const u32* cst, const u32* tw, const Operands ops) {
-    ntt_phase<true>(h, cst, tw, (u32*)operand(ops, 1u, 0u));
+    ntt_phase<true>(h, cst, tw, (u32*)operand(ops, 1u, 0u), nullptr);
 }
 
 extern "C" __global__ void ntt_inverse(Header h, const u32* cst, const u32* tw, const Operands ops) {
-    ntt_phase<false>(h, cst, tw, (u32*)operand(ops, 1u, 0u));
+    ntt_phase<false>(h, cst, tw, (u32*)operand(ops, 1u, 0u), nullptr);
+}
+
+extern "C" __global__ void ntt_inverse_prep(Header h, const u32* cst, const u32* tw, const Operands ops) {
+    ntt_phase<false>(h, cst, tw, (u32*)operand(ops, 2u, 0u), (const u32*)operand(ops, 2u, 1u));
 }

@@ -171,6 +171,13 @@ fn check_batched(preset: &str, count: usize) {
     check("mul_relin_rescale", ctx.mul_relin_rescale_many(&pairs, &s.evk).unwrap(), &|i| {
         ctx.mul_relin_rescale(&cts[i], &others[i], &s.evk).unwrap()
     });
+    // The fused product (tensor + ModUp in one step) is the composition's words.
+    check("mul_relin = relinearize(mul)", ctx.mul_relin_many(&pairs, &s.evk).unwrap(), &|i| {
+        ctx.relinearize(&ctx.mul(&cts[i], &others[i]).unwrap(), &s.evk).unwrap()
+    });
+    check("mul_relin_rescale = relinearize_rescale(mul)", ctx.mul_relin_rescale_many(&pairs, &s.evk).unwrap(), &|i| {
+        ctx.relinearize_rescale(&ctx.mul(&cts[i], &others[i]).unwrap(), &s.evk).unwrap()
+    });
     check("rotate", ctx.rotate_many(&refs, 5, &s.evk).unwrap(), &|i| ctx.rotate(&cts[i], 5, &s.evk).unwrap());
     let relin = s.evk.relin_key().unwrap();
     check("key_switch", ctx.key_switch_many(&refs, relin).unwrap(), &|i| ctx.key_switch(&cts[i], relin).unwrap());

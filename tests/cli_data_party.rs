@@ -173,7 +173,7 @@ fn json_input_with_complex_pairs() {
     // --no-relin: multiplication must say the key is missing.
     fails(
         &["eval", "--keys", s(&ws.keys()), "--op", "mul", "--a", s(&ct), "--b", s(&ct), "--out", s(&ws.path("m.ct"))],
-        "relinearize: missing relinearization key",
+        "mul_relin: missing relinearization key",
     );
 }
 

@@ -177,6 +177,23 @@ pub trait Backend: Send + Sync {
     /// basis {q, 0}) into digits of `alpha` limbs and extends each to basis
     /// {q, p} (NTT).
     fn mod_up(&self, src: &[&DevicePoly], alpha: usize, p: usize) -> Result<Vec<Vec<DevicePoly>>>;
+    /// The tensor product of each pair with its d2 decomposed at once:
+    /// (d0, d1) and the [`Backend::mod_up`] digits of d2, the first step of
+    /// relinearizing a product. The same words as [`Backend::tensor`] then
+    /// [`Backend::mod_up`] (the default); a device backend writes d2
+    /// straight into the digits' buffers, saving its round trip through
+    /// memory.
+    fn tensor_mod_up(
+        &self,
+        pairs: &[TensorPair],
+        alpha: usize,
+        p: usize,
+    ) -> Result<Vec<([DevicePoly; 2], Vec<DevicePoly>)>> {
+        let products = self.tensor(pairs)?;
+        let d2: Vec<&DevicePoly> = products.iter().map(|[_, _, d2]| d2).collect();
+        let digits = self.mod_up(&d2, alpha, p)?;
+        Ok(products.into_iter().zip(digits).map(|([d0, d1, _], digits)| ([d0, d1], digits)).collect())
+    }
     /// Key-switching inner products Σ_j digit_j · (b_j, a_j), one per job,
     /// over the job's digit basis; key polynomials may hold more Q limbs
     /// (the extra ones are ignored).
@@ -205,6 +222,13 @@ pub trait Backend: Send + Sync {
     /// Kernel launches (dispatches) so far, where the backend counts them: a
     /// GPU's fixed cost per launch bounds small batches.
     fn launches(&self) -> Option<u64> {
+        None
+    }
+    /// Device-memory bytes its kernels have moved so far by a traffic model
+    /// (each operand word read or written once per use, no cache reuse),
+    /// where the backend models it: with device times, the bandwidth the
+    /// kernels reach; without a GPU, what a fusion saves.
+    fn traffic_bytes(&self) -> Option<u64> {
         None
     }
     /// Bytes of intermediate data one batched call should produce at most:

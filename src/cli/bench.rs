@@ -14,7 +14,7 @@ use super::common::{BackendChoice, load_preset, make_context};
 use crate::backend::Basis;
 use crate::ckks::{Ciphertext, Context, EvaluationKeys, KeyBundle, Plaintext, PublicKey, SecretKey};
 use crate::math::sampling::Csprng;
-use crate::sched::{OpKind, OpStats};
+use crate::sched::{DeviceCounters, OpKind, OpStats};
 
 /// Operations `hetl bench` knows, in run order (the linear-algebra ones,
 /// [`LINALG_OPS`], before `precision`).
@@ -85,8 +85,8 @@ struct Fixture {
     encoded: Vec<(usize, Plaintext)>,
     /// Prepared plans of the linear-algebra ops, by op name.
     plans: Vec<(&'static str, LinalgPlan)>,
-    /// The backend's launch count when the current profiled window began.
-    launch_mark: std::cell::Cell<Option<u64>>,
+    /// The backend's device counters when the current profiled window began.
+    counter_mark: std::cell::Cell<DeviceCounters>,
 }
 
 impl Fixture {
@@ -155,7 +155,8 @@ pub fn run(args: &Args) -> Result<()> {
     let KeyBundle { secret: sk, public: pk, eval: evk } = ctx.gen_keys(&steps, false, &mut rng)?;
     spinner.finish_and_clear();
     let values = (0..params.max_slots()).map(|_| Complex64::new(unit(&mut rng), unit(&mut rng))).collect();
-    let mut fx = Fixture { ctx, sk, pk, evk, rng, values, encoded: Vec::new(), plans, launch_mark: Default::default() };
+    let mut fx =
+        Fixture { ctx, sk, pk, evk, rng, values, encoded: Vec::new(), plans, counter_mark: Default::default() };
     let bar = ProgressBar::new((ops.len() * args.batch.len()) as u64)
         .with_style(ProgressStyle::with_template("{bar:30} {pos}/{len} {msg}").expect("static template"));
     if !args.json {
@@ -213,26 +214,29 @@ pub fn run(args: &Args) -> Result<()> {
 /// device µs per op from GPU timestamps (0 without), submissions.
 type KindCost = (OpKind, f64, f64, u64);
 
+/// A profile of one op: its per-kind costs, and per op its kernel launches
+/// and modeled device-memory bytes (where the backend counts them).
+type OpProfile = (Vec<KindCost>, Option<f64>, Option<f64>);
+
 /// Where the time of one blocking run of `batch` × `op` goes, by kind, and
-/// its kernel launches per op (where the backend counts them).
-fn profile_op(fx: &mut Fixture, op: &str, batch: usize) -> Result<(Vec<KindCost>, Option<f64>)> {
+/// its device counters per op.
+fn profile_op(fx: &mut Fixture, op: &str, batch: usize) -> Result<OpProfile> {
     fx.ctx.sched().set_blocking(true);
     let run = time_op(fx, op, batch, 1, true);
     fx.ctx.sched().set_blocking(false);
-    let (kinds, launches) = run?.2.unwrap_or_default();
+    let (kinds, counters) = run?.2.unwrap_or_default();
     let per_op = |d: std::time::Duration| d.as_secs_f64() * 1e6 / batch as f64;
     let costs = kinds.into_iter().map(|(k, s)| (k, per_op(s.total), per_op(s.device), s.count)).collect();
-    Ok((costs, launches.map(|l| l as f64 / batch as f64)))
+    let per_batch = |x: Option<u64>| x.map(|x| x as f64 / batch as f64);
+    Ok((costs, per_batch(counters.launches), per_batch(counters.traffic_bytes)))
 }
 
-fn print_profile(
-    op: &str,
-    batch: usize,
-    (breakdown, launches): &(Vec<KindCost>, Option<f64>),
-    json: bool,
-    fx: &Fixture,
-) {
+fn print_profile(op: &str, batch: usize, (breakdown, launches, bytes): &OpProfile, json: bool, fx: &Fixture) {
     let timestamps = breakdown.iter().any(|c| c.2 > 0.0);
+    // The modeled traffic over the device time of the op's kinds: the
+    // bandwidth its kernels reach (meaningful on a GPU, with timestamps).
+    let device_us: f64 = breakdown.iter().map(|c| c.2).sum();
+    let model_gb_per_s = bytes.filter(|_| timestamps && device_us > 0.0).map(|b| b / device_us / 1e3);
     if json {
         let field = |f: &dyn Fn(&KindCost) -> serde_json::Value| -> serde_json::Map<String, serde_json::Value> {
             breakdown.iter().map(|c| (json!(c.0).as_str().unwrap_or("?").to_string(), f(c))).collect()
@@ -246,6 +250,12 @@ fn print_profile(
         if let Some(l) = launches {
             line["launches_per_op"] = json!(round3(*l));
         }
+        if let Some(b) = bytes {
+            line["model_mb_per_op"] = json!(round3(b / 1e6));
+        }
+        if let Some(g) = model_gb_per_s {
+            line["model_gb_per_s"] = json!(round3(g));
+        }
         println!("{line}");
     } else {
         let parts: Vec<String> = breakdown
@@ -256,7 +266,9 @@ fn print_profile(
             })
             .collect();
         let launches = launches.map_or(String::new(), |l| format!("; {l:.1} kernel launches"));
-        println!("  profile per op: {}{launches}", parts.join(", "));
+        let traffic = bytes.map_or(String::new(), |b| format!(", {:.1} MB modeled traffic", b / 1e6));
+        let bandwidth = model_gb_per_s.map_or(String::new(), |g| format!(" ({g:.1} GB/s)"));
+        println!("  profile per op: {}{launches}{traffic}{bandwidth}", parts.join(", "));
     }
 }
 
@@ -272,8 +284,8 @@ fn round3(x: f64) -> f64 {
 type TimedOp = (usize, f64, Option<Window>);
 
 /// What the profiled window of a timed op recorded: per-kind totals, and the
-/// kernel launches in it (where the backend counts them).
-type Window = (BTreeMap<OpKind, OpStats>, Option<u64>);
+/// device counters over it.
+type Window = (BTreeMap<OpKind, OpStats>, DeviceCounters);
 
 /// Median wall time (µs) of `batch` independent runs of `op`, over `samples`
 /// samples after one warm-up; inputs are prepared outside the clock, and the
@@ -359,8 +371,8 @@ fn time_op(fx: &mut Fixture, op: &str, batch: usize, samples: usize, profile: bo
             times.push(elapsed.as_secs_f64() * 1e6);
         }
         if profile {
-            let launches = fx.ctx.sched().launches().zip(fx.launch_mark.get()).map(|(now, then)| now - then);
-            window = Some((fx.ctx.sched().profile().by_kind(), launches));
+            let counters = fx.ctx.sched().counters().since(fx.counter_mark.get());
+            window = Some((fx.ctx.sched().profile().by_kind(), counters));
         }
     }
     times.sort_by(f64::total_cmp);
@@ -371,7 +383,7 @@ fn time_op(fx: &mut Fixture, op: &str, batch: usize, samples: usize, profile: bo
 fn begin(fx: &Fixture, profile: bool) -> Instant {
     if profile {
         fx.ctx.sched().profile().reset();
-        fx.launch_mark.set(fx.ctx.sched().launches());
+        fx.counter_mark.set(fx.ctx.sched().counters());
     }
     Instant::now()
 }

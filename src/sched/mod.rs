@@ -21,6 +21,27 @@ pub use profile::{NO_LAYER, OpKind, OpStats, Profile};
 
 use crate::backend::{self, Backend};
 
+/// What a backend counts of its device work, where it counts it.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct DeviceCounters {
+    /// Kernel launches ([`Backend::launches`]).
+    pub launches: Option<u64>,
+    /// Modeled device-memory bytes ([`Backend::traffic_bytes`]).
+    pub traffic_bytes: Option<u64>,
+}
+
+impl DeviceCounters {
+    /// The counts since `earlier` (`None` where either lacks them).
+    #[must_use]
+    pub fn since(self, earlier: Self) -> Self {
+        let delta = |now: Option<u64>, then: Option<u64>| now.zip(then).map(|(n, t)| n.saturating_sub(t));
+        Self {
+            launches: delta(self.launches, earlier.launches),
+            traffic_bytes: delta(self.traffic_bytes, earlier.traffic_bytes),
+        }
+    }
+}
+
 /// Queues primitives onto one backend and records their cost.
 pub struct Scheduler {
     backend: Arc<dyn Backend>,
@@ -35,10 +56,10 @@ impl Scheduler {
         Self { backend, profile: Profile::default(), blocking: AtomicBool::new(false) }
     }
 
-    /// The backend's kernel launches so far ([`Backend::launches`]).
+    /// The backend's device counters so far.
     #[must_use]
-    pub fn launches(&self) -> Option<u64> {
-        self.backend.launches()
+    pub fn counters(&self) -> DeviceCounters {
+        DeviceCounters { launches: self.backend.launches(), traffic_bytes: self.backend.traffic_bytes() }
     }
 
     /// Name of the backend ("cpu", ...).

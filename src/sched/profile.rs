@@ -24,6 +24,8 @@ pub enum OpKind {
     Elementwise,
     /// Ciphertext tensor products.
     Tensor,
+    /// Tensor products fused with the decomposition (ModUp) of their d2.
+    TensorModUp,
     /// Galois automorphisms.
     Automorphism,
     /// Key-switching decomposition and basis extension.

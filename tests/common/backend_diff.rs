@@ -256,6 +256,21 @@ pub fn check_primitives(t: Option<Pair>) {
         for (c, g) in up_c.iter().flatten().zip(up_g.iter().flatten()) {
             t.assert_same(&format!("mod_up alpha={alpha}"), c, g);
         }
+        // The tensor product fused with the ModUp of d2, on the same batch shape.
+        let [(a0c, a0g), (a1c, a1g), (b0c, b0g), (b1c, b1g)] = [(); 4].map(|()| t.random(Basis::q(q)));
+        let [(x0c, x0g), (x1c, x1g), (y0c, y0g), (y1c, y1g)] = [(); 4].map(|()| t.random(Basis::q(q - 1)));
+        let fused_c =
+            t.cpu.tensor_mod_up(&[[[&a0c, &a1c], [&b0c, &b1c]], [[&x0c, &x1c], [&y0c, &y1c]]], alpha, p).unwrap();
+        let fused_g =
+            t.gpu.tensor_mod_up(&[[[&a0g, &a1g], [&b0g, &b1g]], [[&x0g, &x1g], [&y0g, &y1g]]], alpha, p).unwrap();
+        assert_eq!(fused_c.len(), 2);
+        for ((pc, dc), (pg, dg)) in fused_c.iter().zip(&fused_g) {
+            assert_eq!(dc.len(), dg.len());
+            for (c, g) in pc.iter().chain(dc).zip(pg.iter().chain(dg)) {
+                t.assert_same(&format!("tensor_mod_up alpha={alpha}"), c, g);
+            }
+        }
+        assert!(t.gpu.tensor_mod_up(&[[[&a0g, &a1g], [&b0g, &y1g]]], alpha, p).is_err());
         // Keys with all Q limbs (more than the digits have).
         let keys: Vec<[(DevicePoly, DevicePoly); 2]> =
             up_c[0].iter().map(|_| [(); 2].map(|()| t.random(full))).collect();

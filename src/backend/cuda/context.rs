@@ -15,6 +15,7 @@ use cudarc::nvrtc::Ptx;
 use super::compile::{FAMILIES, cached_cubin, nvrtc_available};
 use super::emulator::Emulator;
 use super::pool::driver_error;
+use crate::backend::launch_plan::CONV_CENTERED;
 pub(super) use crate::backend::launch_plan::Launch;
 use crate::backend::{BackendError, Result};
 
@@ -37,14 +38,15 @@ pub(super) const KS_DIGITS: u32 = 4;
 pub(super) enum Kernel {
     NttForward,
     NttInverse,
+    NttInversePrep,
     Binary,
     Unary,
     Scaled,
     Tensor,
+    TensorModUp,
     Automorphism,
     KeySwitchInner,
     RescaleLift,
-    ConvPrep,
     ConvApply,
     ConvOverflow,
     CopyLimbs,
@@ -52,17 +54,18 @@ pub(super) enum Kernel {
 
 impl Kernel {
     /// Every kernel (`kernel as usize` indexes it).
-    pub(super) const ALL: [Self; 13] = [
+    pub(super) const ALL: [Self; 14] = [
         Self::NttForward,
         Self::NttInverse,
+        Self::NttInversePrep,
         Self::Binary,
         Self::Unary,
         Self::Scaled,
         Self::Tensor,
+        Self::TensorModUp,
         Self::Automorphism,
         Self::KeySwitchInner,
         Self::RescaleLift,
-        Self::ConvPrep,
         Self::ConvApply,
         Self::ConvOverflow,
         Self::CopyLimbs,
@@ -73,14 +76,15 @@ impl Kernel {
         match self {
             Self::NttForward => ("ntt.cu", "ntt_forward"),
             Self::NttInverse => ("ntt.cu", "ntt_inverse"),
+            Self::NttInversePrep => ("ntt.cu", "ntt_inverse_prep"),
             Self::Binary => ("elementwise.cu", "binary"),
             Self::Unary => ("elementwise.cu", "unary"),
             Self::Scaled => ("elementwise.cu", "scaled"),
             Self::Tensor => ("tensor.cu", "tensor"),
+            Self::TensorModUp => ("tensor.cu", "tensor_mod_up"),
             Self::Automorphism => ("automorphism.cu", "automorphism"),
             Self::KeySwitchInner => ("keyswitch.cu", "key_switch_inner"),
             Self::RescaleLift => ("rescale.cu", "rescale_lift"),
-            Self::ConvPrep => ("basis_ext.cu", "conv_prep"),
             Self::ConvApply => ("basis_ext.cu", "conv_apply"),
             Self::ConvOverflow => ("basis_ext.cu", "conv_overflow"),
             Self::CopyLimbs => ("elementwise.cu", "copy_limbs"),
@@ -89,7 +93,7 @@ impl Kernel {
 
     /// Whether it is an NTT phase (it takes the twiddle table after `cst`).
     pub(super) fn is_ntt(self) -> bool {
-        matches!(self, Self::NttForward | Self::NttInverse)
+        matches!(self, Self::NttForward | Self::NttInverse | Self::NttInversePrep)
     }
 
     /// Limbs per block row (grid y) of one launch.
@@ -97,14 +101,49 @@ impl Kernel {
         if self == Self::ConvApply { CONV_TARGETS } else { 1 }
     }
 
+    /// Device-memory words one item of `launch` reads and writes per
+    /// coefficient index, summed over its limbs, when every operand word
+    /// moves once per use (no cache reuse; the constant tables and
+    /// twiddles, shared by the whole batch, left out): the traffic model
+    /// behind [`Device::traffic_bytes`], read from each kernel's loads and
+    /// stores.
+    pub(super) fn words_moved(self, launch: &Launch) -> u64 {
+        let limbs = launch.limbs.len() as u64;
+        let [sources, first_round, _, digits] = launch.args.map(u64::from);
+        match self {
+            Self::NttForward
+            | Self::NttInverse
+            | Self::NttInversePrep
+            | Self::Unary
+            | Self::Automorphism
+            | Self::RescaleLift
+            | Self::CopyLimbs => 2 * limbs,
+            Self::Binary | Self::Scaled => 3 * limbs,
+            Self::Tensor => 7 * limbs,
+            // d2 goes to two buffers (the digit's coefficients and output).
+            Self::TensorModUp => 8 * limbs,
+            // Per digit its limb and the key pair's; the outputs are read
+            // back after the first round.
+            Self::KeySwitchInner => limbs * (3 * digits + 2 + if first_round == 0 { 2 } else { 0 }),
+            // Each thread reads the sources (and the overflow limb) once per
+            // CONV_TARGETS targets.
+            Self::ConvApply => {
+                let centered = u64::from(launch.op == CONV_CENTERED);
+                limbs.div_ceil(u64::from(CONV_TARGETS)) * (sources + centered) + limbs
+            }
+            Self::ConvOverflow => sources + 1,
+        }
+    }
+
     /// Operands per batch item (the `per_item` its source passes to `operand`).
     pub(super) fn per_item(self) -> usize {
         match self {
             Self::NttForward | Self::NttInverse | Self::ConvOverflow => 1,
-            Self::Binary | Self::Unary | Self::RescaleLift | Self::ConvPrep | Self::CopyLimbs => 2,
+            Self::NttInversePrep | Self::Binary | Self::Unary | Self::RescaleLift | Self::CopyLimbs => 2,
             Self::Scaled | Self::Automorphism | Self::ConvApply => 3,
             Self::KeySwitchInner => 2 + 3 * KS_DIGITS as usize,
             Self::Tensor => 7,
+            Self::TensorModUp => 8,
         }
     }
 }
@@ -167,6 +206,8 @@ pub(super) struct Device {
     timing: Mutex<(bool, Option<Mark>)>,
     /// Kernel launches so far.
     launches: AtomicU64,
+    /// Modeled device-memory traffic of those launches, bytes.
+    traffic: AtomicU64,
 }
 
 /// The start of a timed stretch of launches.
@@ -243,6 +284,7 @@ impl Device {
             arch,
             timing: Mutex::default(),
             launches: AtomicU64::new(0),
+            traffic: AtomicU64::new(0),
         })
     }
 
@@ -253,6 +295,7 @@ impl Device {
             arch: "host".into(),
             timing: Mutex::default(),
             launches: AtomicU64::new(0),
+            traffic: AtomicU64::new(0),
         })
     }
 
@@ -354,6 +397,12 @@ impl Device {
         self.launches.load(Ordering::Relaxed)
     }
 
+    /// Device-memory bytes the launches so far move by the model of
+    /// [`Kernel::words_moved`].
+    pub(super) fn traffic_bytes(&self) -> u64 {
+        self.traffic.load(Ordering::Relaxed)
+    }
+
     /// Turns the timing of launches on or off.
     pub(super) fn set_timing(&self, on: bool) {
         *self.timing.lock().unwrap_or_else(PoisonError::into_inner) = (on, None);
@@ -440,6 +489,8 @@ impl Device {
             let mut words = Operands { p: [0; MAX_OPERANDS] };
             words.p[..chunk.len()].copy_from_slice(chunk);
             self.launches.fetch_add(1, Ordering::Relaxed);
+            let items = (chunk.len() / per_item) as u64;
+            self.traffic.fetch_add(items * kernel.words_moved(launch) * (4u64 << log_n), Ordering::Relaxed);
             let grid = (
                 grid_x,
                 (launch.limbs.len() as u32).div_ceil(kernel.limbs_per_block()),

@@ -45,7 +45,7 @@ use self::pool::Pool;
 use super::device_tables::{
     constants_and_twiddles, conversion_words, down_inverse_pairs, q_last_inverse_pairs, scalar_words,
 };
-use super::launch_plan::{DownPlan, LimbMap, mod_up_digits, mod_up_targets, ntt_phases};
+use super::launch_plan::{DownPlan, LimbMap, ModUpDigit, mod_up_digits, mod_up_targets, ntt_phases};
 use super::{
     Backend, BackendError, Basis, DeviceMem, DevicePoly, Elementwise, KeySwitchJob, Result, ScalarOp, TensorPair,
     validate,
@@ -187,14 +187,33 @@ impl CudaBackend {
     /// phases of [`ntt_phases`] (see `ntt.cu`), each one launch per distinct
     /// limb range.
     fn ntt(&self, items: &[NttItem], forward: bool) -> Result<()> {
-        let kernel = if forward { Kernel::NttForward } else { Kernel::NttInverse };
-        let phases = ntt_phases(self.ring.log_n, NTT_TILE, forward);
+        self.ntt_phases(items, if forward { Kernel::NttForward } else { Kernel::NttInverse }, None)
+    }
+
+    /// Inverse NTT of every item's limbs followed by the first step of a
+    /// basis conversion (`conv_prep` of basis_ext.cu with the conversion
+    /// table at `tables[i]` for item i), fused into the last phase.
+    fn intt_prep(&self, items: &[NttItem], tables: &[u64]) -> Result<()> {
+        self.ntt_phases(items, Kernel::NttInverse, Some(tables))
+    }
+
+    /// The phases of an NTT in the direction of `kernel`, the last one
+    /// fused with conv_prep when `prep` gives tables.
+    fn ntt_phases(&self, items: &[NttItem], kernel: Kernel, prep: Option<&[u64]>) -> Result<()> {
+        let phases = ntt_phases(self.ring.log_n, NTT_TILE, kernel == Kernel::NttForward);
         let count = phases.len();
         for (i, phase) in phases.into_iter().enumerate() {
-            let last = u32::from(i + 1 == count);
-            let args = [phase.log_stride, phase.stages, phase.log_cols, last];
-            let launches =
-                items.iter().map(|(ptr, limbs, map)| (Launch::new(limbs.clone(), *map).args(args), vec![*ptr]));
+            let last = i + 1 == count;
+            let args = [phase.log_stride, phase.stages, phase.log_cols, u32::from(last)];
+            let (kernel, tables) = match prep {
+                Some(tables) if last => (Kernel::NttInversePrep, Some(tables)),
+                _ => (kernel, None),
+            };
+            let launches = items.iter().enumerate().map(|(k, (ptr, limbs, map))| {
+                let mut operands = vec![*ptr];
+                operands.extend(tables.map(|t| t[k]));
+                (Launch::new(limbs.clone(), *map).args(args), operands)
+            });
             let grid = (phase.groups(self.ring.log_n), NTT_WG);
             self.batched(kernel, grid, &[self.tw.ptr()], launches.collect())?;
         }
@@ -252,6 +271,55 @@ impl CudaBackend {
         let table = Arc::new(self.upload_data(&words)?);
         cache.insert(key, Arc::clone(&table));
         Ok(table)
+    }
+
+    /// The conversion table and fresh buffers of every digit.
+    fn digit_buffers(&self, digits: &[ModUpDigit]) -> Result<Vec<DigitBuffers>> {
+        digits
+            .iter()
+            .map(|d| {
+                Ok(DigitBuffers {
+                    table: self.table(Table::Conversion(d.limbs.clone().collect()))?,
+                    coef: self.alloc(d.limbs.len())?,
+                    out: self.alloc(d.out_basis.limbs())?,
+                })
+            })
+            .collect()
+    }
+
+    /// The rest of ModUp once each digit's limbs are in its buffers (`coef`
+    /// from limb 0, `out` at the source's indices, NTT domain): converts
+    /// them to every other limb of the output. Returns the extended digits
+    /// of each of the `sources` sources, in limb order.
+    fn extend_digits(
+        &self,
+        digits: &[ModUpDigit],
+        bufs: Vec<DigitBuffers>,
+        sources: usize,
+    ) -> Result<Vec<Vec<DevicePoly>>> {
+        let coefs: Vec<NttItem> = digits
+            .iter()
+            .zip(&bufs)
+            .map(|(d, b)| (b.coef.ptr(), 0..d.limbs.len(), LimbMap::q_from(d.limbs.start)))
+            .collect();
+        self.intt_prep(&coefs, &bufs.iter().map(|b| b.table.ptr()).collect::<Vec<_>>())?;
+        let targets = mod_up_targets(digits);
+        let apply = targets.iter().map(|(i, t)| {
+            let (d, b) = (&digits[*i], &bufs[*i]);
+            let launch = Launch::new(t.clone(), LimbMap::basis(d.out_basis)).args(d.args());
+            (launch, vec![b.table.ptr(), b.coef.ptr(), b.out.ptr()])
+        });
+        self.coefficients(Kernel::ConvApply, apply.collect())?;
+        let outs: Vec<NttItem> = targets
+            .iter()
+            .map(|(i, t)| (bufs[*i].out.ptr(), t.clone(), LimbMap::basis(digits[*i].out_basis)))
+            .collect();
+        self.ntt(&outs, true)?;
+        let mut extended: Vec<Vec<DevicePoly>> = (0..sources).map(|_| Vec::new()).collect();
+        for (d, b) in digits.iter().zip(bufs) {
+            extended[d.source].push(self.poly(d.out_basis, b.out));
+        }
+        Ok(extended)
     }
 
     /// Forward or inverse NTT of every limb of every polynomial.
@@ -480,49 +548,47 @@ impl Backend for CudaBackend {
         let inputs = self.ptrs("mod_up", src)?;
         self.dev.bind("mod_up")?;
         let digits = mod_up_digits(src.iter().map(|s| s.basis.q), alpha, p);
-        let bufs = digits
-            .iter()
-            .map(|d| {
-                Ok(DigitBuffers {
-                    table: self.table(Table::Conversion(d.limbs.clone().collect()))?,
-                    coef: self.alloc(d.limbs.len())?,
-                    out: self.alloc(d.out_basis.limbs())?,
-                })
-            })
-            .collect::<Result<Vec<_>>>()?;
+        let bufs = self.digit_buffers(&digits)?;
         // The digit's own limbs pass through; the rest is converted.
         self.copy_limbs(digits.iter().zip(&bufs).flat_map(|(d, b)| {
             let (input, start, len) = (inputs[d.source], d.limbs.start, d.limbs.len());
             [(input, start, b.coef.ptr(), 0, len), (input, start, b.out.ptr(), start, len)]
         }))?;
-        let coefs: Vec<NttItem> = digits
+        self.extend_digits(&digits, bufs, src.len())
+    }
+
+    fn tensor_mod_up(
+        &self,
+        pairs: &[TensorPair],
+        alpha: usize,
+        p: usize,
+    ) -> Result<Vec<([DevicePoly; 2], Vec<DevicePoly>)>> {
+        let bases = pairs.iter().map(validate::tensor).collect::<Result<Vec<_>>>()?;
+        bases.iter().try_for_each(|b| validate::mod_up(*b, alpha, p, &self.ring))?;
+        let inputs = pairs
             .iter()
-            .zip(&bufs)
-            .map(|(d, b)| (b.coef.ptr(), 0..d.limbs.len(), LimbMap::q_from(d.limbs.start)))
-            .collect();
-        self.ntt(&coefs, false)?;
-        let prep = digits.iter().zip(&bufs).map(|(d, b)| {
-            let launch = Launch::new(0..d.limbs.len(), LimbMap::q_from(d.limbs.start)).args(d.args());
-            (launch, vec![b.table.ptr(), b.coef.ptr()])
+            .map(|[[a0, a1], [b0, b1]]| self.ptrs("tensor_mod_up", &[a0, a1, b0, b1]))
+            .collect::<Result<Vec<_>>>()?;
+        self.dev.bind("tensor_mod_up")?;
+        let products = bases.iter().map(|b| Ok([self.alloc(b.q)?, self.alloc(b.q)?])).collect::<Result<Vec<_>>>()?;
+        let digits = mod_up_digits(bases.iter().map(|b| b.q), alpha, p);
+        let bufs = self.digit_buffers(&digits)?;
+        // One launch per digit: d0, d1 of its limbs, and d2 into its buffers.
+        let items = digits.iter().zip(&bufs).map(|(d, b)| {
+            let launch = Launch::new(d.limbs.clone(), LimbMap::q_from(0)).args([d.limbs.start as u32, 0, 0, 0]);
+            let mut operands = inputs[d.source].clone();
+            operands.extend(products[d.source].iter().map(CudaBuffer::ptr));
+            operands.extend([b.coef.ptr(), b.out.ptr()]);
+            (launch, operands)
         });
-        self.coefficients(Kernel::ConvPrep, prep.collect())?;
-        let targets = mod_up_targets(&digits);
-        let apply = targets.iter().map(|(i, t)| {
-            let (d, b) = (&digits[*i], &bufs[*i]);
-            let launch = Launch::new(t.clone(), LimbMap::basis(d.out_basis)).args(d.args());
-            (launch, vec![b.table.ptr(), b.coef.ptr(), b.out.ptr()])
-        });
-        self.coefficients(Kernel::ConvApply, apply.collect())?;
-        let outs: Vec<NttItem> = targets
+        self.coefficients(Kernel::TensorModUp, items.collect())?;
+        let extended = self.extend_digits(&digits, bufs, pairs.len())?;
+        Ok(bases
             .iter()
-            .map(|(i, t)| (bufs[*i].out.ptr(), t.clone(), LimbMap::basis(digits[*i].out_basis)))
-            .collect();
-        self.ntt(&outs, true)?;
-        let mut extended: Vec<Vec<DevicePoly>> = src.iter().map(|_| Vec::new()).collect();
-        for (d, b) in digits.iter().zip(bufs) {
-            extended[d.source].push(self.poly(d.out_basis, b.out));
-        }
-        Ok(extended)
+            .zip(products)
+            .zip(extended)
+            .map(|((basis, d), digits)| (d.map(|o| self.poly(*basis, o)), digits))
+            .collect())
     }
 
     fn key_switch_inner(&self, jobs: &[KeySwitchJob]) -> Result<Vec<[DevicePoly; 2]>> {
@@ -575,11 +641,8 @@ impl Backend for CudaBackend {
         // value mod each remaining Q prime.
         self.copy_limbs(each().map(|(d, x, _, _, ys, _)| (x, d.kept, ys.ptr(), 0, d.sources)))?;
         let sources = each().map(|(d, _, _, _, ys, _)| (ys.ptr(), 0..d.sources, d.source_map));
-        self.ntt(&sources.collect::<Vec<_>>(), false)?;
-        let prep = each().map(|(d, _, t, _, ys, _)| {
-            (Launch::new(0..d.sources, d.source_map).args(d.args()), vec![t.ptr(), ys.ptr()])
-        });
-        self.coefficients(Kernel::ConvPrep, prep.collect())?;
+        let tables: Vec<u64> = each().map(|(_, _, t, _, _, _)| t.ptr()).collect();
+        self.intt_prep(&sources.collect::<Vec<_>>(), &tables)?;
         let overflow =
             each().map(|(d, _, _, _, ys, _)| (Launch::new(0..1, d.source_map).args(d.args()), vec![ys.ptr()]));
         self.coefficients(Kernel::ConvOverflow, overflow.collect())?;
@@ -650,6 +713,10 @@ impl Backend for CudaBackend {
 
     fn launches(&self) -> Option<u64> {
         Some(self.dev.launches())
+    }
+
+    fn traffic_bytes(&self) -> Option<u64> {
+        Some(self.dev.traffic_bytes())
     }
 
     fn take_device_time(&self) -> Result<Option<std::time::Duration>> {

@@ -71,18 +71,31 @@ impl Context {
         let mut out = Vec::with_capacity(cs.len());
         for (i, cs) in cs.chunks(chunk).enumerate() {
             let digits = self.decompose(cs)?;
-            let mut switched = self.inner_products(&digits.iter().map(|d| (d.as_slice(), key)).collect::<Vec<_>>())?;
-            let drop = match rescale_with {
-                None => 0,
-                Some(addends) => {
-                    self.add_times_p(&mut switched, &addends[i * chunk..i * chunk + cs.len()])?;
-                    self.params().primes_per_level()
-                }
-            };
-            self.mod_down_pairs(&mut switched, drop)?;
-            out.extend(switched);
+            let addends = rescale_with.map(|a| &a[i * chunk..i * chunk + cs.len()]);
+            out.extend(self.switch_decomposed(&digits, key, addends)?);
         }
         Ok(out)
+    }
+
+    /// Key switching of decomposed polynomials (their ModUp digits, one set
+    /// per polynomial): inner products with `key`, then ModDown; with
+    /// `rescale_with`, fused with the rescale as in [`Context::key_switch_polys`].
+    pub(crate) fn switch_decomposed(
+        &self,
+        digits: &[Vec<DevicePoly>],
+        key: &SwitchingKey,
+        rescale_with: Option<&[[&DevicePoly; 2]]>,
+    ) -> Result<Vec<[DevicePoly; 2]>> {
+        let mut switched = self.inner_products(&digits.iter().map(|d| (d.as_slice(), key)).collect::<Vec<_>>())?;
+        let drop = match rescale_with {
+            None => 0,
+            Some(addends) => {
+                self.add_times_p(&mut switched, addends)?;
+                self.params().primes_per_level()
+            }
+        };
+        self.mod_down_pairs(&mut switched, drop)?;
+        Ok(switched)
     }
 
     /// (k0, k1) += P·(d0, d1) on the Q limbs, pair by pair (P ≡ 0 on the P limbs).
@@ -95,7 +108,7 @@ impl Context {
 
     /// Ciphertexts per batched key switch at `q` Q limbs: the extended
     /// digits and the switched pair of one polynomial are its working set.
-    fn key_switch_batch(&self, q: usize) -> usize {
+    pub(crate) fn key_switch_batch(&self, q: usize) -> usize {
         let params = self.params();
         let limbs = q + params.ring().p.len();
         let digits = q.div_ceil(params.alpha());

@@ -15,15 +15,8 @@ impl Context {
 
     /// Tensor products of every pair, as one submission.
     pub fn mul_many(&self, pairs: &[(&Ciphertext, &Ciphertext)]) -> Result<Vec<Ciphertext>> {
-        for &(a, b) in pairs {
-            check_compatible("mul", a, b)?;
-            check_same_key("mul", a, b)?;
-            check_linear("mul", a)?;
-            check_linear("mul", b)?;
-        }
-        let operands: Vec<TensorPair> =
-            pairs.iter().map(|(a, b)| [[&a.polys[0], &a.polys[1]], [&b.polys[0], &b.polys[1]]]).collect();
-        let products = self.run(OpKind::Tensor, |bk| bk.tensor(&operands))?;
+        check_factors("mul", pairs)?;
+        let products = self.run(OpKind::Tensor, |bk| bk.tensor(&tensor_operands(pairs)))?;
         Ok(products
             .into_iter()
             .zip(pairs)
@@ -113,8 +106,7 @@ impl Context {
         pairs: &[(&Ciphertext, &Ciphertext)],
         keys: &EvaluationKeys,
     ) -> Result<Vec<Ciphertext>> {
-        let products = self.mul_many(pairs)?;
-        self.relinearize_rescale_many(&products.iter().collect::<Vec<_>>(), keys)
+        self.mul_relin_pairs("mul_relin_rescale", pairs, keys, true)
     }
 
     /// a·b followed by relinearization (no rescale), as OpenFHE's EvalMult.
@@ -128,8 +120,58 @@ impl Context {
         pairs: &[(&Ciphertext, &Ciphertext)],
         keys: &EvaluationKeys,
     ) -> Result<Vec<Ciphertext>> {
-        let products = self.mul_many(pairs)?;
-        self.relinearize_many(&products.iter().collect::<Vec<_>>(), keys)
+        self.mul_relin_pairs("mul_relin", pairs, keys, false)
+    }
+
+    /// a·b relinearized, and rescaled with it when `rescale`, in batches of
+    /// the key-switch budget: the tensor product and the decomposition of
+    /// its d2 are one backend step ([`crate::backend::Backend::tensor_mod_up`]);
+    /// the same words as [`Context::mul_many`] then
+    /// [`Context::relinearize_many`] (or [`Context::relinearize_rescale_many`]).
+    fn mul_relin_pairs(
+        &self,
+        op: &'static str,
+        pairs: &[(&Ciphertext, &Ciphertext)],
+        keys: &EvaluationKeys,
+        rescale: bool,
+    ) -> Result<Vec<Ciphertext>> {
+        check_factors(op, pairs)?;
+        let key = keys.relin.as_ref().ok_or(CkksError::MissingKey { op, kind: "relinearization", step: None })?;
+        for (a, _) in pairs {
+            self.check_keys(op, a, keys)?;
+            if rescale && a.level == 0 {
+                return Err(CkksError::LevelExhausted { op, level: 0, needed: 1 });
+            }
+        }
+        let params = self.params();
+        let (alpha, p) = (params.alpha(), params.ring().p.len());
+        let chunk = pairs.first().map_or(1, |(a, _)| self.key_switch_batch(a.polys[0].basis().q));
+        let mut out = Vec::with_capacity(pairs.len());
+        for pairs in pairs.chunks(chunk) {
+            let operands = tensor_operands(pairs);
+            let fused = self.run(OpKind::TensorModUp, |b| b.tensor_mod_up(&operands, alpha, p))?;
+            let (products, digits): (Vec<[DevicePoly; 2]>, Vec<Vec<DevicePoly>>) = fused.into_iter().unzip();
+            let switched = if rescale {
+                let addends: Vec<[&DevicePoly; 2]> = products.iter().map(|[d0, d1]| [d0, d1]).collect();
+                self.switch_decomposed(&digits, key, Some(&addends))?
+            } else {
+                // (d0 + k0, d1 + k1), accumulated into the fresh (k0, k1).
+                let mut switched = self.switch_decomposed(&digits, key, None)?;
+                let (mut dst, src): (Vec<&mut DevicePoly>, Vec<&DevicePoly>) =
+                    switched.iter_mut().zip(&products).flat_map(|(k, d)| k.iter_mut().zip(d)).unzip();
+                self.run(OpKind::Elementwise, |b| b.elementwise(Elementwise::Add, &mut dst, &src))?;
+                switched
+            };
+            out.extend(switched.into_iter().zip(pairs).map(|(k, (a, b))| {
+                let (scale, level) = (a.scale * b.scale, a.level);
+                if rescale {
+                    Ciphertext { polys: k.into(), scale: scale / params.level_modulus(level), level: level - 1, ..**a }
+                } else {
+                    Ciphertext { polys: k.into(), scale, ..**a }
+                }
+            }));
+        }
+        Ok(out)
     }
 
     /// Divides by the primes of the current level (with rounding): level − 1,
@@ -213,4 +255,21 @@ impl Context {
         out.level = level;
         Ok(out)
     }
+}
+
+/// Both factors of every product are degree-1 ciphertexts of one parameter
+/// set, level and key.
+fn check_factors(op: &'static str, pairs: &[(&Ciphertext, &Ciphertext)]) -> Result<()> {
+    for &(a, b) in pairs {
+        check_compatible(op, a, b)?;
+        check_same_key(op, a, b)?;
+        check_linear(op, a)?;
+        check_linear(op, b)?;
+    }
+    Ok(())
+}
+
+/// The polynomials of each pair, as the tensor product takes them.
+fn tensor_operands<'a>(pairs: &[(&'a Ciphertext, &'a Ciphertext)]) -> Vec<TensorPair<'a>> {
+    pairs.iter().map(|(a, b)| [[&a.polys[0], &a.polys[1]], [&b.polys[0], &b.polys[1]]]).collect()
 }
