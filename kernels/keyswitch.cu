@@ -4,7 +4,8 @@
 // digit and key limb and one write of the outputs, instead of a
 // read-modify-write of the outputs per digit.
 // Layout: limb-major. Operands per item: ob, oa, then (d_j, kb_j, ka_j) for
-// j < KS_DIGITS (unused slots beyond arg[3] digits are 0). Each digit d_j
+// j < KS_DIGITS (unused slots beyond arg[3] digits are 0), then e0, e1, data
+// (see KS_ADD below; 0 otherwise). Each digit d_j
 // has basis {h.qcount, p}; the key polynomials kb_j and ka_j {arg[0], resp.
 // arg[2] Q limbs, p}: digit limb k < h.qcount reads key limb k, a P limb k
 // reads key limb (Q limbs) + k − h.qcount.
@@ -14,6 +15,13 @@
 // shaders/keyswitch.wgsl (one digit per dispatch).
 // Header args: arg[0] key Q limbs of kb, arg[1] first, arg[2] key Q limbs of
 // ka, arg[3] digits in this launch (1..KS_DIGITS).
+// h.op = 1 (KS_ADD) on a first launch: the sums start from (w·e0, w·e1) on
+// the Q limbs instead of 0, for the addend operands e0, e1 (basis
+// {h.qcount, 0}) and data (per-limb (w, Shoup(w)) pairs) after the digit
+// slots — the add_scaled of the fused relinearize-rescale, which otherwise
+// reads and writes the outputs once more (CPU twin: the default
+// Backend::key_switch_inner_add, inner product then add_scaled; the
+// residues are unique, so the words agree).
 // Launch: block KS_WG, one thread per coefficient; grid (⌈N / KS_WG⌉, limbs, items).
 
 #define KS_WG 256u
@@ -22,8 +30,8 @@
 extern "C" __global__ void key_switch_inner(Header h, const u32* cst, const Operands ops) {
     u32 c;
     if (!coefficient(h, KS_WG, &c)) return;
-    u32* ob = (u32*)operand(ops, 14u, 0u);
-    u32* oa = (u32*)operand(ops, 14u, 1u);
+    u32* ob = (u32*)operand(ops, 17u, 0u);
+    u32* oa = (u32*)operand(ops, 17u, 1u);
     const u32 limb = h.limb_start + blockIdx.y;
     const u32 g = prime_of(h, limb);
     const u32 q = modulus(cst, g);
@@ -35,11 +43,18 @@ extern "C" __global__ void key_switch_inner(Header h, const u32* cst, const Oper
     if (h.arg[1] == 0u) {
         pb = ob[i];
         pa = oa[i];
+    } else if (h.op == 1u && limb < qd) {
+        const u32* e0 = (const u32*)operand(ops, 17u, 2u + 3u * KS_DIGITS);
+        const u32* e1 = (const u32*)operand(ops, 17u, 3u + 3u * KS_DIGITS);
+        const u32* data = (const u32*)operand(ops, 17u, 4u + 3u * KS_DIGITS);
+        const u32 w = data[2u * limb], ws = data[2u * limb + 1u];
+        pb = mul_shoup(e0[i], w, ws, q);
+        pa = mul_shoup(e1[i], w, ws, q);
     }
     for (u32 j = 0; j < h.arg[3]; j++) {
-        const u32* d = (const u32*)operand(ops, 14u, 2u + 3u * j);
-        const u32* kb = (const u32*)operand(ops, 14u, 3u + 3u * j);
-        const u32* ka = (const u32*)operand(ops, 14u, 4u + 3u * j);
+        const u32* d = (const u32*)operand(ops, 17u, 2u + 3u * j);
+        const u32* kb = (const u32*)operand(ops, 17u, 3u + 3u * j);
+        const u32* ka = (const u32*)operand(ops, 17u, 4u + 3u * j);
         const u32 dv = d[i];
         pb = add_mod(mul_mod(cst, g, dv, kb[jb]), pb, q);
         pa = add_mod(mul_mod(cst, g, dv, ka[ja]), pa, q);

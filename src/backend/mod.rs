@@ -198,6 +198,26 @@ pub trait Backend: Send + Sync {
     /// over the job's digit basis; key polynomials may hold more Q limbs
     /// (the extra ones are ignored).
     fn key_switch_inner(&self, jobs: &[KeySwitchJob]) -> Result<Vec<[DevicePoly; 2]>>;
+    /// [`Backend::key_switch_inner`] plus `c`·(e0, e1) on the Q limbs per
+    /// job, `addends[i]` = (e0, e1) of basis {q, 0} for job i's basis {q, p}
+    /// and `c` from `per_q_prime` as in [`Backend::add_scaled`]: the
+    /// relinearized pair's P·(c0, c1) of a fused relinearize-rescale. The
+    /// same words as the inner product then [`Backend::add_scaled`] (the
+    /// default); a device backend adds in the inner product's first pass.
+    fn key_switch_inner_add(
+        &self,
+        jobs: &[KeySwitchJob],
+        addends: &[[&DevicePoly; 2]],
+        per_q_prime: &[u32],
+    ) -> Result<Vec<[DevicePoly; 2]>> {
+        let bases = jobs.iter().map(validate::key_switch_inner).collect::<Result<Vec<_>>>()?;
+        validate::key_switch_addends(&bases, addends, per_q_prime)?;
+        let mut out = self.key_switch_inner(jobs)?;
+        let (mut dst, src): (Vec<&mut DevicePoly>, Vec<&DevicePoly>) =
+            out.iter_mut().zip(addends).flat_map(|(k, e)| k.iter_mut().zip(e.iter().copied())).unzip();
+        self.add_scaled(&mut dst, &src, per_q_prime)?;
+        Ok(out)
+    }
     /// Divides by P and by the last `drop` Q primes at once, with rounding:
     /// basis {q, p} → {q − drop, 0}, NTT domain, in place. `drop` = 0 is the
     /// ModDown of key switching; `drop` > 0 fuses it with rescaling (one

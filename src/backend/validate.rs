@@ -124,6 +124,24 @@ pub(crate) fn mod_up(basis: Basis, alpha: usize, p: usize, ring: &RnsRing) -> Re
     Ok(())
 }
 
+/// One addend pair per key-switching job, of basis {q, 0} for the job's
+/// {q, p}, and a constant for each of its Q limbs.
+pub(crate) fn key_switch_addends(bases: &[Basis], addends: &[[&DevicePoly; 2]], per_q_prime: &[u32]) -> Result<()> {
+    let err = |reason: String| Err(BackendError::InvalidArgument { op: "key_switch_inner_add", reason });
+    if addends.len() != bases.len() {
+        return err(format!("{} addend pairs for {} jobs", addends.len(), bases.len()));
+    }
+    for (basis, pair) in bases.iter().zip(addends) {
+        if let Some(e) = pair.iter().find(|e| e.basis != Basis::q(basis.q)) {
+            return err(format!("addend basis {:?} for a job of basis {basis:?}", e.basis));
+        }
+        if per_q_prime.len() < basis.q {
+            return err(format!("{} constants for {} Q limbs", per_q_prime.len(), basis.q));
+        }
+    }
+    Ok(())
+}
+
 /// ModDown needs P limbs and keeps at least one Q limb.
 pub(crate) fn mod_down(basis: Basis, drop: usize) -> Result<()> {
     if basis.p == 0 || drop >= basis.q {

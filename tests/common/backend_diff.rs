@@ -285,6 +285,19 @@ pub fn check_primitives(t: Option<Pair>) {
         for (c, g) in kc.iter().flatten().zip(kg.iter().flatten()) {
             t.assert_same("key_switch_inner", c, g);
         }
+        // The inner product with scaled addends added in its first pass.
+        let adds: Vec<[(DevicePoly, DevicePoly); 2]> =
+            kc.iter().map(|[k, _]| Basis::q(k.basis().q)).map(|b| [(); 2].map(|()| t.random(b))).collect();
+        let constants: Vec<u32> = (0..q).map(|_| t.rng.next() as u32).collect();
+        let adds_c: Vec<[&DevicePoly; 2]> = adds.iter().map(|[x, y]| [&x.0, &y.0]).collect();
+        let adds_g: Vec<[&DevicePoly; 2]> = adds.iter().map(|[x, y]| [&x.1, &y.1]).collect();
+        let sc = t.cpu.key_switch_inner_add(&jobs_c, &adds_c, &constants).unwrap();
+        let sg = t.gpu.key_switch_inner_add(&jobs_g, &adds_g, &constants).unwrap();
+        for (c, g) in sc.iter().flatten().zip(sg.iter().flatten()) {
+            t.assert_same(&format!("key_switch_inner_add alpha={alpha}"), c, g);
+        }
+        assert!(t.gpu.key_switch_inner_add(&jobs_g, &adds_g[..1], &constants).is_err());
+        assert!(t.gpu.key_switch_inner_add(&jobs_g, &[adds_g[1], adds_g[0]], &constants).is_err());
         // ModDown fused with a rescale by one or two primes, after adding
         // multiples of Q-only polynomials (the relinearized pair's c0, c1).
         for drop in [1, 2] {

@@ -15,8 +15,8 @@ use cudarc::nvrtc::Ptx;
 use super::compile::{FAMILIES, cached_cubin, nvrtc_available};
 use super::emulator::Emulator;
 use super::pool::driver_error;
-use crate::backend::launch_plan::CONV_CENTERED;
 pub(super) use crate::backend::launch_plan::Launch;
+use crate::backend::launch_plan::{CONV_CENTERED, KS_ADD};
 use crate::backend::{BackendError, Result};
 
 const NAME: &str = "cuda";
@@ -123,8 +123,13 @@ impl Kernel {
             // d2 goes to two buffers (the digit's coefficients and output).
             Self::TensorModUp => 8 * limbs,
             // Per digit its limb and the key pair's; the outputs are read
-            // back after the first round.
-            Self::KeySwitchInner => limbs * (3 * digits + 2 + if first_round == 0 { 2 } else { 0 }),
+            // back after the first round; an addend pair is read on Q limbs.
+            Self::KeySwitchInner => {
+                let read_back = if first_round == 0 { 2 } else { 0 };
+                let q_limbs = launch.limbs.end.min(launch.map.q_count as usize).saturating_sub(launch.limbs.start);
+                let addend = if launch.op == KS_ADD { 2 * q_limbs as u64 } else { 0 };
+                limbs * (3 * digits + 2 + read_back) + addend
+            }
             // Each thread reads the sources (and the overflow limb) once per
             // CONV_TARGETS targets.
             Self::ConvApply => {
@@ -141,7 +146,7 @@ impl Kernel {
             Self::NttForward | Self::NttInverse | Self::ConvOverflow => 1,
             Self::NttInversePrep | Self::Binary | Self::Unary | Self::RescaleLift | Self::CopyLimbs => 2,
             Self::Scaled | Self::Automorphism | Self::ConvApply => 3,
-            Self::KeySwitchInner => 2 + 3 * KS_DIGITS as usize,
+            Self::KeySwitchInner => 5 + 3 * KS_DIGITS as usize,
             Self::Tensor => 7,
             Self::TensorModUp => 8,
         }
@@ -165,6 +170,9 @@ pub(super) struct Header {
 
 // SAFETY: a #[repr(C)] struct of u32 only, laid out as `Header` in modarith.cuh.
 unsafe impl DeviceRepr for Header {}
+
+/// The word every emulated allocation starts with (see [`Device::alloc`]).
+const ALLOCATION_POISON: u32 = 0xA5A5_A5A5;
 
 /// Operand words per launch (`MAX_OPERANDS` in modarith.cuh).
 pub(super) const MAX_OPERANDS: usize = 256;
@@ -327,7 +335,10 @@ impl Device {
                 Ok((Allocation::Device(slice), ptr))
             }
             Driver::Emulated(_) => {
-                let host = vec![0u32; words].into_boxed_slice();
+                // Poisoned, not zeroed: device memory from the driver or the
+                // pool holds stale words, so a kernel that reads words nobody
+                // wrote must fail the differential tests here too.
+                let host = vec![ALLOCATION_POISON; words].into_boxed_slice();
                 let ptr = host.as_ptr() as u64;
                 Ok((Allocation::Host(host), ptr))
             }

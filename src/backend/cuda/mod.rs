@@ -51,7 +51,7 @@ use super::{
     validate,
 };
 use crate::backend::launch_plan::{
-    CONV_CENTERED, SCALED_ADD_MUL, SCALED_SUB_MUL, UNARY_ADD, UNARY_MUL, UNARY_NEGATE, binary_op,
+    CONV_CENTERED, KS_ADD, SCALED_ADD_MUL, SCALED_SUB_MUL, UNARY_ADD, UNARY_MUL, UNARY_NEGATE, binary_op,
 };
 use crate::math::RnsRing;
 
@@ -80,6 +80,10 @@ enum Table {
     /// q_last^-1 mod each prime below `last` (rescale).
     QLastInverse(usize),
 }
+
+/// Addend pairs of key-switching jobs and their per-Q-prime constants
+/// ([`Backend::key_switch_inner_add`]).
+type Addends<'a> = (&'a [[&'a DevicePoly; 2]], &'a [u32]);
 
 /// One item of a batched launch: its launch plan and operand words.
 type Item = (Launch, Vec<u64>);
@@ -271,6 +275,60 @@ impl CudaBackend {
         let table = Arc::new(self.upload_data(&words)?);
         cache.insert(key, Arc::clone(&table));
         Ok(table)
+    }
+
+    /// Key-switching inner products (see `keyswitch.cu`), with `addends`
+    /// ([`Backend::key_switch_inner_add`]) added in the first launch.
+    fn inner_products(&self, jobs: &[KeySwitchJob], addends: Option<Addends>) -> Result<Vec<[DevicePoly; 2]>> {
+        let op = "key_switch_inner";
+        let bases = jobs.iter().map(validate::key_switch_inner).collect::<Result<Vec<_>>>()?;
+        if let Some((pairs, per_q_prime)) = addends {
+            validate::key_switch_addends(&bases, pairs, per_q_prime)?;
+        }
+        self.dev.bind(op)?;
+        let outs =
+            bases.iter().map(|b| Ok([self.alloc(b.limbs())?, self.alloc(b.limbs())?])).collect::<Result<Vec<_>>>()?;
+        // Per job: the addend pair's addresses and its constants' words.
+        let mut words_of: Vec<(Basis, CudaBuffer)> = Vec::new();
+        let mut adds = Vec::with_capacity(jobs.len());
+        for (i, basis) in bases.iter().enumerate() {
+            adds.push(match addends {
+                None => None,
+                Some((pairs, per_q_prime)) => {
+                    let q = Basis::q(basis.q);
+                    let mut words = self.ptrs(op, &pairs[i])?;
+                    words.push(self.per_basis_words(&mut words_of, q, &per_q_prime[..q.q], true)?);
+                    Some(words)
+                }
+            });
+        }
+        let chunks: Vec<Vec<Range<usize>>> = jobs.iter().map(digit_chunks).collect();
+        // Round r runs chunk r of every job in one launch; round 0 writes
+        // the outputs (from the addend, or 0), later rounds add to them.
+        let rounds = chunks.iter().map(Vec::len).max().unwrap_or(0);
+        for round in 0..rounds {
+            let mut items = Vec::new();
+            for ((((job, basis), out), chunks), add) in jobs.iter().zip(&bases).zip(&outs).zip(&chunks).zip(&adds) {
+                let Some(these) = chunks.get(round) else { continue };
+                let mut operands = vec![0; Kernel::KeySwitchInner.per_item()];
+                operands[0] = out[0].ptr();
+                operands[1] = out[1].ptr();
+                for (slot, j) in these.clone().enumerate() {
+                    let [kb, ka] = job.key[j];
+                    operands[2 + 3 * slot..5 + 3 * slot].copy_from_slice(&self.ptrs(op, &[job.digits[j], kb, ka])?);
+                }
+                let mut launch = Launch::new(0..basis.limbs(), LimbMap::basis(*basis));
+                if let (0, Some(add)) = (round, add) {
+                    operands[2 + 3 * KS_DIGITS as usize..].copy_from_slice(add);
+                    launch = launch.op(KS_ADD);
+                }
+                let [kb, ka] = job.key[these.start];
+                let args = [kb.basis.q as u32, u32::from(round == 0), ka.basis.q as u32, these.len() as u32];
+                items.push((launch.args(args), operands));
+            }
+            self.coefficients(Kernel::KeySwitchInner, items)?;
+        }
+        Ok(bases.iter().zip(outs).map(|(basis, out)| out.map(|o| self.poly(*basis, o))).collect())
     }
 
     /// The conversion table and fresh buffers of every digit.
@@ -592,33 +650,16 @@ impl Backend for CudaBackend {
     }
 
     fn key_switch_inner(&self, jobs: &[KeySwitchJob]) -> Result<Vec<[DevicePoly; 2]>> {
-        let bases = jobs.iter().map(validate::key_switch_inner).collect::<Result<Vec<_>>>()?;
-        let op = "key_switch_inner";
-        self.dev.bind(op)?;
-        let outs =
-            bases.iter().map(|b| Ok([self.alloc(b.limbs())?, self.alloc(b.limbs())?])).collect::<Result<Vec<_>>>()?;
-        let chunks: Vec<Vec<Range<usize>>> = jobs.iter().map(digit_chunks).collect();
-        // Round r runs chunk r of every job in one launch; round 0 writes
-        // the outputs, later rounds add to them.
-        let rounds = chunks.iter().map(Vec::len).max().unwrap_or(0);
-        for round in 0..rounds {
-            let mut items = Vec::new();
-            for (((job, basis), out), chunks) in jobs.iter().zip(&bases).zip(&outs).zip(&chunks) {
-                let Some(these) = chunks.get(round) else { continue };
-                let mut operands = vec![0; Kernel::KeySwitchInner.per_item()];
-                operands[0] = out[0].ptr();
-                operands[1] = out[1].ptr();
-                for (slot, j) in these.clone().enumerate() {
-                    let [kb, ka] = job.key[j];
-                    operands[2 + 3 * slot..5 + 3 * slot].copy_from_slice(&self.ptrs(op, &[job.digits[j], kb, ka])?);
-                }
-                let [kb, ka] = job.key[these.start];
-                let args = [kb.basis.q as u32, u32::from(round == 0), ka.basis.q as u32, these.len() as u32];
-                items.push((Launch::new(0..basis.limbs(), LimbMap::basis(*basis)).args(args), operands));
-            }
-            self.coefficients(Kernel::KeySwitchInner, items)?;
-        }
-        Ok(bases.iter().zip(outs).map(|(basis, out)| out.map(|o| self.poly(*basis, o))).collect())
+        self.inner_products(jobs, None)
+    }
+
+    fn key_switch_inner_add(
+        &self,
+        jobs: &[KeySwitchJob],
+        addends: &[[&DevicePoly; 2]],
+        per_q_prime: &[u32],
+    ) -> Result<Vec<[DevicePoly; 2]>> {
+        self.inner_products(jobs, Some((addends, per_q_prime)))
     }
 
     fn mod_down(&self, polys: &mut [&mut DevicePoly], drop: usize) -> Result<()> {

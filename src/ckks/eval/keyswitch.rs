@@ -33,19 +33,31 @@ impl Context {
     /// Inner products of each digit set with its key, then ModDown: the
     /// switched (k0, k1) over {q, 0} per job.
     fn switch_digits(&self, jobs: &[(&[DevicePoly], &SwitchingKey)]) -> Result<Vec<[DevicePoly; 2]>> {
-        let mut switched = self.inner_products(jobs)?;
+        let mut switched = self.inner_products(jobs, None)?;
         self.mod_down_pairs(&mut switched, 0)?;
         Ok(switched)
     }
 
-    /// Inner products of each digit set with its key: (k0, k1) over {q, #P}.
-    fn inner_products(&self, jobs: &[(&[DevicePoly], &SwitchingKey)]) -> Result<Vec<[DevicePoly; 2]>> {
+    /// Inner products of each digit set with its key: (k0, k1) over {q, #P};
+    /// with `times_p`, plus P·(d0, d1) on the Q limbs for pair i of it (P ≡ 0
+    /// on the P limbs), in the same backend step.
+    fn inner_products(
+        &self,
+        jobs: &[(&[DevicePoly], &SwitchingKey)],
+        times_p: Option<&[[&DevicePoly; 2]]>,
+    ) -> Result<Vec<[DevicePoly; 2]>> {
         let key_refs: Vec<Vec<[&DevicePoly; 2]>> =
             jobs.iter().map(|(_, key)| key.digits.iter().map(|[b, a]| [b, a]).collect()).collect();
         let digit_refs: Vec<Vec<&DevicePoly>> = jobs.iter().map(|(digits, _)| digits.iter().collect()).collect();
         let inner: Vec<KeySwitchJob> =
             digit_refs.iter().zip(&key_refs).map(|(digits, key)| KeySwitchJob { digits, key }).collect();
-        self.run(OpKind::KeySwitchInner, |b| b.key_switch_inner(&inner))
+        match times_p {
+            None => self.run(OpKind::KeySwitchInner, |b| b.key_switch_inner(&inner)),
+            Some(addends) => {
+                let p_mod = self.params().ring().p_mod_q();
+                self.run(OpKind::KeySwitchInner, |b| b.key_switch_inner_add(&inner, addends, &p_mod))
+            }
+        }
     }
 
     /// ModDown of switched pairs, dividing by the last `drop` Q primes too.
@@ -57,53 +69,45 @@ impl Context {
     /// Key switching of polynomials: (k0, k1) per `c` with k0 + k1·s ≈ c·s'
     /// for the key from s' to s, in batches the scheduler sizes.
     ///
-    /// With `rescale_with` (one pair (d0, d1) per `c`, at c's level ≥ 1) it
-    /// returns instead ((k0, k1) + P·(d0, d1)) / (P·q_level), rounded: the
-    /// pair (d0, d1) + (k0, k1) rescaled, in one ModDown (whose exact
-    /// conversion from Q_level ∪ P replaces the rescale's transforms).
+    /// With `plus` (one pair (d0, d1) per `c`, Q limbs of c's level) it
+    /// returns (d0, d1) + (k0, k1) = ((k0, k1) + P·(d0, d1)) / P, the
+    /// addition made in the inner product (the division by P is exact on
+    /// P·(d0, d1), so the words are those of adding after the ModDown); with
+    /// `rescale` too (level ≥ 1), divided by P·q_level and rounded in one
+    /// ModDown (whose exact conversion from Q_level ∪ P replaces the
+    /// rescale's transforms).
     pub(crate) fn key_switch_polys(
         &self,
         cs: &[&DevicePoly],
         key: &SwitchingKey,
-        rescale_with: Option<&[[&DevicePoly; 2]]>,
+        plus: Option<&[[&DevicePoly; 2]]>,
+        rescale: bool,
     ) -> Result<Vec<[DevicePoly; 2]>> {
         let chunk = cs.first().map_or(1, |c| self.key_switch_batch(c.basis().q));
         let mut out = Vec::with_capacity(cs.len());
         for (i, cs) in cs.chunks(chunk).enumerate() {
             let digits = self.decompose(cs)?;
-            let addends = rescale_with.map(|a| &a[i * chunk..i * chunk + cs.len()]);
-            out.extend(self.switch_decomposed(&digits, key, addends)?);
+            let addends = plus.map(|a| &a[i * chunk..i * chunk + cs.len()]);
+            out.extend(self.switch_decomposed(&digits, key, addends, rescale)?);
         }
         Ok(out)
     }
 
     /// Key switching of decomposed polynomials (their ModUp digits, one set
-    /// per polynomial): inner products with `key`, then ModDown; with
-    /// `rescale_with`, fused with the rescale as in [`Context::key_switch_polys`].
+    /// per polynomial): inner products with `key`, then ModDown; `plus` and
+    /// `rescale` as in [`Context::key_switch_polys`].
     pub(crate) fn switch_decomposed(
         &self,
         digits: &[Vec<DevicePoly>],
         key: &SwitchingKey,
-        rescale_with: Option<&[[&DevicePoly; 2]]>,
+        plus: Option<&[[&DevicePoly; 2]]>,
+        rescale: bool,
     ) -> Result<Vec<[DevicePoly; 2]>> {
-        let mut switched = self.inner_products(&digits.iter().map(|d| (d.as_slice(), key)).collect::<Vec<_>>())?;
-        let drop = match rescale_with {
-            None => 0,
-            Some(addends) => {
-                self.add_times_p(&mut switched, addends)?;
-                self.params().primes_per_level()
-            }
-        };
+        let jobs: Vec<_> = digits.iter().map(|d| (d.as_slice(), key)).collect();
+        let mut switched = self.inner_products(&jobs, plus)?;
+        let drop = if rescale { self.params().primes_per_level() } else { 0 };
         self.mod_down_pairs(&mut switched, drop)?;
         Ok(switched)
-    }
-
-    /// (k0, k1) += P·(d0, d1) on the Q limbs, pair by pair (P ≡ 0 on the P limbs).
-    fn add_times_p(&self, switched: &mut [[DevicePoly; 2]], addends: &[[&DevicePoly; 2]]) -> Result<()> {
-        let p_mod = self.params().ring().p_mod_q();
-        let (mut dst, src): (Vec<&mut DevicePoly>, Vec<&DevicePoly>) =
-            switched.iter_mut().zip(addends).flat_map(|(k, d)| k.iter_mut().zip(d.iter().copied())).unzip();
-        self.run(OpKind::Elementwise, |b| b.add_scaled(&mut dst, &src, &p_mod))
     }
 
     /// Ciphertexts per batched key switch at `q` Q limbs: the extended
@@ -124,7 +128,7 @@ impl Context {
     pub fn key_switch_many(&self, cts: &[&Ciphertext], key: &SwitchingKey) -> Result<Vec<Ciphertext>> {
         cts.iter().try_for_each(|ct| check_linear("key_switch", ct))?;
         let c1: Vec<&DevicePoly> = cts.iter().map(|ct| &ct.polys[1]).collect();
-        let mut switched = self.key_switch_polys(&c1, key, None)?;
+        let mut switched = self.key_switch_polys(&c1, key, None, false)?;
         {
             let mut k0: Vec<&mut DevicePoly> = switched.iter_mut().map(|[k0, _]| k0).collect();
             let c0: Vec<&DevicePoly> = cts.iter().map(|ct| &ct.polys[0]).collect();

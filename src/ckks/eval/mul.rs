@@ -1,7 +1,7 @@
 //! Ciphertext multiplication, relinearization, rescaling and level dropping.
 
 use super::{check_compatible, check_linear, check_same_key};
-use crate::backend::{DevicePoly, Elementwise, ScalarOp, TensorPair};
+use crate::backend::{DevicePoly, ScalarOp, TensorPair};
 use crate::ckks::encoder::MAX_COEFF_BITS;
 use crate::ckks::keys::{EvaluationKeys, SwitchingKey};
 use crate::ckks::{Ciphertext, CkksError, Context, Result};
@@ -32,14 +32,10 @@ impl Context {
     /// Relinearizes every ciphertext, one submission per primitive.
     pub fn relinearize_many(&self, cts: &[&Ciphertext], keys: &EvaluationKeys) -> Result<Vec<Ciphertext>> {
         let key = self.relin_key("relinearize", cts, keys)?;
+        // (c0 + k0, c1 + k1), the addition made in the key switch.
         let c2: Vec<&DevicePoly> = cts.iter().map(|ct| &ct.polys[2]).collect();
-        let mut switched = self.key_switch_polys(&c2, key, None)?;
-        // (c0 + k0, c1 + k1), accumulated into the fresh (k0, k1).
-        {
-            let (mut dst, src): (Vec<&mut DevicePoly>, Vec<&DevicePoly>) =
-                switched.iter_mut().zip(cts).flat_map(|(k, ct)| k.iter_mut().zip(&ct.polys[..2])).unzip();
-            self.run(OpKind::Elementwise, |b| b.elementwise(Elementwise::Add, &mut dst, &src))?;
-        }
+        let rest: Vec<[&DevicePoly; 2]> = cts.iter().map(|ct| [&ct.polys[0], &ct.polys[1]]).collect();
+        let switched = self.key_switch_polys(&c2, key, Some(&rest), false)?;
         Ok(switched.into_iter().zip(cts).map(|(k, ct)| Ciphertext { polys: k.into(), ..**ct }).collect())
     }
 
@@ -80,7 +76,7 @@ impl Context {
         }
         let c2: Vec<&DevicePoly> = cts.iter().map(|ct| &ct.polys[2]).collect();
         let rest: Vec<[&DevicePoly; 2]> = cts.iter().map(|ct| [&ct.polys[0], &ct.polys[1]]).collect();
-        let switched = self.key_switch_polys(&c2, key, Some(&rest))?;
+        let switched = self.key_switch_polys(&c2, key, Some(&rest), true)?;
         let params = self.params();
         Ok(switched
             .into_iter()
@@ -151,17 +147,9 @@ impl Context {
             let operands = tensor_operands(pairs);
             let fused = self.run(OpKind::TensorModUp, |b| b.tensor_mod_up(&operands, alpha, p))?;
             let (products, digits): (Vec<[DevicePoly; 2]>, Vec<Vec<DevicePoly>>) = fused.into_iter().unzip();
-            let switched = if rescale {
-                let addends: Vec<[&DevicePoly; 2]> = products.iter().map(|[d0, d1]| [d0, d1]).collect();
-                self.switch_decomposed(&digits, key, Some(&addends))?
-            } else {
-                // (d0 + k0, d1 + k1), accumulated into the fresh (k0, k1).
-                let mut switched = self.switch_decomposed(&digits, key, None)?;
-                let (mut dst, src): (Vec<&mut DevicePoly>, Vec<&DevicePoly>) =
-                    switched.iter_mut().zip(&products).flat_map(|(k, d)| k.iter_mut().zip(d)).unzip();
-                self.run(OpKind::Elementwise, |b| b.elementwise(Elementwise::Add, &mut dst, &src))?;
-                switched
-            };
+            // (d0 + k0, d1 + k1), the addition made in the key switch.
+            let addends: Vec<[&DevicePoly; 2]> = products.iter().map(|[d0, d1]| [d0, d1]).collect();
+            let switched = self.switch_decomposed(&digits, key, Some(&addends), rescale)?;
             out.extend(switched.into_iter().zip(pairs).map(|(k, (a, b))| {
                 let (scale, level) = (a.scale * b.scale, a.level);
                 if rescale {
@@ -272,4 +260,38 @@ fn check_factors(op: &'static str, pairs: &[(&Ciphertext, &Ciphertext)]) -> Resu
 /// The polynomials of each pair, as the tensor product takes them.
 fn tensor_operands<'a>(pairs: &[(&'a Ciphertext, &'a Ciphertext)]) -> Vec<TensorPair<'a>> {
     pairs.iter().map(|(a, b)| [[&a.polys[0], &a.polys[1]], [&b.polys[0], &b.polys[1]]]).collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Arc;
+
+    use num_complex::Complex64;
+
+    use crate::backend::Elementwise;
+    use crate::ckks::{Context, preset};
+    use crate::math::sampling::Csprng;
+    use crate::sched::OpKind;
+
+    /// Relinearization adds (c0, c1) inside the key switch, before the
+    /// ModDown: the same words as adding them to the switched pair after it.
+    #[test]
+    fn relinearize_adds_before_mod_down_with_the_same_words() {
+        let ctx = Context::cpu(Arc::new(preset("toy-n1024").unwrap()), 1).unwrap();
+        let mut rng = Csprng::from_seed([3; 32]);
+        let keys = ctx.gen_keys(&[], false, &mut rng).unwrap();
+        let level = ctx.params().max_level();
+        let pt = ctx.encode(&[Complex64::new(0.25, -0.5); 8], level, ctx.params().scale(level)).unwrap();
+        let ct = ctx.encrypt(&pt, &keys.public, &mut rng).unwrap();
+        let product = ctx.mul(&ct, &ct).unwrap();
+        let fused = ctx.relinearize(&product, &keys.eval).unwrap();
+        let key = keys.eval.relin.as_ref().unwrap();
+        let mut want = ctx.key_switch_polys(&[&product.polys[2]], key, None, false).unwrap().remove(0);
+        let (mut dst, src): (Vec<_>, Vec<_>) = want.iter_mut().zip(&product.polys[..2]).unzip();
+        ctx.run(OpKind::Elementwise, |b| b.elementwise(Elementwise::Add, &mut dst, &src)).unwrap();
+        let words = |p| ctx.run(OpKind::Download, |b| b.download(p)).unwrap();
+        for (got, want) in fused.polys.iter().zip(&want) {
+            assert_eq!(words(got), words(want));
+        }
+    }
 }
