@@ -195,6 +195,31 @@ fn matmul_plain_matches_ndarray_for_packings_toy() {
 }
 
 #[test]
+fn matmul_plain_reuses_cached_diagonals_toy() {
+    let Setup { ctx, sk, pk, evk, rng } = Setup::preset("toy-n1024", &[]);
+    let mut s = Setup { ctx: ctx.with_plaintext_cache(64 << 20), sk, pk, evk, rng };
+    let (plan, w, rows) = matmul_plain_cases(&mut s, &[(RowBlocks::new(6, 20, 8, 32).unwrap(), 12)]).remove(0);
+    let level = s.ctx.params().max_level();
+    let x = random_matrix(&mut s, rows, w.nrows());
+    let layout = plan.input_layout(rows).unwrap();
+    let (top, low) = (encrypt_matrix(&mut s, &layout, &x, level), encrypt_matrix(&mut s, &layout, &x, level - 1));
+    let apply = |cts: &[Ciphertext]| plan.apply(&s.ctx, &cts.iter().collect::<Vec<_>>(), &s.evk).unwrap();
+    let bytes = |cts: &[Ciphertext]| cts.iter().map(|c| s.ctx.ciphertext_to_bytes(c).unwrap()).collect::<Vec<_>>();
+    let first = apply(&top);
+    let used = s.ctx.plaintext_cache().used_bytes();
+    assert!(used > 0, "the diagonals are cached");
+    let second = apply(&top);
+    assert_eq!(s.ctx.plaintext_cache().used_bytes(), used, "the second pass encodes nothing new");
+    assert!(bytes(&first) == bytes(&second), "cached diagonals give the same words");
+    // Another level is another encoding, decrypting to the same product.
+    let lower = apply(&low);
+    assert!(s.ctx.plaintext_cache().used_bytes() > used);
+    let out_layout = plan.output_layout(rows).unwrap();
+    let err = max_abs_diff(&decrypt_matrix(&s, &out_layout, &lower), &x.dot(&w));
+    assert!(err < matmul_plain_bound(&s, w.nrows()), "error {err:e}");
+}
+
+#[test]
 fn matmul_plain_with_an_all_zero_column_chunk_toy() {
     let mut s = Setup::preset("toy-n1024", &[]);
     let mut w = random_matrix(&mut s, 8, 16);

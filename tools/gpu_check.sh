@@ -187,7 +187,11 @@ step linalg_cuda_n15 60 "${HETL[@]}" bench --backend cuda --preset n15 --batch 1
     --ops matmul_enc_plain,matmul_enc_enc --json
 step linalg_cuda_n15_threads 45 "${HETL[@]}" bench --backend cuda --threads "$(nproc)" --preset n15 --batch 1 \
     --samples 2 --ops matmul_enc_plain --json
-cat "$OUT/linalg_cuda_n15.log" "$OUT/linalg_cuda_n15_threads.log" 2>/dev/null | grep '^{' >"$OUT/linalg_cuda_n15.jsonl"
+# The same projection with its diagonals kept on the device after the first run.
+step linalg_cuda_n15_cached 45 "${HETL[@]}" bench --backend cuda --threads "$(nproc)" --preset n15 --batch 1 \
+    --samples 2 --ops matmul_enc_plain --plaintext-cache-mb 8192 --json
+cat "$OUT/linalg_cuda_n15.log" "$OUT/linalg_cuda_n15_threads.log" "$OUT/linalg_cuda_n15_cached.log" 2>/dev/null |
+    grep '^{' >"$OUT/linalg_cuda_n15.jsonl"
 
 # 6. The CPU backend on every core, for reference.
 step bench_cpu_n14 40 "${HETL[@]}" bench --backend cpu --threads "$(nproc)" --preset n14 --batch 1,8 --samples 3 \

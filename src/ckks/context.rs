@@ -4,7 +4,7 @@ use std::sync::Arc;
 
 use rayon::prelude::*;
 
-use super::{CkksError, Params, Result};
+use super::{CkksError, Params, PlaintextCache, Result};
 use crate::backend::cpu::CpuBackend;
 use crate::backend::{Backend, Basis, DevicePoly};
 use crate::math::fft::SpecialFft;
@@ -18,6 +18,8 @@ pub struct Context {
     /// Threads for host-side work on many items (encoding); `None`: the
     /// calling thread alone.
     host: Option<rayon::ThreadPool>,
+    /// Encoded plaintexts reused across calls (empty budget by default).
+    plaintexts: PlaintextCache,
 }
 
 impl Context {
@@ -27,7 +29,8 @@ impl Context {
             return Err(CkksError::ParamsMismatch { op: "context" });
         }
         let fft = SpecialFft::new(params.n());
-        Ok(Self { params, sched: Arc::new(Scheduler::new(backend)), fft, host: None })
+        let plaintexts = PlaintextCache::new(0, params.n());
+        Ok(Self { params, sched: Arc::new(Scheduler::new(backend)), fft, host: None, plaintexts })
     }
 
     /// Runs host-side work on many items (encoding many plaintexts) on
@@ -42,6 +45,23 @@ impl Context {
             None
         };
         Ok(Self { host, ..self })
+    }
+
+    /// Keeps up to `budget` bytes of encoded plaintexts that are encoded
+    /// again and again (weight diagonals, see [`Context::plaintext_cache`])
+    /// instead of encoding them at every call; on a GPU backend they stay
+    /// in device memory.
+    #[must_use]
+    pub fn with_plaintext_cache(self, budget: usize) -> Self {
+        let plaintexts = PlaintextCache::new(budget, self.params.n());
+        Self { plaintexts, ..self }
+    }
+
+    /// The cache of encoded plaintexts (its budget is 0 unless set by
+    /// [`Context::with_plaintext_cache`]).
+    #[must_use]
+    pub fn plaintext_cache(&self) -> &PlaintextCache {
+        &self.plaintexts
     }
 
     /// A context on the CPU reference backend with `threads` worker threads

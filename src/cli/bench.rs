@@ -10,7 +10,7 @@ use num_complex::Complex64;
 use serde_json::json;
 
 use super::bench_linalg::{LINALG_OPS, LinalgPlan, is_linalg};
-use super::common::{BackendChoice, load_preset, make_context};
+use super::common::{BackendChoice, load_preset, make_context, mib_to_bytes};
 use crate::backend::Basis;
 use crate::ckks::{Ciphertext, Context, EvaluationKeys, KeyBundle, Plaintext, PublicKey, SecretKey};
 use crate::math::sampling::Csprng;
@@ -70,6 +70,11 @@ pub struct Args {
     /// time goes, per primitive kind (µs per op; an extra line or row).
     #[arg(long)]
     profile: bool,
+    /// Memory (MiB) for encoded weight diagonals kept between runs of the
+    /// `matmul_enc_plain`-style ops (0, the default: every run encodes them,
+    /// as a single forward pass does).
+    #[arg(long, default_value_t = 0)]
+    plaintext_cache_mb: usize,
 }
 
 /// Inputs shared by all timed operations.
@@ -139,7 +144,8 @@ pub fn run(args: &Args) -> Result<()> {
             .collect::<Result<_>>()?
     };
     let params = load_preset(&args.preset)?;
-    let ctx = make_context(params.clone(), args.backend, args.threads)?;
+    let cache = mib_to_bytes(args.plaintext_cache_mb, "--plaintext-cache-mb")?;
+    let ctx = make_context(params.clone(), args.backend, args.threads)?.with_plaintext_cache(cache);
     let spinner = ProgressBar::new_spinner().with_message(format!("generating keys for {}", params.name()));
     spinner.enable_steady_tick(std::time::Duration::from_millis(120));
     let mut rng = Csprng::from_os()?;
@@ -180,6 +186,9 @@ pub fn run(args: &Args) -> Result<()> {
                     "threads": args.threads, "n": p.n(), "limbs": limbs, "dnum": p.dnum(), "batch": batch,
                     "median_us": round3(median_us), "ops_per_s": round3(ops_per_s),
                 });
+                if args.plaintext_cache_mb > 0 {
+                    line["plaintext_cache_mb"] = json!(args.plaintext_cache_mb);
+                }
                 if is_transform(op) {
                     // One read and one write of every word: the least traffic
                     // a transform needs; bytes·batch/median is its effective

@@ -39,6 +39,11 @@ pub fn warn_if_toy(params: &Params) {
 /// run on the CPU): for testing the CUDA paths without a GPU; slow.
 pub const CUDA_EMULATE_ENV: &str = "HETL_CUDA_EMULATE";
 
+/// `mib` MiB in bytes, for the flag `flag` (an error where it overflows).
+pub fn mib_to_bytes(mib: usize, flag: &str) -> Result<usize> {
+    mib.checked_mul(1 << 20).with_context(|| format!("{flag} {mib} is too large"))
+}
+
 /// A CKKS context on the chosen backend; `threads` are the CPU backend's
 /// workers and, on every backend, the host threads that encode plaintexts.
 pub fn make_context(params: Arc<Params>, backend: BackendChoice, threads: usize) -> Result<Context> {

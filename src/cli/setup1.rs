@@ -13,7 +13,7 @@ use indicatif::{ProgressBar, ProgressStyle};
 use ndarray::{Array1, Array2, Axis};
 use serde_json::json;
 
-use super::common::{BackendChoice, load_preset, make_context};
+use super::common::{BackendChoice, load_preset, make_context, mib_to_bytes};
 use super::plot::svg_bars;
 use super::train::head::Head;
 use super::train::{MODEL_DIR, load_data};
@@ -45,9 +45,20 @@ pub struct EncoderArgs {
     /// tokenizer truncates there); the encrypted cost grows with its square.
     #[arg(long, default_value_t = crate::nn::encoder::MAX_TOKENS)]
     pub max_tokens: usize,
+    /// Memory (MiB) for the encoded weight diagonals of the encrypted
+    /// layers, kept between forward passes instead of encoded at each (on
+    /// a GPU backend, device memory); 0 encodes them at every pass.
+    #[arg(long, default_value_t = 2048)]
+    pub plaintext_cache_mb: usize,
 }
 
 impl EncoderArgs {
+    /// `ctx` with the plaintext cache of `--plaintext-cache-mb`.
+    pub fn with_cache(&self, ctx: crate::ckks::Context) -> Result<crate::ckks::Context> {
+        let bytes = mib_to_bytes(self.plaintext_cache_mb, "--plaintext-cache-mb")?;
+        Ok(ctx.with_plaintext_cache(bytes))
+    }
+
     /// The real tokens of `text`, checked against `--max-tokens`.
     pub fn tokenize(&self, model: &MiniLm, text: &str) -> Result<crate::model::minilm::Tokens> {
         ensure!(
@@ -249,7 +260,7 @@ pub fn profile(req: &ProfileRequest) -> Result<()> {
         None => data.clinical_note(req.note).with_context(|| format!("--note {}", req.note))?,
     };
     let params = load_preset(&req.preset)?;
-    let ctx = make_context(params.clone(), req.backend, req.threads)?;
+    let ctx = req.encoder.with_cache(make_context(params.clone(), req.backend, req.threads)?)?;
     let encoder = EncryptedEncoder::new(&params, model, &prepared.calibration, req.encoder.layers)?;
     let tokens = req.encoder.tokenize(model, &text)?;
 

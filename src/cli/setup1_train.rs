@@ -188,7 +188,7 @@ pub fn run(args: &Args, enc: &EncoderArgs, limit: usize, mirror: bool) -> Result
         let o = run_pipeline(&a, &mut MirrorRefresh, model, &encoder, enc, &head, &stats, notes, &train_y, |_| Ok(()))?;
         (o, "mirror", 0)
     } else {
-        let ctx = make_context(params.clone(), args.backend, args.threads)?;
+        let ctx = enc.with_cache(make_context(params.clone(), args.backend, args.threads)?)?;
         let mut steps = encoder.rotations(enc.max_tokens)?;
         steps.extend(head.rotations());
         steps.sort_unstable();
@@ -208,6 +208,12 @@ pub fn run(args: &Args, enc: &EncoderArgs, limit: usize, mirror: bool) -> Result
             Ok(())
         };
         let outcome = run_pipeline(&a, &mut party, model, &encoder, enc, &head, &stats, notes, &train_y, save)?;
+        let cache = ctx.plaintext_cache();
+        println!(
+            "plaintext cache: {} of {} MiB of encoded weight diagonals reused across notes (--plaintext-cache-mb)",
+            cache.used_bytes() >> 20,
+            cache.budget() >> 20
+        );
         (outcome, ctx.sched().backend_name(), material.eval.len() + material.public.len())
     };
     let total = start.elapsed();

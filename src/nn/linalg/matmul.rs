@@ -57,7 +57,9 @@ use num_complex::Complex64;
 
 use super::reduce::sum_each;
 use super::{RowBlocks, zero_like};
-use crate::ckks::{Ciphertext, CkksError, Context, EvaluationKeys, Params, Plaintext, Result};
+use crate::ckks::{
+    Ciphertext, CkksError, Context, EvaluationKeys, Params, Plaintext, PlaintextCache, PlaintextKey, Result,
+};
 
 /// Operation counts of one matrix product (per row group for
 /// [`MatMulPlain`], per pair for the encrypted × encrypted products).
@@ -101,6 +103,8 @@ pub struct MatMulPlain {
     giants: Vec<i64>,
     buckets: Vec<Bucket>,
     diagonals: usize,
+    /// Owner id of its encoded diagonals in a [`PlaintextCache`].
+    cache_id: u64,
 }
 
 impl MatMulPlain {
@@ -165,6 +169,7 @@ impl MatMulPlain {
                 .map(|((chunk_out, giant), terms)| Bucket { chunk_out, giant, terms })
                 .collect(),
             diagonals: offsets.len(),
+            cache_id: PlaintextCache::owner_id(),
         })
     }
 
@@ -376,18 +381,23 @@ impl MatMulPlain {
         };
         // Inner sums, one multiplication submission per bucket for all row groups.
         let mut inner = Vec::with_capacity(self.buckets.len() * groups);
-        for bucket in &self.buckets {
-            let values: Vec<Vec<Complex64>> = bucket
-                .terms
-                .iter()
-                .map(|term| {
-                    let values = self.diagonal(term.chunk_in, bucket.chunk_out, term.offset, bucket.giant);
-                    values.into_iter().map(|v| Complex64::new(v, 0.0)).collect()
-                })
-                .collect();
-            let diagonals = ctx.encode_many(&values.iter().map(Vec::as_slice).collect::<Vec<_>>(), level, pt_scale)?;
+        for (item, bucket) in self.buckets.iter().enumerate() {
+            // The bucket's diagonals, encoded once per level and scale while
+            // the context's plaintext cache has room.
+            let key = PlaintextKey { owner: self.cache_id, item, level, scale_bits: pt_scale.to_bits() };
+            let diagonals = ctx.plaintext_cache().get_or_encode(key, || {
+                let values: Vec<Vec<Complex64>> = bucket
+                    .terms
+                    .iter()
+                    .map(|term| {
+                        let values = self.diagonal(term.chunk_in, bucket.chunk_out, term.offset, bucket.giant);
+                        values.into_iter().map(|v| Complex64::new(v, 0.0)).collect()
+                    })
+                    .collect();
+                ctx.encode_many(&values.iter().map(Vec::as_slice).collect::<Vec<_>>(), level, pt_scale)
+            })?;
             let pairs: Vec<(&Ciphertext, &Plaintext)> = (0..groups)
-                .flat_map(|g| bucket.terms.iter().zip(&diagonals).map(move |(term, d)| (g, term, d)))
+                .flat_map(|g| bucket.terms.iter().zip(diagonals.iter()).map(move |(term, d)| (g, term, d)))
                 .map(|(g, term, d)| (baby(g * chunks_in + term.chunk_in, term.baby), d))
                 .collect();
             let per_group: Vec<&[(&Ciphertext, &Plaintext)]> = pairs.chunks(bucket.terms.len()).collect();
