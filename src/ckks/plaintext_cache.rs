@@ -38,6 +38,8 @@ pub struct PlaintextCache {
 struct State {
     used: usize,
     entries: HashMap<PlaintextKey, Arc<Vec<Plaintext>>>,
+    hits: u64,
+    misses: u64,
 }
 
 impl PlaintextCache {
@@ -62,8 +64,13 @@ impl PlaintextCache {
         key: PlaintextKey,
         encode: impl FnOnce() -> Result<Vec<Plaintext>>,
     ) -> Result<Arc<Vec<Plaintext>>> {
-        if let Some(hit) = self.lock().entries.get(&key) {
-            return Ok(Arc::clone(hit));
+        {
+            let mut state = self.lock();
+            if let Some(hit) = state.entries.get(&key).map(Arc::clone) {
+                state.hits += 1;
+                return Ok(hit);
+            }
+            state.misses += 1;
         }
         let encoded = Arc::new(encode()?);
         let bytes: usize = encoded.iter().map(|pt| pt.poly.basis().limbs() * self.n * 4).sum();
@@ -79,6 +86,13 @@ impl PlaintextCache {
     #[must_use]
     pub fn used_bytes(&self) -> usize {
         self.lock().used
+    }
+
+    /// Lookups so far that found their set, and those that encoded it.
+    #[must_use]
+    pub fn hits_and_misses(&self) -> (u64, u64) {
+        let state = self.lock();
+        (state.hits, state.misses)
     }
 
     /// The byte budget.
@@ -129,6 +143,7 @@ mod tests {
         let second = cache.get_or_encode(key(0), encoder(&ctx, 3, &calls)).unwrap();
         assert!(Arc::ptr_eq(&first, &second));
         assert_eq!(calls.get(), 1);
+        assert_eq!(cache.hits_and_misses(), (1, 1));
         let limbs = ctx.params().q_limbs(ctx.params().max_level());
         assert_eq!(cache.used_bytes(), 3 * limbs * ctx.params().n() * 4);
         // Another key is another set.

@@ -32,6 +32,9 @@ use crate::nn::party::{ComputeParty, DataParty};
 /// ciphertext), 19 levels between refreshes.
 pub const DEFAULT_PRESET: &str = "n15";
 
+/// Default plaintext cache of the Setup 1 commands on GPU backends (MiB).
+const GPU_PLAINTEXT_CACHE_MB: usize = 2048;
+
 /// Options of the encrypted encoder shared by the Setup 1 commands.
 #[derive(Clone, Debug, clap::Args)]
 pub struct EncoderArgs {
@@ -48,15 +51,19 @@ pub struct EncoderArgs {
     /// Memory (MiB) for the encoded weight diagonals of the encrypted
     /// layers, kept between forward passes instead of encoded at each (on
     /// a GPU backend, device memory); 0 encodes them at every pass.
-    #[arg(long, default_value_t = 2048)]
-    pub plaintext_cache_mb: usize,
+    /// Default: 2048 on GPU backends, 0 on the CPU (where encoding is a
+    /// small share of a layer and holding the diagonals measured slower).
+    #[arg(long)]
+    pub plaintext_cache_mb: Option<usize>,
 }
 
 impl EncoderArgs {
-    /// `ctx` with the plaintext cache of `--plaintext-cache-mb`.
+    /// `ctx` with the plaintext cache of `--plaintext-cache-mb` (or its
+    /// default for `ctx`'s backend).
     pub fn with_cache(&self, ctx: crate::ckks::Context) -> Result<crate::ckks::Context> {
-        let bytes = mib_to_bytes(self.plaintext_cache_mb, "--plaintext-cache-mb")?;
-        Ok(ctx.with_plaintext_cache(bytes))
+        let gpu = ctx.sched().backend_name() != "cpu";
+        let mib = self.plaintext_cache_mb.unwrap_or(if gpu { GPU_PLAINTEXT_CACHE_MB } else { 0 });
+        Ok(ctx.with_plaintext_cache(mib_to_bytes(mib, "--plaintext-cache-mb")?))
     }
 
     /// The real tokens of `text`, checked against `--max-tokens`.

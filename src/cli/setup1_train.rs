@@ -209,8 +209,9 @@ pub fn run(args: &Args, enc: &EncoderArgs, limit: usize, mirror: bool) -> Result
         };
         let outcome = run_pipeline(&a, &mut party, model, &encoder, enc, &head, &stats, notes, &train_y, save)?;
         let cache = ctx.plaintext_cache();
+        let (hits, misses) = cache.hits_and_misses();
         println!(
-            "plaintext cache: {} of {} MiB of encoded weight diagonals reused across notes (--plaintext-cache-mb)",
+            "plaintext cache (--plaintext-cache-mb): {} of {} MiB of encoded weight diagonals, {hits} sets reused, {misses} encoded",
             cache.used_bytes() >> 20,
             cache.budget() >> 20
         );
