@@ -297,6 +297,25 @@ pub fn check_primitives(t: Option<Pair>) {
             t.assert_same(&format!("key_switch_inner_add alpha={alpha}"), c, g);
         }
         assert!(t.gpu.key_switch_inner_add(&jobs_g, &adds_g[..1], &constants).is_err());
+        // Three jobs of one basis sharing the key: one launch, whose threads
+        // run the three items one after another (with and without addends).
+        let sources: Vec<(DevicePoly, DevicePoly)> = (0..3).map(|_| t.random(Basis::q(q))).collect();
+        let up3_c = t.cpu.mod_up(&sources.iter().map(|s| &s.0).collect::<Vec<_>>(), alpha, p).unwrap();
+        let up3_g = t.gpu.mod_up(&sources.iter().map(|s| &s.1).collect::<Vec<_>>(), alpha, p).unwrap();
+        let d3_c: Vec<Vec<&DevicePoly>> = up3_c.iter().map(|d| d.iter().collect()).collect();
+        let d3_g: Vec<Vec<&DevicePoly>> = up3_g.iter().map(|d| d.iter().collect()).collect();
+        let jobs3_c: Vec<KeySwitchJob> = d3_c.iter().map(|d| KeySwitchJob { digits: d, key: &key_c }).collect();
+        let jobs3_g: Vec<KeySwitchJob> = d3_g.iter().map(|d| KeySwitchJob { digits: d, key: &key_g }).collect();
+        let adds3: Vec<[(DevicePoly, DevicePoly); 2]> =
+            (0..3).map(|_| [(); 2].map(|()| t.random(Basis::q(q)))).collect();
+        let adds3_c: Vec<[&DevicePoly; 2]> = adds3.iter().map(|[x, y]| [&x.0, &y.0]).collect();
+        let adds3_g: Vec<[&DevicePoly; 2]> = adds3.iter().map(|[x, y]| [&x.1, &y.1]).collect();
+        let (ic, ig) = (t.cpu.key_switch_inner(&jobs3_c).unwrap(), t.gpu.key_switch_inner(&jobs3_g).unwrap());
+        let sc = t.cpu.key_switch_inner_add(&jobs3_c, &adds3_c, &constants).unwrap();
+        let sg = t.gpu.key_switch_inner_add(&jobs3_g, &adds3_g, &constants).unwrap();
+        for (c, g) in ic.iter().chain(&sc).flatten().zip(ig.iter().chain(&sg).flatten()) {
+            t.assert_same(&format!("key_switch_inner, shared key, alpha={alpha}"), c, g);
+        }
         assert!(t.gpu.key_switch_inner_add(&jobs_g, &[adds_g[1], adds_g[0]], &constants).is_err());
         // ModDown fused with a rescale by one or two primes, after adding
         // multiples of Q-only polynomials (the relinearized pair's c0, c1).

@@ -16,7 +16,7 @@ use super::compile::{FAMILIES, cached_cubin, nvrtc_available};
 use super::emulator::Emulator;
 use super::pool::driver_error;
 pub(super) use crate::backend::launch_plan::Launch;
-use crate::backend::launch_plan::{CONV_CENTERED, KS_ADD};
+use crate::backend::launch_plan::{CONV_CENTERED, KS_ADD, KS_SHARED};
 use crate::backend::{BackendError, Result};
 
 const NAME: &str = "cuda";
@@ -101,16 +101,25 @@ impl Kernel {
         if self == Self::ConvApply { CONV_TARGETS } else { 1 }
     }
 
-    /// Device-memory words one item of `launch` reads and writes per
-    /// coefficient index, summed over its limbs, when every operand word
-    /// moves once per use (no cache reuse; the constant tables and
-    /// twiddles, shared by the whole batch, left out): the traffic model
-    /// behind [`Device::traffic_bytes`], read from each kernel's loads and
-    /// stores.
-    pub(super) fn words_moved(self, launch: &Launch) -> u64 {
+    /// Blocks along grid z for `items` items of `launch`: one per item,
+    /// or one for all where a thread runs every item (`KS_SHARED`).
+    fn grid_items(self, launch: &Launch, items: usize) -> u32 {
+        if self == Self::KeySwitchInner && launch.op & KS_SHARED != 0 { 1 } else { items as u32 }
+    }
+
+    /// Device-memory words `items` items of one launch read and write per
+    /// coefficient index, summed over their limbs, when every operand word
+    /// moves once per use by a block (no cache reuse across blocks; the
+    /// constant tables and twiddles, shared by the whole batch, left out):
+    /// the traffic model behind [`Device::traffic_bytes`], read from each
+    /// kernel's loads and stores.
+    pub(super) fn words_moved(self, launch: &Launch, items: u64) -> u64 {
         let limbs = launch.limbs.len() as u64;
         let [sources, first_round, _, digits] = launch.args.map(u64::from);
-        match self {
+        // Key words read once per launch where its items share the key.
+        let shared = self == Self::KeySwitchInner && launch.op & KS_SHARED != 0;
+        let key = 2 * digits * limbs;
+        let per_item = match self {
             Self::NttForward
             | Self::NttInverse
             | Self::NttInversePrep
@@ -122,13 +131,14 @@ impl Kernel {
             Self::Tensor => 7 * limbs,
             // d2 goes to two buffers (the digit's coefficients and output).
             Self::TensorModUp => 8 * limbs,
-            // Per digit its limb and the key pair's; the outputs are read
-            // back after the first round; an addend pair is read on Q limbs.
+            // Its digit limbs, the key pair's (unless shared) and the
+            // outputs, read back after the first round; an addend pair on
+            // the Q limbs.
             Self::KeySwitchInner => {
                 let read_back = if first_round == 0 { 2 } else { 0 };
                 let q_limbs = launch.limbs.end.min(launch.map.q_count as usize).saturating_sub(launch.limbs.start);
-                let addend = if launch.op == KS_ADD { 2 * q_limbs as u64 } else { 0 };
-                limbs * (3 * digits + 2 + read_back) + addend
+                let addend = if launch.op & KS_ADD != 0 { 2 * q_limbs as u64 } else { 0 };
+                limbs * (digits + 2 + read_back) + addend + if shared { 0 } else { key }
             }
             // Each thread reads the sources (and the overflow limb) once per
             // CONV_TARGETS targets.
@@ -137,7 +147,8 @@ impl Kernel {
                 limbs.div_ceil(u64::from(CONV_TARGETS)) * (sources + centered) + limbs
             }
             Self::ConvOverflow => sources + 1,
-        }
+        };
+        items * per_item + if shared { key } else { 0 }
     }
 
     /// Operands per batch item (the `per_item` its source passes to `operand`).
@@ -500,12 +511,12 @@ impl Device {
             let mut words = Operands { p: [0; MAX_OPERANDS] };
             words.p[..chunk.len()].copy_from_slice(chunk);
             self.launches.fetch_add(1, Ordering::Relaxed);
-            let items = (chunk.len() / per_item) as u64;
-            self.traffic.fetch_add(items * kernel.words_moved(launch) * (4u64 << log_n), Ordering::Relaxed);
+            let items = chunk.len() / per_item;
+            self.traffic.fetch_add(kernel.words_moved(launch, items as u64) * (4u64 << log_n), Ordering::Relaxed);
             let grid = (
                 grid_x,
                 (launch.limbs.len() as u32).div_ceil(kernel.limbs_per_block()),
-                (chunk.len() / per_item) as u32,
+                kernel.grid_items(launch, items),
             );
             match &self.driver {
                 Driver::Cuda { stream, functions, .. } => {

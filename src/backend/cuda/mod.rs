@@ -51,7 +51,7 @@ use super::{
     validate,
 };
 use crate::backend::launch_plan::{
-    CONV_CENTERED, KS_ADD, SCALED_ADD_MUL, SCALED_SUB_MUL, UNARY_ADD, UNARY_MUL, UNARY_NEGATE, binary_op,
+    CONV_CENTERED, KS_ADD, KS_SHARED, SCALED_ADD_MUL, SCALED_SUB_MUL, UNARY_ADD, UNARY_MUL, UNARY_NEGATE, binary_op,
 };
 use crate::math::RnsRing;
 
@@ -326,7 +326,9 @@ impl CudaBackend {
                 let args = [kb.basis.q as u32, u32::from(round == 0), ka.basis.q as u32, these.len() as u32];
                 items.push((launch.args(args), operands));
             }
-            self.coefficients(Kernel::KeySwitchInner, items)?;
+            for group in by_key(items) {
+                self.coefficients(Kernel::KeySwitchInner, group)?;
+            }
         }
         Ok(bases.iter().zip(outs).map(|(basis, out)| out.map(|o| self.poly(*basis, o))).collect())
     }
@@ -411,6 +413,32 @@ fn digit_chunks(job: &KeySwitchJob) -> Vec<Range<usize>> {
         }
     }
     chunks
+}
+
+/// Inner-product items grouped by their key polynomials' addresses; a
+/// group of several runs its items in one thread each (`KS_SHARED`), so
+/// each key word is read once per launch rather than once per item.
+fn by_key(items: Vec<Item>) -> Vec<Vec<Item>> {
+    let key_of = |operands: &[u64]| -> Vec<u64> {
+        (0..KS_DIGITS as usize).flat_map(|slot| [operands[3 + 3 * slot], operands[4 + 3 * slot]]).collect()
+    };
+    let mut groups: Vec<(Vec<u64>, Vec<Item>)> = Vec::new();
+    for item in items {
+        let key = key_of(&item.1);
+        match groups.iter_mut().find(|(k, _)| *k == key) {
+            Some((_, group)) => group.push(item),
+            None => groups.push((key, vec![item])),
+        }
+    }
+    groups
+        .into_iter()
+        .map(|(_, mut group)| {
+            if group.len() > 1 {
+                group.iter_mut().for_each(|(launch, _)| launch.op |= KS_SHARED);
+            }
+            group
+        })
+        .collect()
 }
 
 /// The ring degree must be one the NTT's two phases cover.
