@@ -90,4 +90,15 @@ fn bench_profile_on_emulated_cuda_reports_device_time() {
         let (one, three) = (launches(op, 1), launches(op, 3));
         assert!(one >= 1.0 && three < one, "{op}: {one} launches per op alone, {three} in a batch of 3");
     }
+    // The modeled traffic is charged to the kinds it comes from.
+    for profile in &profiles {
+        let total = profile["model_mb_per_op"].as_f64().expect("modeled traffic");
+        let by_kind: f64 =
+            profile["model_mb_by_kind"].as_object().expect("per kind").values().filter_map(|v| v.as_f64()).sum();
+        assert!(total > 0.0 && (by_kind - total).abs() < 0.01, "{total} MB per op, {by_kind} by kind: {profile}");
+    }
+    // An NTT of one limb of N = 1024 (one phase) reads and writes its words once.
+    let ntt = profiles.iter().find(|l| l["op"] == "ntt" && l["batch"] == 1).expect("ntt profile");
+    let mb = ntt["model_mb_per_op"].as_f64().expect("modeled traffic");
+    assert!((mb - 2.0 * 4.0 * 1024.0 / 1e6).abs() < 5e-4, "{ntt}");
 }

@@ -219,9 +219,18 @@ pub fn run(args: &Args) -> Result<()> {
     Ok(())
 }
 
-/// One primitive kind in a profile: µs per op (wall, in blocking mode),
-/// device µs per op from GPU timestamps (0 without), submissions.
-type KindCost = (OpKind, f64, f64, u64);
+/// One primitive kind in a profile, per op.
+struct KindCost {
+    kind: OpKind,
+    /// Wall µs (in blocking mode).
+    us: f64,
+    /// Device µs from GPU timestamps (0 without).
+    device_us: f64,
+    /// Modeled device-memory MB (0 without a traffic model).
+    mb: f64,
+    /// Submissions (for the whole batch).
+    submissions: u64,
+}
 
 /// A profile of one op: its per-kind costs, and per op its kernel launches
 /// and modeled device-memory bytes (where the backend counts them).
@@ -235,32 +244,43 @@ fn profile_op(fx: &mut Fixture, op: &str, batch: usize) -> Result<OpProfile> {
     fx.ctx.sched().set_blocking(false);
     let (kinds, counters) = run?.2.unwrap_or_default();
     let per_op = |d: std::time::Duration| d.as_secs_f64() * 1e6 / batch as f64;
-    let costs = kinds.into_iter().map(|(k, s)| (k, per_op(s.total), per_op(s.device), s.count)).collect();
+    let costs = kinds
+        .into_iter()
+        .map(|(kind, s)| KindCost {
+            kind,
+            us: per_op(s.total),
+            device_us: per_op(s.device),
+            mb: s.traffic as f64 / 1e6 / batch as f64,
+            submissions: s.count,
+        })
+        .collect();
     let per_batch = |x: Option<u64>| x.map(|x| x as f64 / batch as f64);
     Ok((costs, per_batch(counters.launches), per_batch(counters.traffic_bytes)))
 }
 
 fn print_profile(op: &str, batch: usize, (breakdown, launches, bytes): &OpProfile, json: bool, fx: &Fixture) {
-    let timestamps = breakdown.iter().any(|c| c.2 > 0.0);
+    let timestamps = breakdown.iter().any(|c| c.device_us > 0.0);
     // The modeled traffic over the device time of the op's kinds: the
     // bandwidth its kernels reach (meaningful on a GPU, with timestamps).
-    let device_us: f64 = breakdown.iter().map(|c| c.2).sum();
+    let device_us: f64 = breakdown.iter().map(|c| c.device_us).sum();
     let model_gb_per_s = bytes.filter(|_| timestamps && device_us > 0.0).map(|b| b / device_us / 1e3);
     if json {
         let field = |f: &dyn Fn(&KindCost) -> serde_json::Value| -> serde_json::Map<String, serde_json::Value> {
-            breakdown.iter().map(|c| (json!(c.0).as_str().unwrap_or("?").to_string(), f(c))).collect()
+            breakdown.iter().map(|c| (json!(c.kind).as_str().unwrap_or("?").to_string(), f(c))).collect()
         };
         let p = fx.ctx.params();
         let mut line = json!({"op": op, "what": "profile", "backend": fx.ctx.sched().backend_name(), "preset": p.name(),
-            "batch": batch, "us_per_op": field(&|c| json!(round3(c.1))), "submissions": field(&|c| json!(c.3))});
+            "batch": batch, "us_per_op": field(&|c| json!(round3(c.us))),
+            "submissions": field(&|c| json!(c.submissions))});
         if timestamps {
-            line["device_us_per_op"] = json!(field(&|c| json!(round3(c.2))));
+            line["device_us_per_op"] = json!(field(&|c| json!(round3(c.device_us))));
         }
         if let Some(l) = launches {
             line["launches_per_op"] = json!(round3(*l));
         }
         if let Some(b) = bytes {
             line["model_mb_per_op"] = json!(round3(b / 1e6));
+            line["model_mb_by_kind"] = json!(field(&|c| json!(round3(c.mb))));
         }
         if let Some(g) = model_gb_per_s {
             line["model_gb_per_s"] = json!(round3(g));
@@ -269,9 +289,10 @@ fn print_profile(op: &str, batch: usize, (breakdown, launches, bytes): &OpProfil
     } else {
         let parts: Vec<String> = breakdown
             .iter()
-            .map(|(k, us, device, n)| {
-                let gpu = if timestamps { format!(", GPU {device:.1} µs") } else { String::new() };
-                format!("{k:?} {us:.1} µs{gpu} ({n}×)")
+            .map(|c| {
+                let gpu = if timestamps { format!(", GPU {:.1} µs", c.device_us) } else { String::new() };
+                let mb = if bytes.is_some() { format!(", {:.1} MB", c.mb) } else { String::new() };
+                format!("{:?} {:.1} µs{gpu}{mb} ({}×)", c.kind, c.us, c.submissions)
             })
             .collect();
         let launches = launches.map_or(String::new(), |l| format!("; {l:.1} kernel launches"));

@@ -72,7 +72,11 @@ impl Scheduler {
     /// (including the device's execution time in blocking mode).
     pub fn submit<T>(&self, kind: OpKind, f: impl FnOnce(&dyn Backend) -> backend::Result<T>) -> backend::Result<T> {
         let start = Instant::now();
+        let traffic = self.backend.traffic_bytes();
         let out = f(self.backend.as_ref());
+        if let (Some(before), Some(after)) = (traffic, self.backend.traffic_bytes()) {
+            self.profile.record_traffic(kind, after.saturating_sub(before));
+        }
         let blocking = self.blocking.load(Ordering::Relaxed);
         let out = match out {
             Ok(v) if blocking => self.backend.synchronize().map(|()| v),

@@ -50,6 +50,9 @@ pub struct OpStats {
     /// Summed device execution time from GPU timestamps (zero where the
     /// backend has none, and outside the scheduler's blocking mode).
     pub device: Duration,
+    /// Summed device-memory bytes by the backend's traffic model
+    /// ([`crate::backend::Backend::traffic_bytes`]; zero where it has none).
+    pub traffic: u64,
 }
 
 impl OpStats {
@@ -57,6 +60,7 @@ impl OpStats {
         self.count += other.count;
         self.total += other.total;
         self.device += other.device;
+        self.traffic += other.traffic;
     }
 }
 
@@ -101,6 +105,13 @@ impl Profile {
         let mut table = self.table();
         let layer = table.layer;
         table.stats.entry((layer, kind)).or_default().device += device;
+    }
+
+    /// Adds `bytes` of modeled device-memory traffic to the last submission of `kind`.
+    pub fn record_traffic(&self, kind: OpKind, bytes: u64) {
+        let mut table = self.table();
+        let layer = table.layer;
+        table.stats.entry((layer, kind)).or_default().traffic += bytes;
     }
 
     /// Charges the following submissions to `layer`; returns the previous layer.
@@ -152,11 +163,12 @@ mod tests {
         p.record(OpKind::Ntt, Duration::from_millis(2));
         p.record(OpKind::Tensor, Duration::from_millis(3));
         p.record_device(OpKind::Tensor, Duration::from_millis(2));
+        p.record_traffic(OpKind::Tensor, 700);
         assert_eq!(p.set_layer(NO_LAYER), "sigmoid");
         let ms = Duration::from_millis;
-        assert_eq!(p.by_kind()[&OpKind::Ntt], OpStats { count: 2, total: ms(3), device: Duration::ZERO });
-        assert_eq!(p.by_kind()[&OpKind::Tensor], OpStats { count: 1, total: ms(3), device: ms(2) });
-        assert_eq!(p.by_layer()["sigmoid"], OpStats { count: 2, total: ms(5), device: ms(2) });
+        assert_eq!(p.by_kind()[&OpKind::Ntt], OpStats { count: 2, total: ms(3), device: Duration::ZERO, traffic: 0 });
+        assert_eq!(p.by_kind()[&OpKind::Tensor], OpStats { count: 1, total: ms(3), device: ms(2), traffic: 700 });
+        assert_eq!(p.by_layer()["sigmoid"], OpStats { count: 2, total: ms(5), device: ms(2), traffic: 700 });
         assert_eq!(p.snapshot().len(), 3);
         p.reset();
         assert!(p.snapshot().is_empty());

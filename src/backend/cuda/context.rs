@@ -618,6 +618,23 @@ mod tests {
     }
 
     #[test]
+    fn traffic_model_counts_each_operand_word_once_per_use() {
+        use crate::backend::Basis;
+        use crate::backend::launch_plan::LimbMap;
+        let launch = |limbs, op, args| Launch::new(0..limbs, LimbMap::basis(Basis { q: 9, p: 3 })).op(op).args(args);
+        // 9 targets from 3 sources and the overflow limb: 2 thread rows read 4 limbs each.
+        assert_eq!(Kernel::ConvApply.words_moved(&launch(9, CONV_CENTERED, [3, 0, 0, 0]), 1), 2 * 4 + 9);
+        // 12 limbs (9 Q), 2 digits, a first round with addends: per item the
+        // digits and outputs 12·(2 + 2), the addends 2·9, the key 2·2·12.
+        let ks = launch(12, KS_ADD, [9, 1, 9, 2]);
+        assert_eq!(Kernel::KeySwitchInner.words_moved(&ks, 3), 3 * (48 + 18 + 48));
+        // Sharing the key reads it once for the launch.
+        let shared = launch(12, KS_ADD | KS_SHARED, [9, 1, 9, 2]);
+        assert_eq!(Kernel::KeySwitchInner.words_moved(&shared, 3), 3 * (48 + 18) + 48);
+        assert_eq!(Kernel::NttForward.words_moved(&launch(5, 0, [0; 4]), 2), 2 * 2 * 5);
+    }
+
+    #[test]
     fn every_kernel_is_defined_in_its_family() {
         assert!(Kernel::ALL.iter().enumerate().all(|(i, &k)| k as usize == i));
         for k in Kernel::ALL {
