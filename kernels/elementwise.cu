@@ -42,9 +42,10 @@ extern "C" __global__ void unary(Header h, const u32* cst, const Operands ops) {
     }
 }
 
-// With per-limb (w, Shoup(w)) (operands x, y, data); h.op: 0 x = (x − y)·w,
-// the last step of rescale and ModDown (CPU: limb_ops::sub_mul_scalar_assign);
-// 1 x = x + y·w, a scaled polynomial added (limb_ops::add_mul_scalar_assign).
+// x = x + y·w with per-limb (w, Shoup(w)) (operands x, y, data): a scaled
+// polynomial added (CPU: limb_ops::add_mul_scalar_assign). The WGSL twin
+// also does x = (x − y)·w, the last step of rescale and ModDown, which here
+// runs inside the forward NTT before it (ntt_forward_sub_mul, ntt.cu).
 extern "C" __global__ void scaled(Header h, const u32* cst, const Operands ops) {
     u32 c;
     if (!coefficient(h, EW_WG, &c)) return;
@@ -55,11 +56,7 @@ extern "C" __global__ void scaled(Header h, const u32* cst, const Operands ops) 
     const u32 q = modulus(cst, prime_of(h, limb));
     const u64 i = (u64)limb * h.n + c;
     const u32 w = data[2u * blockIdx.y], ws = data[2u * blockIdx.y + 1u];
-    if (h.op == 0u) {
-        x[i] = mul_shoup(x[i] + q - y[i], w, ws, q);
-    } else {
-        x[i] = add_mod(x[i], mul_shoup(y[i], w, ws, q), q);
-    }
+    x[i] = add_mod(x[i], mul_shoup(y[i], w, ws, q), q);
 }
 
 // dst limbs arg[1] + y = src limbs arg[0] + y for y < limb_count (operands

@@ -23,11 +23,16 @@
 // The launcher (src/backend/launch_plan.rs) splits a transform into at most
 // two phases: contiguous tiles (S = 1) and one strided.
 // Launch: block NTT_WG; grid (N / (C·2^m), limbs, items); shared = 4 · NTT_TILE bytes (static).
-// ntt_inverse_prep is the inverse's final phase fused with conv_prep
-// (basis_ext.cu): after the N^-1 scaling each word of limb i is multiplied
-// by the pair (w, Shoup(w)) at 2i of the item's conversion table (operand
-// 1), the words conv_prep computes, without its pass through memory.
-// WGSL twin: shaders/ntt.wgsl (no twin of the fused phase: wgpu runs the two).
+// Two final phases are fused with the step that follows them, saving its
+// pass through memory (WGSL twin: shaders/ntt.wgsl, without these; wgpu
+// runs the two steps):
+// - ntt_inverse_prep, with conv_prep (basis_ext.cu): after the N^-1 scaling
+//   each word of limb i is multiplied by the pair (w, Shoup(w)) at 2i of the
+//   item's conversion table (operand 1).
+// - ntt_forward_sub_mul, with the last step of ModDown and rescale
+//   (`scaled`, elementwise.cu): the transformed word v of limb i is not
+//   stored; x = (x − v)·w is, into operand 1 (x, the same limb layout) with
+//   the pair (w, Shoup(w)) at 2i of operand 2.
 
 // The host emulation (host_emulation.hpp) builds the NTT with NTT_WG = 4.
 #ifndef NTT_WG
@@ -116,9 +121,16 @@ __device__ __forceinline__ void ntt_round(u32* sh, const Header& h, const u32* t
 }
 
 // Every level of the phase, in rounds of three (the remainder last).
-// `prep`: null, or the conversion table of ntt_inverse_prep (final inverse phase).
+// The fused step of a final phase (all null: none): `prep` the conversion
+// table of ntt_inverse_prep; `x` and `w` those of ntt_forward_sub_mul.
+struct Fused {
+    const u32* prep;
+    u32* x;
+    const u32* w;
+};
+
 template <bool FORWARD>
-__device__ __forceinline__ void ntt_phase(Header h, const u32* cst, const u32* tw, u32* data, const u32* prep) {
+__device__ __forceinline__ void ntt_phase(Header h, const u32* cst, const u32* tw, u32* data, Fused fused) {
     __shared__ u32 sh[NTT_TILE];
     const Tile tile = ntt_tile(h);
     const u32 g = prime_of(h, h.limb_start + blockIdx.y);
@@ -145,27 +157,38 @@ __device__ __forceinline__ void ntt_phase(Header h, const u32* cst, const u32* t
     const u32 local = h.limb_start + blockIdx.y;
     for (u32 l = threadIdx.x; l < tile.elems; l += NTT_WG) {
         u32 v = sh[l];
+        const u32 at = ntt_global(tile.base, l, log_cols, stride);
         if (last) {
             if (FORWARD) {
                 if (v >= 2u * q) v -= 2u * q;
                 v = reduce_2q(v, q);
+                if (fused.x) {
+                    fused.x[at] = mul_shoup(fused.x[at] + q - v, fused.w[2u * local], fused.w[2u * local + 1u], q);
+                    continue;
+                }
             } else {
                 v = mul_shoup(v, n_inv, n_inv_shoup, q);
-                if (prep) v = mul_shoup(v, prep[2u * local], prep[2u * local + 1u], q);
+                if (fused.prep) v = mul_shoup(v, fused.prep[2u * local], fused.prep[2u * local + 1u], q);
             }
         }
-        data[ntt_global(tile.base, l, log_cols, stride)] = v;
+        data[at] = v;
     }
 }
 
 extern "C" __global__ void ntt_forward(Header h, const u32* cst, const u32* tw, const Operands ops) {
-    ntt_phase<true>(h, cst, tw, (u32*)operand(ops, 1u, 0u), nullptr);
+    ntt_phase<true>(h, cst, tw, (u32*)operand(ops, 1u, 0u), Fused{nullptr, nullptr, nullptr});
 }
 
 extern "C" __global__ void ntt_inverse(Header h, const u32* cst, const u32* tw, const Operands ops) {
-    ntt_phase<false>(h, cst, tw, (u32*)operand(ops, 1u, 0u), nullptr);
+    ntt_phase<false>(h, cst, tw, (u32*)operand(ops, 1u, 0u), Fused{nullptr, nullptr, nullptr});
 }
 
 extern "C" __global__ void ntt_inverse_prep(Header h, const u32* cst, const u32* tw, const Operands ops) {
-    ntt_phase<false>(h, cst, tw, (u32*)operand(ops, 2u, 0u), (const u32*)operand(ops, 2u, 1u));
+    const Fused fused{(const u32*)operand(ops, 2u, 1u), nullptr, nullptr};
+    ntt_phase<false>(h, cst, tw, (u32*)operand(ops, 2u, 0u), fused);
+}
+
+extern "C" __global__ void ntt_forward_sub_mul(Header h, const u32* cst, const u32* tw, const Operands ops) {
+    const Fused fused{nullptr, (u32*)operand(ops, 3u, 1u), (const u32*)operand(ops, 3u, 2u)};
+    ntt_phase<true>(h, cst, tw, (u32*)operand(ops, 3u, 0u), fused);
 }

@@ -39,6 +39,7 @@ pub(super) enum Kernel {
     NttForward,
     NttInverse,
     NttInversePrep,
+    NttForwardSubMul,
     Binary,
     Unary,
     Scaled,
@@ -54,10 +55,11 @@ pub(super) enum Kernel {
 
 impl Kernel {
     /// Every kernel (`kernel as usize` indexes it).
-    pub(super) const ALL: [Self; 14] = [
+    pub(super) const ALL: [Self; 15] = [
         Self::NttForward,
         Self::NttInverse,
         Self::NttInversePrep,
+        Self::NttForwardSubMul,
         Self::Binary,
         Self::Unary,
         Self::Scaled,
@@ -77,6 +79,7 @@ impl Kernel {
             Self::NttForward => ("ntt.cu", "ntt_forward"),
             Self::NttInverse => ("ntt.cu", "ntt_inverse"),
             Self::NttInversePrep => ("ntt.cu", "ntt_inverse_prep"),
+            Self::NttForwardSubMul => ("ntt.cu", "ntt_forward_sub_mul"),
             Self::Binary => ("elementwise.cu", "binary"),
             Self::Unary => ("elementwise.cu", "unary"),
             Self::Scaled => ("elementwise.cu", "scaled"),
@@ -93,7 +96,7 @@ impl Kernel {
 
     /// Whether it is an NTT phase (it takes the twiddle table after `cst`).
     pub(super) fn is_ntt(self) -> bool {
-        matches!(self, Self::NttForward | Self::NttInverse | Self::NttInversePrep)
+        matches!(self, Self::NttForward | Self::NttInverse | Self::NttInversePrep | Self::NttForwardSubMul)
     }
 
     /// Limbs per block row (grid y) of one launch.
@@ -128,6 +131,10 @@ impl Kernel {
             | Self::RescaleLift
             | Self::CopyLimbs => 2 * limbs,
             Self::Binary | Self::Scaled => 3 * limbs,
+            // The transform's read and x's read and write (the last phase
+            // stores x, not the transform; two phases at N > NTT_TILE are
+            // counted as two launches, the first a plain NTT).
+            Self::NttForwardSubMul => 3 * limbs,
             Self::Tensor => 7 * limbs,
             // d2 goes to two buffers (the digit's coefficients and output).
             Self::TensorModUp => 8 * limbs,
@@ -156,7 +163,7 @@ impl Kernel {
         match self {
             Self::NttForward | Self::NttInverse | Self::ConvOverflow => 1,
             Self::NttInversePrep | Self::Binary | Self::Unary | Self::RescaleLift | Self::CopyLimbs => 2,
-            Self::Scaled | Self::Automorphism | Self::ConvApply => 3,
+            Self::Scaled | Self::Automorphism | Self::ConvApply | Self::NttForwardSubMul => 3,
             Self::KeySwitchInner => 5 + 3 * KS_DIGITS as usize,
             Self::Tensor => 7,
             Self::TensorModUp => 8,

@@ -50,9 +50,7 @@ use super::{
     Backend, BackendError, Basis, DeviceMem, DevicePoly, Elementwise, KeySwitchJob, Result, ScalarOp, TensorPair,
     validate,
 };
-use crate::backend::launch_plan::{
-    CONV_CENTERED, KS_ADD, KS_SHARED, SCALED_ADD_MUL, SCALED_SUB_MUL, UNARY_ADD, UNARY_MUL, UNARY_NEGATE, binary_op,
-};
+use crate::backend::launch_plan::{CONV_CENTERED, KS_ADD, KS_SHARED, UNARY_ADD, UNARY_MUL, UNARY_NEGATE, binary_op};
 use crate::math::RnsRing;
 
 const NAME: &str = "cuda";
@@ -79,6 +77,17 @@ enum Table {
     DownInverse { q: usize, drop: usize, p: usize },
     /// q_last^-1 mod each prime below `last` (rescale).
     QLastInverse(usize),
+}
+
+/// What the last phase of an NTT does besides transforming (`ntt.cu`).
+#[derive(Clone, Copy)]
+enum LastPhase<'a> {
+    /// Nothing.
+    Plain,
+    /// conv_prep with each item's conversion table (inverse NTTs).
+    Prep(&'a [u64]),
+    /// x = (x − transform)·w with each item's (x, w words) (forward NTTs).
+    SubMul(&'a [[u64; 2]]),
 }
 
 /// Addend pairs of key-switching jobs and their per-Q-prime constants
@@ -191,31 +200,40 @@ impl CudaBackend {
     /// phases of [`ntt_phases`] (see `ntt.cu`), each one launch per distinct
     /// limb range.
     fn ntt(&self, items: &[NttItem], forward: bool) -> Result<()> {
-        self.ntt_phases(items, if forward { Kernel::NttForward } else { Kernel::NttInverse }, None)
+        let kernel = if forward { Kernel::NttForward } else { Kernel::NttInverse };
+        self.ntt_phases(items, kernel, LastPhase::Plain)
     }
 
     /// Inverse NTT of every item's limbs followed by the first step of a
     /// basis conversion (`conv_prep` of basis_ext.cu with the conversion
     /// table at `tables[i]` for item i), fused into the last phase.
     fn intt_prep(&self, items: &[NttItem], tables: &[u64]) -> Result<()> {
-        self.ntt_phases(items, Kernel::NttInverse, Some(tables))
+        self.ntt_phases(items, Kernel::NttInverse, LastPhase::Prep(tables))
     }
 
-    /// The phases of an NTT in the direction of `kernel`, the last one
-    /// fused with conv_prep when `prep` gives tables.
-    fn ntt_phases(&self, items: &[NttItem], kernel: Kernel, prep: Option<&[u64]>) -> Result<()> {
+    /// Forward NTT of every item's limbs, then x = (x − transform)·w with
+    /// `subs[i]` = (x, per-limb (w, Shoup(w)) words) for item i, fused into
+    /// the last phase: the last step of ModDown and rescale.
+    fn ntt_sub_mul(&self, items: &[NttItem], subs: &[[u64; 2]]) -> Result<()> {
+        self.ntt_phases(items, Kernel::NttForward, LastPhase::SubMul(subs))
+    }
+
+    /// The phases of an NTT in the direction of `kernel`, the last one fused
+    /// as `last` says.
+    fn ntt_phases(&self, items: &[NttItem], kernel: Kernel, last: LastPhase) -> Result<()> {
         let phases = ntt_phases(self.ring.log_n, NTT_TILE, kernel == Kernel::NttForward);
         let count = phases.len();
         for (i, phase) in phases.into_iter().enumerate() {
-            let last = i + 1 == count;
-            let args = [phase.log_stride, phase.stages, phase.log_cols, u32::from(last)];
-            let (kernel, tables) = match prep {
-                Some(tables) if last => (Kernel::NttInversePrep, Some(tables)),
-                _ => (kernel, None),
+            let is_last = i + 1 == count;
+            let args = [phase.log_stride, phase.stages, phase.log_cols, u32::from(is_last)];
+            let (kernel, extra): (Kernel, &dyn Fn(usize) -> Vec<u64>) = match last {
+                LastPhase::Prep(tables) if is_last => (Kernel::NttInversePrep, &|k| vec![tables[k]]),
+                LastPhase::SubMul(subs) if is_last => (Kernel::NttForwardSubMul, &|k| subs[k].to_vec()),
+                _ => (kernel, &|_| Vec::new()),
             };
             let launches = items.iter().enumerate().map(|(k, (ptr, limbs, map))| {
                 let mut operands = vec![*ptr];
-                operands.extend(tables.map(|t| t[k]));
+                operands.extend(extra(k));
                 (Launch::new(limbs.clone(), *map).args(args), operands)
             });
             let grid = (phase.groups(self.ring.log_n), NTT_WG);
@@ -581,7 +599,7 @@ impl Backend for CudaBackend {
         for (d, s) in dst.iter().zip(src) {
             let basis = s.basis;
             let data = self.per_basis_words(&mut words_of, basis, &per_q_prime[..basis.q], true)?;
-            let launch = Launch::new(0..basis.limbs(), LimbMap::basis(basis)).op(SCALED_ADD_MUL);
+            let launch = Launch::new(0..basis.limbs(), LimbMap::basis(basis));
             items.push((launch, vec![self.buffer("add_scaled", d)?.ptr(), self.buffer("add_scaled", s)?.ptr(), data]));
         }
         self.coefficients(Kernel::Scaled, items)
@@ -720,15 +738,11 @@ impl Backend for CudaBackend {
             (launch, vec![t.ptr(), ys.ptr(), conv.ptr()])
         });
         self.coefficients(Kernel::ConvApply, apply.collect())?;
-        self.ntt(
-            &each().map(|(d, _, _, _, _, conv)| (conv.ptr(), 0..d.kept, LimbMap::q_from(0))).collect::<Vec<_>>(),
-            true,
-        )?;
-        // x = (x − conv)·divisor^-1 on the kept Q limbs.
-        let sub_mul = each().map(|(d, x, _, w, _, conv)| {
-            (Launch::new(0..d.kept, LimbMap::q_from(0)).op(SCALED_SUB_MUL), vec![x, conv.ptr(), w.ptr()])
-        });
-        self.coefficients(Kernel::Scaled, sub_mul.collect())?;
+        // x = (x − conv)·divisor^-1 on the kept Q limbs, in conv's NTT.
+        let convs: Vec<NttItem> =
+            each().map(|(d, _, _, _, _, conv)| (conv.ptr(), 0..d.kept, LimbMap::q_from(0))).collect();
+        let subs: Vec<[u64; 2]> = each().map(|(_, x, _, w, _, _)| [x, w.ptr()]).collect();
+        self.ntt_sub_mul(&convs, &subs)?;
         for poly in polys.iter_mut() {
             poly.basis = Basis::q(poly.basis.q - drop);
         }
@@ -759,11 +773,9 @@ impl Backend for CudaBackend {
                 (Launch::new(0..l, LimbMap::q_from(0)).args([l as u32, 0, 0, 0]), vec![lf.ptr(), x])
             });
             self.coefficients(Kernel::RescaleLift, lift.collect())?;
-            self.ntt(&each().map(|(_, l, lf, _)| (lf.ptr(), 0..l, LimbMap::q_from(0))).collect::<Vec<_>>(), true)?;
-            let sub_mul = each().map(|(x, l, lf, inv)| {
-                (Launch::new(0..l, LimbMap::q_from(0)).op(SCALED_SUB_MUL), vec![x, lf.ptr(), inv.ptr()])
-            });
-            self.coefficients(Kernel::Scaled, sub_mul.collect())?;
+            // x = (x − lifted)·q_last^-1, in the lifted limbs' NTT.
+            let lifts: Vec<NttItem> = each().map(|(_, l, lf, _)| (lf.ptr(), 0..l, LimbMap::q_from(0))).collect();
+            self.ntt_sub_mul(&lifts, &each().map(|(x, _, _, inv)| [x, inv.ptr()]).collect::<Vec<_>>())?;
         }
         for poly in polys.iter_mut() {
             poly.basis = Basis::q(poly.basis.q - drop);
