@@ -14,8 +14,12 @@
 //! geometry are the wgpu backend's (`device_tables.rs`, `launch_plan.rs`),
 //! and each primitive runs the steps of its wgpu twin (here the NTT keeps
 //! three levels per round in registers, a conversion thread computes 8
-//! target limbs and the inner product sums up to 4 digits per launch); every
-//! step yields unique residues, so every result equals
+//! target limbs and the inner product sums up to 4 digits per launch, and
+//! fused kernels merge steps that would each pass through memory: the
+//! tensor product with ModUp's copies, conv_prep and ModDown's last step
+//! with the NTT phases next to them, the relinearized pair's addition with
+//! the inner product, which also runs batch items sharing a key in one
+//! thread); every step yields unique residues, so every result equals
 //! [`super::cpu::CpuBackend`]'s bit for bit (ModDown's overflow count uses
 //! the CPU's f64 operations exactly, see `kernels/basis_ext.cu`).
 //!
