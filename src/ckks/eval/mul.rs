@@ -31,12 +31,39 @@ impl Context {
 
     /// Relinearizes every ciphertext, one submission per primitive.
     pub fn relinearize_many(&self, cts: &[&Ciphertext], keys: &EvaluationKeys) -> Result<Vec<Ciphertext>> {
-        let key = self.relin_key("relinearize", cts, keys)?;
-        // (c0 + k0, c1 + k1), the addition made in the key switch.
+        self.relinearize_with("relinearize", cts, keys, false)
+    }
+
+    /// Relinearizes every ciphertext (degree 2), and rescales with it when
+    /// `rescale` (level ≥ 1): the key-switched c2 plus (c0, c1), the
+    /// addition made in the key switch.
+    fn relinearize_with(
+        &self,
+        op: &'static str,
+        cts: &[&Ciphertext],
+        keys: &EvaluationKeys,
+        rescale: bool,
+    ) -> Result<Vec<Ciphertext>> {
+        let key = self.relin_key(op, cts, keys)?;
+        if let Some(ct) = cts.iter().find(|ct| rescale && ct.level == 0) {
+            return Err(CkksError::LevelExhausted { op, level: ct.level, needed: 1 });
+        }
         let c2: Vec<&DevicePoly> = cts.iter().map(|ct| &ct.polys[2]).collect();
         let rest: Vec<[&DevicePoly; 2]> = cts.iter().map(|ct| [&ct.polys[0], &ct.polys[1]]).collect();
-        let switched = self.key_switch_polys(&c2, key, Some(&rest), false)?;
-        Ok(switched.into_iter().zip(cts).map(|(k, ct)| Ciphertext { polys: k.into(), ..**ct }).collect())
+        let switched = self.key_switch_polys(&c2, key, Some(&rest), rescale)?;
+        Ok(switched.into_iter().zip(cts).map(|(k, ct)| self.relinearized(k, ct, ct.scale, rescale)).collect())
+    }
+
+    /// The ciphertext of a relinearized pair `polys` of `like`'s level and
+    /// key at `scale`, one level lower (scale / q_level) when `rescale`.
+    fn relinearized(&self, polys: [DevicePoly; 2], like: &Ciphertext, scale: f64, rescale: bool) -> Ciphertext {
+        let polys = polys.into();
+        if rescale {
+            let level = like.level;
+            Ciphertext { polys, scale: scale / self.params().level_modulus(level), level: level - 1, ..*like }
+        } else {
+            Ciphertext { polys, scale, ..*like }
+        }
     }
 
     /// The relinearization key, once every ciphertext is checked to be of
@@ -70,24 +97,7 @@ impl Context {
     /// result is [`Context::relinearize`] then [`Context::rescale`] up to
     /// their rounding (not bit for bit: one rounding instead of two).
     pub fn relinearize_rescale_many(&self, cts: &[&Ciphertext], keys: &EvaluationKeys) -> Result<Vec<Ciphertext>> {
-        let key = self.relin_key("relinearize_rescale", cts, keys)?;
-        if let Some(ct) = cts.iter().find(|ct| ct.level == 0) {
-            return Err(CkksError::LevelExhausted { op: "relinearize_rescale", level: ct.level, needed: 1 });
-        }
-        let c2: Vec<&DevicePoly> = cts.iter().map(|ct| &ct.polys[2]).collect();
-        let rest: Vec<[&DevicePoly; 2]> = cts.iter().map(|ct| [&ct.polys[0], &ct.polys[1]]).collect();
-        let switched = self.key_switch_polys(&c2, key, Some(&rest), true)?;
-        let params = self.params();
-        Ok(switched
-            .into_iter()
-            .zip(cts)
-            .map(|(k, ct)| Ciphertext {
-                polys: k.into(),
-                scale: ct.scale / params.level_modulus(ct.level),
-                level: ct.level - 1,
-                ..**ct
-            })
-            .collect())
+        self.relinearize_with("relinearize_rescale", cts, keys, true)
     }
 
     /// a·b, relinearized and rescaled (fused: see
@@ -150,14 +160,9 @@ impl Context {
             // (d0 + k0, d1 + k1), the addition made in the key switch.
             let addends: Vec<[&DevicePoly; 2]> = products.iter().map(|[d0, d1]| [d0, d1]).collect();
             let switched = self.switch_decomposed(&digits, key, Some(&addends), rescale)?;
-            out.extend(switched.into_iter().zip(pairs).map(|(k, (a, b))| {
-                let (scale, level) = (a.scale * b.scale, a.level);
-                if rescale {
-                    Ciphertext { polys: k.into(), scale: scale / params.level_modulus(level), level: level - 1, ..**a }
-                } else {
-                    Ciphertext { polys: k.into(), scale, ..**a }
-                }
-            }));
+            out.extend(
+                switched.into_iter().zip(pairs).map(|(k, (a, b))| self.relinearized(k, a, a.scale * b.scale, rescale)),
+            );
         }
         Ok(out)
     }
