@@ -114,6 +114,9 @@ pub(crate) const UNARY_MUL: u32 = 2;
 pub(crate) const SCALED_SUB_MUL: u32 = 0;
 /// See [`SCALED_SUB_MUL`]: x = x + y·w.
 pub(crate) const SCALED_ADD_MUL: u32 = 1;
+/// Selector of the `tensor` kernel that writes d2 into a ModUp digit's
+/// buffers (`Backend::tensor_mod_up`).
+pub(crate) const TENSOR_MOD_UP: u32 = 1;
 /// Selector of `conv_apply` that subtracts the overflow (centered conversion).
 pub(crate) const CONV_CENTERED: u32 = 1;
 /// Selector bit of the first `key_switch_inner` launch of a product that

@@ -16,7 +16,7 @@ use super::compile::{FAMILIES, cached_cubin, nvrtc_available};
 use super::emulator::Emulator;
 use super::pool::driver_error;
 pub(super) use crate::backend::launch_plan::Launch;
-use crate::backend::launch_plan::{CONV_CENTERED, KS_ADD, KS_SHARED};
+use crate::backend::launch_plan::{CONV_CENTERED, KS_ADD, KS_SHARED, TENSOR_MOD_UP};
 use crate::backend::{BackendError, Result};
 
 const NAME: &str = "cuda";
@@ -44,7 +44,6 @@ pub(super) enum Kernel {
     Unary,
     Scaled,
     Tensor,
-    TensorModUp,
     Automorphism,
     KeySwitchInner,
     RescaleLift,
@@ -55,7 +54,7 @@ pub(super) enum Kernel {
 
 impl Kernel {
     /// Every kernel (`kernel as usize` indexes it).
-    pub(super) const ALL: [Self; 15] = [
+    pub(super) const ALL: [Self; 14] = [
         Self::NttForward,
         Self::NttInverse,
         Self::NttInversePrep,
@@ -64,7 +63,6 @@ impl Kernel {
         Self::Unary,
         Self::Scaled,
         Self::Tensor,
-        Self::TensorModUp,
         Self::Automorphism,
         Self::KeySwitchInner,
         Self::RescaleLift,
@@ -84,7 +82,6 @@ impl Kernel {
             Self::Unary => ("elementwise.cu", "unary"),
             Self::Scaled => ("elementwise.cu", "scaled"),
             Self::Tensor => ("tensor.cu", "tensor"),
-            Self::TensorModUp => ("tensor.cu", "tensor_mod_up"),
             Self::Automorphism => ("automorphism.cu", "automorphism"),
             Self::KeySwitchInner => ("keyswitch.cu", "key_switch_inner"),
             Self::RescaleLift => ("rescale.cu", "rescale_lift"),
@@ -135,9 +132,9 @@ impl Kernel {
             // stores x, not the transform; two phases at N > NTT_TILE are
             // counted as two launches, the first a plain NTT).
             Self::NttForwardSubMul => 3 * limbs,
-            Self::Tensor => 7 * limbs,
-            // d2 goes to two buffers (the digit's coefficients and output).
-            Self::TensorModUp => 8 * limbs,
+            // With TENSOR_MOD_UP d2 goes to two buffers (the digit's
+            // coefficients and output).
+            Self::Tensor => (7 + u64::from(launch.op == TENSOR_MOD_UP)) * limbs,
             // Its digit limbs, the key pair's (unless shared) and the
             // outputs, read back after the first round; an addend pair on
             // the Q limbs.
@@ -165,8 +162,7 @@ impl Kernel {
             Self::NttInversePrep | Self::Binary | Self::Unary | Self::RescaleLift | Self::CopyLimbs => 2,
             Self::Scaled | Self::Automorphism | Self::ConvApply | Self::NttForwardSubMul => 3,
             Self::KeySwitchInner => 5 + 3 * KS_DIGITS as usize,
-            Self::Tensor => 7,
-            Self::TensorModUp => 8,
+            Self::Tensor => 8,
         }
     }
 }

@@ -54,7 +54,9 @@ use super::{
     Backend, BackendError, Basis, DeviceMem, DevicePoly, Elementwise, KeySwitchJob, Result, ScalarOp, TensorPair,
     validate,
 };
-use crate::backend::launch_plan::{CONV_CENTERED, KS_ADD, KS_SHARED, UNARY_ADD, UNARY_MUL, UNARY_NEGATE, binary_op};
+use crate::backend::launch_plan::{
+    CONV_CENTERED, KS_ADD, KS_SHARED, TENSOR_MOD_UP, UNARY_ADD, UNARY_MUL, UNARY_NEGATE, binary_op,
+};
 use crate::math::RnsRing;
 
 const NAME: &str = "cuda";
@@ -355,6 +357,16 @@ impl CudaBackend {
         Ok(bases.iter().zip(outs).map(|(basis, out)| out.map(|o| self.poly(*basis, o))).collect())
     }
 
+    /// The basis and the operand addresses (a0, a1, b0, b1) of every pair
+    /// of a tensor product, checked, with the device bound for `op`.
+    fn tensor_inputs(&self, op: &'static str, pairs: &[TensorPair]) -> Result<(Vec<Basis>, Vec<Vec<u64>>)> {
+        let bases = pairs.iter().map(validate::tensor).collect::<Result<Vec<_>>>()?;
+        let inputs =
+            pairs.iter().map(|[[a0, a1], [b0, b1]]| self.ptrs(op, &[a0, a1, b0, b1])).collect::<Result<Vec<_>>>()?;
+        self.dev.bind(op)?;
+        Ok((bases, inputs))
+    }
+
     /// The conversion table and fresh buffers of every digit.
     fn digit_buffers(&self, digits: &[ModUpDigit]) -> Result<Vec<DigitBuffers>> {
         digits
@@ -610,12 +622,7 @@ impl Backend for CudaBackend {
     }
 
     fn tensor(&self, pairs: &[TensorPair]) -> Result<Vec<[DevicePoly; 3]>> {
-        let bases = pairs.iter().map(validate::tensor).collect::<Result<Vec<_>>>()?;
-        let inputs = pairs
-            .iter()
-            .map(|[[a0, a1], [b0, b1]]| self.ptrs("tensor", &[a0, a1, b0, b1]))
-            .collect::<Result<Vec<_>>>()?;
-        self.dev.bind("tensor")?;
+        let (bases, inputs) = self.tensor_inputs("tensor", pairs)?;
         let outs = bases
             .iter()
             .map(|b| Ok([self.alloc(b.limbs())?, self.alloc(b.limbs())?, self.alloc(b.limbs())?]))
@@ -625,7 +632,8 @@ impl Backend for CudaBackend {
             .zip(inputs)
             .zip(&outs)
             .map(|((basis, mut ptrs), out)| {
-                ptrs.extend(out.iter().map(CudaBuffer::ptr));
+                // d2 from limb 0, no second destination.
+                ptrs.extend(out.iter().map(CudaBuffer::ptr).chain([0]));
                 (Launch::new(0..basis.limbs(), LimbMap::basis(*basis)), ptrs)
             })
             .collect();
@@ -671,25 +679,25 @@ impl Backend for CudaBackend {
         alpha: usize,
         p: usize,
     ) -> Result<Vec<([DevicePoly; 2], Vec<DevicePoly>)>> {
-        let bases = pairs.iter().map(validate::tensor).collect::<Result<Vec<_>>>()?;
+        let (bases, inputs) = self.tensor_inputs("tensor_mod_up", pairs)?;
         bases.iter().try_for_each(|b| validate::mod_up(*b, alpha, p, &self.ring))?;
-        let inputs = pairs
-            .iter()
-            .map(|[[a0, a1], [b0, b1]]| self.ptrs("tensor_mod_up", &[a0, a1, b0, b1]))
-            .collect::<Result<Vec<_>>>()?;
-        self.dev.bind("tensor_mod_up")?;
         let products = bases.iter().map(|b| Ok([self.alloc(b.q)?, self.alloc(b.q)?])).collect::<Result<Vec<_>>>()?;
         let digits = mod_up_digits(bases.iter().map(|b| b.q), alpha, p);
         let bufs = self.digit_buffers(&digits)?;
         // One launch per digit: d0, d1 of its limbs, and d2 into its buffers.
         let items = digits.iter().zip(&bufs).map(|(d, b)| {
-            let launch = Launch::new(d.limbs.clone(), LimbMap::q_from(0)).args([d.limbs.start as u32, 0, 0, 0]);
+            let launch = Launch::new(d.limbs.clone(), LimbMap::q_from(0)).op(TENSOR_MOD_UP).args([
+                d.limbs.start as u32,
+                0,
+                0,
+                0,
+            ]);
             let mut operands = inputs[d.source].clone();
             operands.extend(products[d.source].iter().map(CudaBuffer::ptr));
             operands.extend([b.coef.ptr(), b.out.ptr()]);
             (launch, operands)
         });
-        self.coefficients(Kernel::TensorModUp, items.collect())?;
+        self.coefficients(Kernel::Tensor, items.collect())?;
         let extended = self.extend_digits(&digits, bufs, pairs.len())?;
         Ok(bases
             .iter()
