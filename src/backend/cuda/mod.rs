@@ -71,6 +71,10 @@ pub struct CudaBackend {
     /// 4N twiddle words per global prime (ntt.cu).
     tw: CudaBuffer,
     tables: Mutex<HashMap<Table, Arc<CudaBuffer>>>,
+    /// Whether inner-product items sharing a key run in one thread each
+    /// (`KS_SHARED`, see [`by_key`]); on unless `HETL_CUDA_KS_SHARED=0`,
+    /// the switch for measuring it against one thread per item.
+    share_keys: bool,
 }
 
 /// Constant tables uploaded on first use (words of `device_tables.rs`).
@@ -136,7 +140,8 @@ impl CudaBackend {
         let pool = Pool::new(Arc::clone(&dev));
         let (cst_words, tw_words) = constants_and_twiddles(&ring);
         let (cst, tw) = (upload_words(&dev, &pool, &cst_words)?, upload_words(&dev, &pool, &tw_words)?);
-        Ok(Self { ring, dev, pool, cst, tw, tables: Mutex::default() })
+        let share_keys = std::env::var("HETL_CUDA_KS_SHARED").map_or(true, |v| v != "0");
+        Ok(Self { ring, dev, pool, cst, tw, tables: Mutex::default(), share_keys })
     }
 
     /// The device's name and the NVRTC target its kernels were built for.
@@ -350,7 +355,7 @@ impl CudaBackend {
                 let args = [kb.basis.q as u32, u32::from(round == 0), ka.basis.q as u32, these.len() as u32];
                 items.push((launch.args(args), operands));
             }
-            for group in by_key(items) {
+            for group in by_key(items, self.share_keys) {
                 self.coefficients(Kernel::KeySwitchInner, group)?;
             }
         }
@@ -452,7 +457,11 @@ fn digit_chunks(job: &KeySwitchJob) -> Vec<Range<usize>> {
 /// Inner-product items grouped by their key polynomials' addresses; a
 /// group of several runs its items in one thread each (`KS_SHARED`), so
 /// each key word is read once per launch rather than once per item.
-fn by_key(items: Vec<Item>) -> Vec<Vec<Item>> {
+/// Without `share`, one group of all items, a thread per item and limb.
+fn by_key(items: Vec<Item>, share: bool) -> Vec<Vec<Item>> {
+    if !share {
+        return vec![items];
+    }
     let key_of = |operands: &[u64]| -> Vec<u64> {
         (0..KS_DIGITS as usize).flat_map(|slot| [operands[3 + 3 * slot], operands[4 + 3 * slot]]).collect()
     };
@@ -815,5 +824,34 @@ impl Backend for CudaBackend {
     fn take_device_time(&self) -> Result<Option<std::time::Duration>> {
         self.dev.bind("timing")?;
         self.dev.take_time()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// An inner-product item whose key words are all `key`.
+    fn item(key: u64) -> Item {
+        let mut operands = vec![0; Kernel::KeySwitchInner.per_item()];
+        for slot in 0..KS_DIGITS as usize {
+            operands[3 + 3 * slot] = key;
+            operands[4 + 3 * slot] = key + 1;
+        }
+        (Launch::new(0..3, LimbMap::basis(Basis::q(3))), operands)
+    }
+
+    #[test]
+    fn items_sharing_a_key_share_a_launch_only_when_sharing_is_on() {
+        let items = || vec![item(10), item(20), item(10), item(10)];
+        let shared = by_key(items(), true);
+        let sizes: Vec<usize> = shared.iter().map(Vec::len).collect();
+        assert_eq!(sizes, [3, 1]);
+        assert!(shared[0].iter().all(|(launch, _)| launch.op & KS_SHARED != 0));
+        assert_eq!(shared[1][0].0.op & KS_SHARED, 0, "a lone item runs a thread per limb");
+        let unshared = by_key(items(), false);
+        assert_eq!(unshared.len(), 1);
+        assert_eq!(unshared[0].len(), 4);
+        assert!(unshared[0].iter().all(|(launch, _)| launch.op & KS_SHARED == 0));
     }
 }
