@@ -22,14 +22,7 @@
 // reads and writes the outputs once more (CPU twin: the default
 // Backend::key_switch_inner_add, inner product then add_scaled; the
 // residues are unique, so the words agree).
-// h.op bit 1 (KS_SHARED): every item of the launch has the same key
-// polynomials; the grid has one z and each thread runs the launch's items
-// one after another (up to the first with ob = 0), so a key word comes
-// from DRAM once per launch and from L1 for the other items, instead of
-// once per item (a batch's relinearization key does not fit in L2 at
-// N = 2^16).
-// Launch: block KS_WG, one thread per coefficient; grid (⌈N / KS_WG⌉, limbs,
-// items, or 1 with KS_SHARED).
+// Launch: block KS_WG, one thread per coefficient; grid (⌈N / KS_WG⌉, limbs, items).
 
 #define KS_WG 256u
 #define KS_DIGITS 4u
@@ -44,33 +37,28 @@ extern "C" __global__ void key_switch_inner(Header h, const u32* cst, const Oper
     const u64 i = (u64)limb * h.n + c;
     const u64 jb = (u64)(limb < qd ? limb : h.arg[0] + limb - qd) * h.n + c;
     const u64 ja = (u64)(limb < qd ? limb : h.arg[2] + limb - qd) * h.n + c;
-    const bool shared = (h.op & 2u) != 0u;
-    const u32 last = shared ? MAX_OPERANDS / 17u : blockIdx.z + 1u;
-    for (u32 z = shared ? 0u : blockIdx.z; z < last; z++) {
-        u32* ob = (u32*)item_operand(ops, 17u, z, 0u);
-        u32* oa = (u32*)item_operand(ops, 17u, z, 1u);
-        if (ob == nullptr) break;
-        u32 pb = 0u, pa = 0u;
-        if (h.arg[1] == 0u) {
-            pb = ob[i];
-            pa = oa[i];
-        } else if ((h.op & 1u) != 0u && limb < qd) {
-            const u32* e0 = (const u32*)item_operand(ops, 17u, z, 2u + 3u * KS_DIGITS);
-            const u32* e1 = (const u32*)item_operand(ops, 17u, z, 3u + 3u * KS_DIGITS);
-            const u32* data = (const u32*)item_operand(ops, 17u, z, 4u + 3u * KS_DIGITS);
-            const u32 w = data[2u * limb], ws = data[2u * limb + 1u];
-            pb = mul_shoup(e0[i], w, ws, q);
-            pa = mul_shoup(e1[i], w, ws, q);
-        }
-        for (u32 j = 0; j < h.arg[3]; j++) {
-            const u32* d = (const u32*)item_operand(ops, 17u, z, 2u + 3u * j);
-            const u32* kb = (const u32*)item_operand(ops, 17u, z, 3u + 3u * j);
-            const u32* ka = (const u32*)item_operand(ops, 17u, z, 4u + 3u * j);
-            const u32 dv = d[i];
-            pb = add_mod(mul_mod(cst, g, dv, kb[jb]), pb, q);
-            pa = add_mod(mul_mod(cst, g, dv, ka[ja]), pa, q);
-        }
-        ob[i] = pb;
-        oa[i] = pa;
+    u32* ob = (u32*)operand(ops, 17u, 0u);
+    u32* oa = (u32*)operand(ops, 17u, 1u);
+    u32 pb = 0u, pa = 0u;
+    if (h.arg[1] == 0u) {
+        pb = ob[i];
+        pa = oa[i];
+    } else if ((h.op & 1u) != 0u && limb < qd) {
+        const u32* e0 = (const u32*)operand(ops, 17u, 2u + 3u * KS_DIGITS);
+        const u32* e1 = (const u32*)operand(ops, 17u, 3u + 3u * KS_DIGITS);
+        const u32* data = (const u32*)operand(ops, 17u, 4u + 3u * KS_DIGITS);
+        const u32 w = data[2u * limb], ws = data[2u * limb + 1u];
+        pb = mul_shoup(e0[i], w, ws, q);
+        pa = mul_shoup(e1[i], w, ws, q);
     }
+    for (u32 j = 0; j < h.arg[3]; j++) {
+        const u32* d = (const u32*)operand(ops, 17u, 2u + 3u * j);
+        const u32* kb = (const u32*)operand(ops, 17u, 3u + 3u * j);
+        const u32* ka = (const u32*)operand(ops, 17u, 4u + 3u * j);
+        const u32 dv = d[i];
+        pb = add_mod(mul_mod(cst, g, dv, kb[jb]), pb, q);
+        pa = add_mod(mul_mod(cst, g, dv, ka[ja]), pa, q);
+    }
+    ob[i] = pb;
+    oa[i] = pa;
 }

@@ -58,14 +58,9 @@ struct Operands {
     u64 p[MAX_OPERANDS];
 };
 
-// Operand j of item z, in a kernel with `per_item` operands per item.
-__device__ __forceinline__ u64 item_operand(const Operands& ops, u32 per_item, u32 z, u32 j) {
-    return ops.p[z * per_item + j];
-}
-
-// Operand j of this block's item (item z = blockIdx.z).
+// Operand j of this block's item, in a kernel with `per_item` operands per item.
 __device__ __forceinline__ u64 operand(const Operands& ops, u32 per_item, u32 j) {
-    return item_operand(ops, per_item, blockIdx.z, j);
+    return ops.p[blockIdx.z * per_item + j];
 }
 
 __device__ __forceinline__ u32 modulus(const u32* cst, u32 g) {

@@ -4,18 +4,17 @@
 # logged and the script goes on; steps run most wanted first, so a short
 # budget skips the last ones):
 #   1. nvidia-smi, NVRTC location, hetl devices
-#   2. HETL_REQUIRE_CUDA=1 cuda_diff tests (bit-exact vs the CPU backend),
-#      with the shared-key inner product and without it (HETL_CUDA_KS_SHARED=0)
+#   2. HETL_REQUIRE_CUDA=1 cuda_diff tests (bit-exact vs the CPU backend)
 #   3. hetl bench --backend cuda --batch 1,8,64 --json at n16 and n14 (ops
 #      ntt,ntt_poly,mul_relin,rescale,mul_relin_rescale,rotate), each next to
-#      a baseline build ($BASELINE_BIN, optional) and to this build without
-#      the shared-key inner product, for same-run before/after ratios
+#      a baseline build ($BASELINE_BIN, optional) for same-run ratios
 #   4. DESILO FHE (desilofhe-cu1xx matching the driver's CUDA version) at the
 #      same ring sizes and closest depths, via tools/bench_desilo.py
-#   5. the per-kind profile at n16 (device time, modeled traffic), Setup 1's
-#      linear algebra at n15 (all host threads, the plaintext cache, one
-#      thread), n15, Setup 2 training on the GPU and the CPU, the wgpu
-#      backend through Vulkan (differential tests if $WGPU_DIFF_BIN, bench)
+#   5. the per-kind profile at n16 (device time, modeled traffic), Setup 1
+#      end to end when the model is there ($MINILM_DIR), Setup 1's linear
+#      algebra at n15 (all host threads, the plaintext cache, one thread),
+#      n15, Setup 2 training on the GPU and the CPU, the wgpu backend
+#      through Vulkan (differential tests if $WGPU_DIFF_BIN, bench)
 #   6. the CPU backend on all cores at n14, for reference
 # Everything goes under $OUT (default ./gpu_check_out): one log per step,
 # bench JSON lines in bench_*.jsonl, and summary.txt with every step's status.
@@ -36,7 +35,7 @@
 # (libvulkan1, and the libglvnd libraries the NVIDIA ICD links against).
 #
 # Usage: OUT=/some/dir [GPU_CHECK_BUDGET=360] [HETL_BIN=..] [CUDA_DIFF_BIN=..] [WHEELS=..]
-#        [BASELINE_BIN=..] [WGPU_DIFF_BIN=..] [VULKAN_DEBS=..] bash tools/gpu_check.sh
+#        [BASELINE_BIN=..] [WGPU_DIFF_BIN=..] [VULKAN_DEBS=..] [MINILM_DIR=..] bash tools/gpu_check.sh
 # Through the device tool (which returns at most 8 files), with .gpu carried:
 #   G=/tmp/g; mkdir -p $G; OUT=$G HETL_BIN=.gpu/hetl CUDA_DIFF_BIN=.gpu/cuda_diff \
 #     WGPU_DIFF_BIN=.gpu/wgpu_diff WHEELS=.gpu VULKAN_DEBS=.gpu/gl BASELINE_BIN=.gpu/hetl-baseline GPU_CHECK_BUDGET=380 \
@@ -119,21 +118,16 @@ fi
 step devices 60 "${HETL[@]}" devices
 
 # 2. Bit-exact differential tests; they fail (not skip) without a device.
-# Then again with one thread per inner-product item (HETL_CUDA_KS_SHARED=0).
 HETL_REQUIRE_CUDA=1 step cuda_diff 120 "${DIFF[@]}" --test-threads 4
-HETL_CUDA_KS_SHARED=0 HETL_REQUIRE_CUDA=1 step cuda_diff_unshared 60 "${DIFF[@]}" --test-threads 4
 
 # 3. Benchmarks, most wanted first (later steps are skipped when the budget
-# runs out): N = 2^16 at full depth, the baseline build and the unshared
-# inner product at the same N, then n14, DESILO, where the time goes, n15.
+# runs out): N = 2^16 at full depth and the baseline build at the same N,
+# then both at n14, DESILO, where the time goes, n15.
 OPS="ntt,ntt_poly,mul_relin,rescale,mul_relin_rescale,rotate"
-# bench_cuda NAME PRESET TIMEOUT [extra args]: this build's CUDA bench.
+# bench_cuda PRESET TIMEOUT: this build's CUDA bench.
 bench_cuda() {
-    local name="$1" preset="$2" limit="$3"
-    shift 3
-    step "$name" "$limit" "${HETL[@]}" bench --backend cuda --preset "$preset" --batch 1,8,64 --samples 3 --ops "$OPS" \
-        --json "$@"
-    grep -s '^{' "$OUT/$name.log" >"$OUT/$name.jsonl"
+    step "bench_cuda_$1" "$2" "${HETL[@]}" bench --backend cuda --preset "$1" --batch 1,8,64 --samples 3 --ops "$OPS" --json
+    grep -s '^{' "$OUT/bench_cuda_$1.log" >"$OUT/bench_cuda_$1.jsonl"
 }
 # bench_baseline PRESET: the baseline build ($BASELINE_BIN), same ops.
 bench_baseline() {
@@ -142,18 +136,10 @@ bench_baseline() {
         --ops "$OPS" --json
     grep -s '^{' "$OUT/bench_baseline_$1.log" >"$OUT/bench_baseline_$1.jsonl"
 }
-# bench_unshared PRESET: the key-switching ops with KS_SHARED off.
-bench_unshared() {
-    HETL_CUDA_KS_SHARED=0 step "bench_unshared_$1" 60 "${HETL[@]}" bench --backend cuda --preset "$1" --batch 8,64 \
-        --samples 3 --ops mul_relin,mul_relin_rescale,rotate --json
-    grep -s '^{' "$OUT/bench_unshared_$1.log" >"$OUT/bench_unshared_$1.jsonl"
-}
-bench_cuda bench_cuda_n16 n16 80
+bench_cuda n16 80
 bench_baseline n16
-bench_unshared n16
-bench_cuda bench_cuda_n14 n14 40
+bench_cuda n14 40
 bench_baseline n14
-bench_unshared n14
 
 # 4. DESILO FHE on the same GPU: depth 36 at N = 2^16, 7 at 2^14, 17 at 2^15.
 driver_cuda=$(nvidia-smi 2>/dev/null | sed -n 's/.*CUDA Version: \([0-9]*\)\.\([0-9]*\).*/\1\2/p' | head -1)
@@ -180,7 +166,26 @@ step profile_cuda_n16 60 "${HETL[@]}" bench --backend cuda --preset n16 --batch 
     --ops mul_relin_rescale,rotate,rescale,ntt_poly --profile --json
 grep -s '"profile"' "$OUT/profile_cuda_n16.log" >"$OUT/profile_cuda_n16.jsonl"
 
-# 5a. Setup 1's linear algebra at n15 (diagonals encoded per call on the
+# 5a. Setup 1 on the GPU (with all-MiniLM-L6-v2 in models/, or MINILM_DIR
+# from prepare_gpu_bundle.sh MINILM=1): one encrypted layer profiled layer
+# by layer, the head trained on the encrypted representations of 4 + 1
+# notes with the weight diagonals cached, and the same profile on the CPU's
+# cores.
+if [ -n "${MINILM_DIR:-}" ] && [ ! -e models/all-MiniLM-L6-v2 ]; then
+    mkdir -p models && ln -s "$(realpath "$MINILM_DIR")" models/all-MiniLM-L6-v2
+fi
+if [ -e models/all-MiniLM-L6-v2 ]; then
+    step setup1_profile_cuda 150 "${HETL[@]}" profile --setup 1 --backend cuda --threads "$(nproc)" \
+        --json "$OUT/setup1_profile_cuda.json"
+    step setup1_train_cuda 150 "${HETL[@]}" train --setup 1 --backend cuda --threads "$(nproc)" --limit 4 \
+        --plaintext-cache-mb 16384 --report "$OUT/setup1_train_cuda.json"
+    step setup1_profile_cpu 150 "${HETL[@]}" profile --setup 1 --backend cpu --threads "$(nproc)" \
+        --json "$OUT/setup1_profile_cpu.json"
+else
+    log "no MiniLM model in models/ (MINILM_DIR unset): Setup 1 skipped"
+fi
+
+# 5b. Setup 1's linear algebra at n15 (diagonals encoded per call on the
 # host threads, one NTT launch per bucket), with all host threads and the
 # upload share in the profile, then with its diagonals kept on the device
 # after the first run; then with one host thread.
@@ -188,13 +193,13 @@ step linalg_cuda_n15_threads 45 "${HETL[@]}" bench --backend cuda --threads "$(n
     --samples 2 --ops matmul_enc_plain --profile --json
 step linalg_cuda_n15_cached 45 "${HETL[@]}" bench --backend cuda --threads "$(nproc)" --preset n15 --batch 1 \
     --samples 2 --ops matmul_enc_plain --plaintext-cache-mb 8192 --profile --json
-bench_cuda bench_cuda_n15 n15 60
+bench_cuda n15 60
 step linalg_cuda_n15 60 "${HETL[@]}" bench --backend cuda --preset n15 --batch 1 --samples 2 \
     --ops matmul_enc_plain,matmul_enc_enc --json
 cat "$OUT/linalg_cuda_n15.log" "$OUT/linalg_cuda_n15_threads.log" "$OUT/linalg_cuda_n15_cached.log" 2>/dev/null |
     grep '^{' >"$OUT/linalg_cuda_n15.jsonl"
 
-# 5b. Setup 2 end to end (encrypted training of the head on the bundled
+# 5c. Setup 2 end to end (encrypted training of the head on the bundled
 # features) on the GPU and on the CPU, at n14 and n16.
 for preset in n14 n16; do
     step "train_cuda_$preset" 60 "${HETL[@]}" train --backend cuda --threads "$(nproc)" --preset "$preset" \
@@ -203,7 +208,7 @@ for preset in n14 n16; do
         --report "$OUT/train_cpu_$preset.json"
 done
 
-# 5c. wgpu on the GPU through Vulkan.
+# 5d. wgpu on the GPU through Vulkan.
 if ! ldconfig -p 2>/dev/null | grep -q 'libvulkan.so.1' && [ -n "${VULKAN_DEBS:-}" ]; then
     for deb in "$VULKAN_DEBS"/*.deb; do dpkg -x "$deb" /; done
     ldconfig && log "Vulkan loader and libglvnd unpacked from $VULKAN_DEBS"

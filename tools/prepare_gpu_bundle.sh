@@ -1,22 +1,30 @@
 #!/usr/bin/env bash
 # Prepares .gpu/ (git-ignored) for tools/gpu_check.sh on a GPU machine that
 # has no network and no Rust toolchain: the release binary, the CUDA and wgpu
-# differential-test binaries, the desilofhe CUDA wheel for the machine's
-# Python 3.12, and the Vulkan loader and libglvnd .debs the NVIDIA Vulkan
-# driver needs. Run it here (x86-64, with network), then on the GPU machine,
-# carrying .gpu:
+# differential-test binaries (stripped), the desilofhe CUDA wheel for the
+# machine's Python 3.12, and the Vulkan loader and libglvnd .debs the NVIDIA
+# Vulkan driver needs. Run it here (x86-64, with network), then on the GPU
+# machine, carrying .gpu:
 #   OUT=dir HETL_BIN=.gpu/hetl CUDA_DIFF_BIN=.gpu/cuda_diff WGPU_DIFF_BIN=.gpu/wgpu_diff \
 #     WHEELS=.gpu VULKAN_DEBS=.gpu/gl bash tools/gpu_check.sh
-# Optional: BASELINE=path/to/an/older/hetl is copied to .gpu/hetl-baseline
-# (gpu_check.sh's BASELINE_BIN) for a before/after in the same call.
+# Optional:
+#   BASELINE=path/to/an/older/hetl is copied to .gpu/hetl-baseline
+#     (gpu_check.sh's BASELINE_BIN) for a before/after in the same call;
+#   WGPU=0 leaves out the wgpu test binary and the Vulkan .debs;
+#   MINILM=1 adds all-MiniLM-L6-v2 with F16 weights (tools/shrink_model.py)
+#     in .gpu/minilm (gpu_check.sh's MINILM_DIR, for Setup 1 on the GPU).
+# A device call carries at most 64 MiB: MINILM=1 (45 MiB) fits with WGPU=0
+# and no baseline.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 CUDA_WHEEL="${CUDA_WHEEL:-desilofhe-cu130}"
 
-rm -rf .gpu && mkdir -p .gpu/gl
+rm -rf .gpu && mkdir -p .gpu
 cargo build --release --bin hetl
 cp target/release/hetl .gpu/hetl
-for test in cuda_diff wgpu_diff; do
+tests=(cuda_diff)
+[ "${WGPU:-1}" = 0 ] || tests+=(wgpu_diff)
+for test in "${tests[@]}"; do
     exe=$(cargo test --release --test "$test" --no-run --message-format=json 2>/dev/null |
         python3 -c 'import json, sys
 for line in sys.stdin:
@@ -26,9 +34,17 @@ for line in sys.stdin:
     cp "$exe" ".gpu/$test"
 done
 if [ -n "${BASELINE:-}" ]; then cp "$BASELINE" .gpu/hetl-baseline; fi
+strip .gpu/hetl* .gpu/*_diff
+if [ "${MINILM:-0}" = 1 ]; then
+    bash tools/fetch_model.sh
+    python3 tools/shrink_model.py models/all-MiniLM-L6-v2 .gpu/minilm
+fi
 python3 -m pip download -q --no-deps --only-binary=:all: --python-version 3.12 --implementation cp \
     --platform manylinux_2_34_x86_64 --platform manylinux_2_28_x86_64 --platform manylinux_2_17_x86_64 \
     -d .gpu "$CUDA_WHEEL"
-(cd .gpu/gl && apt-get download libvulkan1 libegl1 libglvnd0 libopengl0 libgl1 libglx0 libgles2 2>&1 | grep -v '^W:' || true)
+if [ "${WGPU:-1}" != 0 ]; then
+    mkdir -p .gpu/gl
+    (cd .gpu/gl && apt-get download libvulkan1 libegl1 libglvnd0 libopengl0 libgl1 libglx0 libgles2 2>&1 | grep -v '^W:' || true)
+fi
 du -sh .gpu
 echo "prepare_gpu_bundle: .gpu ready (at most 64 MiB travel with a device call)"

@@ -122,9 +122,6 @@ pub(crate) const CONV_CENTERED: u32 = 1;
 /// Selector bit of the first `key_switch_inner` launch of a product that
 /// starts from a scaled addend (`Backend::key_switch_inner_add`).
 pub(crate) const KS_ADD: u32 = 1;
-/// Selector bit of a `key_switch_inner` launch whose items share their key
-/// polynomials (one thread runs every item).
-pub(crate) const KS_SHARED: u32 = 2;
 
 /// What a kernel launch covers: limbs of the bound buffers (one workgroup
 /// or block row each), their primes, and the kernel-specific operation

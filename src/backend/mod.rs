@@ -252,8 +252,9 @@ pub trait Backend: Send + Sync {
         None
     }
     /// Bytes of intermediate data one batched call should produce at most:
-    /// past it a cache-bound device gains nothing from larger batches and the
-    /// scheduler splits them. Unbounded by default (GPUs want large launches).
+    /// past it a device gains nothing from larger batches (a CPU's caches
+    /// spill; a GPU only touches more memory) and the scheduler splits them.
+    /// Unbounded by default.
     fn batch_budget_bytes(&self) -> usize {
         usize::MAX
     }

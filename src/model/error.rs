@@ -89,8 +89,8 @@ pub enum TensorError {
         /// Tensor name.
         name: String,
     },
-    /// A tensor has another element type than F32.
-    #[error("tensor {name} has dtype {found}, expected F32")]
+    /// A tensor has another element type than F32 or F16.
+    #[error("tensor {name} has dtype {found}, expected F32 or F16")]
     Dtype {
         /// Tensor name.
         name: String,

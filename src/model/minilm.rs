@@ -57,7 +57,8 @@ impl MiniLm {
     /// sentence_bert_config.json, tokenizer.json, model.safetensors), such as
     /// `models/all-MiniLM-L6-v2` from `tools/fetch_model.sh`. A missing file
     /// is an error that says to run that script; every tensor is checked for
-    /// dtype F32 and the shape config.json implies.
+    /// dtype (F32, or F16 from `tools/shrink_model.py`) and the shape
+    /// config.json implies.
     pub fn load(dir: &Path) -> Result<Self> {
         if let Some(file) = REQUIRED_FILES.into_iter().find(|f| !dir.join(f).is_file()) {
             return Err(ModelError::MissingModel { dir: dir.to_owned(), file });

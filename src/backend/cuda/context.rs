@@ -16,7 +16,7 @@ use super::compile::{FAMILIES, cached_cubin, nvrtc_available};
 use super::emulator::Emulator;
 use super::pool::driver_error;
 pub(super) use crate::backend::launch_plan::Launch;
-use crate::backend::launch_plan::{CONV_CENTERED, KS_ADD, KS_SHARED, TENSOR_MOD_UP};
+use crate::backend::launch_plan::{CONV_CENTERED, KS_ADD, TENSOR_MOD_UP};
 use crate::backend::{BackendError, Result};
 
 const NAME: &str = "cuda";
@@ -101,12 +101,6 @@ impl Kernel {
         if self == Self::ConvApply { CONV_TARGETS } else { 1 }
     }
 
-    /// Blocks along grid z for `items` items of `launch`: one per item,
-    /// or one for all where a thread runs every item (`KS_SHARED`).
-    fn grid_items(self, launch: &Launch, items: usize) -> u32 {
-        if self == Self::KeySwitchInner && launch.op & KS_SHARED != 0 { 1 } else { items as u32 }
-    }
-
     /// Device-memory words `items` items of one launch read and write per
     /// coefficient index, summed over their limbs, when every operand word
     /// moves once per use by a block (no cache reuse across blocks; the
@@ -116,9 +110,6 @@ impl Kernel {
     pub(super) fn words_moved(self, launch: &Launch, items: u64) -> u64 {
         let limbs = launch.limbs.len() as u64;
         let [sources, first_round, _, digits] = launch.args.map(u64::from);
-        // Key words read once per launch where its items share the key.
-        let shared = self == Self::KeySwitchInner && launch.op & KS_SHARED != 0;
-        let key = 2 * digits * limbs;
         let per_item = match self {
             Self::NttForward
             | Self::NttInverse
@@ -135,14 +126,13 @@ impl Kernel {
             // With TENSOR_MOD_UP d2 goes to two buffers (the digit's
             // coefficients and output).
             Self::Tensor => (7 + u64::from(launch.op == TENSOR_MOD_UP)) * limbs,
-            // Its digit limbs, the key pair's (unless shared) and the
-            // outputs, read back after the first round; an addend pair on
-            // the Q limbs.
+            // Its digit limbs, the key pair's and the outputs, read back
+            // after the first round; an addend pair on the Q limbs.
             Self::KeySwitchInner => {
                 let read_back = if first_round == 0 { 2 } else { 0 };
                 let q_limbs = launch.limbs.end.min(launch.map.q_count as usize).saturating_sub(launch.limbs.start);
                 let addend = if launch.op & KS_ADD != 0 { 2 * q_limbs as u64 } else { 0 };
-                limbs * (digits + 2 + read_back) + addend + if shared { 0 } else { key }
+                limbs * (3 * digits + 2 + read_back) + addend
             }
             // Each thread reads the sources (and the overflow limb) once per
             // CONV_TARGETS targets.
@@ -152,7 +142,7 @@ impl Kernel {
             }
             Self::ConvOverflow => sources + 1,
         };
-        items * per_item + if shared { key } else { 0 }
+        items * per_item
     }
 
     /// Operands per batch item (the `per_item` its source passes to `operand`).
@@ -516,11 +506,7 @@ impl Device {
             self.launches.fetch_add(1, Ordering::Relaxed);
             let items = chunk.len() / per_item;
             self.traffic.fetch_add(kernel.words_moved(launch, items as u64) * (4u64 << log_n), Ordering::Relaxed);
-            let grid = (
-                grid_x,
-                (launch.limbs.len() as u32).div_ceil(kernel.limbs_per_block()),
-                kernel.grid_items(launch, items),
-            );
+            let grid = (grid_x, (launch.limbs.len() as u32).div_ceil(kernel.limbs_per_block()), items as u32);
             match &self.driver {
                 Driver::Cuda { stream, functions, .. } => {
                     let cfg = LaunchConfig { grid_dim: grid, block_dim: (block, 1, 1), shared_mem_bytes: 0 };
@@ -631,9 +617,6 @@ mod tests {
         // digits and outputs 12·(2 + 2), the addends 2·9, the key 2·2·12.
         let ks = launch(12, KS_ADD, [9, 1, 9, 2]);
         assert_eq!(Kernel::KeySwitchInner.words_moved(&ks, 3), 3 * (48 + 18 + 48));
-        // Sharing the key reads it once for the launch.
-        let shared = launch(12, KS_ADD | KS_SHARED, [9, 1, 9, 2]);
-        assert_eq!(Kernel::KeySwitchInner.words_moved(&shared, 3), 3 * (48 + 18) + 48);
         assert_eq!(Kernel::NttForward.words_moved(&launch(5, 0, [0; 4]), 2), 2 * 2 * 5);
     }
 

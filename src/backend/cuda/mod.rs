@@ -18,8 +18,7 @@
 //! fused kernels merge steps that would each pass through memory: the
 //! tensor product with ModUp's copies, conv_prep and ModDown's last step
 //! with the NTT phases next to them, the relinearized pair's addition with
-//! the inner product, which also runs batch items sharing a key in one
-//! thread); every step yields unique residues, so every result equals
+//! the inner product); every step yields unique residues, so every result equals
 //! [`super::cpu::CpuBackend`]'s bit for bit (ModDown's overflow count uses
 //! the CPU's f64 operations exactly, see `kernels/basis_ext.cu`).
 //!
@@ -55,11 +54,20 @@ use super::{
     validate,
 };
 use crate::backend::launch_plan::{
-    CONV_CENTERED, KS_ADD, KS_SHARED, TENSOR_MOD_UP, UNARY_ADD, UNARY_MUL, UNARY_NEGATE, binary_op,
+    CONV_CENTERED, KS_ADD, TENSOR_MOD_UP, UNARY_ADD, UNARY_MUL, UNARY_NEGATE, binary_op,
 };
 use crate::math::RnsRing;
 
 const NAME: &str = "cuda";
+
+/// Intermediate bytes of one batched call ([`Backend::batch_budget_bytes`]).
+/// On the H200, N = 2^16 key switching ran at 1 978 ops/s in batches of 8
+/// (≈ 590 MB of extended digits) and at 1 496 in batches of 64 (4.7 GB), n15
+/// likewise (6 983 vs 6 493), while n14's batch of 64 (250 MB) was the
+/// fastest; past a few hundred MB a larger launch only adds memory to
+/// touch. The scheduler splits larger batches into calls of this size,
+/// queued back to back.
+const BATCH_BUDGET_BYTES: usize = 512 << 20;
 
 /// CUDA implementation of [`Backend`], bit-identical to the CPU backend.
 pub struct CudaBackend {
@@ -71,10 +79,6 @@ pub struct CudaBackend {
     /// 4N twiddle words per global prime (ntt.cu).
     tw: CudaBuffer,
     tables: Mutex<HashMap<Table, Arc<CudaBuffer>>>,
-    /// Whether inner-product items sharing a key run in one thread each
-    /// (`KS_SHARED`, see [`by_key`]); on unless `HETL_CUDA_KS_SHARED=0`,
-    /// the switch for measuring it against one thread per item.
-    share_keys: bool,
 }
 
 /// Constant tables uploaded on first use (words of `device_tables.rs`).
@@ -140,8 +144,7 @@ impl CudaBackend {
         let pool = Pool::new(Arc::clone(&dev));
         let (cst_words, tw_words) = constants_and_twiddles(&ring);
         let (cst, tw) = (upload_words(&dev, &pool, &cst_words)?, upload_words(&dev, &pool, &tw_words)?);
-        let share_keys = std::env::var("HETL_CUDA_KS_SHARED").map_or(true, |v| v != "0");
-        Ok(Self { ring, dev, pool, cst, tw, tables: Mutex::default(), share_keys })
+        Ok(Self { ring, dev, pool, cst, tw, tables: Mutex::default() })
     }
 
     /// The device's name and the NVRTC target its kernels were built for.
@@ -355,9 +358,7 @@ impl CudaBackend {
                 let args = [kb.basis.q as u32, u32::from(round == 0), ka.basis.q as u32, these.len() as u32];
                 items.push((launch.args(args), operands));
             }
-            for group in by_key(items, self.share_keys) {
-                self.coefficients(Kernel::KeySwitchInner, group)?;
-            }
+            self.coefficients(Kernel::KeySwitchInner, items)?;
         }
         Ok(bases.iter().zip(outs).map(|(basis, out)| out.map(|o| self.poly(*basis, o))).collect())
     }
@@ -452,36 +453,6 @@ fn digit_chunks(job: &KeySwitchJob) -> Vec<Range<usize>> {
         }
     }
     chunks
-}
-
-/// Inner-product items grouped by their key polynomials' addresses; a
-/// group of several runs its items in one thread each (`KS_SHARED`), so
-/// each key word is read once per launch rather than once per item.
-/// Without `share`, one group of all items, a thread per item and limb.
-fn by_key(items: Vec<Item>, share: bool) -> Vec<Vec<Item>> {
-    if !share {
-        return vec![items];
-    }
-    let key_of = |operands: &[u64]| -> Vec<u64> {
-        (0..KS_DIGITS as usize).flat_map(|slot| [operands[3 + 3 * slot], operands[4 + 3 * slot]]).collect()
-    };
-    let mut groups: Vec<(Vec<u64>, Vec<Item>)> = Vec::new();
-    for item in items {
-        let key = key_of(&item.1);
-        match groups.iter_mut().find(|(k, _)| *k == key) {
-            Some((_, group)) => group.push(item),
-            None => groups.push((key, vec![item])),
-        }
-    }
-    groups
-        .into_iter()
-        .map(|(_, mut group)| {
-            if group.len() > 1 {
-                group.iter_mut().for_each(|(launch, _)| launch.op |= KS_SHARED);
-            }
-            group
-        })
-        .collect()
 }
 
 /// The ring degree must be one the NTT's two phases cover.
@@ -821,37 +792,12 @@ impl Backend for CudaBackend {
         Some(self.dev.traffic_bytes())
     }
 
+    fn batch_budget_bytes(&self) -> usize {
+        BATCH_BUDGET_BYTES
+    }
+
     fn take_device_time(&self) -> Result<Option<std::time::Duration>> {
         self.dev.bind("timing")?;
         self.dev.take_time()
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    /// An inner-product item whose key words are all `key`.
-    fn item(key: u64) -> Item {
-        let mut operands = vec![0; Kernel::KeySwitchInner.per_item()];
-        for slot in 0..KS_DIGITS as usize {
-            operands[3 + 3 * slot] = key;
-            operands[4 + 3 * slot] = key + 1;
-        }
-        (Launch::new(0..3, LimbMap::basis(Basis::q(3))), operands)
-    }
-
-    #[test]
-    fn items_sharing_a_key_share_a_launch_only_when_sharing_is_on() {
-        let items = || vec![item(10), item(20), item(10), item(10)];
-        let shared = by_key(items(), true);
-        let sizes: Vec<usize> = shared.iter().map(Vec::len).collect();
-        assert_eq!(sizes, [3, 1]);
-        assert!(shared[0].iter().all(|(launch, _)| launch.op & KS_SHARED != 0));
-        assert_eq!(shared[1][0].0.op & KS_SHARED, 0, "a lone item runs a thread per limb");
-        let unshared = by_key(items(), false);
-        assert_eq!(unshared.len(), 1);
-        assert_eq!(unshared[0].len(), 4);
-        assert!(unshared[0].iter().all(|(launch, _)| launch.op & KS_SHARED == 0));
     }
 }
