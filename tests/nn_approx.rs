@@ -155,3 +155,30 @@ fn out_of_domain_inputs_are_caught_in_plaintext_and_diverge_when_encrypted() {
     assert!((y.values()[0] - f.reference(4.0)).abs() < 1e-5);
     assert!((y.values()[1] - f.reference(12.0)).abs() > 1.0, "degree-31 growth at 1.5× the domain");
 }
+
+#[test]
+fn a_sum_of_plaintext_products_equals_the_products_added_up() {
+    use hetl::nn::approx::Arith;
+    let mut s = Setup::preset("toy-n1024", &[]);
+    let (top, slots) = (s.ctx.params().max_level(), s.ctx.params().max_slots());
+    let values: Vec<Vec<f64>> =
+        (0..3).map(|i| (0..slots).map(|j| ((i * slots + j) % 7) as f64 - 3.0).collect()).collect();
+    let cts: Vec<_> = values.iter().map(|v| s.encrypt_real(v, top)).collect();
+    let masks: Vec<Vec<f64>> = (0..3).map(|i| (0..slots).map(|j| f64::from(u8::from(j % 3 == i))).collect()).collect();
+    let terms: Vec<_> = cts.iter().zip(&masks).map(|(ct, m)| (ct, m.as_slice())).collect();
+    let a = CkksArith::new(&s.ctx, &s.evk);
+    let scale = s.ctx.params().level_modulus(top);
+    let fused = a.mul_plain_sum(&terms, scale).unwrap();
+    let mut added = a.mul_plain_scaled(terms[0].0, terms[0].1, scale).unwrap();
+    for (ct, m) in &terms[1..] {
+        a.add_assign(&mut added, &a.mul_plain_scaled(ct, m, scale).unwrap()).unwrap();
+    }
+    let bytes = |c| s.ctx.ciphertext_to_bytes(c).unwrap();
+    assert_eq!(bytes(&fused), bytes(&added), "the fused sum must give the same words");
+    let got = s.decrypt(&a.rescale(&fused).unwrap());
+    let want: Vec<f64> = (0..slots).map(|j| values[j % 3][j]).collect();
+    let err = got.iter().zip(&want).map(|(g, w)| (g.re - w).abs()).fold(0.0, f64::max);
+    assert!(err < 1e-3, "max error {err}");
+    assert!(a.mul_plain_sum(&[], scale).is_err());
+    assert!(a.mul_plain_sum(&[(&cts[0], &masks[0][..2])], scale).is_err());
+}

@@ -319,6 +319,15 @@ impl Device {
         }
     }
 
+    /// Memory the device has, bytes (for the emulated device, a nominal
+    /// 2 GiB of host memory).
+    pub(super) fn memory_bytes(&self) -> Result<usize> {
+        match &self.driver {
+            Driver::Cuda { ctx, .. } => ctx.total_mem().map_err(driver_error("device memory", 0)),
+            Driver::Emulated(_) => Ok(2 << 30),
+        }
+    }
+
     /// Makes this device's context current on the calling thread (raw
     /// driver calls need it; the backend may be used from any thread).
     pub(super) fn bind(&self, op: &'static str) -> Result<()> {

@@ -141,7 +141,7 @@ impl CudaBackend {
     /// The backend on `dev`, with the ring's constant tables uploaded.
     fn on(ring: RnsRing, dev: Device) -> Result<Self> {
         let dev = Arc::new(dev);
-        let pool = Pool::new(Arc::clone(&dev));
+        let pool = Pool::new(Arc::clone(&dev), dev.memory_bytes()? / 2);
         let (cst_words, tw_words) = constants_and_twiddles(&ring);
         let (cst, tw) = (upload_words(&dev, &pool, &cst_words)?, upload_words(&dev, &pool, &tw_words)?);
         Ok(Self { ring, dev, pool, cst, tw, tables: Mutex::default() })

@@ -16,9 +16,6 @@ use cudarc::driver::{DriverError, sys::CUresult};
 use super::context::{Allocation, Device};
 use crate::backend::{BackendError, Result};
 
-/// Free allocations kept beyond this many bytes are released instead.
-const MAX_CACHED_BYTES: usize = 1 << 30;
-
 /// Allocation sizes are rounded up to this many words (fewer distinct sizes).
 const WORD_GRANULE: usize = 256;
 
@@ -36,6 +33,8 @@ pub(super) struct Pool {
     id: u64,
     device: Arc<Device>,
     free: Mutex<FreeList>,
+    /// Free allocations kept beyond this many bytes are released instead.
+    max_cached: usize,
 }
 
 /// A driver error as a backend error naming `op`; out-of-memory is its own variant.
@@ -47,8 +46,15 @@ pub(super) fn driver_error(op: &'static str, bytes: usize) -> impl Fn(DriverErro
 }
 
 impl Pool {
-    pub(super) fn new(device: Arc<Device>) -> Arc<Self> {
-        Arc::new(Self { id: NEXT_POOL_ID.fetch_add(1, Ordering::Relaxed), device, free: Mutex::default() })
+    /// A pool keeping up to `max_cached` bytes of free allocations. A
+    /// batch's intermediates that do not fit are freed and allocated again
+    /// at every call (the driver maps and unmaps them), so the cap should
+    /// hold a large batch's working set: the backend gives half the
+    /// device's memory. An allocation the device refuses is retried once
+    /// after the free allocations are released.
+    pub(super) fn new(device: Arc<Device>, max_cached: usize) -> Arc<Self> {
+        let id = NEXT_POOL_ID.fetch_add(1, Ordering::Relaxed);
+        Arc::new(Self { id, device, free: Mutex::default(), max_cached })
     }
 
     /// The owner id stored in every buffer of this pool.
@@ -69,14 +75,26 @@ impl Pool {
         };
         let (allocation, ptr) = match reused {
             Some(a) => a,
-            None => self.device.alloc(size)?,
+            None => match self.device.alloc(size) {
+                Err(BackendError::OutOfMemory { .. }) => {
+                    self.release_free();
+                    self.device.alloc(size)?
+                }
+                other => other?,
+            },
         };
         Ok(CudaBuffer { allocation: Some(allocation), ptr, words: size, pool: Arc::clone(self) })
     }
 
+    /// Frees every cached allocation (in stream order, see `release`).
+    fn release_free(&self) {
+        let released = std::mem::take(&mut *self.free.lock().unwrap_or_else(PoisonError::into_inner));
+        drop(released);
+    }
+
     fn release(&self, allocation: (Allocation, u64), words: usize) {
         let mut free = self.free.lock().unwrap_or_else(PoisonError::into_inner);
-        if free.bytes + words * 4 <= MAX_CACHED_BYTES {
+        if free.bytes + words * 4 <= self.max_cached {
             free.bytes += words * 4;
             free.by_words.entry(words).or_default().push(allocation);
         }

@@ -23,8 +23,8 @@ pub mod reference;
 mod remez;
 mod softmax;
 
-pub(crate) use arith::finish;
 pub use arith::{Arith, CkksArith, PlainArith, PlainValue};
+pub(crate) use arith::{finish, no_terms};
 pub use chebyshev::{ChebyshevSeries, Fit, MAX_DEGREE, grid_points};
 pub use composite::{Relu, SignStage};
 pub use domain::Domain;

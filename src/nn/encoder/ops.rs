@@ -6,7 +6,7 @@
 use crate::ckks::SCALE_TOLERANCE;
 use crate::nn::Result;
 use crate::nn::approx::Arith;
-use crate::nn::approx::finish;
+use crate::nn::approx::{finish, no_terms};
 
 /// `v` at `level` (≤ its own) on the nominal scale: a copy when it is there
 /// already, else dropped to `level + 1` and multiplied by 1 encoded at the
@@ -35,17 +35,13 @@ pub fn to_level<A: Arith>(a: &A, v: &A::Value, level: usize) -> Result<A::Value>
 /// Σ_i v_i ⊙ m_i (all v_i at one level and scale), one rescale: one level
 /// down, nominal scale. Masks that select disjoint slots make this a merge.
 pub fn plain_combination<A: Arith>(a: &A, terms: &[(&A::Value, &[f64])]) -> Result<A::Value> {
-    let (first, rest) = terms.split_first().ok_or_else(|| empty("plain_combination"))?;
+    let first = terms.first().ok_or_else(|| no_terms("plain_combination"))?;
     let level = a.level(first.0);
     if level == 0 {
         return Err(crate::ckks::CkksError::LevelExhausted { op: "plain_combination", level, needed: 1 }.into());
     }
     let pt_scale = a.params().scale(level - 1) * a.params().level_modulus(level) / a.scale(first.0);
-    let mut acc = a.mul_plain_scaled(first.0, first.1, pt_scale)?;
-    for (v, m) in rest {
-        a.add_assign(&mut acc, &a.mul_plain_scaled(v, m, pt_scale)?)?;
-    }
-    a.rescale(&acc)
+    a.rescale(&a.mul_plain_sum(terms, pt_scale)?)
 }
 
 /// v ⊙ m, one level down on the nominal scale.
@@ -56,7 +52,7 @@ pub fn plain_product<A: Arith>(a: &A, v: &A::Value, m: &[f64]) -> Result<A::Valu
 /// Σ_i u_i ⊙ v_i of ciphertext pairs at one level, one relinearization
 /// and one rescale for the whole sum.
 pub fn sum_of_products<A: Arith>(a: &A, pairs: &[(&A::Value, &A::Value)]) -> Result<A::Value> {
-    let (first, rest) = pairs.split_first().ok_or_else(|| empty("sum_of_products"))?;
+    let (first, rest) = pairs.split_first().ok_or_else(|| no_terms("sum_of_products"))?;
     let mut acc = a.mul(first.0, first.1)?;
     for (u, v) in rest {
         a.add_assign(&mut acc, &a.mul(u, v)?)?;
@@ -90,16 +86,12 @@ pub fn rotate_sum_steps(step: i64, count: usize) -> Vec<i64> {
 
 /// The sum of many values at one level and scale.
 pub fn sum<A: Arith>(a: &A, values: &[A::Value]) -> Result<A::Value> {
-    let (first, rest) = values.split_first().ok_or_else(|| empty("sum"))?;
+    let (first, rest) = values.split_first().ok_or_else(|| no_terms("sum"))?;
     let mut acc = a.drop_to_level(first, a.level(first))?;
     for v in rest {
         a.add_assign(&mut acc, v)?;
     }
     Ok(acc)
-}
-
-fn empty(op: &'static str) -> crate::nn::NnError {
-    crate::ckks::CkksError::InvalidInput { op, reason: "no operands".into() }.into()
 }
 
 #[cfg(test)]
