@@ -168,17 +168,21 @@ fn a_sum_of_plaintext_products_equals_the_products_added_up() {
     let terms: Vec<_> = cts.iter().zip(&masks).map(|(ct, m)| (ct, m.as_slice())).collect();
     let a = CkksArith::new(&s.ctx, &s.evk);
     let scale = s.ctx.params().level_modulus(top);
-    let fused = a.mul_plain_sum(&terms, scale).unwrap();
+    let fused = a.mul_plain_sums(&[&terms, &terms[1..]], scale).unwrap();
     let mut added = a.mul_plain_scaled(terms[0].0, terms[0].1, scale).unwrap();
     for (ct, m) in &terms[1..] {
         a.add_assign(&mut added, &a.mul_plain_scaled(ct, m, scale).unwrap()).unwrap();
     }
     let bytes = |c| s.ctx.ciphertext_to_bytes(c).unwrap();
-    assert_eq!(bytes(&fused), bytes(&added), "the fused sum must give the same words");
-    let got = s.decrypt(&a.rescale(&fused).unwrap());
+    assert_eq!(bytes(&fused[0]), bytes(&added), "the fused sum must give the same words");
+    let mut tail = a.mul_plain_scaled(terms[1].0, terms[1].1, scale).unwrap();
+    a.add_assign(&mut tail, &a.mul_plain_scaled(terms[2].0, terms[2].1, scale).unwrap()).unwrap();
+    assert_eq!(bytes(&fused[1]), bytes(&tail), "each group is its own sum");
+    let got = s.decrypt(&a.rescale(&fused[0]).unwrap());
     let want: Vec<f64> = (0..slots).map(|j| values[j % 3][j]).collect();
     let err = got.iter().zip(&want).map(|(g, w)| (g.re - w).abs()).fold(0.0, f64::max);
     assert!(err < 1e-3, "max error {err}");
-    assert!(a.mul_plain_sum(&[], scale).is_err());
-    assert!(a.mul_plain_sum(&[(&cts[0], &masks[0][..2])], scale).is_err());
+    assert!(a.mul_plain_sums(&[], scale).is_err());
+    assert!(a.mul_plain_sums(&[&terms, &[]], scale).is_err(), "an empty group has no sum");
+    assert!(a.mul_plain_sums(&[&[(&cts[0], &masks[0][..2])]], scale).is_err());
 }

@@ -70,18 +70,24 @@ pub trait Arith {
     /// a ⊙ `values` with the plaintext encoded at `pt_scale`: the product's
     /// scale is scale(a) · `pt_scale` (before the rescale).
     fn mul_plain_scaled(&self, a: &Self::Value, values: &[f64], pt_scale: f64) -> Result<Self::Value>;
-    /// Σ_i v_i ⊙ `values_i`, every plaintext encoded at `pt_scale` (the v_i
-    /// at one level and scale), before the rescale. Ciphertexts encode all
-    /// plaintexts in one batch on the host threads and sum the products in
-    /// one fused pass ([`Context::mul_plain_sum_many`]); the words are those
-    /// of the products added up, which is what this default does.
-    fn mul_plain_sum(&self, terms: &[(&Self::Value, &[f64])], pt_scale: f64) -> Result<Self::Value> {
-        let ((first, values), rest) = terms.split_first().ok_or_else(|| no_terms("mul_plain_sum"))?;
-        let mut acc = self.mul_plain_scaled(first, values, pt_scale)?;
-        for (v, values) in rest {
-            self.add_assign(&mut acc, &self.mul_plain_scaled(v, values, pt_scale)?)?;
-        }
-        Ok(acc)
+    /// Σ_i v_i ⊙ `values_i` for each group of terms, every plaintext
+    /// encoded at `pt_scale` (all v_i at one level and scale), before the
+    /// rescale. Ciphertexts encode every plaintext in one batch on the host
+    /// threads and sum each group in one fused pass
+    /// ([`Context::mul_plain_sum_many`]); the words are those of the
+    /// products added up, which is what this default does.
+    fn mul_plain_sums(&self, groups: &[&[(&Self::Value, &[f64])]], pt_scale: f64) -> Result<Vec<Self::Value>> {
+        groups
+            .iter()
+            .map(|terms| {
+                let ((first, values), rest) = terms.split_first().ok_or_else(|| no_terms("mul_plain_sums"))?;
+                let mut acc = self.mul_plain_scaled(first, values, pt_scale)?;
+                for (v, values) in rest {
+                    self.add_assign(&mut acc, &self.mul_plain_scaled(v, values, pt_scale)?)?;
+                }
+                Ok(acc)
+            })
+            .collect()
     }
     /// a + `values` (one per slot), encoded at a's level and scale.
     fn add_plain(&self, a: &Self::Value, values: &[f64]) -> Result<Self::Value>;
@@ -243,16 +249,25 @@ impl Arith for CkksArith<'_> {
         let pt = self.ctx.encode(&complex(values), a.level(), pt_scale)?;
         Ok(self.ctx.mul_plain(a, &pt)?)
     }
-    fn mul_plain_sum(&self, terms: &[(&Ciphertext, &[f64])], pt_scale: f64) -> Result<Ciphertext> {
-        let (first, _) = terms.first().ok_or_else(|| no_terms("mul_plain_sum"))?;
-        let slots: Vec<Vec<Complex64>> = terms
-            .iter()
+    fn mul_plain_sums(&self, groups: &[&[(&Ciphertext, &[f64])]], pt_scale: f64) -> Result<Vec<Ciphertext>> {
+        let terms = || groups.iter().flat_map(|g| g.iter());
+        let (first, _) = terms().next().ok_or_else(|| no_terms("mul_plain_sums"))?;
+        let slots: Vec<Vec<Complex64>> = terms()
             .map(|(ct, values)| check_plain_len(ct.slots(), values).map(|()| complex(values)))
             .collect::<Result<_>>()?;
         let refs: Vec<&[Complex64]> = slots.iter().map(Vec::as_slice).collect();
         let pts = self.ctx.encode_many(&refs, first.level(), pt_scale)?;
-        let pairs: Vec<(&Ciphertext, &crate::ckks::Plaintext)> = terms.iter().map(|(ct, _)| *ct).zip(&pts).collect();
-        Ok(self.ctx.mul_plain_sum_many(&[&pairs])?.remove(0))
+        let pairs: Vec<(&Ciphertext, &crate::ckks::Plaintext)> = terms().map(|(ct, _)| *ct).zip(&pts).collect();
+        let mut rest = pairs.as_slice();
+        let split: Vec<&[(&Ciphertext, &crate::ckks::Plaintext)]> = groups
+            .iter()
+            .map(|g| {
+                let (group, after) = rest.split_at(g.len());
+                rest = after;
+                group
+            })
+            .collect();
+        Ok(self.ctx.mul_plain_sum_many(&split)?)
     }
     fn add_plain(&self, a: &Ciphertext, values: &[f64]) -> Result<Ciphertext> {
         check_plain_len(a.slots(), values)?;

@@ -29,7 +29,8 @@ use super::choice::{NEWTON, POLYNOMIAL, cheapest};
 use super::counting::Counting;
 use super::layout::{SEGMENT, TokenLayout};
 use super::ops::{
-    plain_combination, plain_product, rotate_sum, rotate_sum_many, rotate_sum_steps, sum, sum_of_products, to_level,
+    plain_combination, plain_combinations, plain_product, rotate_sum, rotate_sum_many, rotate_sum_steps, sum,
+    sum_of_products, to_level,
 };
 use super::session::Session;
 use crate::nn::approx::{Approximation, Arith, Domain};
@@ -144,12 +145,15 @@ impl Heads<'_> {
 
     /// Every token of `xs` (token layout) broadcast to all blocks: one level.
     pub fn broadcast<A: Arith>(&self, a: &A, xs: &[A::Value]) -> Result<Vec<A::Value>> {
-        let masked = (0..self.tokens())
+        let masks: Vec<(usize, Vec<f64>)> = (0..self.tokens())
             .map(|t| {
                 let (ct, block) = self.layout.position(t);
-                plain_product(a, &xs[ct], &self.layout.block_mask(block, 1.0))
+                (ct, self.layout.block_mask(block, 1.0))
             })
-            .collect::<Result<Vec<_>>>()?;
+            .collect();
+        let terms: Vec<[(&A::Value, &[f64]); 1]> = masks.iter().map(|(ct, m)| [(&xs[*ct], m.as_slice())]).collect();
+        // Every token's mask encoded in one batch.
+        let masked = plain_combinations(a, &terms.iter().map(|t| t.as_slice()).collect::<Vec<_>>())?;
         // Every token's rotate-and-sum round in one batch.
         rotate_sum_many(a, masked, self.layout.block() as i64, self.layout.per_ciphertext())
     }

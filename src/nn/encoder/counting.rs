@@ -167,9 +167,9 @@ impl<A: Arith> Arith for Counting<A> {
         self.add(|c| c.mul_plain += 1);
         self.inner.mul_plain_scaled(v, values, pt_scale)
     }
-    fn mul_plain_sum(&self, terms: &[(&A::Value, &[f64])], pt_scale: f64) -> Result<A::Value> {
-        self.add(|c| c.mul_plain += terms.len());
-        self.inner.mul_plain_sum(terms, pt_scale)
+    fn mul_plain_sums(&self, groups: &[&[(&A::Value, &[f64])]], pt_scale: f64) -> Result<Vec<A::Value>> {
+        self.add(|c| c.mul_plain += groups.iter().map(|g| g.len()).sum::<usize>());
+        self.inner.mul_plain_sums(groups, pt_scale)
     }
     fn add_plain(&self, v: &A::Value, values: &[f64]) -> Result<A::Value> {
         self.inner.add_plain(v, values)

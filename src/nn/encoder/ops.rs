@@ -35,13 +35,19 @@ pub fn to_level<A: Arith>(a: &A, v: &A::Value, level: usize) -> Result<A::Value>
 /// Σ_i v_i ⊙ m_i (all v_i at one level and scale), one rescale: one level
 /// down, nominal scale. Masks that select disjoint slots make this a merge.
 pub fn plain_combination<A: Arith>(a: &A, terms: &[(&A::Value, &[f64])]) -> Result<A::Value> {
-    let first = terms.first().ok_or_else(|| no_terms("plain_combination"))?;
-    let level = a.level(first.0);
+    plain_combinations(a, &[terms])?.pop().ok_or_else(|| no_terms("plain_combination"))
+}
+
+/// [`plain_combination`] of each group (all values at one level and
+/// scale), the plaintexts of all groups encoded in one batch.
+pub fn plain_combinations<A: Arith>(a: &A, groups: &[&[(&A::Value, &[f64])]]) -> Result<Vec<A::Value>> {
+    let (first, _) = groups.iter().find_map(|g| g.first()).ok_or_else(|| no_terms("plain_combination"))?;
+    let level = a.level(first);
     if level == 0 {
         return Err(crate::ckks::CkksError::LevelExhausted { op: "plain_combination", level, needed: 1 }.into());
     }
-    let pt_scale = a.params().scale(level - 1) * a.params().level_modulus(level) / a.scale(first.0);
-    a.rescale(&a.mul_plain_sum(terms, pt_scale)?)
+    let pt_scale = a.params().scale(level - 1) * a.params().level_modulus(level) / a.scale(first);
+    a.mul_plain_sums(groups, pt_scale)?.iter().map(|v| a.rescale(v)).collect()
 }
 
 /// v ⊙ m, one level down on the nominal scale.
