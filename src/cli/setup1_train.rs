@@ -28,9 +28,6 @@ use crate::nn::head::logreg::Batch;
 use crate::nn::head::metrics::BinaryMetrics;
 use crate::nn::party::{ComputeParty, DataParty};
 
-/// Default learning rate of the head on pooled MiniLM vectors (as Setup 2's MiniLM runs).
-const DEFAULT_LR: f64 = 0.05;
-
 /// What the data party does for the pipeline: encrypt, decrypt, refresh.
 trait DataSide<A: Arith>: Refresh<A> {
     fn encrypt(&mut self, a: &A, values: &[f64]) -> Result<A::Value>;
@@ -162,7 +159,7 @@ pub fn run(args: &Args, enc: &EncoderArgs, limit: usize, mirror: bool) -> Result
     let encoder = EncryptedEncoder::new(&params, model, &prepared.calibration, enc.layers)?;
     let stats = Standardization::of_calibration(&prepared)?;
     let options = HeadOptions {
-        lr: args.lr.unwrap_or(DEFAULT_LR),
+        lr: args.lr.unwrap_or(super::train::MINILM_LR),
         epochs: args.epochs,
         sigmoid_degree: args.sigmoid_degree,
         sigmoid_range: args.sigmoid_range,

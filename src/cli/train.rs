@@ -43,6 +43,22 @@ pub enum Repr {
     Minilm,
 }
 
+/// Learning rate of the head on pooled MiniLM vectors (Setup 1, and Setup 2
+/// with `--repr minilm`): their logits grow faster than on the 30 features,
+/// and the head's default on features drives them out of the sigmoid's
+/// domain.
+pub(super) const MINILM_LR: f64 = 0.05;
+
+impl Repr {
+    /// The learning rate used when `--lr` is not given for `head`.
+    fn default_lr(self, head: HeadKind) -> f64 {
+        match self {
+            Self::Features => head.default_lr(),
+            Self::Minilm => MINILM_LR,
+        }
+    }
+}
+
 /// Which data and representation (shared by `hetl train` and `hetl eval --head`).
 #[derive(Clone, Debug, clap::Args)]
 pub struct DataArgs {
@@ -80,7 +96,8 @@ pub struct Args {
     /// Passes over the training split.
     #[arg(long, default_value_t = 10)]
     pub(super) epochs: usize,
-    /// Learning rate (default: 0.2 for logreg, 0.05 for softmax).
+    /// Learning rate (default: 0.2 for logreg on the features, 0.05 for
+    /// softmax and on MiniLM vectors).
     #[arg(long)]
     pub(super) lr: Option<f64>,
     /// Degree of the Chebyshev sigmoid.
@@ -189,7 +206,7 @@ pub fn run(args: &Args) -> Result<BTreeMap<&'static str, OpStats>> {
     let params = load_preset(args.preset.as_deref().unwrap_or(args.head.default_preset()))?;
     let ctx = make_context(params.clone(), args.backend, args.threads)?;
     let options = HeadOptions {
-        lr: args.lr.unwrap_or(args.head.default_lr()),
+        lr: args.lr.unwrap_or(args.data.repr.default_lr(args.head)),
         epochs: args.epochs,
         sigmoid_degree: args.sigmoid_degree,
         sigmoid_range: args.sigmoid_range,
