@@ -258,4 +258,9 @@ pub trait Backend: Send + Sync {
     fn batch_budget_bytes(&self) -> usize {
         usize::MAX
     }
+    /// The device's memory, bytes, where the backend knows it (sizes the
+    /// caches of a GPU node by default).
+    fn memory_bytes(&self) -> Option<usize> {
+        None
+    }
 }

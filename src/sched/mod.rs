@@ -68,6 +68,12 @@ impl Scheduler {
         self.backend.name()
     }
 
+    /// The backend's device memory, bytes, where it knows it.
+    #[must_use]
+    pub fn device_memory(&self) -> Option<usize> {
+        self.backend.memory_bytes()
+    }
+
     /// Runs one batched primitive and records its wall time under `kind`
     /// (including the device's execution time in blocking mode).
     pub fn submit<T>(&self, kind: OpKind, f: impl FnOnce(&dyn Backend) -> backend::Result<T>) -> backend::Result<T> {

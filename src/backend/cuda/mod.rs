@@ -79,6 +79,8 @@ pub struct CudaBackend {
     /// 4N twiddle words per global prime (ntt.cu).
     tw: CudaBuffer,
     tables: Mutex<HashMap<Table, Arc<CudaBuffer>>>,
+    /// The device's memory, bytes.
+    memory: usize,
 }
 
 /// Constant tables uploaded on first use (words of `device_tables.rs`).
@@ -141,10 +143,11 @@ impl CudaBackend {
     /// The backend on `dev`, with the ring's constant tables uploaded.
     fn on(ring: RnsRing, dev: Device) -> Result<Self> {
         let dev = Arc::new(dev);
-        let pool = Pool::new(Arc::clone(&dev), dev.memory_bytes()? / 2);
+        let memory = dev.memory_bytes()?;
+        let pool = Pool::new(Arc::clone(&dev), memory / 2);
         let (cst_words, tw_words) = constants_and_twiddles(&ring);
         let (cst, tw) = (upload_words(&dev, &pool, &cst_words)?, upload_words(&dev, &pool, &tw_words)?);
-        Ok(Self { ring, dev, pool, cst, tw, tables: Mutex::default() })
+        Ok(Self { ring, dev, pool, cst, tw, tables: Mutex::default(), memory })
     }
 
     /// The device's name and the NVRTC target its kernels were built for.
@@ -794,6 +797,10 @@ impl Backend for CudaBackend {
 
     fn batch_budget_bytes(&self) -> usize {
         BATCH_BUDGET_BYTES
+    }
+
+    fn memory_bytes(&self) -> Option<usize> {
+        Some(self.memory)
     }
 
     fn take_device_time(&self) -> Result<Option<std::time::Duration>> {
