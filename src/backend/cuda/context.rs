@@ -2,7 +2,7 @@
 //! by `compile.rs`, loaded once per backend) and launches. Per-call code in
 //! `mod.rs` only chooses kernels, buffers and header words.
 
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{Duration, Instant};
 
@@ -245,7 +245,20 @@ pub(super) enum Allocation {
     /// Memory of a GPU.
     Device(CudaSlice<u32>),
     /// Host memory standing in for it.
-    Host(Box<[u32]>),
+    Host(HostMemory),
+}
+
+/// Host memory standing in for device memory; its bytes count against the
+/// emulated device's memory until it is dropped.
+pub(super) struct HostMemory {
+    words: Box<[u32]>,
+    used: Arc<AtomicUsize>,
+}
+
+impl Drop for HostMemory {
+    fn drop(&mut self) {
+        self.used.fetch_sub(self.words.len() * 4, Ordering::Relaxed);
+    }
 }
 
 impl Device {
@@ -300,6 +313,17 @@ impl Device {
         })
     }
 
+    /// The emulated device with `memory` bytes of nominal memory (tests of
+    /// what happens when it runs out).
+    #[cfg(test)]
+    pub(super) fn emulated_with_memory(memory: usize) -> Result<Self> {
+        let mut device = Self::emulated()?;
+        if let Driver::Emulated(e) = &mut device.driver {
+            e.memory = memory;
+        }
+        Ok(device)
+    }
+
     /// The emulated device (see [`Emulator`]).
     pub(super) fn emulated() -> Result<Self> {
         Ok(Self {
@@ -319,12 +343,12 @@ impl Device {
         }
     }
 
-    /// Memory the device has, bytes (for the emulated device, a nominal
-    /// 2 GiB of host memory).
+    /// Memory the device has, bytes (for the emulated device, its nominal
+    /// size in host memory).
     pub(super) fn memory_bytes(&self) -> Result<usize> {
         match &self.driver {
             Driver::Cuda { ctx, .. } => ctx.total_mem().map_err(driver_error("device memory", 0)),
-            Driver::Emulated(_) => Ok(2 << 30),
+            Driver::Emulated(e) => Ok(e.memory),
         }
     }
 
@@ -347,13 +371,18 @@ impl Device {
                 let (ptr, _) = slice.device_ptr(stream);
                 Ok((Allocation::Device(slice), ptr))
             }
-            Driver::Emulated(_) => {
+            Driver::Emulated(e) => {
+                let bytes = words * 4;
+                if e.used.fetch_add(bytes, Ordering::Relaxed) + bytes > e.memory {
+                    e.used.fetch_sub(bytes, Ordering::Relaxed);
+                    return Err(BackendError::OutOfMemory { bytes: bytes as u64 });
+                }
                 // Poisoned, not zeroed: device memory from the driver or the
                 // pool holds stale words, so a kernel that reads words nobody
                 // wrote must fail the differential tests here too.
                 let host = vec![ALLOCATION_POISON; words].into_boxed_slice();
                 let ptr = host.as_ptr() as u64;
-                Ok((Allocation::Host(host), ptr))
+                Ok((Allocation::Host(HostMemory { words: host, used: Arc::clone(&e.used) }), ptr))
             }
         }
     }

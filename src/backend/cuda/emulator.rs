@@ -9,7 +9,8 @@
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
-use std::sync::{Mutex, PoisonError};
+use std::sync::atomic::AtomicUsize;
+use std::sync::{Arc, Mutex, PoisonError};
 
 use sha2::{Digest, Sha256};
 
@@ -44,7 +45,15 @@ pub(super) struct Emulator {
     pub(super) compiler: String,
     /// Keeps the launchers' code mapped.
     _library: libloading::Library,
+    /// The device's nominal memory, bytes: allocations beyond it are
+    /// refused, as a GPU's are.
+    pub(super) memory: usize,
+    /// Bytes allocated and not yet freed.
+    pub(super) used: Arc<AtomicUsize>,
 }
+
+/// The emulated device's nominal memory.
+const EMULATED_MEMORY: usize = 2 << 30;
 
 impl Emulator {
     /// Builds (or loads from the cache) and loads every kernel; no C++
@@ -76,7 +85,7 @@ impl Emulator {
                     .map_err(|e| error(format!("{symbol}: {e}")))
             })
             .collect::<Result<Vec<_>>>()?;
-        Ok(Self { launchers, compiler: version, _library: library })
+        Ok(Self { launchers, compiler: version, _library: library, memory: EMULATED_MEMORY, used: Arc::default() })
     }
 
     /// Runs `kernel` on `grid` blocks of `block` threads.

@@ -140,3 +140,28 @@ impl fmt::Debug for CudaBuffer {
         f.debug_struct("CudaBuffer").field("words", &self.words).field("owner", &self.pool.id).finish()
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_refused_allocation_is_retried_once_the_cache_is_released() {
+        let Ok(device) = Device::emulated_with_memory(4 << 20) else {
+            assert!(std::env::var_os("HETL_REQUIRE_CUDA_EMULATION").is_none(), "no emulated CUDA device");
+            eprintln!("skipped: no C++ compiler for the emulated CUDA device");
+            return;
+        };
+        let pool = Pool::new(Arc::new(device), 4 << 20);
+        let words = |mib: usize| mib << 18;
+        drop(pool.acquire(words(3)).expect("3 of 4 MiB"));
+        assert_eq!(pool.free.lock().unwrap().bytes, 3 << 20, "kept for reuse");
+        // 3 MiB cached + 2 MiB is past the device: the cache goes, then it fits.
+        let two = pool.acquire(words(2)).expect("retried after releasing the cache");
+        assert_eq!(pool.free.lock().unwrap().bytes, 0);
+        let err = pool.acquire(words(3)).expect_err("2 + 3 MiB live is past the device");
+        assert!(matches!(err, BackendError::OutOfMemory { .. }), "{err}");
+        drop(two);
+        pool.acquire(words(3)).expect("fits once the 2 MiB are back");
+    }
+}
