@@ -331,8 +331,7 @@ fn time_op(fx: &mut Fixture, op: &str, batch: usize, samples: usize, profile: bo
     let mut times = Vec::with_capacity(samples);
     let mut window = None;
     let inputs = match op {
-        _ if is_transform(op) => None,
-        "encode" | "encrypt" => None,
+        _ if is_transform(op) || matches!(op, "encode" | "encrypt") => None,
         _ => Some((fx.fresh_for(op, batch)?, fx.fresh()?)),
     };
     for sample in 0..=samples {

@@ -79,8 +79,6 @@ pub struct CudaBackend {
     /// 4N twiddle words per global prime (ntt.cu).
     tw: CudaBuffer,
     tables: Mutex<HashMap<Table, Arc<CudaBuffer>>>,
-    /// The device's memory, bytes.
-    memory: usize,
 }
 
 /// Constant tables uploaded on first use (words of `device_tables.rs`).
@@ -143,11 +141,10 @@ impl CudaBackend {
     /// The backend on `dev`, with the ring's constant tables uploaded.
     fn on(ring: RnsRing, dev: Device) -> Result<Self> {
         let dev = Arc::new(dev);
-        let memory = dev.memory_bytes()?;
-        let pool = Pool::new(Arc::clone(&dev), memory / 2);
+        let pool = Pool::new(Arc::clone(&dev), dev.memory_bytes()? / 2);
         let (cst_words, tw_words) = constants_and_twiddles(&ring);
         let (cst, tw) = (upload_words(&dev, &pool, &cst_words)?, upload_words(&dev, &pool, &tw_words)?);
-        Ok(Self { ring, dev, pool, cst, tw, tables: Mutex::default(), memory })
+        Ok(Self { ring, dev, pool, cst, tw, tables: Mutex::default() })
     }
 
     /// The device's name and the NVRTC target its kernels were built for.
@@ -800,7 +797,7 @@ impl Backend for CudaBackend {
     }
 
     fn memory_bytes(&self) -> Option<usize> {
-        Some(self.memory)
+        self.dev.memory_bytes().ok()
     }
 
     fn take_device_time(&self) -> Result<Option<std::time::Duration>> {
