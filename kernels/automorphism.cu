@@ -13,11 +13,11 @@
 extern "C" __global__ void automorphism(Header h, const u32* cst, const Operands ops) {
     u32 i;
     if (!coefficient(h, AUT_WG, &i)) return;
-    u32* x = (u32*)operand(ops, 3u, 0u);
-    const u32* y = (const u32*)operand(ops, 3u, 1u);
-    const u32 galois = (u32)operand(ops, 3u, 2u);
+    u32* x = (u32*)operand(h, ops, 3u, 0u);
+    const u32* y = (const u32*)operand(h, ops, 3u, 1u);
+    const u32 galois = (u32)operand(h, ops, 3u, 2u);
     const u32 unused = 32u - h.log_n;
-    const u64 limb = h.limb_start + blockIdx.y;
+    const u64 limb = h.limb_start + block_row(h);
     const u32 e = ((2u * (__brev(i) >> unused) + 1u) * galois) & (2u * h.n - 1u);
     const u32 j = __brev((e - 1u) >> 1u) >> unused;
     x[limb * h.n + i] = y[limb * h.n + j];

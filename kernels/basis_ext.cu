@@ -43,11 +43,11 @@
 extern "C" __global__ void conv_apply(Header h, const u32* cst, const Operands ops) {
     u32 c;
     if (!coefficient(h, BX_WG, &c)) return;
-    const u32* tab = (const u32*)operand(ops, 3u, 0u);
-    const u32* ys = (const u32*)operand(ops, 3u, 1u);
-    u32* out = (u32*)operand(ops, 3u, 2u);
+    const u32* tab = (const u32*)operand(h, ops, 3u, 0u);
+    const u32* ys = (const u32*)operand(h, ops, 3u, 1u);
+    u32* out = (u32*)operand(h, ops, 3u, 2u);
     const u32 s = h.arg[0];
-    const u32 first = h.limb_start + blockIdx.y * CONV_TARGETS;
+    const u32 first = h.limb_start + block_row(h) * CONV_TARGETS;
     const u32 count = min(CONV_TARGETS, h.limb_start + h.limb_count - first);
     u32 m[CONV_TARGETS], row[CONV_TARGETS], acc[CONV_TARGETS];
 #pragma unroll
@@ -57,18 +57,23 @@ extern "C" __global__ void conv_apply(Header h, const u32* cst, const Operands o
         row[k] = 2u * s + 2u * t * (s + 1u);
         acc[k] = 0u;
     }
+    // A table entry's (w, Shoup(w)) in one 8-byte load: the table is
+    // 256-byte aligned and every row starts at an even word.
+    const uint2* pairs = (const uint2*)tab;
     for (u32 i = 0; i < s; i++) {
         const u32 y = ys[(u64)i * h.n + c];
 #pragma unroll
         for (u32 k = 0; k < CONV_TARGETS; k++) {
-            acc[k] = add_mod(acc[k], mul_shoup(y, tab[row[k] + 2u * i], tab[row[k] + 2u * i + 1u], m[k]), m[k]);
+            const uint2 w = pairs[row[k] / 2u + i];
+            acc[k] = add_mod(acc[k], mul_shoup(y, w.x, w.y, m[k]), m[k]);
         }
     }
     if (h.op == 1u) {
         const u32 v = ys[(u64)s * h.n + c];
 #pragma unroll
         for (u32 k = 0; k < CONV_TARGETS; k++) {
-            acc[k] = sub_mod(acc[k], mul_shoup(v, tab[row[k] + 2u * s], tab[row[k] + 2u * s + 1u], m[k]), m[k]);
+            const uint2 w = pairs[row[k] / 2u + s];
+            acc[k] = sub_mod(acc[k], mul_shoup(v, w.x, w.y, m[k]), m[k]);
         }
     }
 #pragma unroll
@@ -80,7 +85,7 @@ extern "C" __global__ void conv_apply(Header h, const u32* cst, const Operands o
 extern "C" __global__ void conv_overflow(Header h, const u32* cst, const Operands ops) {
     u32 c;
     if (!coefficient(h, BX_WG, &c)) return;
-    u32* ys = (u32*)operand(ops, 1u, 0u);
+    u32* ys = (u32*)operand(h, ops, 1u, 0u);
     const u32 s = h.arg[0];
     double f = 0.0;
     for (u32 i = 0; i < s; i++) {

@@ -11,9 +11,9 @@
 extern "C" __global__ void binary(Header h, const u32* cst, const Operands ops) {
     u32 c;
     if (!coefficient(h, EW_WG, &c)) return;
-    u32* x = (u32*)operand(ops, 2u, 0u);
-    const u32* y = (const u32*)operand(ops, 2u, 1u);
-    const u32 limb = h.limb_start + blockIdx.y;
+    u32* x = (u32*)operand(h, ops, 2u, 0u);
+    const u32* y = (const u32*)operand(h, ops, 2u, 1u);
+    const u32 limb = h.limb_start + block_row(h);
     const u32 g = prime_of(h, limb);
     const u32 q = modulus(cst, g);
     const u64 i = (u64)limb * h.n + c;
@@ -29,16 +29,16 @@ extern "C" __global__ void binary(Header h, const u32* cst, const Operands ops) 
 extern "C" __global__ void unary(Header h, const u32* cst, const Operands ops) {
     u32 c;
     if (!coefficient(h, EW_WG, &c)) return;
-    u32* x = (u32*)operand(ops, 2u, 0u);
-    const u32* data = (const u32*)operand(ops, 2u, 1u);
-    const u32 limb = h.limb_start + blockIdx.y;
+    u32* x = (u32*)operand(h, ops, 2u, 0u);
+    const u32* data = (const u32*)operand(h, ops, 2u, 1u);
+    const u32 row = block_row(h), limb = h.limb_start + row;
     const u32 q = modulus(cst, prime_of(h, limb));
     const u64 i = (u64)limb * h.n + c;
     const u32 a = x[i];
     switch (h.op) {
         case 0u: x[i] = a == 0u ? 0u : q - a; break;
-        case 1u: x[i] = add_mod(a, data[2u * blockIdx.y], q); break;
-        default: x[i] = mul_shoup(a, data[2u * blockIdx.y], data[2u * blockIdx.y + 1u], q); break;
+        case 1u: x[i] = add_mod(a, data[2u * row], q); break;
+        default: x[i] = mul_shoup(a, data[2u * row], data[2u * row + 1u], q); break;
     }
 }
 
@@ -49,13 +49,13 @@ extern "C" __global__ void unary(Header h, const u32* cst, const Operands ops) {
 extern "C" __global__ void scaled(Header h, const u32* cst, const Operands ops) {
     u32 c;
     if (!coefficient(h, EW_WG, &c)) return;
-    u32* x = (u32*)operand(ops, 3u, 0u);
-    const u32* y = (const u32*)operand(ops, 3u, 1u);
-    const u32* data = (const u32*)operand(ops, 3u, 2u);
-    const u32 limb = h.limb_start + blockIdx.y;
+    u32* x = (u32*)operand(h, ops, 3u, 0u);
+    const u32* y = (const u32*)operand(h, ops, 3u, 1u);
+    const u32* data = (const u32*)operand(h, ops, 3u, 2u);
+    const u32 row = block_row(h), limb = h.limb_start + row;
     const u32 q = modulus(cst, prime_of(h, limb));
     const u64 i = (u64)limb * h.n + c;
-    const u32 w = data[2u * blockIdx.y], ws = data[2u * blockIdx.y + 1u];
+    const u32 w = data[2u * row], ws = data[2u * row + 1u];
     x[i] = add_mod(x[i], mul_shoup(y[i], w, ws, q), q);
 }
 
@@ -64,7 +64,8 @@ extern "C" __global__ void scaled(Header h, const u32* cst, const Operands ops) 
 extern "C" __global__ void copy_limbs(Header h, const u32* cst, const Operands ops) {
     u32 c;
     if (!coefficient(h, EW_WG, &c)) return;
-    u32* dst = (u32*)operand(ops, 2u, 0u);
-    const u32* src = (const u32*)operand(ops, 2u, 1u);
-    dst[(u64)(h.arg[1] + blockIdx.y) * h.n + c] = src[(u64)(h.arg[0] + blockIdx.y) * h.n + c];
+    u32* dst = (u32*)operand(h, ops, 2u, 0u);
+    const u32* src = (const u32*)operand(h, ops, 2u, 1u);
+    const u32 row = block_row(h);
+    dst[(u64)(h.arg[1] + row) * h.n + c] = src[(u64)(h.arg[0] + row) * h.n + c];
 }

@@ -42,6 +42,12 @@ struct alignas(8) uint2 {
     unsigned x, y;
 };
 
+struct alignas(16) uint4 {
+    unsigned x, y, z, w;
+};
+
+#define __align__(n) __attribute__((aligned(n)))
+
 static inline unsigned __umulhi(unsigned a, unsigned b) {
     return (unsigned)(((unsigned long long)a * b) >> 32);
 }

@@ -22,7 +22,8 @@
 // reads and writes the outputs once more (CPU twin: the default
 // Backend::key_switch_inner_add, inner product then add_scaled; the
 // residues are unique, so the words agree).
-// Launch: block KS_WG, one thread per coefficient; grid (⌈N / KS_WG⌉, limbs, items).
+// Launch: block KS_WG, one thread per coefficient; grid (⌈N / KS_WG⌉, items,
+// limbs) with h.items_inner = 1: the items of a batch read the same key limbs.
 
 #define KS_WG 256u
 #define KS_DIGITS 4u
@@ -30,31 +31,31 @@
 extern "C" __global__ void key_switch_inner(Header h, const u32* cst, const Operands ops) {
     u32 c;
     if (!coefficient(h, KS_WG, &c)) return;
-    const u32 limb = h.limb_start + blockIdx.y;
+    const u32 limb = h.limb_start + block_row(h);
     const u32 g = prime_of(h, limb);
     const u32 q = modulus(cst, g);
     const u32 qd = h.qcount;
     const u64 i = (u64)limb * h.n + c;
     const u64 jb = (u64)(limb < qd ? limb : h.arg[0] + limb - qd) * h.n + c;
     const u64 ja = (u64)(limb < qd ? limb : h.arg[2] + limb - qd) * h.n + c;
-    u32* ob = (u32*)operand(ops, 17u, 0u);
-    u32* oa = (u32*)operand(ops, 17u, 1u);
+    u32* ob = (u32*)operand(h, ops, 17u, 0u);
+    u32* oa = (u32*)operand(h, ops, 17u, 1u);
     u32 pb = 0u, pa = 0u;
     if (h.arg[1] == 0u) {
         pb = ob[i];
         pa = oa[i];
     } else if ((h.op & 1u) != 0u && limb < qd) {
-        const u32* e0 = (const u32*)operand(ops, 17u, 2u + 3u * KS_DIGITS);
-        const u32* e1 = (const u32*)operand(ops, 17u, 3u + 3u * KS_DIGITS);
-        const u32* data = (const u32*)operand(ops, 17u, 4u + 3u * KS_DIGITS);
+        const u32* e0 = (const u32*)operand(h, ops, 17u, 2u + 3u * KS_DIGITS);
+        const u32* e1 = (const u32*)operand(h, ops, 17u, 3u + 3u * KS_DIGITS);
+        const u32* data = (const u32*)operand(h, ops, 17u, 4u + 3u * KS_DIGITS);
         const u32 w = data[2u * limb], ws = data[2u * limb + 1u];
         pb = mul_shoup(e0[i], w, ws, q);
         pa = mul_shoup(e1[i], w, ws, q);
     }
     for (u32 j = 0; j < h.arg[3]; j++) {
-        const u32* d = (const u32*)operand(ops, 17u, 2u + 3u * j);
-        const u32* kb = (const u32*)operand(ops, 17u, 3u + 3u * j);
-        const u32* ka = (const u32*)operand(ops, 17u, 4u + 3u * j);
+        const u32* d = (const u32*)operand(h, ops, 17u, 2u + 3u * j);
+        const u32* kb = (const u32*)operand(h, ops, 17u, 3u + 3u * j);
+        const u32* ka = (const u32*)operand(h, ops, 17u, 4u + 3u * j);
         const u32 dv = d[i];
         pb = add_mod(mul_mod(cst, g, dv, kb[jb]), pb, q);
         pa = add_mod(mul_mod(cst, g, dv, ka[ja]), pa, q);

@@ -6,16 +6,17 @@
 // Every kernel takes `Header h` by value, `const u32* cst`, then (NTT only)
 // `const u32* tw`, and last `Operands ops` by value:
 //   Header: n (ring degree N), log_n, limb_start (first limb of the buffers
-//     this launch covers; blockIdx.y = limb − limb_start), limb_count,
+//     this launch covers; block_row = limb − limb_start), limb_count,
 //     gshift/qcount/qtotal (limb → prime map, see prime_of), op
-//     (kernel-specific selector), arg[4] (kernel-specific arguments).
+//     (kernel-specific selector), arg[4] (kernel-specific arguments),
+//     items_inner (the grid's order, see block_item).
 //     Its twin is `Header` in src/backend/cuda/context.rs (#[repr(C)]).
 //   cst: CST_STRIDE words per global prime g (Q primes first, then P): q,
 //     Barrett k, Barrett mu, N^-1, Shoup(N^-1), and 1/q as an IEEE binary64
 //     (mantissa lo, mantissa hi with the hidden bit, unbiased exponent as
 //     i32 bits) — the words of src/backend/device_tables.rs.
 //   ops: the buffers of a batch of independent items that share the header
-//     (same limbs, primes and arguments): item z = blockIdx.z has the
+//     (same limbs, primes and arguments): item z = block_item(h) has the
 //     kernel's PER_ITEM operands at ops.p[z · PER_ITEM ..]; each operand is
 //     a device address, or a plain value where a kernel says so. One launch
 //     thus covers batch × limbs × N (the launcher splits batches larger than
@@ -43,6 +44,7 @@ struct Header {
     u32 qtotal;
     u32 op;
     u32 arg[4];
+    u32 items_inner;
 };
 
 // Global prime index of a limb of the bound buffer(s): k = limb + gshift is
@@ -58,29 +60,52 @@ struct Operands {
     u64 p[MAX_OPERANDS];
 };
 
+// This block's item and limb row (limb − limb_start; conv_apply's rows hold
+// CONV_TARGETS limbs). The grid is (x, rows, items), or (x, items, rows)
+// when h.items_inner = 1: the launcher sets it for the kernels whose items
+// read the same per-limb tables from device memory (the NTT's twiddles, the
+// key-switching keys). Blocks are issued x first, then y, then z, so the
+// blocks of one limb of every item then run together and share those reads
+// in L2 instead of reading them again from DRAM for each item.
+__device__ __forceinline__ u32 block_item(const Header& h) {
+    return h.items_inner ? blockIdx.y : blockIdx.z;
+}
+
+__device__ __forceinline__ u32 block_row(const Header& h) {
+    return h.items_inner ? blockIdx.z : blockIdx.y;
+}
+
 // Operand j of this block's item, in a kernel with `per_item` operands per item.
-__device__ __forceinline__ u64 operand(const Operands& ops, u32 per_item, u32 j) {
-    return ops.p[blockIdx.z * per_item + j];
+__device__ __forceinline__ u64 operand(const Header& h, const Operands& ops, u32 per_item, u32 j) {
+    return ops.p[block_item(h) * per_item + j];
 }
 
 __device__ __forceinline__ u32 modulus(const u32* cst, u32 g) {
     return cst[g * CST_STRIDE];
 }
 
-// a + b mod q for a, b in [0, q).
-__device__ __forceinline__ u32 add_mod(u32 a, u32 b, u32 q) {
-    u32 s = a + b;
-    return s >= q ? s - q : s;
+// x − m if x ≥ m, else x, for any x and 0 < m: when x < m, x − m wraps to
+// x − m + 2^32 > x. One subtraction and one unsigned minimum (VIMNMX), where
+// a compare, a select and a subtraction were three instructions.
+__device__ __forceinline__ u32 sub_if_ge(u32 x, u32 m) {
+    return min(x, x - m);
 }
 
-// a − b mod q for a, b in [0, q).
+// a + b mod q for a, b in [0, q).
+__device__ __forceinline__ u32 add_mod(u32 a, u32 b, u32 q) {
+    return sub_if_ge(a + b, q);
+}
+
+// a − b mod q for a, b in [0, q): a − b wraps past q exactly when a < b,
+// and then a − b + q (mod 2^32) is the smaller.
 __device__ __forceinline__ u32 sub_mod(u32 a, u32 b, u32 q) {
-    return a < b ? a + q - b : a - b;
+    const u32 d = a - b;
+    return min(d, d + q);
 }
 
 // x in [0, 2q) → [0, q).
 __device__ __forceinline__ u32 reduce_2q(u32 x, u32 q) {
-    return x >= q ? x - q : x;
+    return sub_if_ge(x, q);
 }
 
 // a·w mod q in [0, 2q) for any a < 2^32, w < q, ws = Shoup(w).
@@ -100,10 +125,8 @@ __device__ __forceinline__ u32 mul_mod(const u32* cst, u32 g, u32 a, u32 b) {
     const u32 mu = cst[g * CST_STRIDE + 2u];
     const u64 x = (u64)a * b;                              // < 2^(2k)
     const u64 quotient = ((x >> (k - 1u)) * mu) >> (k + 1u); // < 2^(k+1) · 2^31
-    u32 r = (u32)(x - quotient * q);                       // exact: [0, 3q)
-    if (r >= q) r -= q;
-    if (r >= q) r -= q;
-    return r;
+    const u32 r = (u32)(x - quotient * q);                 // exact: [0, 3q)
+    return sub_if_ge(sub_if_ge(r, q), q);
 }
 
 // Coefficient index of this thread in a one-thread-per-coefficient launch

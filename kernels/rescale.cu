@@ -11,11 +11,11 @@
 extern "C" __global__ void rescale_lift(Header h, const u32* cst, const Operands ops) {
     u32 c;
     if (!coefficient(h, RS_WG, &c)) return;
-    u32* x = (u32*)operand(ops, 2u, 0u);
-    const u32* y = (const u32*)operand(ops, 2u, 1u);
+    u32* x = (u32*)operand(h, ops, 2u, 0u);
+    const u32* y = (const u32*)operand(h, ops, 2u, 1u);
     const u32 last = h.arg[0];
     const u32 q_last = modulus(cst, last);
-    const u32 limb = h.limb_start + blockIdx.y;
+    const u32 limb = h.limb_start + block_row(h);
     const u32 q = modulus(cst, prime_of(h, limb));
     const u32 top = y[(u64)last * h.n + c];
     const u32 reduced = top % q;

@@ -18,15 +18,15 @@
 extern "C" __global__ void tensor(Header h, const u32* cst, const Operands ops) {
     u32 c;
     if (!coefficient(h, TS_WG, &c)) return;
-    const u32* a0 = (const u32*)operand(ops, 8u, 0u);
-    const u32* a1 = (const u32*)operand(ops, 8u, 1u);
-    const u32* b0 = (const u32*)operand(ops, 8u, 2u);
-    const u32* b1 = (const u32*)operand(ops, 8u, 3u);
-    u32* d0 = (u32*)operand(ops, 8u, 4u);
-    u32* d1 = (u32*)operand(ops, 8u, 5u);
-    u32* d2 = (u32*)operand(ops, 8u, 6u);
-    u32* out = (u32*)operand(ops, 8u, 7u);
-    const u32 limb = h.limb_start + blockIdx.y;
+    const u32* a0 = (const u32*)operand(h, ops, 8u, 0u);
+    const u32* a1 = (const u32*)operand(h, ops, 8u, 1u);
+    const u32* b0 = (const u32*)operand(h, ops, 8u, 2u);
+    const u32* b1 = (const u32*)operand(h, ops, 8u, 3u);
+    u32* d0 = (u32*)operand(h, ops, 8u, 4u);
+    u32* d1 = (u32*)operand(h, ops, 8u, 5u);
+    u32* d2 = (u32*)operand(h, ops, 8u, 6u);
+    u32* out = (u32*)operand(h, ops, 8u, 7u);
+    const u32 limb = h.limb_start + block_row(h);
     const u32 g = prime_of(h, limb);
     const u32 q = modulus(cst, g);
     const u64 i = (u64)limb * h.n + c;

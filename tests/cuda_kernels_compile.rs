@@ -10,7 +10,7 @@
 use std::path::Path;
 
 use hetl::backend::BackendError;
-use hetl::backend::cuda::{FAMILIES, compile_cubin, compile_ptx, nvrtc_available, nvrtc_version};
+use hetl::backend::cuda::{FAMILIES, KERNEL_SWITCHES, compile_cubin, compile_ptx, nvrtc_available, nvrtc_version};
 
 /// Virtual architectures compiled for (PTX): Ampere (A100) and Hopper (H100/H200).
 const ARCHES: [&str; 2] = ["compute_80", "compute_90"];
@@ -68,7 +68,7 @@ fn every_kernel_compiles_to_ptx_and_cubin() {
     for (name, _) in kernel_files() {
         let (family, source) = FAMILIES.iter().find(|(f, _)| *f == name).expect("family");
         for arch in ARCHES {
-            match compile_ptx(family, source, arch) {
+            match compile_ptx(family, source, arch, &[]) {
                 Ok(ptx) => {
                     assert!(ptx.contains(".entry"), "{name} ({arch}): PTX without kernels");
                     eprintln!("{name} ({arch}): {} bytes of PTX", ptx.len());
@@ -77,12 +77,29 @@ fn every_kernel_compiles_to_ptx_and_cubin() {
             }
         }
         for arch in REAL_ARCHES {
-            match compile_cubin(family, source, arch) {
+            match compile_cubin(family, source, arch, &[]) {
                 Ok(cubin) => {
                     assert!(cubin.starts_with(b"\x7fELF"), "{name} ({arch}): not an ELF CUBIN");
                     eprintln!("{name} ({arch}): {} bytes of CUBIN", cubin.len());
                 }
                 Err(e) => panic!("{name} ({arch}) does not compile:\n{e}"),
+            }
+        }
+    }
+}
+
+/// Every variant that `HETL_CUDA_DEFINES` can select compiles too (to the
+/// Hopper CUBIN), so a GPU run can switch it on.
+#[test]
+fn every_kernel_switch_compiles() {
+    if !nvrtc() {
+        return;
+    }
+    for (switch, _) in KERNEL_SWITCHES {
+        let on = [format!("-D{switch}=1")];
+        for (family, source) in FAMILIES {
+            if let Err(e) = compile_cubin(family, source, REAL_ARCHES[1], &on) {
+                panic!("{family} with {switch}=1 does not compile:\n{e}");
             }
         }
     }
@@ -95,7 +112,7 @@ fn compile_errors_carry_the_log() {
         return;
     }
     let broken = "extern \"C\" __global__ void broken(u32* x) { x[0] = undefined_name; }";
-    match compile_ptx("broken.cu", broken, ARCHES[0]) {
+    match compile_ptx("broken.cu", broken, ARCHES[0], &[]) {
         Err(BackendError::Kernel { name: "broken.cu", reason }) => {
             assert!(reason.contains("undefined_name"), "log without the error: {reason}");
         }

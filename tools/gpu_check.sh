@@ -5,9 +5,11 @@
 # budget skips the last ones):
 #   1. nvidia-smi, NVRTC location, hetl devices
 #   2. HETL_REQUIRE_CUDA=1 cuda_diff tests (bit-exact vs the CPU backend)
+#      and again with a kernel variant ($VARIANT, default NTT_BANKS=1)
 #   3. hetl bench --backend cuda --batch 1,8,64 --json at n16 and n14 (ops
 #      ntt,ntt_poly,mul_relin,rescale,mul_relin_rescale,rotate), each next to
-#      a baseline build ($BASELINE_BIN, optional) for same-run ratios
+#      a baseline build ($BASELINE_BIN, optional) for same-run ratios; at
+#      n16 also this build with $VARIANT
 #   4. DESILO FHE (desilofhe-cu1xx matching the driver's CUDA version) at the
 #      same ring sizes and closest depths, via tools/bench_desilo.py
 #   5. the per-kind profile at n16 (device time, modeled traffic), Setup 1
@@ -35,7 +37,7 @@
 # (libvulkan1, and the libglvnd libraries the NVIDIA ICD links against).
 #
 # Usage: OUT=/some/dir [GPU_CHECK_BUDGET=360] [HETL_BIN=..] [CUDA_DIFF_BIN=..] [WHEELS=..]
-#        [BASELINE_BIN=..] [WGPU_DIFF_BIN=..] [VULKAN_DEBS=..] [MINILM_DIR=..] bash tools/gpu_check.sh
+#        [BASELINE_BIN=..] [VARIANT=..] [WGPU_DIFF_BIN=..] [VULKAN_DEBS=..] [MINILM_DIR=..] bash tools/gpu_check.sh
 # Through the device tool (which returns at most 8 files), with .gpu carried:
 #   G=/tmp/g; mkdir -p $G; OUT=$G HETL_BIN=.gpu/hetl CUDA_DIFF_BIN=.gpu/cuda_diff \
 #     WGPU_DIFF_BIN=.gpu/wgpu_diff WHEELS=.gpu VULKAN_DEBS=.gpu/gl BASELINE_BIN=.gpu/hetl-baseline GPU_CHECK_BUDGET=380 \
@@ -118,7 +120,15 @@ fi
 step devices 60 "${HETL[@]}" devices
 
 # 2. Bit-exact differential tests; they fail (not skip) without a device.
+# Then the same with the kernel variant $VARIANT (HETL_CUDA_DEFINES, see
+# src/backend/cuda/compile.rs; default NTT_BANKS=1, the NTT's shared-memory
+# layout without bank conflicts; VARIANT= skips every variant step).
 HETL_REQUIRE_CUDA=1 step cuda_diff 120 "${DIFF[@]}" --test-threads 4
+VARIANT="${VARIANT-NTT_BANKS=1}"
+if [ -n "$VARIANT" ]; then
+    log "kernel variant: HETL_CUDA_DEFINES=$VARIANT"
+    HETL_CUDA_DEFINES="$VARIANT" HETL_REQUIRE_CUDA=1 step cuda_diff_variant 120 "${DIFF[@]}" --test-threads 4
+fi
 
 # 3. Benchmarks, most wanted first (later steps are skipped when the budget
 # runs out): N = 2^16 at full depth and the baseline build at the same N,
@@ -136,7 +146,15 @@ bench_baseline() {
         --ops "$OPS" --json
     grep -s '^{' "$OUT/bench_baseline_$1.log" >"$OUT/bench_baseline_$1.jsonl"
 }
+# bench_variant PRESET: this build with $VARIANT, the ops the NTT drives.
+bench_variant() {
+    [ -n "$VARIANT" ] || return 0
+    HETL_CUDA_DEFINES="$VARIANT" step "bench_variant_$1" 60 "${HETL[@]}" bench --backend cuda --preset "$1" \
+        --batch 1,8,64 --samples 3 --ops ntt,ntt_poly,mul_relin_rescale,rotate --json
+    grep -s '^{' "$OUT/bench_variant_$1.log" >"$OUT/bench_variant_$1.jsonl"
+}
 bench_cuda n16 80
+bench_variant n16
 bench_baseline n16
 bench_cuda n14 40
 bench_baseline n14

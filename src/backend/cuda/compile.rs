@@ -34,6 +34,41 @@ pub const FAMILIES: [(&str, &str); 7] = [
 /// `conv_overflow`'s f64 steps round exactly as the CPU's.
 const OPTIONS: [&str; 2] = ["--fmad=false", "--std=c++17"];
 
+/// The compile-time switches of kernel variants that `HETL_CUDA_DEFINES`
+/// may set (name, what it selects), so that a variant can be measured
+/// against the default in one run on one GPU. Each is 0 by default.
+pub const KERNEL_SWITCHES: [(&str, &str); 1] =
+    [("NTT_BANKS", "ntt.cu: the NTT tile in a shared-memory layout without bank conflicts (ntt_bank)")];
+
+/// The environment variable of [`kernel_switches`].
+pub const SWITCHES_VAR: &str = "HETL_CUDA_DEFINES";
+
+/// The `-DNAME=VALUE` compiler options that `HETL_CUDA_DEFINES` asks for:
+/// space-separated `NAME=VALUE` pairs, each NAME one of
+/// [`KERNEL_SWITCHES`] and each VALUE an unsigned integer. Unset or empty:
+/// none. Anything else is an error, so a mistyped switch never runs the
+/// default unnoticed.
+pub fn kernel_switches() -> Result<Vec<String>> {
+    parse_switches(&std::env::var(SWITCHES_VAR).unwrap_or_default())
+}
+
+/// The `-D` options of `text` in the syntax of `HETL_CUDA_DEFINES`.
+pub(super) fn parse_switches(text: &str) -> Result<Vec<String>> {
+    let error = |reason: String| BackendError::InvalidArgument { op: SWITCHES_VAR, reason };
+    let known = || KERNEL_SWITCHES.iter().map(|(n, _)| *n).collect::<Vec<_>>().join(", ");
+    text.split_whitespace()
+        .map(|pair| {
+            let (name, value) = pair.split_once('=').ok_or_else(|| error(format!("`{pair}` is not NAME=VALUE")))?;
+            if !KERNEL_SWITCHES.iter().any(|(n, _)| *n == name) {
+                return Err(error(format!("unknown kernel switch `{name}` (known: {})", known())));
+            }
+            let value: u32 =
+                value.parse().map_err(|_| error(format!("{name}: `{value}` is not an unsigned integer")))?;
+            Ok(format!("-D{name}={value}"))
+        })
+        .collect()
+}
+
 /// Whether libnvrtc can be loaded; the reason when not.
 pub fn nvrtc_available() -> Result<()> {
     // SAFETY: only tries to load the shared library; no NVRTC call is made.
@@ -83,9 +118,10 @@ impl Drop for Program {
 }
 
 /// Compiles the family `name` (its source without the shared header) for
-/// `arch`; a compile error gives [`BackendError::Kernel`] with NVRTC's log
-/// (locations count the prepended header's lines, see `kernels/modarith.cuh`).
-fn compile(name: &'static str, source: &str, arch: &str, output: Output) -> Result<Vec<u8>> {
+/// `arch` with the `-D` options `switches`; a compile error gives
+/// [`BackendError::Kernel`] with NVRTC's log (locations count the prepended
+/// header's lines, see `kernels/modarith.cuh`).
+fn compile(name: &'static str, source: &str, arch: &str, switches: &[String], output: Output) -> Result<Vec<u8>> {
     nvrtc_available()?;
     let error = |reason: String| BackendError::Kernel { name, reason };
     let c_source = CString::new(full_source(source)).map_err(|_| error("the source holds a NUL byte".into()))?;
@@ -93,6 +129,7 @@ fn compile(name: &'static str, source: &str, arch: &str, output: Output) -> Resu
     let program = Program(result::create_program(&c_source, Some(&c_name)).map_err(|e| error(format!("{e:?}")))?);
     let mut options: Vec<String> = OPTIONS.iter().map(|o| (*o).to_string()).collect();
     options.push(format!("--gpu-architecture={arch}"));
+    options.extend_from_slice(switches);
     // SAFETY: a live program and valid option strings.
     if let Err(e) = unsafe { result::compile_program(program.0, &options) } {
         // SAFETY: a live program.
@@ -126,24 +163,26 @@ fn text(bytes: &[c_char]) -> String {
 
 /// PTX of the family `name` for the virtual architecture `arch` (e.g.
 /// `compute_90`); no cache. See [`compile_cubin`] for errors.
-pub fn compile_ptx(name: &'static str, source: &str, arch: &str) -> Result<String> {
-    compile(name, source, arch, Output::Ptx).map(|b| String::from_utf8_lossy(&b).into_owned())
+pub fn compile_ptx(name: &'static str, source: &str, arch: &str, switches: &[String]) -> Result<String> {
+    compile(name, source, arch, switches, Output::Ptx).map(|b| String::from_utf8_lossy(&b).into_owned())
 }
 
 /// CUBIN of the family `name` (its source without the shared header) for
-/// the real architecture `arch` (e.g. `sm_90`); no cache. A compile error
-/// gives [`BackendError::Kernel`] with NVRTC's log.
-pub fn compile_cubin(name: &'static str, source: &str, arch: &str) -> Result<Vec<u8>> {
-    compile(name, source, arch, Output::Cubin)
+/// the real architecture `arch` (e.g. `sm_90`) with the `-D` options
+/// `switches` ([`kernel_switches`]); no cache. A compile error gives
+/// [`BackendError::Kernel`] with NVRTC's log.
+pub fn compile_cubin(name: &'static str, source: &str, arch: &str, switches: &[String]) -> Result<Vec<u8>> {
+    compile(name, source, arch, switches, Output::Cubin)
 }
 
-/// The CUBIN of family `name` for `arch`, from the disk cache or compiled
-/// (and then cached; a cache that cannot be read or written only costs a
-/// compilation).
-pub(super) fn cached_cubin(name: &'static str, source: &str, arch: &str) -> Result<Vec<u8>> {
+/// The CUBIN of family `name` for `arch` and `switches`, from the disk
+/// cache or compiled (and then cached; a cache that cannot be read or
+/// written only costs a compilation).
+pub(super) fn cached_cubin(name: &'static str, source: &str, arch: &str, switches: &[String]) -> Result<Vec<u8>> {
     let (major, minor) = nvrtc_version()?;
     let mut hash = Sha256::new();
-    for part in [full_source(source).as_str(), &format!("nvrtc {major}.{minor}"), arch, &OPTIONS.join(" ")] {
+    let options = [&OPTIONS[..], &switches.iter().map(String::as_str).collect::<Vec<_>>()].concat().join(" ");
+    for part in [full_source(source).as_str(), &format!("nvrtc {major}.{minor}"), arch, &options] {
         hash.update(part.as_bytes());
         hash.update([0]);
     }
@@ -152,7 +191,7 @@ pub(super) fn cached_cubin(name: &'static str, source: &str, arch: &str) -> Resu
     if let Some(cubin) = path.as_ref().and_then(|p| std::fs::read(p).ok()) {
         return Ok(cubin);
     }
-    let cubin = compile_cubin(name, source, arch)?;
+    let cubin = compile_cubin(name, source, arch, switches)?;
     if let Some(path) = path {
         // Best effort: write a temporary file, then rename, so a concurrent
         // reader never sees half a file.
@@ -178,4 +217,24 @@ pub(super) fn cache_dir() -> Option<PathBuf> {
         .map(PathBuf::from)
         .or_else(|| std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".cache")))?;
     Some(base.join("hetl").join("cuda"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn kernel_switches_parse_to_defines_and_refuse_the_rest() {
+        assert_eq!(parse_switches("").unwrap(), Vec::<String>::new());
+        assert_eq!(parse_switches(" NTT_BANKS=1 ").unwrap(), ["-DNTT_BANKS=1"]);
+        for (bad, says) in [
+            ("NTT_BANKS", "not NAME=VALUE"),
+            ("NTT_BANK=1", "unknown kernel switch `NTT_BANK` (known: NTT_BANKS)"),
+            ("NTT_BANKS=yes", "not an unsigned integer"),
+            ("NTT_BANKS=1 NTT_WG=4", "unknown kernel switch `NTT_WG`"),
+        ] {
+            let err = parse_switches(bad).expect_err(bad).to_string();
+            assert!(err.starts_with("HETL_CUDA_DEFINES: ") && err.contains(says), "{bad}: {err}");
+        }
+    }
 }

@@ -12,7 +12,7 @@ use cudarc::driver::{
 };
 use cudarc::nvrtc::Ptx;
 
-use super::compile::{FAMILIES, cached_cubin, nvrtc_available};
+use super::compile::{FAMILIES, cached_cubin, kernel_switches, nvrtc_available};
 use super::emulator::Emulator;
 use super::pool::driver_error;
 pub(super) use crate::backend::launch_plan::Launch;
@@ -96,18 +96,31 @@ impl Kernel {
         matches!(self, Self::NttForward | Self::NttInverse | Self::NttInversePrep | Self::NttForwardSubMul)
     }
 
-    /// Limbs per block row (grid y) of one launch.
+    /// Whether its items read the same per-limb tables from device memory
+    /// (the NTT's twiddles, the key-switching keys): such a launch puts the
+    /// items before the limb rows in the grid (`block_item` in
+    /// modarith.cuh), so that all items of one limb run together.
+    fn items_inner(self) -> bool {
+        self.is_ntt() || self == Self::KeySwitchInner
+    }
+
+    /// Limbs per block row of one launch.
     fn limbs_per_block(self) -> u32 {
         if self == Self::ConvApply { CONV_TARGETS } else { 1 }
     }
 
-    /// Device-memory words `items` items of one launch read and write per
-    /// coefficient index, summed over their limbs, when every operand word
-    /// moves once per use by a block (no cache reuse across blocks; the
-    /// constant tables and twiddles, shared by the whole batch, left out):
-    /// the traffic model behind [`Device::traffic_bytes`], read from each
-    /// kernel's loads and stores.
-    pub(super) fn words_moved(self, launch: &Launch, items: u64) -> u64 {
+    /// Device-memory words the items of one launch (`operands`,
+    /// [`Self::per_item`] words each) read and write per coefficient index,
+    /// summed over their limbs, when every operand word of an item moves
+    /// once per use by a block: the traffic model behind
+    /// [`Device::traffic_bytes`], read from each kernel's loads and stores.
+    /// Tables shared by the items ([`Self::items_inner`]) count once per
+    /// launch: each distinct key polynomial of the key-switching inner
+    /// product (the items' blocks of a limb run together and meet in L2);
+    /// the constant tables and twiddles, small or shared by the whole
+    /// batch, are left out.
+    pub(super) fn words_moved(self, launch: &Launch, operands: &[u64]) -> u64 {
+        let items = (operands.len() / self.per_item()) as u64;
         let limbs = launch.limbs.len() as u64;
         let [sources, first_round, _, digits] = launch.args.map(u64::from);
         let per_item = match self {
@@ -126,13 +139,13 @@ impl Kernel {
             // With TENSOR_MOD_UP d2 goes to two buffers (the digit's
             // coefficients and output).
             Self::Tensor => (7 + u64::from(launch.op == TENSOR_MOD_UP)) * limbs,
-            // Its digit limbs, the key pair's and the outputs, read back
-            // after the first round; an addend pair on the Q limbs.
+            // Its digit limbs and the outputs, read back after the first
+            // round; an addend pair on the Q limbs. The keys: below.
             Self::KeySwitchInner => {
                 let read_back = if first_round == 0 { 2 } else { 0 };
                 let q_limbs = launch.limbs.end.min(launch.map.q_count as usize).saturating_sub(launch.limbs.start);
                 let addend = if launch.op & KS_ADD != 0 { 2 * q_limbs as u64 } else { 0 };
-                limbs * (3 * digits + 2 + read_back) + addend
+                limbs * (digits + 2 + read_back) + addend
             }
             // Each thread reads the sources (and the overflow limb) once per
             // CONV_TARGETS targets.
@@ -142,7 +155,8 @@ impl Kernel {
             }
             Self::ConvOverflow => sources + 1,
         };
-        items * per_item
+        let shared = if self == Self::KeySwitchInner { limbs * key_polys(operands, digits as usize) } else { 0 };
+        items * per_item + shared
     }
 
     /// Operands per batch item (the `per_item` its source passes to `operand`).
@@ -155,6 +169,23 @@ impl Kernel {
             Self::Tensor => 8,
         }
     }
+}
+
+/// The target `arch` and the kernel switches, as [`Device::arch`] shows them.
+fn target(arch: &str, switches: &[String]) -> String {
+    std::iter::once(arch).chain(switches.iter().map(String::as_str)).collect::<Vec<_>>().join(" ")
+}
+
+/// Distinct key polynomials (kb_j, ka_j of the digits in use) among the
+/// items of a `key_switch_inner` launch (its operand layout in keyswitch.cu).
+fn key_polys(operands: &[u64], digits: usize) -> u64 {
+    let mut keys: Vec<u64> = operands
+        .chunks(Kernel::KeySwitchInner.per_item())
+        .flat_map(|item| item[2..2 + 3 * digits].chunks(3).flat_map(|digit| [digit[1], digit[2]]))
+        .collect();
+    keys.sort_unstable();
+    keys.dedup();
+    keys.len() as u64
 }
 
 /// The launch header every kernel takes by value (`Header` in modarith.cuh).
@@ -170,6 +201,7 @@ pub(super) struct Header {
     qtotal: u32,
     op: u32,
     arg: [u32; 4],
+    items_inner: u32,
 }
 
 // SAFETY: a #[repr(C)] struct of u32 only, laid out as `Header` in modarith.cuh.
@@ -211,7 +243,9 @@ pub(super) fn driver_available() -> Result<()> {
 /// device ([`Emulator`]).
 pub(super) struct Device {
     driver: Driver,
-    /// The NVRTC target, e.g. `sm_90` (`host` when emulated).
+    /// The NVRTC target, e.g. `sm_90` (`host` when emulated), then the
+    /// kernel switches in effect (`sm_90 -DNTT_BANKS=1`; see
+    /// [`super::compile::kernel_switches`]).
     pub(super) arch: String,
     /// Device timing: whether on, and the mark of the first launch since
     /// the last [`Device::take_time`].
@@ -248,16 +282,24 @@ pub(super) enum Allocation {
     Host(HostMemory),
 }
 
-/// Host memory standing in for device memory; its bytes count against the
-/// emulated device's memory until it is dropped.
+/// Host memory standing in for device memory, aligned as `cuMemAlloc`'s
+/// (256 bytes: the kernels' 16-byte accesses rely on it); its bytes count
+/// against the emulated device's memory until it is dropped.
 pub(super) struct HostMemory {
-    words: Box<[u32]>,
+    /// The memory (kernels reach it through its address).
+    _granules: Box<[Granule]>,
+    bytes: usize,
     used: Arc<AtomicUsize>,
 }
 
+/// 256 bytes of emulated device memory.
+#[repr(C, align(256))]
+#[derive(Clone, Copy)]
+struct Granule([u32; 64]);
+
 impl Drop for HostMemory {
     fn drop(&mut self) {
-        self.used.fetch_sub(self.words.len() * 4, Ordering::Relaxed);
+        self.used.fetch_sub(self.bytes, Ordering::Relaxed);
     }
 }
 
@@ -284,9 +326,10 @@ impl Device {
         let (major, minor) = ctx.compute_capability().map_err(driver_error("compute capability", 0))?;
         let arch = format!("sm_{major}{minor}");
         let stream = ctx.default_stream();
+        let switches = kernel_switches()?;
         let mut modules = Vec::new();
         for (family, source) in FAMILIES {
-            let cubin = cached_cubin(family, source, &arch)?;
+            let cubin = cached_cubin(family, source, &arch, &switches)?;
             let module = ctx
                 .load_module(Ptx::from_binary(cubin))
                 .map_err(|e| BackendError::Kernel { name: family, reason: format!("loading the CUBIN: {e}") })?;
@@ -306,7 +349,7 @@ impl Device {
             .collect::<Result<Vec<_>>>()?;
         Ok(Self {
             driver: Driver::Cuda { ctx, stream, functions },
-            arch,
+            arch: target(&arch, &switches),
             timing: Mutex::default(),
             launches: AtomicU64::new(0),
             traffic: AtomicU64::new(0),
@@ -317,18 +360,19 @@ impl Device {
     /// what happens when it runs out).
     #[cfg(test)]
     pub(super) fn emulated_with_memory(memory: usize) -> Result<Self> {
-        let mut device = Self::emulated()?;
+        let mut device = Self::emulated(&[])?;
         if let Driver::Emulated(e) = &mut device.driver {
             e.memory = memory;
         }
         Ok(device)
     }
 
-    /// The emulated device (see [`Emulator`]).
-    pub(super) fn emulated() -> Result<Self> {
+    /// The emulated device (see [`Emulator`]) with the kernels built with
+    /// the `-D` options `switches`.
+    pub(super) fn emulated(switches: &[String]) -> Result<Self> {
         Ok(Self {
-            driver: Driver::Emulated(Emulator::open()?),
-            arch: "host".into(),
+            driver: Driver::Emulated(Emulator::open(switches)?),
+            arch: target("host", switches),
             timing: Mutex::default(),
             launches: AtomicU64::new(0),
             traffic: AtomicU64::new(0),
@@ -380,9 +424,9 @@ impl Device {
                 // Poisoned, not zeroed: device memory from the driver or the
                 // pool holds stale words, so a kernel that reads words nobody
                 // wrote must fail the differential tests here too.
-                let host = vec![ALLOCATION_POISON; words].into_boxed_slice();
-                let ptr = host.as_ptr() as u64;
-                Ok((Allocation::Host(HostMemory { words: host, used: Arc::clone(&e.used) }), ptr))
+                let granules = vec![Granule([ALLOCATION_POISON; 64]); words.div_ceil(64)].into_boxed_slice();
+                let ptr = granules.as_ptr() as u64;
+                Ok((Allocation::Host(HostMemory { _granules: granules, bytes, used: Arc::clone(&e.used) }), ptr))
             }
         }
     }
@@ -509,7 +553,8 @@ impl Device {
     }
 
     /// Launches `kernel` with the header of `launch` at degree 2^`log_n` on
-    /// (`grid_x`, limbs / limbs per block, items) blocks of `block` threads: `fixed` device
+    /// (`grid_x`, rows, items) blocks of `block` threads, rows = limbs / limbs
+    /// per block, or (`grid_x`, items, rows) for [`Kernel::items_inner`]: `fixed` device
     /// addresses (`cst` first) and then `operands`, `kernel.per_item()` words
     /// per item. Batches beyond [`MAX_OPERANDS`] words take several launches.
     pub(super) fn launch(
@@ -537,14 +582,17 @@ impl Device {
             qtotal: q_total as u32,
             op: launch.op,
             arg: launch.args,
+            items_inner: u32::from(kernel.items_inner()),
         };
+        let rows = (launch.limbs.len() as u32).div_ceil(kernel.limbs_per_block());
         for chunk in operands.chunks(MAX_OPERANDS / per_item * per_item) {
             let mut words = Operands { p: [0; MAX_OPERANDS] };
             words.p[..chunk.len()].copy_from_slice(chunk);
             self.launches.fetch_add(1, Ordering::Relaxed);
             let items = chunk.len() / per_item;
-            self.traffic.fetch_add(kernel.words_moved(launch, items as u64) * (4u64 << log_n), Ordering::Relaxed);
-            let grid = (grid_x, (launch.limbs.len() as u32).div_ceil(kernel.limbs_per_block()), items as u32);
+            self.traffic.fetch_add(kernel.words_moved(launch, chunk) * (4u64 << log_n), Ordering::Relaxed);
+            let items = items as u32;
+            let grid = if kernel.items_inner() { (grid_x, items, rows) } else { (grid_x, rows, items) };
             match &self.driver {
                 Driver::Cuda { stream, functions, .. } => {
                     let cfg = LaunchConfig { grid_dim: grid, block_dim: (block, 1, 1), shared_mem_bytes: 0 };
@@ -641,7 +689,7 @@ mod tests {
         assert!(modarith.contains(&format!("#define CST_STRIDE {CST_STRIDE}u")));
         assert!(modarith.contains(&format!("#define MAX_OPERANDS {MAX_OPERANDS}u")));
         assert_eq!(std::mem::size_of::<Operands>(), 8 * MAX_OPERANDS);
-        assert_eq!(std::mem::size_of::<Header>(), 48);
+        assert_eq!(std::mem::size_of::<Header>(), 52);
     }
 
     #[test]
@@ -650,12 +698,22 @@ mod tests {
         use crate::backend::launch_plan::LimbMap;
         let launch = |limbs, op, args| Launch::new(0..limbs, LimbMap::basis(Basis { q: 9, p: 3 })).op(op).args(args);
         // 9 targets from 3 sources and the overflow limb: 2 thread rows read 4 limbs each.
-        assert_eq!(Kernel::ConvApply.words_moved(&launch(9, CONV_CENTERED, [3, 0, 0, 0]), 1), 2 * 4 + 9);
+        let conv = launch(9, CONV_CENTERED, [3, 0, 0, 0]);
+        assert_eq!(Kernel::ConvApply.words_moved(&conv, &[0; 3]), 2 * 4 + 9);
         // 12 limbs (9 Q), 2 digits, a first round with addends: per item the
-        // digits and outputs 12·(2 + 2), the addends 2·9, the key 2·2·12.
+        // digits and outputs 12·(2 + 2), the addends 2·9; the keys 12 words
+        // per distinct key polynomial: 4 when the 3 items share a key, 8
+        // when the third item has its own.
         let ks = launch(12, KS_ADD, [9, 1, 9, 2]);
-        assert_eq!(Kernel::KeySwitchInner.words_moved(&ks, 3), 3 * (48 + 18 + 48));
-        assert_eq!(Kernel::NttForward.words_moved(&launch(5, 0, [0; 4]), 2), 2 * 2 * 5);
+        let item = |key: u64| {
+            let mut words = [0; 17];
+            words[2..8].copy_from_slice(&[1, key, key + 1, 2, key + 2, key + 3]);
+            words
+        };
+        let items = |keys: [u64; 3]| keys.iter().flat_map(|&k| item(k)).collect::<Vec<_>>();
+        assert_eq!(Kernel::KeySwitchInner.words_moved(&ks, &items([10, 10, 10])), 3 * (48 + 18) + 4 * 12);
+        assert_eq!(Kernel::KeySwitchInner.words_moved(&ks, &items([10, 10, 20])), 3 * (48 + 18) + 8 * 12);
+        assert_eq!(Kernel::NttForward.words_moved(&launch(5, 0, [0; 4]), &[0; 2]), 2 * 2 * 5);
     }
 
     #[test]
@@ -675,7 +733,7 @@ mod tests {
             let text = source(family);
             let start = text.find(&format!("void {name}(")).expect("kernel");
             let body = &text[start..text[start + 1..].find("extern \"C\"").map_or(text.len(), |e| start + 1 + e)];
-            let calls: Vec<&str> = body.split("operand(ops, ").skip(1).collect();
+            let calls: Vec<&str> = body.split("operand(h, ops, ").skip(1).collect();
             assert!(!calls.is_empty(), "{name} reads no operand");
             let per_item = format!("{}u,", k.per_item());
             assert!(calls.iter().all(|c| c.starts_with(&per_item)), "{name}: operand() calls disagree with per_item");

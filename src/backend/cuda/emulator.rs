@@ -56,10 +56,11 @@ pub(super) struct Emulator {
 const EMULATED_MEMORY: usize = 2 << 30;
 
 impl Emulator {
-    /// Builds (or loads from the cache) and loads every kernel; no C++
+    /// Builds (or loads from the cache) and loads every kernel, with the
+    /// `-D` options `switches` (`compile::kernel_switches`); no C++
     /// compiler gives [`BackendError::DriverUnavailable`], one that rejects
     /// the kernels [`BackendError::Kernel`] with its messages.
-    pub(super) fn open() -> Result<Self> {
+    pub(super) fn open(switches: &[String]) -> Result<Self> {
         let compiler = std::env::var("CXX").unwrap_or_else(|_| "c++".into());
         let version = Command::new(&compiler).arg("--version").output().ok().filter(|o| o.status.success());
         let Some(version) = version else {
@@ -70,7 +71,7 @@ impl Emulator {
         };
         let version = String::from_utf8_lossy(&version.stdout).lines().next().unwrap_or_default().to_string();
         let source = source();
-        let path = cached_library(&compiler, &version, &source)?;
+        let path = cached_library(&compiler, &version, &source, switches)?;
         let error = |reason: String| BackendError::Kernel { name: "host emulation", reason };
         // SAFETY: a library built above from the kernels and the emulation
         // header; loading it runs no code of its own.
@@ -177,11 +178,12 @@ static std::mutex hetl_emu_shared;
     text
 }
 
-/// The library for `source`, from the cache (keyed by the source, the
-/// compiler's version and the options) or built with `compiler`.
-fn cached_library(compiler: &str, version: &str, source: &str) -> Result<PathBuf> {
+/// The library for `source` and `switches`, from the cache (keyed by the
+/// source, the compiler's version and the options) or built with `compiler`.
+fn cached_library(compiler: &str, version: &str, source: &str, switches: &[String]) -> Result<PathBuf> {
     let mut hash = Sha256::new();
-    for part in [source, version, &OPTIONS.join(" ")] {
+    let options = [&OPTIONS[..], &switches.iter().map(String::as_str).collect::<Vec<_>>()].concat();
+    for part in [source, version, &options.join(" ")] {
         hash.update(part.as_bytes());
         hash.update([0]);
     }
@@ -202,7 +204,7 @@ fn cached_library(compiler: &str, version: &str, source: &str) -> Result<PathBuf
     let tmp = dir.join(format!("host-emulation-{key}.{}.tmp", std::process::id()));
     let src = tmp.with_extension("cpp");
     std::fs::write(&src, source).map_err(|e| error(format!("writing {}: {e}", src.display())))?;
-    let built = compile(compiler, &src, &tmp)
+    let built = compile(compiler, &options, &src, &tmp)
         .and_then(|()| std::fs::rename(&tmp, &path).map_err(|e| error(format!("caching the library: {e}"))));
     let _ = std::fs::remove_file(&src);
     if built.is_err() {
@@ -212,9 +214,9 @@ fn cached_library(compiler: &str, version: &str, source: &str) -> Result<PathBuf
     Ok(path)
 }
 
-/// Runs `compiler` on `src` into the shared library `out`.
-fn compile(compiler: &str, src: &Path, out: &Path) -> Result<()> {
-    let output = Command::new(compiler).args(OPTIONS).arg(src).arg("-o").arg(out).output().map_err(|e| {
+/// Runs `compiler` with `options` on `src` into the shared library `out`.
+fn compile(compiler: &str, options: &[&str], src: &Path, out: &Path) -> Result<()> {
+    let output = Command::new(compiler).args(options).arg(src).arg("-o").arg(out).output().map_err(|e| {
         BackendError::DriverUnavailable { backend: "cuda", reason: format!("cannot run `{compiler}`: {e}") }
     })?;
     if output.status.success() {

@@ -39,7 +39,11 @@ use std::collections::HashMap;
 use std::ops::Range;
 use std::sync::{Arc, Mutex, PoisonError};
 
-pub use self::compile::{FAMILIES, compile_cubin, compile_ptx, nvrtc_available, nvrtc_version};
+use self::compile::parse_switches;
+pub use self::compile::{
+    FAMILIES, KERNEL_SWITCHES, SWITCHES_VAR, compile_cubin, compile_ptx, kernel_switches, nvrtc_available,
+    nvrtc_version,
+};
 pub use self::context::{CudaDeviceSummary, list_devices};
 pub(crate) use self::pool::CudaBuffer;
 
@@ -134,8 +138,15 @@ impl CudaBackend {
     /// and kernels without a GPU; far slower than the CPU backend. No C++
     /// compiler gives [`BackendError::DriverUnavailable`].
     pub fn emulated(ring: RnsRing) -> Result<Self> {
+        Self::emulated_with_switches(ring, &std::env::var(SWITCHES_VAR).unwrap_or_default())
+    }
+
+    /// [`Self::emulated`] with the kernel switches `switches` (the syntax
+    /// of `HETL_CUDA_DEFINES`, [`kernel_switches`]) instead of the
+    /// environment's: tests of a kernel variant.
+    pub fn emulated_with_switches(ring: RnsRing, switches: &str) -> Result<Self> {
         check_ring(&ring)?;
-        Self::on(ring, Device::emulated()?)
+        Self::on(ring, Device::emulated(&parse_switches(switches)?)?)
     }
 
     /// The backend on `dev`, with the ring's constant tables uploaded.
@@ -455,15 +466,17 @@ fn digit_chunks(job: &KeySwitchJob) -> Vec<Range<usize>> {
     chunks
 }
 
-/// The ring degree must be one the NTT's two phases cover.
+/// The ring degree must be one the NTT's two phases cover with 16-byte
+/// accesses (ntt.cu): at least 4, and rows of at least 4 columns in the
+/// strided phase.
 fn check_ring(ring: &RnsRing) -> Result<()> {
-    let max_log_n = 2 * NTT_TILE.trailing_zeros();
-    if (1..=max_log_n).contains(&ring.log_n) {
+    let max_log_n = 2 * NTT_TILE.trailing_zeros() - 2;
+    if (2..=max_log_n).contains(&ring.log_n) {
         Ok(())
     } else {
         Err(BackendError::InvalidArgument {
             op: "cuda backend",
-            reason: format!("N = 2^{} is outside [2, 2^{max_log_n}]", ring.log_n),
+            reason: format!("N = 2^{} is outside [2^2, 2^{max_log_n}]", ring.log_n),
         })
     }
 }

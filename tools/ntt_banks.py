@@ -1,0 +1,102 @@
+#!/usr/bin/env python3
+"""Shared-memory bank conflicts of the CUDA NTT's rounds (kernels/ntt.cu).
+
+For every phase of the launch plan (src/backend/launch_plan.rs, ntt_phases)
+and every round of three (or fewer) levels, this replays the shared-memory
+words that the threads of each warp touch and reports the worst number of
+distinct words that fall on one of the 32 banks (1: conflict-free; k: the
+access takes k passes). Rounds of consecutive elements (level distance 1 in
+a contiguous tile, G >= 2) use 16-byte accesses, which the hardware serves a
+quarter-warp at a time. It does so for the tile stored as is (the default)
+and for the NTT_BANKS=1 layout (ntt_bank), and exits 1 when that layout has
+a conflict at N = 2^12 .. 2^16.
+
+    python3 tools/ntt_banks.py            # NTT_TILE 2048
+"""
+
+import sys
+
+TILE_LOG = 11  # NTT_TILE = 2048 words
+WARP = 32
+BANKS = 32
+
+
+def ntt_bank(l):
+    """The NTT_BANKS=1 shared word of tile element l."""
+    return l ^ ((l >> 3) & 0x1C)
+
+
+def phases(log_n):
+    """(stages, log_cols) of each phase, as ntt_phases plans them."""
+    contiguous = min(log_n, TILE_LOG)
+    strided = log_n - contiguous
+    plan = [(contiguous, 0)]
+    if strided:
+        plan.append((strided, TILE_LOG - strided))
+    return plan
+
+
+def rounds(stages, forward):
+    """(levels, lo) of each round, in the kernel's order."""
+    out, done = [], 0
+    while done < stages:
+        g = min(3, stages - done)
+        out.append((g, stages - done - g if forward else done))
+        done += g
+    return out
+
+
+def worst_conflict(stages, log_cols, g, lo, word):
+    """Worst bank conflict of one round over every warp and element."""
+    units = 1 << (stages + log_cols - g)
+    if g >= 2 and lo == 0 and log_cols == 0:
+        return worst_grouped(units, g, word)
+    worst = 1
+    for first in range(0, units, WARP):
+        for i in range(1 << g):
+            banks = {}
+            for u in range(first, min(first + WARP, units)):
+                r = u & ((1 << log_cols) - 1)
+                ku = u >> log_cols
+                base = ((ku >> lo) << (lo + g)) + (ku & ((1 << lo) - 1))
+                w = word(((base + (i << lo)) << log_cols) + r)
+                banks.setdefault(w % BANKS, set()).add(w)
+            worst = max(worst, max(len(s) for s in banks.values()))
+    return worst
+
+
+def worst_grouped(units, g, word):
+    """Worst conflict of a round of 16-byte accesses: thread u holds the
+    elements u * 2^g .. + 2^g - 1, 4 per access, 8 threads per pass."""
+    worst = 1
+    for first in range(0, units, 8):
+        for k in range(0, 1 << g, 4):
+            banks = {}
+            for u in range(first, min(first + 8, units)):
+                w = word((u << g) + k)
+                for j in range(4):
+                    banks.setdefault((w + j) % BANKS, set()).add(w + j)
+            worst = max(worst, max(len(s) for s in banks.values()))
+    return worst
+
+
+def main():
+    failed = False
+    for log_n in range(12, 17):
+        cells = []
+        for stages, log_cols in phases(log_n):
+            for forward in (True, False):
+                for g, lo in rounds(stages, forward):
+                    plain = worst_conflict(stages, log_cols, g, lo, lambda l: l)
+                    banked = worst_conflict(stages, log_cols, g, lo, ntt_bank)
+                    failed |= banked > 1
+                    kind = ("tile" if log_cols == 0 else "cols") + (" fwd" if forward else " inv")
+                    cells.append(f"{kind} lo={lo} g={g}: {plain}->{banked}")
+        print(f"N=2^{log_n}: " + "; ".join(cells))
+    if failed:
+        print("the NTT_BANKS layout leaves a conflict", file=sys.stderr)
+    return 1 if failed else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
