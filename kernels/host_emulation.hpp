@@ -47,6 +47,7 @@ struct alignas(16) uint4 {
 };
 
 #define __align__(n) __attribute__((aligned(n)))
+#define __launch_bounds__(threads, blocks)
 
 static inline unsigned __umulhi(unsigned a, unsigned b) {
     return (unsigned)(((unsigned long long)a * b) >> 32);

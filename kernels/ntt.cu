@@ -52,15 +52,24 @@
 //   stored; x = (x − v)·w is, into operand 1 (x, the same limb layout) with
 //   the pair (w, Shoup(w)) at 2i of operand 2.
 
+#ifndef NTT_BANKS
+#define NTT_BANKS 0
+#endif
+
 // The host emulation (host_emulation.hpp) builds the NTT with NTT_WG = 4.
 #ifndef NTT_WG
 #define NTT_WG 256u
 #endif
-#define NTT_TILE 2048u
-
-#ifndef NTT_BANKS
-#define NTT_BANKS 0
+// At most 40 registers a thread, so 6 blocks (1 536 threads) fit an SM's
+// 64 Ki registers: unbounded, sm_90 code took 60 in ntt_forward (4 blocks);
+// 8 blocks (32 registers) spill, and so does NTT_BANKS's addressing at 40
+// (cuobjdump --dump-resource-usage), which gets 48 (5 blocks).
+#if NTT_BANKS
+#define NTT_BOUNDS __launch_bounds__(NTT_WG, 5)
+#else
+#define NTT_BOUNDS __launch_bounds__(NTT_WG, 6)
 #endif
+#define NTT_TILE 2048u
 
 // Shared-memory word of tile element l (see the header): l, or with
 // NTT_BANKS bits 2–4 of l XORed with bits 5–7. Either way a group of 4
@@ -244,20 +253,20 @@ __device__ __forceinline__ void ntt_phase(Header h, const u32* cst, const u32* t
     }
 }
 
-extern "C" __global__ void ntt_forward(Header h, const u32* cst, const u32* tw, const Operands ops) {
+extern "C" __global__ void NTT_BOUNDS ntt_forward(Header h, const u32* cst, const u32* tw, const Operands ops) {
     ntt_phase<true>(h, cst, tw, (u32*)operand(h, ops, 1u, 0u), Fused{nullptr, nullptr, nullptr});
 }
 
-extern "C" __global__ void ntt_inverse(Header h, const u32* cst, const u32* tw, const Operands ops) {
+extern "C" __global__ void NTT_BOUNDS ntt_inverse(Header h, const u32* cst, const u32* tw, const Operands ops) {
     ntt_phase<false>(h, cst, tw, (u32*)operand(h, ops, 1u, 0u), Fused{nullptr, nullptr, nullptr});
 }
 
-extern "C" __global__ void ntt_inverse_prep(Header h, const u32* cst, const u32* tw, const Operands ops) {
+extern "C" __global__ void NTT_BOUNDS ntt_inverse_prep(Header h, const u32* cst, const u32* tw, const Operands ops) {
     const Fused fused{(const u32*)operand(h, ops, 2u, 1u), nullptr, nullptr};
     ntt_phase<false>(h, cst, tw, (u32*)operand(h, ops, 2u, 0u), fused);
 }
 
-extern "C" __global__ void ntt_forward_sub_mul(Header h, const u32* cst, const u32* tw, const Operands ops) {
+extern "C" __global__ void NTT_BOUNDS ntt_forward_sub_mul(Header h, const u32* cst, const u32* tw, const Operands ops) {
     const Fused fused{nullptr, (u32*)operand(h, ops, 3u, 1u), (const u32*)operand(h, ops, 3u, 2u)};
     ntt_phase<true>(h, cst, tw, (u32*)operand(h, ops, 3u, 0u), fused);
 }

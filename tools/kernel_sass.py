@@ -5,7 +5,9 @@ Compiles each family of kernels/*.cu as the backend does (kernels/modarith.cuh
 prepended, NVRTC, --fmad=false --std=c++17, a real architecture) to a CUBIN,
 disassembles it with nvdisasm and prints, per kernel, its instructions and
 each loop (a backward branch): instructions, shared loads and stores, global
-loads, and IMAD.HI (the high halves of Shoup products). A loop's count is its
+loads, and IMAD.HI (the high halves of Shoup products); and its registers
+per thread and stack frame (spills), which set how many blocks fit an SM.
+A loop's count is its
 body as laid out, every branch included. This measures what a kernel change
 costs in machine code where no GPU can time it: fewer instructions per
 butterfly or per source word is the change's case until a GPU run says more.
@@ -104,6 +106,17 @@ def kernels(sass):
         yield name, len(insts), sorted(loops, reverse=True)
 
 
+def resources(text):
+    """{kernel: (registers, stack frame bytes)} from nvdisasm's .nv.info."""
+    found = {}
+    for attr, name, value in re.findall(
+            r"EIATTR_(REGCOUNT|FRAME_SIZE)\s.*?index@\((\w+)\)\s*\n\s*/\*[0-9a-f]+\*/\s*\.word\s+(0x[0-9a-f]+)", text,
+            re.S):
+        regs, frame = found.get(name, (0, 0))
+        found[name] = (int(value, 16), frame) if attr == "REGCOUNT" else (regs, int(value, 16))
+    return found
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--arch", default="sm_90")
@@ -121,10 +134,13 @@ def main():
             with open(path, "wb") as f:
                 f.write(cubin(lib, family, source, options))
             sass = subprocess.run([disasm, "-c", path], capture_output=True, text=True, check=True).stdout
+            info = resources(subprocess.run([disasm, path], capture_output=True, text=True, check=True).stdout)
             for name, total, loops in kernels(sass):
+                regs, frame = info.get(name, (0, 0))
                 shown = ", ".join(f"{n} ({lds} LDS, {sts} STS, {ldg} LDG, {hi} IMAD.HI)"
                                   for n, lds, sts, ldg, hi in loops[:6] if n > 1)
-                print(f"{family} {name}: {total} instructions; loops: {shown or 'none'}")
+                print(f"{family} {name}: {total} instructions, {regs} registers, {frame} B stack; "
+                      f"loops: {shown or 'none'}")
 
 
 if __name__ == "__main__":
