@@ -1,13 +1,14 @@
 //! The CLI's CUDA paths on the emulated device (`HETL_CUDA_EMULATE=1`: the
 //! CUDA backend with its kernels compiled by the host's C++ compiler and run
 //! on the CPU): Setup 2 training end to end, and `hetl bench --profile`
-//! with its per-kind device time. Without a C++ compiler they skip, unless
+//! with its per-kind device time; a bad kernel switch. Without a C++
+//! compiler they skip, unless
 //! `HETL_REQUIRE_CUDA_EMULATION` is set (CI sets it).
 
 #[path = "common/cli.rs"]
 mod cli;
 
-use cli::{hetl, json_lines, stdout_of};
+use cli::{hetl, json_lines, stderr_of, stdout_of};
 
 /// Whether the emulated device can be built here; a skip otherwise (a
 /// failure when CI requires it).
@@ -101,4 +102,13 @@ fn bench_profile_on_emulated_cuda_reports_device_time() {
     let ntt = profiles.iter().find(|l| l["op"] == "ntt" && l["batch"] == 1).expect("ntt profile");
     let mb = ntt["model_mb_per_op"].as_f64().expect("modeled traffic");
     assert!((mb - 2.0 * 4.0 * 1024.0 / 1e6).abs() < 5e-4, "{ntt}");
+}
+
+/// A mistyped kernel switch stops a CUDA command with a clear error and a
+/// non-zero exit instead of running the default kernels unnoticed.
+#[test]
+fn a_bad_kernel_switch_is_an_error() {
+    let bench = ["bench", "--backend", "cuda", "--preset", "toy-n1024", "--ops", "ntt", "--samples", "1"];
+    let err = stderr_of(hetl().env("HETL_CUDA_EMULATE", "1").env("HETL_CUDA_DEFINES", "NTT_BANKS=on").args(bench));
+    assert!(err.contains("HETL_CUDA_DEFINES: NTT_BANKS: `on` is not an unsigned integer"), "{err}");
 }

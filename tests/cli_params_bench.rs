@@ -180,4 +180,9 @@ fn devices_lists_every_backend() {
     assert!(stdout.contains("cpu   available"), "{stdout}");
     assert!(stdout.lines().any(|l| l.starts_with("wgpu  ")), "{stdout}");
     assert!(stdout.contains("cuda  unavailable"), "{stdout}");
+    assert!(!stdout.contains("kernel switch"), "{stdout}");
+    let stdout = stdout_of(hetl().arg("devices").env("HETL_CUDA_DEFINES", "NTT_BANKS=1"));
+    assert!(stdout.contains("cuda  kernel switches (HETL_CUDA_DEFINES): -DNTT_BANKS=1"), "{stdout}");
+    let stdout = stdout_of(hetl().arg("devices").env("HETL_CUDA_DEFINES", "NTT_BANKZ=1"));
+    assert!(stdout.contains("HETL_CUDA_DEFINES: unknown kernel switch `NTT_BANKZ`"), "{stdout}");
 }

@@ -3,7 +3,7 @@
 use anyhow::Result;
 
 use crate::backend::BackendError;
-use crate::backend::cuda::{list_devices, nvrtc_version};
+use crate::backend::cuda::{SWITCHES_VAR, kernel_switches, list_devices, nvrtc_version};
 use crate::backend::wgpu::list_adapters;
 use crate::math::limb_ops::Variant;
 
@@ -40,7 +40,8 @@ pub fn run(_: &Args) -> Result<()> {
     Ok(())
 }
 
-/// The `cuda` lines: one per device, or why CUDA cannot be used.
+/// The `cuda` lines: one per device, or why CUDA cannot be used; then the
+/// kernel switches `HETL_CUDA_DEFINES` asks for, or what is wrong with it.
 fn print_cuda() {
     let unavailable = |e: BackendError| match e {
         BackendError::DriverUnavailable { reason, .. } => reason,
@@ -62,5 +63,10 @@ fn print_cuda() {
                 );
             }
         }
+    }
+    match kernel_switches() {
+        Ok(switches) if switches.is_empty() => {}
+        Ok(switches) => println!("cuda  kernel switches ({SWITCHES_VAR}): {}", switches.join(" ")),
+        Err(e) => println!("cuda  {e}"),
     }
 }
