@@ -10,6 +10,9 @@
 # Optional:
 #   BASELINE=path/to/an/older/hetl is copied to .gpu/hetl-baseline
 #     (gpu_check.sh's BASELINE_BIN) for a before/after in the same call;
+#   BASELINE_REV=commit builds that commit's hetl (a git worktree under
+#     /tmp, its own target folder in ~/.cache/hetl-baseline-target) and
+#     uses it as BASELINE;
 #   WGPU=0 leaves out the wgpu test binary and the Vulkan .debs;
 #   MINILM=1 adds all-MiniLM-L6-v2 with F16 weights (tools/shrink_model.py)
 #     in .gpu/minilm (gpu_check.sh's MINILM_DIR, for Setup 1 on the GPU).
@@ -33,6 +36,15 @@ for line in sys.stdin:
         print(m["executable"])' "$test" | tail -1)
     cp "$exe" ".gpu/$test"
 done
+if [ -n "${BASELINE_REV:-}" ]; then
+    src=/tmp/hetl-baseline-src
+    git worktree remove --force "$src" 2>/dev/null || rm -rf "$src"
+    git worktree add --detach "$src" "$BASELINE_REV"
+    target="$HOME/.cache/hetl-baseline-target"
+    (cd "$src" && CARGO_TARGET_DIR="$target" cargo build --release --bin hetl)
+    git worktree remove --force "$src"
+    BASELINE="$target/release/hetl"
+fi
 if [ -n "${BASELINE:-}" ]; then cp "$BASELINE" .gpu/hetl-baseline; fi
 strip .gpu/hetl* .gpu/*_diff
 if [ "${MINILM:-0}" = 1 ]; then
