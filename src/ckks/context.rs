@@ -4,7 +4,7 @@ use std::sync::Arc;
 
 use rayon::prelude::*;
 
-use super::{CkksError, Params, PlaintextCache, Result};
+use super::{CkksError, Params, PlaintextCache, Result, ValueCache};
 use crate::backend::cpu::CpuBackend;
 use crate::backend::{Backend, Basis, DevicePoly};
 use crate::math::fft::SpecialFft;
@@ -20,6 +20,8 @@ pub struct Context {
     host: Option<rayon::ThreadPool>,
     /// Encoded plaintexts reused across calls (empty budget by default).
     plaintexts: PlaintextCache,
+    /// Encoded plaintexts by their values (empty budget by default).
+    values: ValueCache,
 }
 
 impl Context {
@@ -30,7 +32,8 @@ impl Context {
         }
         let fft = SpecialFft::new(params.n());
         let plaintexts = PlaintextCache::new(0, params.n());
-        Ok(Self { params, sched: Arc::new(Scheduler::new(backend)), fft, host: None, plaintexts })
+        let values = ValueCache::new(0);
+        Ok(Self { params, sched: Arc::new(Scheduler::new(backend)), fft, host: None, plaintexts, values })
     }
 
     /// Runs host-side work on many items (encoding many plaintexts) on
@@ -55,6 +58,21 @@ impl Context {
     pub fn with_plaintext_cache(self, budget: usize) -> Self {
         let plaintexts = PlaintextCache::new(budget, self.params.n());
         Self { plaintexts, ..self }
+    }
+
+    /// Keeps up to `budget` bytes of plaintexts found by the values they
+    /// encode (masks multiplied again and again, see
+    /// [`Context::value_cache`]) instead of encoding them at every call.
+    #[must_use]
+    pub fn with_value_cache(self, budget: usize) -> Self {
+        Self { values: ValueCache::new(budget), ..self }
+    }
+
+    /// The cache of plaintexts by value (its budget is 0 unless set by
+    /// [`Context::with_value_cache`]).
+    #[must_use]
+    pub fn value_cache(&self) -> &ValueCache {
+        &self.values
     }
 
     /// The cache of encoded plaintexts (its budget is 0 unless set by

@@ -13,6 +13,7 @@ mod plaintext_cache;
 pub mod presets;
 pub mod security;
 pub mod serialize;
+mod value_cache;
 
 pub use ciphertext::{Ciphertext, Plaintext};
 pub use context::Context;
@@ -23,3 +24,4 @@ pub use keys::{EvaluationKeys, KeyBundle, PublicKey, SecretKey, SwitchingKey};
 pub use params::{Params, ParamsLiteral};
 pub use plaintext_cache::{PlaintextCache, PlaintextKey};
 pub use presets::preset;
+pub use value_cache::ValueCache;

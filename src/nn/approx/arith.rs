@@ -252,12 +252,13 @@ impl Arith for CkksArith<'_> {
     fn mul_plain_sums(&self, groups: &[&[(&Ciphertext, &[f64])]], pt_scale: f64) -> Result<Vec<Ciphertext>> {
         let terms = || groups.iter().flat_map(|g| g.iter());
         let (first, _) = terms().next().ok_or_else(|| no_terms("mul_plain_sums"))?;
-        let slots: Vec<Vec<Complex64>> = terms()
-            .map(|(ct, values)| check_plain_len(ct.slots(), values).map(|()| complex(values)))
-            .collect::<Result<_>>()?;
-        let refs: Vec<&[Complex64]> = slots.iter().map(Vec::as_slice).collect();
-        let pts = self.ctx.encode_many(&refs, first.level(), pt_scale)?;
-        let pairs: Vec<(&Ciphertext, &crate::ckks::Plaintext)> = terms().map(|(ct, _)| *ct).zip(&pts).collect();
+        for (ct, values) in terms() {
+            check_plain_len(ct.slots(), values)?;
+        }
+        let values: Vec<&[f64]> = terms().map(|(_, values)| *values).collect();
+        let pts = self.ctx.value_cache().encode_real_many(self.ctx, &values, first.level(), pt_scale)?;
+        let pairs: Vec<(&Ciphertext, &crate::ckks::Plaintext)> =
+            terms().map(|(ct, _)| *ct).zip(pts.iter().map(|pt| &**pt)).collect();
         let mut rest = pairs.as_slice();
         let split: Vec<&[(&Ciphertext, &crate::ckks::Plaintext)]> = groups
             .iter()

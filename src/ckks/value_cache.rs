@@ -1,0 +1,217 @@
+//! [`ValueCache`]: encoded plaintexts found by the exact values they
+//! encode, within a byte budget. Setup 1's attention multiplies by about ten
+//! thousand masks per layer that are only about a hundred distinct slot
+//! vectors; with this cache each is encoded once.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex, PoisonError};
+
+use num_complex::Complex64;
+
+use super::{Context, Plaintext, Result};
+
+/// Real slot values (their bits, so equal keys encode equal words), with
+/// the level and the scale's bits of the encoding.
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+struct ValueKey {
+    level: usize,
+    scale_bits: u64,
+    bits: Box<[u64]>,
+}
+
+impl ValueKey {
+    fn new(values: &[f64], level: usize, scale: f64) -> Self {
+        Self { level, scale_bits: scale.to_bits(), bits: values.iter().map(|v| v.to_bits()).collect() }
+    }
+
+    /// Host bytes of the key itself.
+    fn bytes(&self) -> usize {
+        self.bits.len() * 8
+    }
+}
+
+/// Plaintexts by the values they encode, at most `budget` bytes of them and
+/// their keys (the plaintexts in device memory on a GPU backend). Entries
+/// stay until the cache is dropped (with its context); once the budget is
+/// spent, new values are encoded and not kept.
+pub struct ValueCache {
+    budget: usize,
+    state: Mutex<State>,
+}
+
+#[derive(Default)]
+struct State {
+    used: usize,
+    entries: HashMap<ValueKey, Arc<Plaintext>>,
+    /// Values asked for.
+    values: u64,
+    /// Of those, encoded (the first of each distinct value not cached).
+    encoded: u64,
+}
+
+impl ValueCache {
+    /// An empty cache of at most `budget` bytes (0: caches nothing).
+    #[must_use]
+    pub fn new(budget: usize) -> Self {
+        Self { budget, state: Mutex::default() }
+    }
+
+    /// Real `values` encoded with `ctx` at `level` and `scale`, one
+    /// plaintext per slice: the cached plaintext of values met before, the
+    /// others encoded in one batch (each distinct one once) and kept while
+    /// the budget lasts.
+    pub fn encode_real_many(
+        &self,
+        ctx: &Context,
+        values: &[&[f64]],
+        level: usize,
+        scale: f64,
+    ) -> Result<Vec<Arc<Plaintext>>> {
+        // Where each plaintext comes from: the cache, or the j-th distinct
+        // value encoded below.
+        enum Source {
+            Cached(Arc<Plaintext>),
+            Encoded(usize),
+        }
+        let mut missing: Vec<(ValueKey, usize)> = Vec::new();
+        let mut index_of: HashMap<ValueKey, usize> = HashMap::new();
+        let sources: Vec<Source> = {
+            let mut state = self.lock();
+            let sources: Vec<Source> = values
+                .iter()
+                .enumerate()
+                .map(|(i, v)| {
+                    let key = ValueKey::new(v, level, scale);
+                    if let Some(pt) = state.entries.get(&key) {
+                        return Source::Cached(Arc::clone(pt));
+                    }
+                    let next = missing.len();
+                    let j = *index_of.entry(key.clone()).or_insert(next);
+                    if j == next {
+                        missing.push((key, i));
+                    }
+                    Source::Encoded(j)
+                })
+                .collect();
+            state.values += values.len() as u64;
+            state.encoded += missing.len() as u64;
+            sources
+        };
+        let slots: Vec<Vec<Complex64>> =
+            missing.iter().map(|&(_, i)| values[i].iter().map(|&v| Complex64::new(v, 0.0)).collect()).collect();
+        let encoded: Vec<Arc<Plaintext>> = ctx
+            .encode_many(&slots.iter().map(Vec::as_slice).collect::<Vec<_>>(), level, scale)?
+            .into_iter()
+            .map(Arc::new)
+            .collect();
+        let mut state = self.lock();
+        for ((key, _), pt) in missing.into_iter().zip(&encoded) {
+            let bytes = key.bytes() + pt.poly.basis().limbs() * ctx.params().n() * 4;
+            if state.used + bytes <= self.budget && !state.entries.contains_key(&key) {
+                state.used += bytes;
+                state.entries.insert(key, Arc::clone(pt));
+            }
+        }
+        drop(state);
+        Ok(sources
+            .into_iter()
+            .map(|s| match s {
+                Source::Cached(pt) => pt,
+                Source::Encoded(j) => Arc::clone(&encoded[j]),
+            })
+            .collect())
+    }
+
+    /// Bytes held (plaintexts and keys).
+    #[must_use]
+    pub fn used_bytes(&self) -> usize {
+        self.lock().used
+    }
+
+    /// Distinct values held.
+    #[must_use]
+    pub fn len(&self) -> usize {
+        self.lock().entries.len()
+    }
+
+    /// Whether it holds nothing.
+    #[must_use]
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// Values asked for so far, and how many of them were encoded (the
+    /// others came from the cache or from an equal value of their batch).
+    #[must_use]
+    pub fn values_and_encodings(&self) -> (u64, u64) {
+        let state = self.lock();
+        (state.values, state.encoded)
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, State> {
+        self.state.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::ckks::preset;
+
+    fn context() -> Context {
+        Context::cpu(Arc::new(preset("toy-n1024").expect("preset")), 1).expect("context")
+    }
+
+    fn words(ctx: &Context, pt: &Plaintext) -> Vec<u32> {
+        ctx.run(crate::sched::OpKind::Download, |b| b.download(&pt.poly)).expect("download")
+    }
+
+    #[test]
+    fn equal_values_share_one_encoding_with_the_words_of_a_fresh_one() {
+        let ctx = context();
+        let (level, scale) = (ctx.params().max_level(), 2f64.powi(20));
+        let (a, b) = (vec![0.5, -1.0, 0.25], vec![0.5, -1.0, 0.5]);
+        let cache = ValueCache::new(1 << 30);
+        let first = cache.encode_real_many(&ctx, &[&a, &b, &a], level, scale).unwrap();
+        assert!(Arc::ptr_eq(&first[0], &first[2]), "a repeat in the batch is encoded once");
+        assert!(!Arc::ptr_eq(&first[0], &first[1]));
+        assert_eq!(cache.values_and_encodings(), (3, 2));
+        assert_eq!(cache.len(), 2);
+        let again = cache.encode_real_many(&ctx, &[&b], level, scale).unwrap();
+        assert!(Arc::ptr_eq(&again[0], &first[1]), "a later call finds it");
+        assert_eq!(cache.values_and_encodings(), (4, 2));
+        let fresh = ctx.encode(&[0.5, -1.0, 0.5].map(|v| Complex64::new(v, 0.0)), level, scale).unwrap();
+        assert_eq!(words(&ctx, &again[0]), words(&ctx, &fresh));
+        // Another level or scale is another plaintext.
+        let lower = cache.encode_real_many(&ctx, &[&b], level - 1, scale).unwrap();
+        let rescaled = cache.encode_real_many(&ctx, &[&b], level, scale * 2.0).unwrap();
+        assert_eq!(lower[0].level, level - 1);
+        assert_eq!(rescaled[0].scale, scale * 2.0);
+        assert_eq!(cache.values_and_encodings(), (6, 4));
+    }
+
+    #[test]
+    fn values_beyond_the_budget_are_encoded_and_not_kept() {
+        let ctx = context();
+        let level = ctx.params().max_level();
+        let one = ctx.params().q_limbs(level) * ctx.params().n() * 4 + 8;
+        let cache = ValueCache::new(one);
+        let (a, b) = ([1.0], [2.0]);
+        cache.encode_real_many(&ctx, &[&a, &b], level, 1024.0).unwrap();
+        assert_eq!((cache.len(), cache.used_bytes()), (1, one));
+        cache.encode_real_many(&ctx, &[&b], level, 1024.0).unwrap();
+        assert_eq!(cache.values_and_encodings(), (3, 3), "b was not kept");
+        let none = ValueCache::new(0);
+        none.encode_real_many(&ctx, &[&a, &a], level, 1024.0).unwrap();
+        assert_eq!((none.len(), none.values_and_encodings()), (0, (2, 1)));
+    }
+
+    #[test]
+    fn encoding_errors_pass_through_and_keep_nothing() {
+        let ctx = context();
+        let cache = ValueCache::new(1 << 30);
+        let too_high = ctx.params().max_level() + 1;
+        assert!(cache.encode_real_many(&ctx, &[&[1.0]], too_high, 1024.0).is_err());
+        assert_eq!((cache.len(), cache.used_bytes()), (0, 0));
+    }
+}
