@@ -1,6 +1,7 @@
 //! The CKKS scheme: parameters, encoding, keys, encryption and homomorphic
 //! evaluation, written once against the scheduler (no device code here).
 
+mod budgeted;
 mod ciphertext;
 mod context;
 mod encoder;

@@ -2,10 +2,10 @@
 //! that fixed values encoded again and again (a weight matrix's diagonals,
 //! at every forward pass of an encrypted layer) are encoded once.
 
-use std::collections::HashMap;
+use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, Mutex, PoisonError};
 
+use super::budgeted::Budgeted;
 use super::{Plaintext, Result};
 
 /// What a set of cached plaintexts encodes: an owner's (see
@@ -28,18 +28,11 @@ pub struct PlaintextKey {
 /// memory on a GPU backend). Entries stay until the cache is dropped (with
 /// its context); a set that does not fit is returned uncached.
 pub struct PlaintextCache {
-    budget: usize,
     /// Ring degree (words per limb).
     n: usize,
-    state: Mutex<State>,
-}
-
-#[derive(Default)]
-struct State {
-    used: usize,
-    entries: HashMap<PlaintextKey, Arc<Vec<Plaintext>>>,
-    hits: u64,
-    misses: u64,
+    entries: Budgeted<PlaintextKey, Arc<Vec<Plaintext>>>,
+    hits: AtomicU64,
+    misses: AtomicU64,
 }
 
 impl PlaintextCache {
@@ -47,7 +40,7 @@ impl PlaintextCache {
     /// plaintexts of ring degree `n`.
     #[must_use]
     pub fn new(budget: usize, n: usize) -> Self {
-        Self { budget, n, state: Mutex::default() }
+        Self { n, entries: Budgeted::new(budget), hits: AtomicU64::new(0), misses: AtomicU64::new(0) }
     }
 
     /// A fresh owner id for [`PlaintextKey::owner`], unique in the process.
@@ -64,45 +57,33 @@ impl PlaintextCache {
         key: PlaintextKey,
         encode: impl FnOnce() -> Result<Vec<Plaintext>>,
     ) -> Result<Arc<Vec<Plaintext>>> {
-        {
-            let mut state = self.lock();
-            if let Some(hit) = state.entries.get(&key).map(Arc::clone) {
-                state.hits += 1;
-                return Ok(hit);
-            }
-            state.misses += 1;
+        if let Some(hit) = self.entries.get(&key) {
+            self.hits.fetch_add(1, Ordering::Relaxed);
+            return Ok(hit);
         }
+        self.misses.fetch_add(1, Ordering::Relaxed);
         let encoded = Arc::new(encode()?);
         let bytes: usize = encoded.iter().map(|pt| pt.poly.basis().limbs() * self.n * 4).sum();
-        let mut state = self.lock();
-        if state.used + bytes <= self.budget && !state.entries.contains_key(&key) {
-            state.used += bytes;
-            state.entries.insert(key, Arc::clone(&encoded));
-        }
+        self.entries.keep(key, Arc::clone(&encoded), bytes);
         Ok(encoded)
     }
 
     /// Bytes of the plaintexts held.
     #[must_use]
     pub fn used_bytes(&self) -> usize {
-        self.lock().used
+        self.entries.used()
     }
 
     /// Lookups so far that found their set, and those that encoded it.
     #[must_use]
     pub fn hits_and_misses(&self) -> (u64, u64) {
-        let state = self.lock();
-        (state.hits, state.misses)
+        (self.hits.load(Ordering::Relaxed), self.misses.load(Ordering::Relaxed))
     }
 
     /// The byte budget.
     #[must_use]
     pub fn budget(&self) -> usize {
-        self.budget
-    }
-
-    fn lock(&self) -> std::sync::MutexGuard<'_, State> {
-        self.state.lock().unwrap_or_else(PoisonError::into_inner)
+        self.entries.budget()
     }
 }
 

@@ -4,10 +4,12 @@
 //! vectors; with this cache each is encoded once.
 
 use std::collections::HashMap;
-use std::sync::{Arc, Mutex, PoisonError};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 
 use num_complex::Complex64;
 
+use super::budgeted::Budgeted;
 use super::{Context, Plaintext, Result};
 
 /// Real slot values (their bits, so equal keys encode equal words), with
@@ -35,25 +37,18 @@ impl ValueKey {
 /// stay until the cache is dropped (with its context); once the budget is
 /// spent, new values are encoded and not kept.
 pub struct ValueCache {
-    budget: usize,
-    state: Mutex<State>,
-}
-
-#[derive(Default)]
-struct State {
-    used: usize,
-    entries: HashMap<ValueKey, Arc<Plaintext>>,
+    entries: Budgeted<ValueKey, Arc<Plaintext>>,
     /// Values asked for.
-    values: u64,
+    values: AtomicU64,
     /// Of those, encoded (the first of each distinct value not cached).
-    encoded: u64,
+    encoded: AtomicU64,
 }
 
 impl ValueCache {
     /// An empty cache of at most `budget` bytes (0: caches nothing).
     #[must_use]
     pub fn new(budget: usize) -> Self {
-        Self { budget, state: Mutex::default() }
+        Self { entries: Budgeted::new(budget), values: AtomicU64::new(0), encoded: AtomicU64::new(0) }
     }
 
     /// Real `values` encoded with `ctx` at `level` and `scale`, one
@@ -73,46 +68,38 @@ impl ValueCache {
             Cached(Arc<Plaintext>),
             Encoded(usize),
         }
-        let mut missing: Vec<(ValueKey, usize)> = Vec::new();
+        let mut missing: Vec<ValueKey> = Vec::new();
         let mut index_of: HashMap<ValueKey, usize> = HashMap::new();
-        let sources: Vec<Source> = {
-            let mut state = self.lock();
-            let sources: Vec<Source> = values
-                .iter()
-                .enumerate()
-                .map(|(i, v)| {
-                    let key = ValueKey::new(v, level, scale);
-                    if let Some(pt) = state.entries.get(&key) {
-                        return Source::Cached(Arc::clone(pt));
-                    }
-                    let next = missing.len();
-                    let j = *index_of.entry(key.clone()).or_insert(next);
-                    if j == next {
-                        missing.push((key, i));
-                    }
-                    Source::Encoded(j)
-                })
-                .collect();
-            state.values += values.len() as u64;
-            state.encoded += missing.len() as u64;
-            sources
-        };
-        let slots: Vec<Vec<Complex64>> =
-            missing.iter().map(|&(_, i)| values[i].iter().map(|&v| Complex64::new(v, 0.0)).collect()).collect();
+        let sources: Vec<Source> = values
+            .iter()
+            .map(|v| {
+                let key = ValueKey::new(v, level, scale);
+                if let Some(pt) = self.entries.get(&key) {
+                    return Source::Cached(pt);
+                }
+                let next = missing.len();
+                let j = *index_of.entry(key.clone()).or_insert(next);
+                if j == next {
+                    missing.push(key);
+                }
+                Source::Encoded(j)
+            })
+            .collect();
+        self.values.fetch_add(values.len() as u64, Ordering::Relaxed);
+        self.encoded.fetch_add(missing.len() as u64, Ordering::Relaxed);
+        let slots: Vec<Vec<Complex64>> = missing
+            .iter()
+            .map(|key| key.bits.iter().map(|&b| Complex64::new(f64::from_bits(b), 0.0)).collect())
+            .collect();
         let encoded: Vec<Arc<Plaintext>> = ctx
             .encode_many(&slots.iter().map(Vec::as_slice).collect::<Vec<_>>(), level, scale)?
             .into_iter()
             .map(Arc::new)
             .collect();
-        let mut state = self.lock();
-        for ((key, _), pt) in missing.into_iter().zip(&encoded) {
+        for (key, pt) in missing.into_iter().zip(&encoded) {
             let bytes = key.bytes() + pt.poly.basis().limbs() * ctx.params().n() * 4;
-            if state.used + bytes <= self.budget && !state.entries.contains_key(&key) {
-                state.used += bytes;
-                state.entries.insert(key, Arc::clone(pt));
-            }
+            self.entries.keep(key, Arc::clone(pt), bytes);
         }
-        drop(state);
         Ok(sources
             .into_iter()
             .map(|s| match s {
@@ -125,13 +112,13 @@ impl ValueCache {
     /// Bytes held (plaintexts and keys).
     #[must_use]
     pub fn used_bytes(&self) -> usize {
-        self.lock().used
+        self.entries.used()
     }
 
     /// Distinct values held.
     #[must_use]
     pub fn len(&self) -> usize {
-        self.lock().entries.len()
+        self.entries.len()
     }
 
     /// Whether it holds nothing.
@@ -144,12 +131,7 @@ impl ValueCache {
     /// others came from the cache or from an equal value of their batch).
     #[must_use]
     pub fn values_and_encodings(&self) -> (u64, u64) {
-        let state = self.lock();
-        (state.values, state.encoded)
-    }
-
-    fn lock(&self) -> std::sync::MutexGuard<'_, State> {
-        self.state.lock().unwrap_or_else(PoisonError::into_inner)
+        (self.values.load(Ordering::Relaxed), self.encoded.load(Ordering::Relaxed))
     }
 }
 
