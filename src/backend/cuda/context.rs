@@ -716,13 +716,25 @@ mod tests {
         assert_eq!(Kernel::NttForward.words_moved(&launch(5, 0, [0; 4]), &[0; 2]), 2 * 2 * 5);
     }
 
+    /// Where kernel `name`'s definition starts in `text`: its line
+    /// `extern "C" __global__ void [launch bounds] name(`.
+    fn definition(text: &str, name: &str) -> Option<usize> {
+        let mut at = 0;
+        for line in text.split_inclusive('\n') {
+            if line.starts_with("extern \"C\" __global__ void ") && line.contains(&format!(" {name}(")) {
+                return Some(at);
+            }
+            at += line.len();
+        }
+        None
+    }
+
     #[test]
     fn every_kernel_is_defined_in_its_family() {
         assert!(Kernel::ALL.iter().enumerate().all(|(i, &k)| k as usize == i));
         for k in Kernel::ALL {
             let (family, name) = k.names();
-            let decl = format!("extern \"C\" __global__ void {name}(");
-            assert!(source(family).contains(&decl), "{family} lacks {name}");
+            assert!(definition(source(family), name).is_some(), "{family} lacks {name}");
         }
     }
 
@@ -731,7 +743,7 @@ mod tests {
         for k in Kernel::ALL {
             let (family, name) = k.names();
             let text = source(family);
-            let start = text.find(&format!("void {name}(")).expect("kernel");
+            let start = definition(text, name).expect("kernel");
             let body = &text[start..text[start + 1..].find("extern \"C\"").map_or(text.len(), |e| start + 1 + e)];
             let calls: Vec<&str> = body.split("operand(h, ops, ").skip(1).collect();
             assert!(!calls.is_empty(), "{name} reads no operand");
