@@ -29,8 +29,7 @@ use super::choice::{NEWTON, POLYNOMIAL, cheapest};
 use super::counting::Counting;
 use super::layout::{SEGMENT, TokenLayout};
 use super::ops::{
-    plain_combination, plain_combinations, plain_product, rotate_sum, rotate_sum_many, rotate_sum_steps, sum,
-    sum_of_products, to_level,
+    plain_combination, plain_combinations, plain_product, rotate_sum, rotate_sum_steps, sum, sum_of_products, to_level,
 };
 use super::session::Session;
 use crate::nn::approx::{Approximation, Arith, Domain};
@@ -135,7 +134,7 @@ impl Heads<'_> {
     pub fn rotations(&self) -> Vec<i64> {
         let mut steps: Vec<i64> = (1..=SEGMENT as i64).collect();
         steps.push(-(SEGMENT as i64));
-        steps.extend(rotate_sum_steps(self.layout.block() as i64, self.layout.per_ciphertext()));
+        steps.extend(self.block_shifts());
         steps.extend(rotate_sum_steps(1, SEGMENT));
         steps.extend(rotate_sum_steps(-1, SEGMENT));
         steps.sort_unstable();
@@ -144,18 +143,31 @@ impl Heads<'_> {
     }
 
     /// Every token of `xs` (token layout) broadcast to all blocks: one level.
+    /// Token t in block j of ciphertext c becomes Σ_k mask_{j−k} ⊙ rot(c,
+    /// k·block) over the P blocks (rotating mask_j ⊙ c by k blocks is
+    /// rotating each factor): the P − 1 block shifts of each ciphertext are
+    /// hoisted, and each token is one sum of P masked products, so a
+    /// layer's two broadcasts take 2·(P − 1) key switches per ciphertext
+    /// instead of 5 per token. The P masks are the same for every token.
     pub fn broadcast<A: Arith>(&self, a: &A, xs: &[A::Value]) -> Result<Vec<A::Value>> {
-        let masks: Vec<(usize, Vec<f64>)> = (0..self.tokens())
+        let per = self.layout.per_ciphertext();
+        let shifts = self.block_shifts();
+        let shifted: Vec<Vec<A::Value>> = xs.iter().map(|x| a.rotate_hoisted(x, &shifts)).collect::<Result<_>>()?;
+        let masks: Vec<Vec<f64>> = (0..per).map(|b| self.layout.block_mask(b, 1.0)).collect();
+        let terms: Vec<Vec<(&A::Value, &[f64])>> = (0..self.tokens())
             .map(|t| {
-                let (ct, block) = self.layout.position(t);
-                (ct, self.layout.block_mask(block, 1.0))
+                let (ct, j) = self.layout.position(t);
+                let rotated = |k: usize| if k == 0 { &xs[ct] } else { &shifted[ct][k - 1] };
+                (0..per).map(|k| (rotated(k), masks[(j + per - k) % per].as_slice())).collect()
             })
             .collect();
-        let terms: Vec<[(&A::Value, &[f64]); 1]> = masks.iter().map(|(ct, m)| [(&xs[*ct], m.as_slice())]).collect();
-        // Every token's mask encoded in one batch.
-        let masked = plain_combinations(a, &terms.iter().map(|t| t.as_slice()).collect::<Vec<_>>())?;
-        // Every token's rotate-and-sum round in one batch.
-        rotate_sum_many(a, masked, self.layout.block() as i64, self.layout.per_ciphertext())
+        plain_combinations(a, &terms.iter().map(Vec::as_slice).collect::<Vec<_>>())
+    }
+
+    /// Rotations by 1 .. P − 1 blocks (the broadcast's hoisted shifts).
+    fn block_shifts(&self) -> Vec<i64> {
+        let block = self.layout.block() as i64;
+        (1..self.layout.per_ciphertext() as i64).map(|k| k * block).collect()
     }
 
     /// Keys j′ of group q whose slot offset pairs with rotation d in the
