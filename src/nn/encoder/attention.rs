@@ -149,19 +149,25 @@ impl Heads<'_> {
     /// hoisted, and each token is one sum of P masked products, so a
     /// layer's two broadcasts take 2·(P − 1) key switches per ciphertext
     /// instead of 5 per token. The P masks are the same for every token.
+    /// One ciphertext at a time, so that only its shifts are held.
     pub fn broadcast<A: Arith>(&self, a: &A, xs: &[A::Value]) -> Result<Vec<A::Value>> {
         let per = self.layout.per_ciphertext();
         let shifts = self.block_shifts();
-        let shifted: Vec<Vec<A::Value>> = xs.iter().map(|x| a.rotate_hoisted(x, &shifts)).collect::<Result<_>>()?;
         let masks: Vec<Vec<f64>> = (0..per).map(|b| self.layout.block_mask(b, 1.0)).collect();
-        let terms: Vec<Vec<(&A::Value, &[f64])>> = (0..self.tokens())
-            .map(|t| {
-                let (ct, j) = self.layout.position(t);
-                let rotated = |k: usize| if k == 0 { &xs[ct] } else { &shifted[ct][k - 1] };
-                (0..per).map(|k| (rotated(k), masks[(j + per - k) % per].as_slice())).collect()
-            })
-            .collect();
-        plain_combinations(a, &terms.iter().map(Vec::as_slice).collect::<Vec<_>>())
+        let mut out = Vec::with_capacity(self.tokens());
+        for (ct, x) in xs.iter().enumerate() {
+            let shifted = a.rotate_hoisted(x, &shifts)?;
+            let rotated = |k: usize| if k == 0 { x } else { &shifted[k - 1] };
+            let terms: Vec<Vec<(&A::Value, &[f64])>> = (0..self.tokens())
+                .filter(|&t| self.layout.position(t).0 == ct)
+                .map(|t| {
+                    let j = self.layout.position(t).1;
+                    (0..per).map(|k| (rotated(k), masks[(j + per - k) % per].as_slice())).collect()
+                })
+                .collect();
+            out.extend(plain_combinations(a, &terms.iter().map(Vec::as_slice).collect::<Vec<_>>())?);
+        }
+        Ok(out)
     }
 
     /// Rotations by 1 .. P − 1 blocks (the broadcast's hoisted shifts).
