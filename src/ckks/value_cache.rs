@@ -4,6 +4,8 @@
 //! vectors; with this cache each is encoded once.
 
 use std::collections::HashMap;
+use std::collections::hash_map::DefaultHasher;
+use std::hash::{Hash, Hasher};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 
@@ -12,24 +14,34 @@ use num_complex::Complex64;
 use super::budgeted::Budgeted;
 use super::{Context, Plaintext, Result};
 
-/// Real slot values (their bits, so equal keys encode equal words), with
-/// the level and the scale's bits of the encoding.
-#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+/// What a lookup hashes: the level, the scale's bits and a hash of the
+/// values' bits, computed from the caller's slice (no copy per lookup).
+/// Entries keep the values themselves and are compared bit for bit, so a
+/// hash collision is a miss, never another value's plaintext.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 struct ValueKey {
     level: usize,
     scale_bits: u64,
-    bits: Box<[u64]>,
+    hash: u64,
 }
 
 impl ValueKey {
     fn new(values: &[f64], level: usize, scale: f64) -> Self {
-        Self { level, scale_bits: scale.to_bits(), bits: values.iter().map(|v| v.to_bits()).collect() }
+        let mut hasher = DefaultHasher::new();
+        values.iter().for_each(|v| v.to_bits().hash(&mut hasher));
+        Self { level, scale_bits: scale.to_bits(), hash: hasher.finish() }
     }
+}
 
-    /// Host bytes of the key itself.
-    fn bytes(&self) -> usize {
-        self.bits.len() * 8
-    }
+/// A kept encoding and the values it encodes.
+struct Encoded {
+    values: Box<[f64]>,
+    plaintext: Arc<Plaintext>,
+}
+
+/// Whether two slot vectors are the same bits (equal bits encode equal words).
+fn same_bits(a: &[f64], b: &[f64]) -> bool {
+    a.len() == b.len() && a.iter().zip(b).all(|(x, y)| x.to_bits() == y.to_bits())
 }
 
 /// Plaintexts by the values they encode, at most `budget` bytes of them and
@@ -37,7 +49,7 @@ impl ValueKey {
 /// stay until the cache is dropped (with its context); once the budget is
 /// spent, new values are encoded and not kept.
 pub struct ValueCache {
-    entries: Budgeted<ValueKey, Arc<Plaintext>>,
+    entries: Budgeted<ValueKey, Arc<Encoded>>,
     /// Values asked for.
     values: AtomicU64,
     /// Of those, encoded (the first of each distinct value not cached).
@@ -68,37 +80,39 @@ impl ValueCache {
             Cached(Arc<Plaintext>),
             Encoded(usize),
         }
-        let mut missing: Vec<ValueKey> = Vec::new();
-        let mut index_of: HashMap<ValueKey, usize> = HashMap::new();
+        // Each distinct missing value: its key and its first index in `values`.
+        let mut missing: Vec<(ValueKey, usize)> = Vec::new();
+        let mut first_missing: HashMap<ValueKey, usize> = HashMap::new();
         let sources: Vec<Source> = values
             .iter()
-            .map(|v| {
+            .enumerate()
+            .map(|(i, v)| {
                 let key = ValueKey::new(v, level, scale);
-                if let Some(pt) = self.entries.get(&key) {
-                    return Source::Cached(pt);
+                if let Some(kept) = self.entries.get(&key).filter(|e| same_bits(&e.values, v)) {
+                    return Source::Cached(Arc::clone(&kept.plaintext));
                 }
-                let next = missing.len();
-                let j = *index_of.entry(key.clone()).or_insert(next);
-                if j == next {
-                    missing.push(key);
+                match first_missing.get(&key) {
+                    Some(&j) if same_bits(values[missing[j].1], v) => Source::Encoded(j),
+                    _ => {
+                        first_missing.entry(key).or_insert(missing.len());
+                        missing.push((key, i));
+                        Source::Encoded(missing.len() - 1)
+                    }
                 }
-                Source::Encoded(j)
             })
             .collect();
         self.values.fetch_add(values.len() as u64, Ordering::Relaxed);
         self.encoded.fetch_add(missing.len() as u64, Ordering::Relaxed);
-        let slots: Vec<Vec<Complex64>> = missing
-            .iter()
-            .map(|key| key.bits.iter().map(|&b| Complex64::new(f64::from_bits(b), 0.0)).collect())
-            .collect();
+        let slots: Vec<Vec<Complex64>> =
+            missing.iter().map(|&(_, i)| values[i].iter().map(|&v| Complex64::new(v, 0.0)).collect()).collect();
         let encoded: Vec<Arc<Plaintext>> = ctx
             .encode_many(&slots.iter().map(Vec::as_slice).collect::<Vec<_>>(), level, scale)?
             .into_iter()
             .map(Arc::new)
             .collect();
-        for (key, pt) in missing.into_iter().zip(&encoded) {
-            let bytes = key.bytes() + pt.poly.basis().limbs() * ctx.params().n() * 4;
-            self.entries.keep(key, Arc::clone(pt), bytes);
+        for (&(key, i), pt) in missing.iter().zip(&encoded) {
+            let bytes = values[i].len() * 8 + pt.poly.basis().limbs() * ctx.params().n() * 4;
+            self.entries.keep(key, Arc::new(Encoded { values: values[i].into(), plaintext: Arc::clone(pt) }), bytes);
         }
         Ok(sources
             .into_iter()
@@ -186,6 +200,23 @@ mod tests {
         let none = ValueCache::new(0);
         none.encode_real_many(&ctx, &[&a, &a], level, 1024.0).unwrap();
         assert_eq!((none.len(), none.values_and_encodings()), (0, (2, 1)));
+    }
+
+    #[test]
+    fn an_entry_under_the_key_of_other_values_is_a_miss() {
+        let ctx = context();
+        let (level, scale) = (ctx.params().max_level(), 1024.0);
+        let (a, b) = ([0.5, 0.25], [0.5, -0.25]);
+        let cache = ValueCache::new(1 << 30);
+        let of_a = cache.encode_real_many(&ctx, &[&a], level, scale).unwrap().remove(0);
+        // A hash collision, staged: a's encoding kept under b's key.
+        let collision = Encoded { values: a.into(), plaintext: Arc::clone(&of_a) };
+        cache.entries.keep(ValueKey::new(&b, level, scale), Arc::new(collision), 0);
+        let of_b = cache.encode_real_many(&ctx, &[&b, &b], level, scale).unwrap();
+        assert!(!Arc::ptr_eq(&of_b[0], &of_a), "b must not get a's plaintext");
+        assert!(Arc::ptr_eq(&of_b[0], &of_b[1]), "b's repeat still shares its encoding");
+        assert_eq!(cache.values_and_encodings(), (3, 2));
+        assert!(!same_bits(&[0.0], &[-0.0]) && same_bits(&[1.5], &[1.5]) && !same_bits(&[1.0], &[1.0, 2.0]));
     }
 
     #[test]
