@@ -589,9 +589,8 @@ impl Device {
             let mut words = Operands { p: [0; MAX_OPERANDS] };
             words.p[..chunk.len()].copy_from_slice(chunk);
             self.launches.fetch_add(1, Ordering::Relaxed);
-            let items = chunk.len() / per_item;
             self.traffic.fetch_add(kernel.words_moved(launch, chunk) * (4u64 << log_n), Ordering::Relaxed);
-            let items = items as u32;
+            let items = (chunk.len() / per_item) as u32;
             let grid = if kernel.items_inner() { (grid_x, items, rows) } else { (grid_x, rows, items) };
             match &self.driver {
                 Driver::Cuda { stream, functions, .. } => {
