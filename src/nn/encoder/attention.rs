@@ -158,12 +158,11 @@ impl Heads<'_> {
         for (ct, x) in xs.iter().enumerate() {
             let shifted = a.rotate_hoisted(x, &shifts)?;
             let rotated = |k: usize| if k == 0 { x } else { &shifted[k - 1] };
+            // Every token of this ciphertext, at block j: Σ_k mask_{j−k} ⊙ rot(x, k·block).
             let terms: Vec<Vec<(&A::Value, &[f64])>> = (0..self.tokens())
-                .filter(|&t| self.layout.position(t).0 == ct)
-                .map(|t| {
-                    let j = self.layout.position(t).1;
-                    (0..per).map(|k| (rotated(k), masks[(j + per - k) % per].as_slice())).collect()
-                })
+                .map(|t| self.layout.position(t))
+                .filter(|&(c, _)| c == ct)
+                .map(|(_, j)| (0..per).map(|k| (rotated(k), masks[(j + per - k) % per].as_slice())).collect())
                 .collect();
             out.extend(plain_combinations(a, &terms.iter().map(Vec::as_slice).collect::<Vec<_>>())?);
         }
