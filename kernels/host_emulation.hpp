@@ -17,6 +17,7 @@
 //     __dadd_rn (the library is built with -ffp-contract=off: no FMA).
 
 #include <math.h>
+#include <string.h>
 
 #include <barrier>
 
@@ -59,6 +60,13 @@ static inline unsigned __brev(unsigned x) {
         r = (r << 1) | ((x >> i) & 1u);
     }
     return r;
+}
+
+static inline double __hiloint2double(int hi, int lo) {
+    const unsigned long long bits = ((unsigned long long)(unsigned)hi << 32) | (unsigned)lo;
+    double d;
+    memcpy(&d, &bits, sizeof d);
+    return d;
 }
 
 static inline double __dmul_rn(double a, double b) { return a * b; }

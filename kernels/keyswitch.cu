@@ -9,9 +9,9 @@
 // has basis {h.qcount, p}; the key polynomials kb_j and ka_j {arg[0], resp.
 // arg[2] Q limbs, p}: digit limb k < h.qcount reads key limb k, a P limb k
 // reads key limb (Q limbs) + k − h.qcount.
-// In/out: [0, q). The sum is taken mod q in digit order; every partial sum
-// is the unique residue, so the words equal the CPU's (CpuBackend::
-// key_switch_inner) and the one-digit-per-launch order's. WGSL twin:
+// In/out: [0, q). The sum is taken in 64 bits and reduced once (a lazy sum,
+// modarith.cuh); its residue is unique, so the words equal the CPU's
+// (CpuBackend::key_switch_inner) and the one-digit-per-launch order's. WGSL twin:
 // shaders/keyswitch.wgsl (one digit per dispatch).
 // Header args: arg[0] key Q limbs of kb, arg[1] first, arg[2] key Q limbs of
 // ka, arg[3] digits in this launch (1..KS_DIGITS).
@@ -27,6 +27,7 @@
 
 #define KS_WG 256u
 #define KS_DIGITS 4u
+static_assert(KS_DIGITS < LAZY_TERMS, "a start value and KS_DIGITS products fit a u64");
 
 extern "C" __global__ void key_switch_inner(Header h, const u32* cst, const Operands ops) {
     u32 c;
@@ -40,26 +41,29 @@ extern "C" __global__ void key_switch_inner(Header h, const u32* cst, const Oper
     const u64 ja = (u64)(limb < qd ? limb : h.arg[2] + limb - qd) * h.n + c;
     u32* ob = (u32*)operand(h, ops, 17u, 0u);
     u32* oa = (u32*)operand(h, ops, 17u, 1u);
-    u32 pb = 0u, pa = 0u;
+    // Lazy sums (see modarith.cuh): the start value and up to KS_DIGITS
+    // products in 64 bits, one reduction per output.
+    u64 sb = 0u, sa = 0u;
     if (h.arg[1] == 0u) {
-        pb = ob[i];
-        pa = oa[i];
+        sb = ob[i];
+        sa = oa[i];
     } else if ((h.op & 1u) != 0u && limb < qd) {
         const u32* e0 = (const u32*)operand(h, ops, 17u, 2u + 3u * KS_DIGITS);
         const u32* e1 = (const u32*)operand(h, ops, 17u, 3u + 3u * KS_DIGITS);
         const u32* data = (const u32*)operand(h, ops, 17u, 4u + 3u * KS_DIGITS);
         const u32 w = data[2u * limb], ws = data[2u * limb + 1u];
-        pb = mul_shoup(e0[i], w, ws, q);
-        pa = mul_shoup(e1[i], w, ws, q);
+        sb = mul_shoup(e0[i], w, ws, q);
+        sa = mul_shoup(e1[i], w, ws, q);
     }
     for (u32 j = 0; j < h.arg[3]; j++) {
         const u32* d = (const u32*)operand(h, ops, 17u, 2u + 3u * j);
         const u32* kb = (const u32*)operand(h, ops, 17u, 3u + 3u * j);
         const u32* ka = (const u32*)operand(h, ops, 17u, 4u + 3u * j);
-        const u32 dv = d[i];
-        pb = add_mod(mul_mod(cst, g, dv, kb[jb]), pb, q);
-        pa = add_mod(mul_mod(cst, g, dv, ka[ja]), pa, q);
+        const u64 dv = d[i];
+        sb += dv * kb[jb];
+        sa += dv * ka[ja];
     }
+    const u32 pb = reduce_u64(cst, g, sb), pa = reduce_u64(cst, g, sa);
     ob[i] = pb;
     oa[i] = pa;
 }

@@ -12,9 +12,10 @@
 //     items_inner (the grid's order, see block_item).
 //     Its twin is `Header` in src/backend/cuda/context.rs (#[repr(C)]).
 //   cst: CST_STRIDE words per global prime g (Q primes first, then P): q,
-//     Barrett k, Barrett mu, N^-1, Shoup(N^-1), and 1/q as an IEEE binary64
+//     Barrett k, Barrett mu, N^-1, Shoup(N^-1), 1/q as an IEEE binary64
 //     (mantissa lo, mantissa hi with the hidden bit, unbiased exponent as
-//     i32 bits) — the words of src/backend/device_tables.rs.
+//     i32 bits), then 2^32 mod q, its Shoup quotient and ⌊2^32/q⌋ (see
+//     reduce_u64) — the words of src/backend/device_tables.rs.
 //   ops: the buffers of a batch of independent items that share the header
 //     (same limbs, primes and arguments): item z = block_item(h) has the
 //     kernel's PER_ITEM operands at ops.p[z · PER_ITEM ..]; each operand is
@@ -26,13 +27,18 @@
 // integers (no 64-bit division). Shoup: a·w − ⌊a·w'/2^32⌋·q for a fixed
 // w < q with w' = ⌊w·2^32/q⌋: [0, 2q). Barrett: k = bitlen(q),
 // mu = ⌊2^(2k)/q⌋ (< 2^31); x < q² < 2^(2k) gives ⌊⌊x/2^(k−1)⌋·mu/2^(k+1)⌋
-// within 2 of ⌊x/q⌋, so two subtractions finish. Results at every function boundary
-// below are in [0, q) unless named _lazy. WGSL twin: shaders/modarith.wgsl.
+// within 2 of ⌊x/q⌋, so two subtractions finish (the WGSL twin's products;
+// the kernels reduce products with reduce_u64). Lazy sums: a product of two
+// residues is below 2^60, so a u64 holds a residue plus LAZY_TERMS of them
+// (16·(2^30 − 1)² + 2^30 < 2^64), and one reduce_u64 per sum replaces one
+// reduction per term. Results at every function boundary below are in
+// [0, q) unless named _lazy. WGSL twin: shaders/modarith.wgsl.
 
 typedef unsigned int u32;
 typedef unsigned long long u64;
 
-#define CST_STRIDE 8u
+#define CST_STRIDE 11u
+#define LAZY_TERMS 16u
 
 struct Header {
     u32 n;
@@ -118,15 +124,34 @@ __device__ __forceinline__ u32 mul_shoup(u32 a, u32 w, u32 ws, u32 q) {
     return reduce_2q(mul_shoup_lazy(a, w, ws, q), q);
 }
 
-// a·b mod q_g for a, b in [0, q_g) (Barrett, see the header).
+// x mod q_g for any 64-bit x: x = hi·2^32 + lo ≡ hi·(2^32 mod q) + lo·1,
+// two Shoup products in [0, 2q) each (w = 2^32 mod q and w = 1, both < q,
+// for any 32-bit hi and lo), so their sum is below 4q < 2^32 and two
+// subtractions finish. 32-bit multiplies only: 3 IMAD, 2 IMAD.HI.
+__device__ __forceinline__ u32 reduce_u64(const u32* cst, u32 g, u64 x) {
+    const u32* c = cst + g * CST_STRIDE;
+    const u32 q = c[0];
+    const u32 hi = (u32)(x >> 32), lo = (u32)x;
+    const u32 r = mul_shoup_lazy(hi, c[8], c[9], q) + (lo - __umulhi(lo, c[10]) * q);
+    return sub_if_ge(sub_if_ge(r, 2u * q), q);
+}
+
+// p, opaque to the optimizer (an empty asm that "changes" it): loads through
+// it stay where they are written instead of being hoisted out of the loop
+// around them, which would hold their values in registers for the whole
+// loop (conv_apply's per-chunk reductions: 32 registers for 8 targets).
+__device__ __forceinline__ const u32* opaque(const u32* p) {
+#ifdef __CUDA_ARCH__
+    asm volatile("" : "+l"(p));
+#else
+    asm volatile("" : "+r"(p));
+#endif
+    return p;
+}
+
+// a·b mod q_g for a, b in [0, q_g).
 __device__ __forceinline__ u32 mul_mod(const u32* cst, u32 g, u32 a, u32 b) {
-    const u32 q = cst[g * CST_STRIDE];
-    const u32 k = cst[g * CST_STRIDE + 1u];
-    const u32 mu = cst[g * CST_STRIDE + 2u];
-    const u64 x = (u64)a * b;                              // < 2^(2k)
-    const u64 quotient = ((x >> (k - 1u)) * mu) >> (k + 1u); // < 2^(k+1) · 2^31
-    const u32 r = (u32)(x - quotient * q);                 // exact: [0, 3q)
-    return sub_if_ge(sub_if_ge(r, q), q);
+    return reduce_u64(cst, g, (u64)a * b);
 }
 
 // Coefficient index of this thread in a one-thread-per-coefficient launch

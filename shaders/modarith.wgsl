@@ -8,8 +8,10 @@
 //     up to 112 words of per-limb data.
 //   @group(0) @binding(1) cst: storage read, array<u32> — CST_STRIDE words per
 //     global prime g (Q primes first, then P): q, Barrett k, Barrett mu,
-//     N^-1, Shoup(N^-1), and 1/q as an IEEE binary64 (mantissa lo, mantissa
-//     hi with the hidden bit, unbiased exponent as i32 bits).
+//     N^-1, Shoup(N^-1), 1/q as an IEEE binary64 (mantissa lo, mantissa
+//     hi with the hidden bit, unbiased exponent as i32 bits), then three
+//     words only the CUDA kernels read (2^32 mod q, its Shoup quotient,
+//     ⌊2^32/q⌋: reduce_u64 in kernels/modarith.cuh).
 //
 // Arithmetic: no 64-bit integers in WGSL, so 32×32→64 products are built
 // from four 16×16→32 partial products (mul_wide). Every q < 2^30.
@@ -31,7 +33,7 @@ const H_ITEM_STRIDE: u32 = 12u; // merged dispatch: words between the items' slo
 const H_ITEM_MASK: u32 = 13u;   // ... in the bindings b whose bit b − 2 is set (see item_base)
 const H_DATA: u32 = 16u;        // per-limb data, relative to H_LIMB_START
 
-const CST_STRIDE: u32 = 8u;
+const CST_STRIDE: u32 = 11u;
 
 @group(0) @binding(0) var<uniform> prm: array<vec4<u32>, 32>;
 @group(0) @binding(1) var<storage, read> cst: array<u32>;

@@ -16,7 +16,7 @@ Needs libnvrtc (HETL_NVRTC_DIR, else the wheel .ci/run unpacks into
 ~/.cache/hetl-ci) and nvdisasm (NVDISASM, on PATH, else the
 nvidia-cuda-nvdisasm wheel is downloaded into ~/.cache/hetl-ci/nvdisasm).
 
-    python3 tools/kernel_sass.py [--arch sm_90] [-D NAME=VALUE ...] [FAMILY.cu ...]
+    python3 tools/kernel_sass.py [--arch sm_90] [-D NAME=VALUE ...] [--dump DIR] [FAMILY.cu ...]
 """
 
 import argparse
@@ -121,6 +121,7 @@ def main():
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--arch", default="sm_90")
     parser.add_argument("-D", dest="defines", action="append", default=[], metavar="NAME=VALUE")
+    parser.add_argument("--dump", metavar="DIR", help="also write each family's disassembly to DIR/FAMILY.sass")
     parser.add_argument("families", nargs="*", help="e.g. ntt.cu (default: every family)")
     args = parser.parse_args()
     lib, disasm = nvrtc(), nvdisasm()
@@ -134,6 +135,10 @@ def main():
             with open(path, "wb") as f:
                 f.write(cubin(lib, family, source, options))
             sass = subprocess.run([disasm, "-c", path], capture_output=True, text=True, check=True).stdout
+            if args.dump:
+                os.makedirs(args.dump, exist_ok=True)
+                with open(os.path.join(args.dump, family + ".sass"), "w") as f:
+                    f.write(sass)
             info = resources(subprocess.run([disasm, path], capture_output=True, text=True, check=True).stdout)
             for name, total, loops in kernels(sass):
                 regs, frame = info.get(name, (0, 0))

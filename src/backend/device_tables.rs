@@ -8,10 +8,11 @@ use super::Basis;
 use crate::math::{Modulus, NttTable, RnsRing};
 
 /// Words per prime in the constant table (`CST_STRIDE` in the kernels).
-pub(crate) const CST_STRIDE: usize = 8;
+pub(crate) const CST_STRIDE: usize = 11;
 
 /// The per-prime record of the constant table: q, Barrett k and mu, N^-1
-/// and its Shoup quotient, and the bits of the CPU's `1.0 / f64(q)`.
+/// and its Shoup quotient, the bits of the CPU's `1.0 / f64(q)`, and
+/// 2^32 mod q, its Shoup quotient and ⌊2^32/q⌋ (the kernels' `reduce_u64`).
 fn prime_record(m: &Modulus, table: &NttTable) -> [u32; CST_STRIDE] {
     let q = m.value();
     let k = u32::BITS - q.leading_zeros();
@@ -22,7 +23,10 @@ fn prime_record(m: &Modulus, table: &NttTable) -> [u32; CST_STRIDE] {
     let bits = (1.0 / f64::from(q)).to_bits();
     let mantissa = (bits & ((1 << 52) - 1)) | (1 << 52);
     let exponent = ((bits >> 52) & 0x7FF) as i32 - 1075;
-    [q, k, mu, n_inv, n_inv_shoup, mantissa as u32, (mantissa >> 32) as u32, exponent as u32]
+    let r32 = ((1u64 << 32) % u64::from(q)) as u32;
+    let r32_shoup = m.shoup(r32);
+    let inv32 = ((1u64 << 32) / u64::from(q)) as u32;
+    [q, k, mu, n_inv, n_inv_shoup, mantissa as u32, (mantissa >> 32) as u32, exponent as u32, r32, r32_shoup, inv32]
 }
 
 /// The constant table (`CST_STRIDE` words per global prime) and the

@@ -574,6 +574,14 @@ macro_rules! backend_diff_tests {
             backend_diff::check_primitives(backend_diff::Pair::custom(&$target, 10, 64, 3));
         }
 
+        /// Basis conversions from 48 sources: more than the CUDA kernels'
+        /// lazy sums hold (LAZY_TERMS, kernels/modarith.cuh), with q − 1 in
+        /// every source at coefficient 1, so a sum left unreduced overflows.
+        #[test]
+        fn primitives_many_sources() {
+            backend_diff::check_primitives(backend_diff::Pair::custom(&$target, 10, 50, 48));
+        }
+
         #[test]
         fn mod_down_matches_f64_rounding_near_half() {
             backend_diff::check_mod_down_near_half(&$target);
