@@ -82,6 +82,17 @@ __device__ __forceinline__ u32 ntt_bank(u32 l) {
 #endif
 }
 
+// Tile element at + offset. With the default layout the unit's address
+// sh + at is formed once and each element adds its offset (one instruction
+// each instead of an add and a scaling).
+__device__ __forceinline__ u32& ntt_word(u32* sh, u32 at, u32 offset) {
+#if NTT_BANKS
+    return sh[ntt_bank(at + offset)];
+#else
+    return (sh + at)[offset];
+#endif
+}
+
 // Tile elements 4k..4k+3 (at = 4k) as one 16-byte word of shared memory.
 __device__ __forceinline__ uint4& ntt_group(u32* sh, u32 at) {
     return *(uint4*)(sh + ntt_bank(at));
@@ -136,7 +147,7 @@ __device__ __forceinline__ void ntt_round(u32* sh, const Header& h, const u32* t
             }
         } else {
 #pragma unroll
-            for (int i = 0; i < (1 << G); i++) v[i] = sh[ntt_bank(at + (u32)i * step)];
+            for (int i = 0; i < (1 << G); i++) v[i] = ntt_word(sh, at, (u32)i * step);
         }
 #pragma unroll
         for (int t = 0; t < G; t++) {
@@ -150,7 +161,8 @@ __device__ __forceinline__ void ntt_round(u32* sh, const Header& h, const u32* t
             // distinct twiddles are loaded once each (7 loads per round of three, not 12).
             // (twiddle, Shoup) pairs, one 8-byte load each (tw is 256-byte aligned,
             // tw_base even), at constant offsets from the level's first.
-            const uint2* pairs = (const uint2*)(tw + tw_base) + first_block + (base >> (log_tk + 1u));
+            // (The index summed in 32 bits first: one IMAD.WIDE, not two 64-bit adds.)
+            const uint2* pairs = (const uint2*)(tw + tw_base) + (first_block + (base >> (log_tk + 1u)));
             uint2 ws[1 << (G - 1)];
 #pragma unroll
             for (int j = 0; j < (1 << G) / (2 * hd); j++) ws[j] = pairs[j];
@@ -175,7 +187,7 @@ __device__ __forceinline__ void ntt_round(u32* sh, const Header& h, const u32* t
             for (int i = 0; i < (1 << G); i += 4) ntt_group(sh, at + (u32)i) = {v[i], v[i + 1], v[i + 2], v[i + 3]};
         } else {
 #pragma unroll
-            for (int i = 0; i < (1 << G); i++) sh[ntt_bank(at + (u32)i * step)] = v[i];
+            for (int i = 0; i < (1 << G); i++) ntt_word(sh, at, (u32)i * step) = v[i];
         }
     }
 }
