@@ -98,6 +98,26 @@ fn bench_profile_on_emulated_cuda_reports_device_time() {
             profile["model_mb_by_kind"].as_object().expect("per kind").values().filter_map(|v| v.as_f64()).sum();
         assert!(total > 0.0 && (by_kind - total).abs() < 0.01, "{total} MB per op, {by_kind} by kind: {profile}");
     }
+    // Each kernel's launches, modeled traffic and device time, adding up to
+    // the op's: every launch timed once, under its kernel.
+    for profile in &profiles {
+        let kernels = profile["kernels"].as_object().expect("per kernel");
+        let sum = |field: &str| kernels.values().map(|k| k[field].as_f64().expect(field)).sum::<f64>();
+        let launches = profile["launches_per_op"].as_f64().expect("launches");
+        assert!((sum("launches_per_op") - launches).abs() < 0.01, "{profile}");
+        let mb = profile["model_mb_per_op"].as_f64().expect("modeled traffic");
+        assert!((sum("model_mb_per_op") - mb).abs() < 0.01, "{profile}");
+        let device: f64 =
+            profile["device_us_per_op"].as_object().expect("per kind").values().filter_map(|v| v.as_f64()).sum();
+        let timed = sum("device_us_per_op");
+        assert!(timed > 0.0 && timed <= device * 1.01 + 1.0, "kernels {timed} µs of the kinds' {device} µs: {profile}");
+    }
+    // A batched mul_relin_rescale runs the basis conversion and both NTT
+    // phases, each named.
+    let product = profiles.iter().find(|l| l["op"] == "mul_relin_rescale" && l["batch"] == 3).expect("profile");
+    for kernel in ["conv_apply", "key_switch_inner", "ntt_forward (S = 2^0)", "ntt_inverse_prep (S = 2^0)"] {
+        assert!(product["kernels"].get(kernel).is_some(), "no {kernel} in {product}");
+    }
     // An NTT of one limb of N = 1024 (one phase) reads and writes its words once.
     let ntt = profiles.iter().find(|l| l["op"] == "ntt" && l["batch"] == 1).expect("ntt profile");
     let mb = ntt["model_mb_per_op"].as_f64().expect("modeled traffic");

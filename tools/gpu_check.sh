@@ -12,7 +12,8 @@
 #      n16 also this build with $VARIANT
 #   4. DESILO FHE (desilofhe-cu1xx matching the driver's CUDA version) at the
 #      same ring sizes and closest depths, via tools/bench_desilo.py
-#   5. the per-kind profile at n16 (device time, modeled traffic), Setup 1
+#   5. the per-kind and per-kernel profile at n16 (device time, modeled
+#      traffic, and each kernel's GB/s in summary.txt), Setup 1
 #      end to end when the model is there ($MINILM_DIR), Setup 1's linear
 #      algebra at n15 (all host threads, the plaintext cache, one thread),
 #      n15, Setup 2 training on the GPU and the CPU, the wgpu backend
@@ -183,6 +184,15 @@ fi
 step profile_cuda_n16 60 "${HETL[@]}" bench --backend cuda --preset n16 --batch 64 --samples 1 \
     --ops mul_relin_rescale,rotate,rescale,ntt_poly --profile --json
 grep -s '"profile"' "$OUT/profile_cuda_n16.log" >"$OUT/profile_cuda_n16.jsonl"
+# Each kernel's device time and bandwidth (modeled bytes over its time).
+python3 - "$OUT/profile_cuda_n16.jsonl" <<'PY' | tee -a "$OUT/summary.txt"
+import json, sys
+for line in open(sys.argv[1]):
+    p = json.loads(line)
+    kernels = sorted(p.get("kernels", {}).items(), key=lambda kv: -kv[1]["device_us_per_op"])
+    print(f"  kernels of {p['op']} at batch {p['batch']}, per op: " + ", ".join(
+        f"{k} {v['device_us_per_op']:.1f} µs {v['model_gb_per_s']:.0f} GB/s" for k, v in kernels))
+PY
 
 # 5a. Setup 1 on the GPU (with all-MiniLM-L6-v2 in models/, or MINILM_DIR
 # from prepare_gpu_bundle.sh MINILM=1): one encrypted layer profiled layer

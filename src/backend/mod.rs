@@ -83,6 +83,20 @@ impl DevicePoly {
     }
 }
 
+/// The timed launches of one kernel ([`Backend::take_kernel_times`]).
+#[derive(Clone, Debug, PartialEq)]
+pub struct KernelTime {
+    /// The kernel, e.g. `conv_apply`, or `ntt_forward (S = 2^8)` for the
+    /// phase of an NTT kernel whose butterflies are 2^8 words apart at least.
+    pub kernel: String,
+    /// Launches.
+    pub launches: u64,
+    /// Device time, from GPU timestamps around each launch.
+    pub device: std::time::Duration,
+    /// Modeled device-memory bytes of those launches.
+    pub bytes: u64,
+}
+
 /// Element-wise binary operation between two polynomials of equal basis.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Elementwise {
@@ -238,6 +252,15 @@ pub trait Backend: Send + Sync {
     /// or device has no timestamps.
     fn take_device_time(&self) -> Result<Option<std::time::Duration>> {
         Ok(None)
+    }
+    /// The device time of each kernel (an NTT kernel's two phases apart)
+    /// timed since device timing was last turned on or this was last
+    /// called, with its launches and modeled traffic, most time first
+    /// (waits for them); empty where the backend times no kernels. It says
+    /// which kernel of a primitive takes the time that
+    /// [`Backend::take_device_time`] gives the primitive.
+    fn take_kernel_times(&self) -> Result<Vec<KernelTime>> {
+        Ok(Vec::new())
     }
     /// Kernel launches (dispatches) so far, where the backend counts them: a
     /// GPU's fixed cost per launch bounds small batches.

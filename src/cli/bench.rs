@@ -11,7 +11,7 @@ use serde_json::json;
 
 use super::bench_linalg::{LINALG_OPS, LinalgPlan, is_linalg};
 use super::common::{BackendChoice, load_preset, make_context, mib_to_bytes};
-use crate::backend::Basis;
+use crate::backend::{Basis, KernelTime};
 use crate::ckks::{Ciphertext, Context, EvaluationKeys, KeyBundle, Plaintext, PublicKey, SecretKey};
 use crate::math::sampling::Csprng;
 use crate::sched::{DeviceCounters, OpKind, OpStats};
@@ -233,8 +233,14 @@ struct KindCost {
 }
 
 /// A profile of one op: its per-kind costs, and per op its kernel launches
-/// and modeled device-memory bytes (where the backend counts them).
-type OpProfile = (Vec<KindCost>, Option<f64>, Option<f64>);
+/// and modeled device-memory bytes (where the backend counts them), and the
+/// time of each kernel (where it times them).
+struct OpProfile {
+    kinds: Vec<KindCost>,
+    launches: Option<f64>,
+    bytes: Option<f64>,
+    kernels: Vec<KernelTime>,
+}
 
 /// Where the time of one blocking run of `batch` × `op` goes, by kind, and
 /// its device counters per op.
@@ -242,7 +248,7 @@ fn profile_op(fx: &mut Fixture, op: &str, batch: usize) -> Result<OpProfile> {
     fx.ctx.sched().set_blocking(true);
     let run = time_op(fx, op, batch, 1, true);
     fx.ctx.sched().set_blocking(false);
-    let (kinds, counters) = run?.2.unwrap_or_default();
+    let (kinds, counters, kernels) = run?.2.unwrap_or_default();
     let per_op = |d: std::time::Duration| d.as_secs_f64() * 1e6 / batch as f64;
     let costs = kinds
         .into_iter()
@@ -255,10 +261,22 @@ fn profile_op(fx: &mut Fixture, op: &str, batch: usize) -> Result<OpProfile> {
         })
         .collect();
     let per_batch = |x: Option<u64>| x.map(|x| x as f64 / batch as f64);
-    Ok((costs, per_batch(counters.launches), per_batch(counters.traffic_bytes)))
+    Ok(OpProfile {
+        kinds: costs,
+        launches: per_batch(counters.launches),
+        bytes: per_batch(counters.traffic_bytes),
+        kernels,
+    })
 }
 
-fn print_profile(op: &str, batch: usize, (breakdown, launches, bytes): &OpProfile, json: bool, fx: &Fixture) {
+fn print_profile(op: &str, batch: usize, profile: &OpProfile, json: bool, fx: &Fixture) {
+    let OpProfile { kinds: breakdown, launches, bytes, kernels } = profile;
+    // Per kernel and op: launches, device µs, modeled MB, and their GB/s.
+    let per_kernel = kernels.iter().map(|k| {
+        let us = k.device.as_secs_f64() * 1e6 / batch as f64;
+        let mb = k.bytes as f64 / 1e6 / batch as f64;
+        (k, k.launches as f64 / batch as f64, us, mb, if us > 0.0 { mb / us * 1e3 } else { 0.0 })
+    });
     let timestamps = breakdown.iter().any(|c| c.device_us > 0.0);
     // The modeled traffic over the device time of the op's kinds: the
     // bandwidth its kernels reach (meaningful on a GPU, with timestamps).
@@ -285,6 +303,16 @@ fn print_profile(op: &str, batch: usize, (breakdown, launches, bytes): &OpProfil
         if let Some(g) = model_gb_per_s {
             line["model_gb_per_s"] = json!(round3(g));
         }
+        if !kernels.is_empty() {
+            let by_kernel: serde_json::Map<String, serde_json::Value> = per_kernel
+                .map(|(k, launches, us, mb, gb_per_s)| {
+                    let fields = json!({"launches_per_op": round3(launches), "device_us_per_op": round3(us),
+                        "model_mb_per_op": round3(mb), "model_gb_per_s": round3(gb_per_s)});
+                    (k.kernel.clone(), fields)
+                })
+                .collect();
+            line["kernels"] = json!(by_kernel);
+        }
         println!("{line}");
     } else {
         let parts: Vec<String> = breakdown
@@ -299,6 +327,14 @@ fn print_profile(op: &str, batch: usize, (breakdown, launches, bytes): &OpProfil
         let traffic = bytes.map_or(String::new(), |b| format!(", {:.1} MB modeled traffic", b / 1e6));
         let bandwidth = model_gb_per_s.map_or(String::new(), |g| format!(" ({g:.1} GB/s)"));
         println!("  profile per op: {}{launches}{traffic}{bandwidth}", parts.join(", "));
+        let kernel_parts: Vec<String> = per_kernel
+            .map(|(k, launches, us, mb, gb_per_s)| {
+                format!("{} {us:.1} µs ({launches:.2}×, {mb:.2} MB, {gb_per_s:.1} GB/s)", k.kernel)
+            })
+            .collect();
+        if !kernel_parts.is_empty() {
+            println!("  kernels per op, most device time first: {}", kernel_parts.join(", "));
+        }
     }
 }
 
@@ -313,9 +349,9 @@ fn round3(x: f64) -> f64 {
 /// Limbs, median µs and (when asked) the per-kind profile of a timed op.
 type TimedOp = (usize, f64, Option<Window>);
 
-/// What the profiled window of a timed op recorded: per-kind totals, and the
-/// device counters over it.
-type Window = (BTreeMap<OpKind, OpStats>, DeviceCounters);
+/// What the profiled window of a timed op recorded: per-kind totals, the
+/// device counters over it, and its kernels' times.
+type Window = (BTreeMap<OpKind, OpStats>, DeviceCounters, Vec<KernelTime>);
 
 /// Median wall time (µs) of `batch` independent runs of `op`, over `samples`
 /// samples after one warm-up; inputs are prepared outside the clock
@@ -349,7 +385,7 @@ fn time_op(fx: &mut Fixture, op: &str, batch: usize, samples: usize, profile: bo
                 let mut refs: Vec<_> = polys.iter_mut().collect();
                 fx.ctx.synchronize()?;
                 let forward = op != "intt";
-                let start = begin(fx, profile);
+                let start = begin(fx, profile)?;
                 fx.ctx.sched().submit(if forward { OpKind::Ntt } else { OpKind::Intt }, |b| {
                     if forward { b.ntt_forward(&mut refs) } else { b.ntt_inverse(&mut refs) }
                 })?;
@@ -358,7 +394,7 @@ fn time_op(fx: &mut Fixture, op: &str, batch: usize, samples: usize, profile: bo
             }
             "encode" => {
                 let values = vec![fx.values.as_slice(); batch];
-                let start = begin(fx, profile);
+                let start = begin(fx, profile)?;
                 fx.ctx.encode_many(&values, top, params.scale(top))?;
                 fx.ctx.synchronize()?;
                 start.elapsed()
@@ -366,7 +402,7 @@ fn time_op(fx: &mut Fixture, op: &str, batch: usize, samples: usize, profile: bo
             "encrypt" => {
                 let pt = fx.ctx.encode(&fx.values, top, params.scale(top))?;
                 fx.ctx.synchronize()?;
-                let start = begin(fx, profile);
+                let start = begin(fx, profile)?;
                 for _ in 0..batch {
                     fx.ctx.encrypt(&pt, &fx.pk, &mut fx.rng)?;
                 }
@@ -380,7 +416,7 @@ fn time_op(fx: &mut Fixture, op: &str, batch: usize, samples: usize, profile: bo
                 let pairs: Vec<(&Ciphertext, &Ciphertext)> = cts.iter().map(|ct| (ct, other)).collect();
                 fx.ctx.synchronize()?;
                 // The whole batch goes through the batched (`*_many`) operations.
-                let start = begin(fx, profile);
+                let start = begin(fx, profile)?;
                 match op {
                     "decrypt" => {
                         for ct in cts {
@@ -407,20 +443,22 @@ fn time_op(fx: &mut Fixture, op: &str, batch: usize, samples: usize, profile: bo
         }
         if profile {
             let counters = fx.ctx.sched().counters().since(fx.counter_mark.get());
-            window = Some((fx.ctx.sched().profile().by_kind(), counters));
+            window = Some((fx.ctx.sched().profile().by_kind(), counters, fx.ctx.sched().take_kernel_times()?));
         }
     }
     times.sort_by(f64::total_cmp);
     Ok((ntt_limbs(op, limbs), times[times.len() / 2], window))
 }
 
-/// Starts a timed window: the clock, and a fresh profile when profiling.
-fn begin(fx: &Fixture, profile: bool) -> Instant {
+/// Starts a timed window: the clock, and a fresh profile (and kernel
+/// times) when profiling.
+fn begin(fx: &Fixture, profile: bool) -> Result<Instant> {
     if profile {
         fx.ctx.sched().profile().reset();
         fx.counter_mark.set(fx.ctx.sched().counters());
+        fx.ctx.sched().take_kernel_times()?;
     }
-    Instant::now()
+    Ok(Instant::now())
 }
 
 /// Whether `op` times bare NTTs (`ntt`, `intt` per limb; `ntt_poly`).

@@ -19,7 +19,7 @@ use std::time::Instant;
 
 pub use profile::{NO_LAYER, OpKind, OpStats, Profile};
 
-use crate::backend::{self, Backend};
+use crate::backend::{self, Backend, KernelTime};
 
 /// What a backend counts of its device work, where it counts it.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -96,6 +96,13 @@ impl Scheduler {
             self.profile.record_device(kind, device);
         }
         out
+    }
+
+    /// The device time of each kernel since blocking mode was turned on or
+    /// the last call ([`Backend::take_kernel_times`]; empty where the
+    /// backend times no kernels).
+    pub fn take_kernel_times(&self) -> backend::Result<Vec<KernelTime>> {
+        self.backend.take_kernel_times()
     }
 
     /// Waits until the device has finished every submission (timed as

@@ -2,6 +2,7 @@
 //! by `compile.rs`, loaded once per backend) and launches. Per-call code in
 //! `mod.rs` only chooses kernels, buffers and header words.
 
+use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{Duration, Instant};
@@ -17,7 +18,7 @@ use super::emulator::Emulator;
 use super::pool::driver_error;
 pub(super) use crate::backend::launch_plan::Launch;
 use crate::backend::launch_plan::{CONV_CENTERED, KS_ADD, TENSOR_MOD_UP};
-use crate::backend::{BackendError, Result};
+use crate::backend::{BackendError, KernelTime, Result};
 
 const NAME: &str = "cuda";
 
@@ -94,6 +95,14 @@ impl Kernel {
     /// Whether it is an NTT phase (it takes the twiddle table after `cst`).
     pub(super) fn is_ntt(self) -> bool {
         matches!(self, Self::NttForward | Self::NttInverse | Self::NttInversePrep | Self::NttForwardSubMul)
+    }
+
+    /// Its name in kernel timings: the function's, and for an NTT phase the
+    /// set stride S of its launch (`ntt_forward (S = 2^8)`; the contiguous
+    /// tiles are S = 2^0).
+    fn timing_label(self, launch: &Launch) -> String {
+        let name = self.names().1;
+        if self.is_ntt() { format!("{name} (S = 2^{})", launch.args[0]) } else { name.to_string() }
     }
 
     /// Whether its items read the same per-limb tables from device memory
@@ -247,13 +256,49 @@ pub(super) struct Device {
     /// kernel switches in effect (`sm_90 -DNTT_BANKS=1`; see
     /// [`super::compile::kernel_switches`]).
     pub(super) arch: String,
-    /// Device timing: whether on, and the mark of the first launch since
-    /// the last [`Device::take_time`].
-    timing: Mutex<(bool, Option<Mark>)>,
+    /// Device timing (on in the scheduler's blocking mode).
+    timing: Mutex<Timing>,
     /// Kernel launches so far.
     launches: AtomicU64,
     /// Modeled device-memory traffic of those launches, bytes.
     traffic: AtomicU64,
+}
+
+/// Device timing while on: the mark of the first launch since the last
+/// [`Device::take_time`], and each launch's time by kernel.
+#[derive(Default)]
+struct Timing {
+    on: bool,
+    mark: Option<Mark>,
+    /// Launches on a GPU whose events have not been read yet: the kernel's
+    /// label, the events before and after it, its modeled bytes.
+    pending: Vec<(String, CudaEvent, CudaEvent, u64)>,
+    /// The kernel times read so far, by label.
+    kernels: BTreeMap<String, KernelTime>,
+}
+
+impl Timing {
+    /// Adds one timed launch of the kernel `label`.
+    fn add(&mut self, label: String, device: Duration, bytes: u64) {
+        let entry = self.kernels.entry(label.clone()).or_insert(KernelTime {
+            kernel: label,
+            launches: 0,
+            device: Duration::ZERO,
+            bytes: 0,
+        });
+        entry.launches += 1;
+        entry.device += device;
+        entry.bytes += bytes;
+    }
+
+    /// Reads the events of the pending launches (waits for them).
+    fn read_pending(&mut self) -> Result<()> {
+        for (label, start, end, bytes) in std::mem::take(&mut self.pending) {
+            let ms = start.elapsed_ms(&end).map_err(driver_error("timing", 0))?;
+            self.add(label, Duration::from_secs_f64(f64::from(ms.max(0.0)) / 1e3), bytes);
+        }
+        Ok(())
+    }
 }
 
 /// The start of a timed stretch of launches.
@@ -502,7 +547,7 @@ impl Device {
 
     /// Turns the timing of launches on or off.
     pub(super) fn set_timing(&self, on: bool) {
-        *self.timing.lock().unwrap_or_else(PoisonError::into_inner) = (on, None);
+        *self.timing.lock().unwrap_or_else(PoisonError::into_inner) = Timing { on, ..Timing::default() };
     }
 
     /// With timing on: the time from the first launch since the last call
@@ -510,16 +555,15 @@ impl Device {
     /// the host clock on the emulated device), zero without launches.
     pub(super) fn take_time(&self) -> Result<Option<Duration>> {
         let mut timing = self.timing.lock().unwrap_or_else(PoisonError::into_inner);
-        let (on, mark) = &mut *timing;
-        if !*on {
+        if !timing.on {
             return Ok(None);
         }
-        let elapsed = match mark.take() {
+        timing.read_pending()?;
+        let elapsed = match timing.mark.take() {
             None => Duration::ZERO,
             Some(Mark::Host(start)) => start.elapsed(),
             Some(Mark::Event(start, stream)) => {
-                let end =
-                    stream.record_event(Some(CUevent_flags::CU_EVENT_DEFAULT)).map_err(driver_error("timing", 0))?;
+                let end = self.record(&stream)?;
                 let ms = start.elapsed_ms(&end).map_err(driver_error("timing", 0))?;
                 Duration::from_secs_f64(f64::from(ms.max(0.0)) / 1e3)
             }
@@ -527,20 +571,32 @@ impl Device {
         Ok(Some(elapsed))
     }
 
-    /// Marks the start of a timed stretch before a launch, if timing is on
-    /// and none is open.
-    fn mark_launch(&self) -> Result<()> {
+    /// The kernel times since timing was turned on or the last call, most
+    /// time first (waits for them; see [`crate::backend::Backend::take_kernel_times`]).
+    pub(super) fn take_kernel_times(&self) -> Result<Vec<KernelTime>> {
         let mut timing = self.timing.lock().unwrap_or_else(PoisonError::into_inner);
-        if let (true, mark @ None) = &mut *timing {
-            *mark = Some(match &self.driver {
-                Driver::Cuda { stream, .. } => Mark::Event(
-                    stream.record_event(Some(CUevent_flags::CU_EVENT_DEFAULT)).map_err(driver_error("timing", 0))?,
-                    Arc::clone(stream),
-                ),
+        timing.read_pending()?;
+        let mut times: Vec<KernelTime> = std::mem::take(&mut timing.kernels).into_values().collect();
+        times.sort_by(|a, b| b.device.cmp(&a.device).then_with(|| a.kernel.cmp(&b.kernel)));
+        Ok(times)
+    }
+
+    /// Marks the start of a timed stretch before a launch, if timing is on
+    /// and none is open; whether timing is on.
+    fn mark_launch(&self) -> Result<bool> {
+        let mut timing = self.timing.lock().unwrap_or_else(PoisonError::into_inner);
+        if timing.on && timing.mark.is_none() {
+            timing.mark = Some(match &self.driver {
+                Driver::Cuda { stream, .. } => Mark::Event(self.record(stream)?, Arc::clone(stream)),
                 Driver::Emulated(_) => Mark::Host(Instant::now()),
             });
         }
-        Ok(())
+        Ok(timing.on)
+    }
+
+    /// An event recorded on `stream` now.
+    fn record(&self, stream: &CudaStream) -> Result<CudaEvent> {
+        stream.record_event(Some(CUevent_flags::CU_EVENT_DEFAULT)).map_err(driver_error("timing", 0))
     }
 
     /// Waits for every launch and copy so far.
@@ -571,7 +627,7 @@ impl Device {
             return Ok(());
         }
         debug_assert_eq!(operands.len() % per_item, 0, "{kernel:?}: operands not a whole number of items");
-        self.mark_launch()?;
+        let timed = self.mark_launch()?;
         let header = Header {
             n: 1 << log_n,
             log_n,
@@ -588,8 +644,9 @@ impl Device {
         for chunk in operands.chunks(MAX_OPERANDS / per_item * per_item) {
             let mut words = Operands { p: [0; MAX_OPERANDS] };
             words.p[..chunk.len()].copy_from_slice(chunk);
+            let bytes = kernel.words_moved(launch, chunk) * (4u64 << log_n);
             self.launches.fetch_add(1, Ordering::Relaxed);
-            self.traffic.fetch_add(kernel.words_moved(launch, chunk) * (4u64 << log_n), Ordering::Relaxed);
+            self.traffic.fetch_add(bytes, Ordering::Relaxed);
             let items = (chunk.len() / per_item) as u32;
             let grid = if kernel.items_inner() { (grid_x, items, rows) } else { (grid_x, rows, items) };
             match &self.driver {
@@ -605,10 +662,23 @@ impl Device {
                     // kernels/*.cu (header, the fixed addresses, the operands), and
                     // every address is a live allocation of this backend's pool
                     // that covers the limbs the header names (checked by the callers).
+                    let start = if timed { Some(self.record(stream)?) } else { None };
                     unsafe { builder.launch(cfg) }.map(drop).map_err(driver_error(kernel.names().1, 0))?;
+                    if let Some(start) = start {
+                        let end = self.record(stream)?;
+                        let mut timing = self.timing.lock().unwrap_or_else(PoisonError::into_inner);
+                        timing.pending.push((kernel.timing_label(launch), start, end, bytes));
+                    }
                 }
-                // SAFETY: as for the device launch above, in host memory.
-                Driver::Emulated(e) => unsafe { e.launch(kernel, grid, block, &header, fixed, &words) },
+                Driver::Emulated(e) => {
+                    let start = Instant::now();
+                    // SAFETY: as for the device launch above, in host memory.
+                    unsafe { e.launch(kernel, grid, block, &header, fixed, &words) };
+                    if timed {
+                        let mut timing = self.timing.lock().unwrap_or_else(PoisonError::into_inner);
+                        timing.add(kernel.timing_label(launch), start.elapsed(), bytes);
+                    }
+                }
             }
         }
         Ok(())

@@ -817,4 +817,9 @@ impl Backend for CudaBackend {
         self.dev.bind("timing")?;
         self.dev.take_time()
     }
+
+    fn take_kernel_times(&self) -> Result<Vec<crate::backend::KernelTime>> {
+        self.dev.bind("timing")?;
+        self.dev.take_kernel_times()
+    }
 }
