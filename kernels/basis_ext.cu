@@ -11,10 +11,14 @@
 //                 f64 loop, see below
 //   conv_apply    out[t] = Σ_i ys[i] · [Q/p_i]_{m_t} (− ys[s]·[Q]_{m_t} if h.op = 1)
 // In/out: [0, q).
-// tab (one source set; words of src/backend/device_tables.rs): pairs
-//   (x, Shoup(x)): (Q/p_i)^-1 mod p_i at 2i; for every global prime t, at
-//   2s + 2t(s+1): (Q/p_i) mod m_t for i < s, then Q mod m_t.
-// Header args: arg[0] s = number of sources. The header's limb map names
+// tab (one source set; words of src/backend/device_tables.rs,
+//   conversion_words_with_rows): pairs (x, Shoup(x)): (Q/p_i)^-1 mod p_i at
+//   2i; for every global prime t, at 2s + 2t(s+1): (Q/p_i) mod m_t for
+//   i < s, then Q mod m_t; then from word arg[1] (a multiple of 4), for
+//   every global prime t, a row of s words rounded up to a multiple of 4:
+//   (Q/p_i) mod m_t for i < s, then zeros.
+// Header args: arg[0] s = number of sources; conv_apply: arg[1] the word of
+// tab where its factor rows start. The header's limb map names
 // the source primes (conv_overflow) or the target primes (conv_apply).
 // Operands per item: conv_apply (tab, ys, out), conv_overflow (ys).
 // Launch: block BX_WG, one thread per coefficient; grid (⌈N / BX_WG⌉, limbs,
@@ -23,7 +27,7 @@
 // coefficient of CONV_TARGETS target limbs, so every source word is read
 // once per CONV_TARGETS targets instead of once per target (the sources of
 // a batch do not fit in L2). Each target's sum is lazy (modarith.cuh): the
-// products y_i·w in 64 bits, reduced once per LAZY_TERMS − 1 sources. Its
+// products y_i·w in 64 bits, reduced once per CONV_CHUNK sources. Its
 // residue is unique, so the words are the CPU's.
 //
 // Why conv_overflow equals the CPU bit for bit: the CPU computes, per
@@ -42,6 +46,9 @@
 
 #define BX_WG 256u
 #define CONV_TARGETS 8u
+// Sources per lazy sum: whole groups of 4, and the products plus a residue fit.
+#define CONV_CHUNK 12u
+static_assert(CONV_CHUNK % 4u == 0u && CONV_CHUNK < LAZY_TERMS, "conv_apply's lazy sums");
 
 extern "C" __global__ void conv_apply(Header h, const u32* cst, const Operands ops) {
     u32 c;
@@ -52,27 +59,39 @@ extern "C" __global__ void conv_apply(Header h, const u32* cst, const Operands o
     const u32 s = h.arg[0];
     const u32 first = h.limb_start + block_row(h) * CONV_TARGETS;
     const u32 count = min(CONV_TARGETS, h.limb_start + h.limb_count - first);
-    u32 t[CONV_TARGETS], row[CONV_TARGETS];
+    u32 t[CONV_TARGETS];
+    const uint4* factors[CONV_TARGETS];
     u64 acc[CONV_TARGETS];
+    const u32 row_len = (s + 3u) & ~3u;
 #pragma unroll
     for (u32 k = 0; k < CONV_TARGETS; k++) {
         t[k] = prime_of(h, first + min(k, count - 1u));
-        row[k] = 2u * s + 2u * t[k] * (s + 1u);
+        factors[k] = (const uint4*)(tab + h.arg[1] + t[k] * row_len);
         acc[k] = 0u;
     }
-    // Lazy sums (modarith.cuh): LAZY_TERMS − 1 products per chunk on top of
-    // the residue of the previous chunks, one reduction per target a chunk.
-    // sm_90 code (tools/kernel_sass.py): 53 instructions per source for the
-    // 8 targets (94 with a reduction per product) in 32 registers; the
-    // source loop unrolled twice takes 41.5 but 56 registers, and the
-    // reductions' constants hoisted out of the chunk loop 96 (so opaque).
-    for (u32 start = 0; start < s; start += LAZY_TERMS - 1u) {
-        const u32 end = min(s, start + LAZY_TERMS - 1u);
+    // Lazy sums (modarith.cuh) of CONV_CHUNK products on top of the residue
+    // of the previous chunks, one reduction per target a chunk; the sources
+    // four at a time, with one 16-byte load of each target's four factors
+    // (past s the factors are 0 and the sources are not read). In sm_90 code
+    // (tools/kernel_sass.py): 100 instructions per four sources for the 8
+    // targets, 40 registers; with a 4-byte factor load per source and target
+    // 53 a source, with a reduction per product 94. opaque() keeps the
+    // reductions' constants out of registers (hoisted out of the chunk loop
+    // they took 96).
+    for (u32 start = 0; start < s; start += CONV_CHUNK) {
+        const u32 end = min(s, start + CONV_CHUNK);
 #pragma unroll 1
-        for (u32 i = start; i < end; i++) {
-            const u64 y = ys[(u64)i * h.n + c];
+        for (u32 i = start; i < end; i += 4u) {
+            const u32* y = ys + (u64)i * h.n + c;
+            const u64 y0 = y[0];
+            const u64 y1 = i + 1u < s ? y[h.n] : 0u;
+            const u64 y2 = i + 2u < s ? y[2u * h.n] : 0u;
+            const u64 y3 = i + 3u < s ? y[3u * h.n] : 0u;
 #pragma unroll
-            for (u32 k = 0; k < CONV_TARGETS; k++) acc[k] += y * tab[row[k] + 2u * i];
+            for (u32 k = 0; k < CONV_TARGETS; k++) {
+                const uint4 w = factors[k][i / 4u];
+                acc[k] += y0 * w.x + y1 * w.y + y2 * w.z + y3 * w.w;
+            }
         }
 #pragma unroll
         for (u32 k = 0; k < CONV_TARGETS; k++) acc[k] = reduce_u64(opaque(cst), t[k], acc[k]);
@@ -81,8 +100,9 @@ extern "C" __global__ void conv_apply(Header h, const u32* cst, const Operands o
         const u32 v = ys[(u64)s * h.n + c];
 #pragma unroll
         for (u32 k = 0; k < CONV_TARGETS; k++) {
-            const u32 w = tab[row[k] + 2u * s], ws = tab[row[k] + 2u * s + 1u], m = modulus(cst, t[k]);
-            acc[k] = sub_mod((u32)acc[k], mul_shoup(v, w, ws, m), m);
+            const u32* pair = tab + 2u * s + 2u * t[k] * (s + 1u) + 2u * s; // Q mod m_t
+            const u32 m = modulus(cst, t[k]);
+            acc[k] = sub_mod((u32)acc[k], mul_shoup(v, pair[0], pair[1], m), m);
         }
     }
 #pragma unroll

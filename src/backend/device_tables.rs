@@ -74,6 +74,29 @@ pub(crate) fn conversion_words(ring: &RnsRing, sources: &[usize]) -> Vec<u32> {
     words
 }
 
+/// Where the factor rows of [`conversion_words_with_rows`] for `s` sources
+/// start: after [`conversion_words`], at a multiple of 4 words.
+pub(crate) fn factor_rows_at(ring: &RnsRing, s: usize) -> usize {
+    (2 * s + ring.all().count() * 2 * (s + 1)).next_multiple_of(4)
+}
+
+/// [`conversion_words`], then (from [`factor_rows_at`]) a row per global
+/// prime t of s words rounded up to a multiple of 4: (Q/p_i) mod m_t for
+/// i < s, then zeros. Rows of 16-byte groups, so the CUDA conv_apply reads
+/// the factors of four sources in one access.
+pub(crate) fn conversion_words_with_rows(ring: &RnsRing, sources: &[usize]) -> Vec<u32> {
+    let s = sources.len();
+    let pairs = conversion_words(ring, sources);
+    let mut words = pairs.clone();
+    words.resize(factor_rows_at(ring, s), 0);
+    // Each target's pairs: (Q/p_i mod m_t, Shoup) for i < s, then Q's pair.
+    for row in pairs[2 * s..].chunks_exact(2 * (s + 1)) {
+        let factors = row.iter().step_by(2).take(s).copied();
+        words.extend(factors.chain(std::iter::repeat(0)).take(s.next_multiple_of(4)));
+    }
+    words
+}
+
 /// (w, Shoup(w)) per limb of the global primes `globals`, for `w(m)`.
 pub(crate) fn shoup_pairs(
     ring: &RnsRing,
@@ -113,4 +136,35 @@ pub(crate) fn scalar_words(ring: &RnsRing, basis: Basis, per_limb: &[u32], mul: 
             [c, if mul { m.shoup(c) } else { 0 }]
         })
         .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::math::primes::ntt_primes_below;
+
+    /// The factor rows follow the pair table at a multiple of 4 words, one
+    /// per global prime, each the pairs' factors padded with zeros to 4.
+    #[test]
+    fn factor_rows_repeat_the_pairs_factors_in_16_byte_rows() {
+        let mut primes = ntt_primes_below(30, 2 << 10).map(|v| Modulus::new(v).expect("prime"));
+        let ring = RnsRing { log_n: 10, q: primes.by_ref().take(5).collect(), p: primes.take(2).collect() };
+        for sources in [vec![0, 2, 3], vec![1, 2, 3, 4], vec![5]] {
+            let s = sources.len();
+            let pairs = conversion_words(&ring, &sources);
+            let words = conversion_words_with_rows(&ring, &sources);
+            let at = factor_rows_at(&ring, s);
+            assert_eq!(at % 4, 0);
+            assert_eq!(words[..pairs.len()], pairs[..]);
+            let len = s.next_multiple_of(4);
+            assert_eq!(words.len(), at + 7 * len);
+            for t in 0..7 {
+                let row = &words[at + t * len..at + (t + 1) * len];
+                for (i, &w) in row.iter().enumerate() {
+                    let expected = if i < s { pairs[2 * s + 2 * t * (s + 1) + 2 * i] } else { 0 };
+                    assert_eq!(w, expected, "target {t}, source {i}");
+                }
+            }
+        }
+    }
 }

@@ -50,7 +50,8 @@ pub(crate) use self::pool::CudaBuffer;
 use self::context::{COEFF_WG, Device, KS_DIGITS, Kernel, Launch, NTT_TILE, NTT_WG};
 use self::pool::Pool;
 use super::device_tables::{
-    constants_and_twiddles, conversion_words, down_inverse_pairs, q_last_inverse_pairs, scalar_words,
+    constants_and_twiddles, conversion_words_with_rows, down_inverse_pairs, factor_rows_at, q_last_inverse_pairs,
+    scalar_words,
 };
 use super::launch_plan::{DownPlan, LimbMap, ModUpDigit, mod_up_digits, mod_up_targets, ntt_phases};
 use super::{
@@ -311,13 +312,19 @@ impl CudaBackend {
             return Ok(Arc::clone(t));
         }
         let words = match &key {
-            Table::Conversion(sources) => conversion_words(&self.ring, sources),
+            Table::Conversion(sources) => conversion_words_with_rows(&self.ring, sources),
             Table::DownInverse { q, drop, p } => down_inverse_pairs(&self.ring, *q, *drop, *p),
             Table::QLastInverse(last) => q_last_inverse_pairs(&self.ring, *last),
         };
         let table = Arc::new(self.upload_data(&words)?);
         cache.insert(key, Arc::clone(&table));
         Ok(table)
+    }
+
+    /// conv_apply's arguments from a conversion's (`[s, 0, 0, 0]`): the
+    /// word where its table's factor rows start goes in `args[1]`.
+    fn conv_args(&self, [s, ..]: [u32; 4]) -> [u32; 4] {
+        [s, factor_rows_at(&self.ring, s as usize) as u32, 0, 0]
     }
 
     /// Key-switching inner products (see `keyswitch.cu`), with `addends`
@@ -417,7 +424,7 @@ impl CudaBackend {
         let targets = mod_up_targets(digits);
         let apply = targets.iter().map(|(i, t)| {
             let (d, b) = (&digits[*i], &bufs[*i]);
-            let launch = Launch::new(t.clone(), LimbMap::basis(d.out_basis)).args(d.args());
+            let launch = Launch::new(t.clone(), LimbMap::basis(d.out_basis)).args(self.conv_args(d.args()));
             (launch, vec![b.table.ptr(), b.coef.ptr(), b.out.ptr()])
         });
         self.coefficients(Kernel::ConvApply, apply.collect())?;
@@ -739,7 +746,7 @@ impl Backend for CudaBackend {
             each().map(|(d, _, _, _, ys, _)| (Launch::new(0..1, d.source_map).args(d.args()), vec![ys.ptr()]));
         self.coefficients(Kernel::ConvOverflow, overflow.collect())?;
         let apply = each().map(|(d, _, t, _, ys, conv)| {
-            let launch = Launch::new(0..d.kept, LimbMap::q_from(0)).op(CONV_CENTERED).args(d.args());
+            let launch = Launch::new(0..d.kept, LimbMap::q_from(0)).op(CONV_CENTERED).args(self.conv_args(d.args()));
             (launch, vec![t.ptr(), ys.ptr(), conv.ptr()])
         });
         self.coefficients(Kernel::ConvApply, apply.collect())?;
