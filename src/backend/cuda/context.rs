@@ -563,7 +563,7 @@ impl Device {
             None => Duration::ZERO,
             Some(Mark::Host(start)) => start.elapsed(),
             Some(Mark::Event(start, stream)) => {
-                let end = self.record(&stream)?;
+                let end = Self::record(&stream)?;
                 let ms = start.elapsed_ms(&end).map_err(driver_error("timing", 0))?;
                 Duration::from_secs_f64(f64::from(ms.max(0.0)) / 1e3)
             }
@@ -587,7 +587,7 @@ impl Device {
         let mut timing = self.timing.lock().unwrap_or_else(PoisonError::into_inner);
         if timing.on && timing.mark.is_none() {
             timing.mark = Some(match &self.driver {
-                Driver::Cuda { stream, .. } => Mark::Event(self.record(stream)?, Arc::clone(stream)),
+                Driver::Cuda { stream, .. } => Mark::Event(Self::record(stream)?, Arc::clone(stream)),
                 Driver::Emulated(_) => Mark::Host(Instant::now()),
             });
         }
@@ -595,7 +595,7 @@ impl Device {
     }
 
     /// An event recorded on `stream` now.
-    fn record(&self, stream: &CudaStream) -> Result<CudaEvent> {
+    fn record(stream: &CudaStream) -> Result<CudaEvent> {
         stream.record_event(Some(CUevent_flags::CU_EVENT_DEFAULT)).map_err(driver_error("timing", 0))
     }
 
@@ -662,10 +662,10 @@ impl Device {
                     // kernels/*.cu (header, the fixed addresses, the operands), and
                     // every address is a live allocation of this backend's pool
                     // that covers the limbs the header names (checked by the callers).
-                    let start = if timed { Some(self.record(stream)?) } else { None };
+                    let start = if timed { Some(Self::record(stream)?) } else { None };
                     unsafe { builder.launch(cfg) }.map(drop).map_err(driver_error(kernel.names().1, 0))?;
                     if let Some(start) = start {
-                        let end = self.record(stream)?;
+                        let end = Self::record(stream)?;
                         let mut timing = self.timing.lock().unwrap_or_else(PoisonError::into_inner);
                         timing.pending.push((kernel.timing_label(launch), start, end, bytes));
                     }
