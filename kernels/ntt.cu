@@ -41,6 +41,14 @@
 // per shared access. Which is faster is for a GPU to say (a layout of the
 // same kind measured 12 % slower, but across two calls, before the 16-byte
 // accesses: bench_results/README.md).
+// With the kernel switch NTT_DIRECT=1 a phase does not copy its tile in and
+// out: its first round loads its units straight from device memory and its
+// last stores them straight back (through the final phase's step), so a
+// phase of r rounds makes r − 1 passes through shared memory instead of
+// r + 1 and waits at r − 1 barriers instead of r + 1, at 48 registers
+// (5 blocks per SM; 40 spill) and about the same instructions per phase
+// (sm_90: device-side rounds 172–206 instead of 156–159, the copy loops
+// gone). Whether it is faster is for a GPU to say.
 // Two final phases are fused with the step that follows them, saving its
 // pass through memory (WGSL twin: shaders/ntt.wgsl, without these; wgpu
 // runs the two steps):
@@ -55,6 +63,9 @@
 #ifndef NTT_BANKS
 #define NTT_BANKS 0
 #endif
+#ifndef NTT_DIRECT
+#define NTT_DIRECT 0
+#endif
 
 // The host emulation (host_emulation.hpp) builds the NTT with NTT_WG = 4.
 #ifndef NTT_WG
@@ -62,9 +73,10 @@
 #endif
 // At most 40 registers a thread, so 6 blocks (1 536 threads) fit an SM's
 // 64 Ki registers: unbounded, sm_90 code took 60 in ntt_forward (4 blocks);
-// 8 blocks (32 registers) spill, and so does NTT_BANKS's addressing at 40
-// (cuobjdump --dump-resource-usage), which gets 48 (5 blocks).
-#if NTT_BANKS
+// 8 blocks (32 registers) spill, and so do NTT_BANKS's addressing and
+// NTT_DIRECT's device-side rounds at 40 (kernel_sass.py), which get 48
+// (5 blocks).
+#if NTT_BANKS || NTT_DIRECT
 #define NTT_BOUNDS __launch_bounds__(NTT_WG, 5)
 #else
 #define NTT_BOUNDS __launch_bounds__(NTT_WG, 6)
@@ -120,41 +132,158 @@ __device__ __forceinline__ Tile ntt_tile(const Header& h) {
     return {limb * h.n + block * (stride << m) + (first & (stride - 1u)), block, 1u << (m + log_cols)};
 }
 
-// One round of G levels on the tile in `sh` (see the header): forward
-// levels from set distance 2^(lo+G−1) down to 2^lo, inverse from 2^lo up.
-// GROUPED (G ≥ 2, lo = 0 in a contiguous tile, so a unit's elements are
-// consecutive): 16-byte shared-memory accesses.
-template <int G, bool FORWARD, bool GROUPED>
-__device__ __forceinline__ void ntt_round(u32* sh, const Header& h, const u32* tw, u32 tw_base, u32 block, u32 lo,
-                                          u32 q) {
+// The step fused into a kernel's final phase, and the kernel's operands per
+// item: the limbs (data), then ntt_inverse_prep's conversion table, or
+// ntt_forward_sub_mul's x and (w, Shoup(w)) pairs.
+enum FusedStep { NONE, PREP, SUB_MUL };
+
+template <FusedStep STEP>
+struct Fused {
+    static constexpr u32 operands = STEP == NONE ? 1u : STEP == PREP ? 2u : 3u;
+};
+
+// What every round of a block's phase shares. Device addresses are read
+// from the launch's operand table (a kernel parameter) where they are used.
+struct Phase {
+    const Operands& ops;
+    const u32* cst;
+    Tile tile;
+    u32 g;      // global prime of the limb
+    u32 limb;   // the limb (index into the fused step's table)
+    u32 q;
+    bool last;  // the transform's final phase
+};
+
+// The final phase's factors, read before its words are (stores could alias
+// them): forward, SUB_MUL's (w, Shoup(w)); inverse, N^-1 and PREP's pair.
+struct Finish {
+    uint2 first;
+    uint2 second;
+};
+
+template <bool FORWARD, FusedStep STEP>
+__device__ __forceinline__ Finish ntt_finish_factors(const Header& h, const Phase& p) {
+    constexpr u32 PER_ITEM = Fused<STEP>::operands;
+    Finish f{{0u, 0u}, {0u, 0u}};
+    if constexpr (FORWARD && STEP == SUB_MUL) {
+        f.first = *((const uint2*)operand(h, p.ops, PER_ITEM, 2u) + p.limb);
+    } else if constexpr (!FORWARD) {
+        f.first = {p.cst[p.g * CST_STRIDE + 3u], p.cst[p.g * CST_STRIDE + 4u]};
+        if constexpr (STEP == PREP) f.second = *((const uint2*)operand(h, p.ops, PER_ITEM, 1u) + p.limb);
+    }
+    return f;
+}
+
+// The K words v of the final phase after its last level: forward [0, 4q) →
+// [0, q), then x = (x − v)·w for SUB_MUL (x holds the words of operand 1 at
+// the same places, and gets the result); inverse: times N^-1, then PREP's
+// conversion factor.
+template <bool FORWARD, FusedStep STEP, int K>
+__device__ __forceinline__ void ntt_finish(u32 q, const Finish& f, u32 (&v)[K], const u32 (&x)[K]) {
+#pragma unroll
+    for (int k = 0; k < K; k++) {
+        if constexpr (FORWARD) {
+            v[k] = reduce_2q(sub_if_ge(v[k], 2u * q), q);
+            if constexpr (STEP == SUB_MUL) v[k] = mul_shoup(x[k] + q - v[k], f.first.x, f.first.y, q);
+        } else {
+            v[k] = mul_shoup(v[k], f.first.x, f.first.y, q);
+            if constexpr (STEP == PREP) v[k] = mul_shoup(v[k], f.second.x, f.second.y, q);
+        }
+    }
+}
+
+// The 2^G elements of a unit, `step` words apart from `at` (GROUPED: 4
+// consecutive ones per 16-byte access), in device memory ...
+template <int G, bool GROUPED>
+__device__ __forceinline__ void device_load(u32 (&v)[1 << G], const u32* at, u32 step) {
+#pragma unroll
+    for (int i = 0; i < (1 << G); i += GROUPED ? 4 : 1) {
+        if constexpr (GROUPED) {
+            const uint4 x = *(const uint4*)(at + i);
+            v[i] = x.x, v[i + 1] = x.y, v[i + 2] = x.z, v[i + 3] = x.w;
+        } else {
+            v[i] = at[(u32)i * step];
+        }
+    }
+}
+
+template <int G, bool GROUPED>
+__device__ __forceinline__ void device_store(const u32 (&v)[1 << G], u32* at, u32 step) {
+#pragma unroll
+    for (int i = 0; i < (1 << G); i += GROUPED ? 4 : 1) {
+        if constexpr (GROUPED) {
+            *(uint4*)(at + i) = {v[i], v[i + 1], v[i + 2], v[i + 3]};
+        } else {
+            at[(u32)i * step] = v[i];
+        }
+    }
+}
+
+// ... and in the shared tile, from tile element `at`.
+template <int G, bool GROUPED>
+__device__ __forceinline__ void tile_load(u32 (&v)[1 << G], u32* sh, u32 at, u32 step) {
+#pragma unroll
+    for (int i = 0; i < (1 << G); i += GROUPED ? 4 : 1) {
+        if constexpr (GROUPED) {
+            const uint4 x = ntt_group(sh, at + (u32)i);
+            v[i] = x.x, v[i + 1] = x.y, v[i + 2] = x.z, v[i + 3] = x.w;
+        } else {
+            v[i] = ntt_word(sh, at, (u32)i * step);
+        }
+    }
+}
+
+template <int G, bool GROUPED>
+__device__ __forceinline__ void tile_store(const u32 (&v)[1 << G], u32* sh, u32 at, u32 step) {
+#pragma unroll
+    for (int i = 0; i < (1 << G); i += GROUPED ? 4 : 1) {
+        if constexpr (GROUPED) {
+            ntt_group(sh, at + (u32)i) = {v[i], v[i + 1], v[i + 2], v[i + 3]};
+        } else {
+            ntt_word(sh, at, (u32)i * step) = v[i];
+        }
+    }
+}
+
+// One round of G levels (see the header): forward levels from set distance
+// 2^(lo+G−1) down to 2^lo, inverse from 2^lo up. Its units come from the
+// shared tile and go back to it; with NTT_DIRECT, a phase's first round
+// (FROM_DEVICE) takes them straight from device memory and its last
+// (TO_DEVICE) writes them straight back, through ntt_finish on the final
+// phase. GROUPED (G ≥ 2, lo = 0 in a contiguous tile: a unit's elements are
+// consecutive): 16-byte accesses.
+template <int G, bool FORWARD, FusedStep STEP, bool GROUPED, bool FROM_DEVICE, bool TO_DEVICE>
+__device__ __forceinline__ void ntt_round(u32* sh, const Header& h, const u32* tw, u32 tw_base, const Phase& p,
+                                          u32 lo) {
     static_assert(!GROUPED || G >= 2, "16-byte accesses take groups of 4 elements");
-    const u32 n = h.n;
+    constexpr u32 PER_ITEM = Fused<STEP>::operands;
+    const u32 n = h.n, q = p.q;
     const u32 log_stride = h.arg[0], m = h.arg[1], log_cols = h.arg[2];
     const u32 two_q = 2u * q;
     const u32 units = 1u << (m + log_cols - G);
+    Finish f{{0u, 0u}, {0u, 0u}};
+    if (TO_DEVICE && p.last) f = ntt_finish_factors<FORWARD, STEP>(h, p);
     for (u32 u = threadIdx.x; u < units; u += NTT_WG) {
         const u32 r = u & ((1u << log_cols) - 1u);
         const u32 ku = u >> log_cols;
         const u32 base = ((ku >> lo) << (lo + G)) + (ku & ((1u << lo) - 1u));
-        // Element i of the unit is tile element ((base + i·2^lo) << log_cols) + r.
+        // Element i of the unit is set base + i·2^lo, column r: tile element
+        // ((base + i·2^lo) << log_cols) + r, device word tile.base + r +
+        // (base + i·2^lo)·S.
         const u32 at = (base << log_cols) + r, step = 1u << (lo + log_cols);
+        const u32 word = p.tile.base + r + (base << log_stride), word_step = 1u << (lo + log_stride);
         u32 v[1 << G];
-        if constexpr (GROUPED) {
-#pragma unroll
-            for (int i = 0; i < (1 << G); i += 4) {
-                const uint4 x = ntt_group(sh, at + (u32)i);
-                v[i] = x.x, v[i + 1] = x.y, v[i + 2] = x.z, v[i + 3] = x.w;
-            }
+        if constexpr (FROM_DEVICE) {
+            device_load<G, GROUPED>(v, (const u32*)operand(h, p.ops, PER_ITEM, 0u) + word, word_step);
         } else {
-#pragma unroll
-            for (int i = 0; i < (1 << G); i++) v[i] = ntt_word(sh, at, (u32)i * step);
+            tile_load<G, GROUPED>(v, sh, at, step);
         }
 #pragma unroll
         for (int t = 0; t < G; t++) {
             const int hd = FORWARD ? 1 << (G - 1 - t) : 1 << t;   // pair distance in v
             const u32 log_tk = FORWARD ? lo + G - 1 - t : lo + t; // level distance 2^log_tk sets
             const u32 groups = n >> (log_tk + log_stride + 1u);
-            const u32 first_block = groups + (block << (m - 1u - log_tk));
+            const u32 first_block = groups + (p.tile.block << (m - 1u - log_tk));
             // The butterfly of v[i] takes twiddle first_block + ((base + i·2^lo) >> (log_tk + 1)):
             // base has no bits in [lo, lo + G), so that is the level's first twiddle of this unit,
             // first_block + (base >> (log_tk + 1)), plus i / (2·hd). The level's (1 << G) / (2·hd)
@@ -182,103 +311,108 @@ __device__ __forceinline__ void ntt_round(u32* sh, const Header& h, const u32* t
                 }
             }
         }
-        if constexpr (GROUPED) {
-#pragma unroll
-            for (int i = 0; i < (1 << G); i += 4) ntt_group(sh, at + (u32)i) = {v[i], v[i + 1], v[i + 2], v[i + 3]};
+        if constexpr (TO_DEVICE) {
+            u32* out = (u32*)operand(h, p.ops, PER_ITEM, 0u) + word;
+            if (p.last) {
+                u32 x[1 << G] = {};
+                if constexpr (FORWARD && STEP == SUB_MUL) {
+                    out = (u32*)operand(h, p.ops, PER_ITEM, 1u) + word;
+                    device_load<G, GROUPED>(x, out, word_step);
+                }
+                ntt_finish<FORWARD, STEP>(q, f, v, x);
+            }
+            device_store<G, GROUPED>(v, out, word_step);
         } else {
-#pragma unroll
-            for (int i = 0; i < (1 << G); i++) ntt_word(sh, at, (u32)i * step) = v[i];
+            tile_store<G, GROUPED>(v, sh, at, step);
         }
     }
 }
 
-// Every level of the phase, in rounds of three (the remainder last).
-// The fused step of a final phase (all null: none): `prep` the conversion
-// table of ntt_inverse_prep; `x` and `w` those of ntt_forward_sub_mul.
-struct Fused {
-    const u32* prep;
-    u32* x;
-    const u32* w;
-};
-
-template <bool FORWARD>
-__device__ __forceinline__ void ntt_phase(Header h, const u32* cst, const u32* tw, u32* data, Fused fused) {
-    __shared__ __align__(16) u32 sh[NTT_TILE];
-    const Tile tile = ntt_tile(h);
-    const u32 g = prime_of(h, h.limb_start + block_row(h));
-    const u32 q = modulus(cst, g);
-    const u32 m = h.arg[1], log_cols = h.arg[2], stride = 1u << h.arg[0];
-    // Groups of 4 elements, one 16-byte access each (see the header).
-    for (u32 l = 4u * threadIdx.x; l < tile.elems; l += 4u * NTT_WG) {
-        ntt_group(sh, l) = *(const uint4*)(data + ntt_global(tile.base, l, log_cols, stride));
+// A round of `levels` ≤ 3 levels. Units of consecutive elements (grouped)
+// come only at level distance 1 of a contiguous tile: a forward phase's
+// last round, an inverse phase's first.
+template <bool FORWARD, FusedStep STEP, bool FROM_DEVICE, bool TO_DEVICE>
+__device__ __forceinline__ void ntt_round_of(u32 levels, bool grouped, u32* sh, const Header& h, const u32* tw,
+                                             u32 tw_base, const Phase& p, u32 lo) {
+    constexpr bool CAN_GROUP = !NTT_DIRECT || (FORWARD ? TO_DEVICE : FROM_DEVICE);
+    if (levels == 3u) {
+        if (CAN_GROUP && grouped) ntt_round<3, FORWARD, STEP, CAN_GROUP, FROM_DEVICE, TO_DEVICE>(sh, h, tw, tw_base, p, lo);
+        else ntt_round<3, FORWARD, STEP, false, FROM_DEVICE, TO_DEVICE>(sh, h, tw, tw_base, p, lo);
+    } else if (levels == 2u) {
+        if (CAN_GROUP && grouped) ntt_round<2, FORWARD, STEP, CAN_GROUP, FROM_DEVICE, TO_DEVICE>(sh, h, tw, tw_base, p, lo);
+        else ntt_round<2, FORWARD, STEP, false, FROM_DEVICE, TO_DEVICE>(sh, h, tw, tw_base, p, lo);
+    } else {
+        ntt_round<1, FORWARD, STEP, false, FROM_DEVICE, TO_DEVICE>(sh, h, tw, tw_base, p, lo);
     }
-    __syncthreads();
+}
+
+// Every level of the phase, in rounds of three (the remainder last), with a
+// barrier between rounds; by default the tile is copied in before them and
+// out (through ntt_finish on the final phase) after.
+template <bool FORWARD, FusedStep STEP>
+__device__ __forceinline__ void ntt_phase(const Header& h, const u32* cst, const u32* tw, const Operands& ops) {
+    __shared__ __align__(16) u32 sh[NTT_TILE];
+    constexpr u32 PER_ITEM = Fused<STEP>::operands;
+    const u32 limb = h.limb_start + block_row(h);
+    const u32 g = prime_of(h, limb);
+    const Phase p{ops, cst, ntt_tile(h), g, limb, modulus(cst, g), h.arg[3] != 0u};
+    const u32 m = h.arg[1], log_cols = h.arg[2], stride = 1u << h.arg[0];
+    u32* data = (u32*)operand(h, ops, PER_ITEM, 0u);
+    if (!NTT_DIRECT) {
+        // Groups of 4 elements, one 16-byte access each (see the header).
+        for (u32 l = 4u * threadIdx.x; l < p.tile.elems; l += 4u * NTT_WG) {
+            ntt_group(sh, l) = *(const uint4*)(data + ntt_global(p.tile.base, l, log_cols, stride));
+        }
+        __syncthreads();
+    }
     const u32 tw_base = g * 4u * h.n + (FORWARD ? 0u : 2u * h.n);
     for (u32 done = 0; done < m;) {
         const u32 levels = min(3u, m - done);
         // Forward levels run from distance 2^(m−1) down, inverse from 2^0 up.
         const u32 lo = FORWARD ? m - done - levels : done;
         const bool grouped = lo == 0u && log_cols == 0u;
-        if (levels == 3u) {
-            if (grouped) ntt_round<3, FORWARD, true>(sh, h, tw, tw_base, tile.block, lo, q);
-            else ntt_round<3, FORWARD, false>(sh, h, tw, tw_base, tile.block, lo, q);
-        } else if (levels == 2u) {
-            if (grouped) ntt_round<2, FORWARD, true>(sh, h, tw, tw_base, tile.block, lo, q);
-            else ntt_round<2, FORWARD, false>(sh, h, tw, tw_base, tile.block, lo, q);
-        } else {
-            ntt_round<1, FORWARD, false>(sh, h, tw, tw_base, tile.block, lo, q);
-        }
-        __syncthreads();
+        const bool first = NTT_DIRECT && done == 0u;
         done += levels;
+        const bool last = NTT_DIRECT && done == m;
+        if (first && last) ntt_round_of<FORWARD, STEP, true, true>(levels, grouped, sh, h, tw, tw_base, p, lo);
+        else if (first) ntt_round_of<FORWARD, STEP, true, false>(levels, grouped, sh, h, tw, tw_base, p, lo);
+        else if (last) ntt_round_of<FORWARD, STEP, false, true>(levels, grouped, sh, h, tw, tw_base, p, lo);
+        else ntt_round_of<FORWARD, STEP, false, false>(levels, grouped, sh, h, tw, tw_base, p, lo);
+        if (!last) __syncthreads();
     }
-    const bool last = h.arg[3] != 0u;
-    const u32 n_inv = cst[g * CST_STRIDE + 3u];
-    const u32 n_inv_shoup = cst[g * CST_STRIDE + 4u];
-    const u32 local = h.limb_start + block_row(h);
-    for (u32 l = 4u * threadIdx.x; l < tile.elems; l += 4u * NTT_WG) {
-        const uint4 group = ntt_group(sh, l);
-        u32 v[4] = {group.x, group.y, group.z, group.w};
-        const u32 at = ntt_global(tile.base, l, log_cols, stride);
-        if (last) {
-            if (FORWARD) {
-#pragma unroll
-                for (int k = 0; k < 4; k++) v[k] = reduce_2q(sub_if_ge(v[k], 2u * q), q);
-                if (fused.x) {
-                    const u32 w = fused.w[2u * local], ws = fused.w[2u * local + 1u];
-                    uint4* x = (uint4*)(fused.x + at);
-                    const uint4 xs = *x;
-                    const u32 xv[4] = {xs.x, xs.y, xs.z, xs.w};
-#pragma unroll
-                    for (int k = 0; k < 4; k++) v[k] = mul_shoup(xv[k] + q - v[k], w, ws, q);
-                    *x = {v[0], v[1], v[2], v[3]};
-                    continue;
+    if (!NTT_DIRECT) {
+        Finish f{{0u, 0u}, {0u, 0u}};
+        if (p.last) f = ntt_finish_factors<FORWARD, STEP>(h, p);
+        for (u32 l = 4u * threadIdx.x; l < p.tile.elems; l += 4u * NTT_WG) {
+            const uint4 group = ntt_group(sh, l);
+            u32 v[4] = {group.x, group.y, group.z, group.w};
+            uint4* out = (uint4*)(data + ntt_global(p.tile.base, l, log_cols, stride));
+            if (p.last) {
+                u32 x[4] = {};
+                if constexpr (FORWARD && STEP == SUB_MUL) {
+                    out = (uint4*)((u32*)operand(h, ops, PER_ITEM, 1u) + ntt_global(p.tile.base, l, log_cols, stride));
+                    const uint4 xs = *out;
+                    x[0] = xs.x, x[1] = xs.y, x[2] = xs.z, x[3] = xs.w;
                 }
-            } else {
-#pragma unroll
-                for (int k = 0; k < 4; k++) {
-                    v[k] = mul_shoup(v[k], n_inv, n_inv_shoup, q);
-                    if (fused.prep) v[k] = mul_shoup(v[k], fused.prep[2u * local], fused.prep[2u * local + 1u], q);
-                }
+                ntt_finish<FORWARD, STEP>(p.q, f, v, x);
             }
+            *out = {v[0], v[1], v[2], v[3]};
         }
-        *(uint4*)(data + at) = {v[0], v[1], v[2], v[3]};
     }
 }
 
 extern "C" __global__ void NTT_BOUNDS ntt_forward(Header h, const u32* cst, const u32* tw, const Operands ops) {
-    ntt_phase<true>(h, cst, tw, (u32*)operand(h, ops, 1u, 0u), Fused{nullptr, nullptr, nullptr});
+    ntt_phase<true, NONE>(h, cst, tw, ops);
 }
 
 extern "C" __global__ void NTT_BOUNDS ntt_inverse(Header h, const u32* cst, const u32* tw, const Operands ops) {
-    ntt_phase<false>(h, cst, tw, (u32*)operand(h, ops, 1u, 0u), Fused{nullptr, nullptr, nullptr});
+    ntt_phase<false, NONE>(h, cst, tw, ops);
 }
 
 extern "C" __global__ void NTT_BOUNDS ntt_inverse_prep(Header h, const u32* cst, const u32* tw, const Operands ops) {
-    const Fused fused{(const u32*)operand(h, ops, 2u, 1u), nullptr, nullptr};
-    ntt_phase<false>(h, cst, tw, (u32*)operand(h, ops, 2u, 0u), fused);
+    ntt_phase<false, PREP>(h, cst, tw, ops);
 }
 
 extern "C" __global__ void NTT_BOUNDS ntt_forward_sub_mul(Header h, const u32* cst, const u32* tw, const Operands ops) {
-    const Fused fused{nullptr, (u32*)operand(h, ops, 3u, 1u), (const u32*)operand(h, ops, 3u, 2u)};
-    ntt_phase<true>(h, cst, tw, (u32*)operand(h, ops, 3u, 0u), fused);
+    ntt_phase<true, SUB_MUL>(h, cst, tw, ops);
 }

@@ -15,18 +15,31 @@ use hetl::backend::cuda::{CudaBackend, KERNEL_SWITCHES};
 
 use backend_diff::Target;
 
-static NTT_BANKS: Target = Target {
-    name: "cuda",
-    missing: "no C++ compiler for the emulated CUDA device",
-    require_env: "HETL_REQUIRE_CUDA_EMULATION",
-    hint: "install g++, or name a compiler in CXX",
-    open: |ring| Ok(Arc::new(CudaBackend::emulated_with_switches(ring, "NTT_BANKS=1")?)),
-};
+/// The whole differential suite, in module `$module`, on kernels built with
+/// the switches `$defines`.
+macro_rules! switch_suite {
+    ($module:ident, $defines:literal) => {
+        mod $module {
+            use super::*;
 
-backend_diff_tests!(NTT_BANKS);
+            static TARGET: Target = Target {
+                name: "cuda",
+                missing: "no C++ compiler for the emulated CUDA device",
+                require_env: "HETL_REQUIRE_CUDA_EMULATION",
+                hint: "install g++, or name a compiler in CXX",
+                open: |ring| Ok(Arc::new(CudaBackend::emulated_with_switches(ring, $defines)?)),
+            };
+
+            backend_diff_tests!(TARGET);
+        }
+    };
+}
+
+switch_suite!(ntt_banks, "NTT_BANKS=1");
+switch_suite!(ntt_direct, "NTT_DIRECT=1");
 
 /// Every switch has a suite above.
 #[test]
 fn every_switch_is_tested() {
-    assert_eq!(KERNEL_SWITCHES.map(|(name, _)| name), ["NTT_BANKS"], "add a Target for the new switch");
+    assert_eq!(KERNEL_SWITCHES.map(|(name, _)| name), ["NTT_BANKS", "NTT_DIRECT"], "add a suite for the new switch");
 }

@@ -5,11 +5,12 @@
 # budget skips the last ones):
 #   1. nvidia-smi, NVRTC location, hetl devices
 #   2. HETL_REQUIRE_CUDA=1 cuda_diff tests (bit-exact vs the CPU backend)
-#      and again with a kernel variant ($VARIANT, default NTT_BANKS=1)
+#      and again with each kernel variant ($VARIANTS, default
+#      NTT_BANKS=1,NTT_DIRECT=1)
 #   3. hetl bench --backend cuda --batch 1,8,64 --json at n16 and n14 (ops
 #      ntt,ntt_poly,mul_relin,rescale,mul_relin_rescale,rotate), each next to
 #      a baseline build ($BASELINE_BIN, optional) for same-run ratios; at
-#      n16 also this build with $VARIANT
+#      n16 also this build with each of $VARIANTS
 #   4. DESILO FHE (desilofhe-cu1xx matching the driver's CUDA version) at the
 #      same ring sizes and closest depths, via tools/bench_desilo.py
 #   5. the per-kind and per-kernel profile at n16 (device time, modeled
@@ -38,7 +39,7 @@
 # (libvulkan1, and the libglvnd libraries the NVIDIA ICD links against).
 #
 # Usage: OUT=/some/dir [GPU_CHECK_BUDGET=360] [HETL_BIN=..] [CUDA_DIFF_BIN=..] [WHEELS=..]
-#        [BASELINE_BIN=..] [VARIANT=..] [WGPU_DIFF_BIN=..] [VULKAN_DEBS=..] [MINILM_DIR=..] bash tools/gpu_check.sh
+#        [BASELINE_BIN=..] [VARIANTS=..] [WGPU_DIFF_BIN=..] [VULKAN_DEBS=..] [MINILM_DIR=..] bash tools/gpu_check.sh
 # Through the device tool (which returns at most 8 files), with .gpu carried:
 #   G=/tmp/g; mkdir -p $G; OUT=$G HETL_BIN=.gpu/hetl CUDA_DIFF_BIN=.gpu/cuda_diff \
 #     WGPU_DIFF_BIN=.gpu/wgpu_diff WHEELS=.gpu VULKAN_DEBS=.gpu/gl BASELINE_BIN=.gpu/hetl-baseline GPU_CHECK_BUDGET=380 \
@@ -121,15 +122,20 @@ fi
 step devices 60 "${HETL[@]}" devices
 
 # 2. Bit-exact differential tests; they fail (not skip) without a device.
-# Then the same with the kernel variant $VARIANT (HETL_CUDA_DEFINES, see
-# src/backend/cuda/compile.rs; default NTT_BANKS=1, the NTT's shared-memory
-# layout without bank conflicts; VARIANT= skips every variant step).
+# Then the same with each kernel variant of $VARIANTS (comma-separated
+# HETL_CUDA_DEFINES values, see src/backend/cuda/compile.rs; by default
+# NTT_BANKS=1, the NTT's shared-memory layout without bank conflicts, and
+# NTT_DIRECT=1, its phases without the tile copies; VARIANTS= skips every
+# variant step). A variant's steps are named by its switches (NTT_BANKS_1).
 HETL_REQUIRE_CUDA=1 step cuda_diff 120 "${DIFF[@]}" --test-threads 4
-VARIANT="${VARIANT-NTT_BANKS=1}"
-if [ -n "$VARIANT" ]; then
-    log "kernel variant: HETL_CUDA_DEFINES=$VARIANT"
-    HETL_CUDA_DEFINES="$VARIANT" HETL_REQUIRE_CUDA=1 step cuda_diff_variant 120 "${DIFF[@]}" --test-threads 4
-fi
+VARIANTS="${VARIANTS-NTT_BANKS=1,NTT_DIRECT=1}"
+IFS=, read -r -a VARIANT_LIST <<<"$VARIANTS"
+variant_tag() { echo "$1" | tr ' =' '__'; }
+for variant in "${VARIANT_LIST[@]}"; do
+    log "kernel variant: HETL_CUDA_DEFINES=$variant"
+    HETL_CUDA_DEFINES="$variant" HETL_REQUIRE_CUDA=1 step "cuda_diff_$(variant_tag "$variant")" 120 "${DIFF[@]}" \
+        --test-threads 4
+done
 
 # 3. Benchmarks, most wanted first (later steps are skipped when the budget
 # runs out): N = 2^16 at full depth and the baseline build at the same N,
@@ -147,12 +153,31 @@ bench_baseline() {
         --ops "$OPS" --json
     grep -s '^{' "$OUT/bench_baseline_$1.log" >"$OUT/bench_baseline_$1.jsonl"
 }
-# bench_variant PRESET: this build with $VARIANT, the ops the NTT drives.
+# kernel_summary FILE: each kernel's device time and bandwidth (modeled
+# bytes over its time) in the profile lines of FILE, into summary.txt.
+kernel_summary() {
+    python3 - "$1" <<'PY' | tee -a "$OUT/summary.txt"
+import json, sys
+for line in open(sys.argv[1]):
+    p = json.loads(line)
+    kernels = sorted(p.get("kernels", {}).items(), key=lambda kv: -kv[1]["device_us_per_op"])
+    print(f"  kernels of {p['op']} at batch {p['batch']}, per op: " + ", ".join(
+        f"{k} {v['device_us_per_op']:.1f} µs {v['model_gb_per_s']:.0f} GB/s" for k, v in kernels))
+PY
+}
+# bench_variant PRESET: this build with each of $VARIANTS, the ops the NTT
+# drives, then their kernels' profile at batch 64.
 bench_variant() {
-    [ -n "$VARIANT" ] || return 0
-    HETL_CUDA_DEFINES="$VARIANT" step "bench_variant_$1" 60 "${HETL[@]}" bench --backend cuda --preset "$1" \
-        --batch 1,8,64 --samples 3 --ops ntt,ntt_poly,mul_relin_rescale,rotate --json
-    grep -s '^{' "$OUT/bench_variant_$1.log" >"$OUT/bench_variant_$1.jsonl"
+    for variant in "${VARIANT_LIST[@]}"; do
+        local name="bench_variant_$1_$(variant_tag "$variant")"
+        HETL_CUDA_DEFINES="$variant" step "$name" 60 "${HETL[@]}" bench --backend cuda --preset "$1" \
+            --batch 1,8,64 --samples 3 --ops ntt,ntt_poly,mul_relin_rescale,rotate --json
+        grep -s '^{' "$OUT/$name.log" >"$OUT/$name.jsonl"
+        HETL_CUDA_DEFINES="$variant" step "profile_$name" 40 "${HETL[@]}" bench --backend cuda --preset "$1" \
+            --batch 64 --samples 1 --ops ntt_poly,mul_relin_rescale --profile --json
+        grep -s '"profile"' "$OUT/profile_$name.log" >"$OUT/profile_$name.jsonl"
+        kernel_summary "$OUT/profile_$name.jsonl"
+    done
 }
 bench_cuda n16 80
 bench_variant n16
@@ -184,15 +209,7 @@ fi
 step profile_cuda_n16 60 "${HETL[@]}" bench --backend cuda --preset n16 --batch 64 --samples 1 \
     --ops mul_relin_rescale,rotate,rescale,ntt_poly --profile --json
 grep -s '"profile"' "$OUT/profile_cuda_n16.log" >"$OUT/profile_cuda_n16.jsonl"
-# Each kernel's device time and bandwidth (modeled bytes over its time).
-python3 - "$OUT/profile_cuda_n16.jsonl" <<'PY' | tee -a "$OUT/summary.txt"
-import json, sys
-for line in open(sys.argv[1]):
-    p = json.loads(line)
-    kernels = sorted(p.get("kernels", {}).items(), key=lambda kv: -kv[1]["device_us_per_op"])
-    print(f"  kernels of {p['op']} at batch {p['batch']}, per op: " + ", ".join(
-        f"{k} {v['device_us_per_op']:.1f} µs {v['model_gb_per_s']:.0f} GB/s" for k, v in kernels))
-PY
+kernel_summary "$OUT/profile_cuda_n16.jsonl"
 
 # 5a. Setup 1 on the GPU (with all-MiniLM-L6-v2 in models/, or MINILM_DIR
 # from prepare_gpu_bundle.sh MINILM=1): one encrypted layer profiled layer

@@ -815,9 +815,20 @@ mod tests {
             let start = definition(text, name).expect("kernel");
             let body = &text[start..text[start + 1..].find("extern \"C\"").map_or(text.len(), |e| start + 1 + e)];
             let calls: Vec<&str> = body.split("operand(h, ops, ").skip(1).collect();
+            if k.is_ntt() {
+                // ntt_phase reads them, as many as its FusedStep names.
+                assert!(text.contains(NTT_OPERANDS), "ntt.cu's Fused::operands is not `{NTT_OPERANDS}`");
+                let step = body.split("ntt_phase<").nth(1).and_then(|c| c.split('>').next()).expect("ntt_phase call");
+                let count = ["NONE", "PREP", "SUB_MUL"].iter().position(|s| step.ends_with(s)).expect("a FusedStep");
+                assert_eq!(count + 1, k.per_item(), "{name}: its FusedStep disagrees with per_item");
+                continue;
+            }
             assert!(!calls.is_empty(), "{name} reads no operand");
             let per_item = format!("{}u,", k.per_item());
             assert!(calls.iter().all(|c| c.starts_with(&per_item)), "{name}: operand() calls disagree with per_item");
         }
     }
+
+    /// The operands per item of an NTT kernel by its FusedStep (ntt.cu).
+    const NTT_OPERANDS: &str = "operands = STEP == NONE ? 1u : STEP == PREP ? 2u : 3u;";
 }

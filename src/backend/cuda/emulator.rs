@@ -124,7 +124,8 @@ fn source() -> String {
 #include <vector>
 
 // Runs the NTT block (x, y, z) on NTT_WG host threads sharing a barrier;
-// one block at a time in the process (the kernel's __shared__ tile is static).
+// one block at a time in the process (the kernel's __shared__ tile is
+// static; see hetl_emu_shared).
 template <typename Kernel>
 static void hetl_emu_barrier_block(unsigned x, unsigned y, unsigned z, Kernel kernel) {
     std::barrier<> sync(NTT_WG);
@@ -141,14 +142,22 @@ static void hetl_emu_barrier_block(unsigned x, unsigned y, unsigned z, Kernel ke
     for (auto& t : others) t.join();
 }
 
-static std::mutex hetl_emu_shared;
+// One lock for the NTT blocks of every emulated library in the process:
+// GCC gives a static of a template or inline function (the kernels'
+// __shared__ tiles) one address across shared libraries (STB_GNU_UNIQUE),
+// so libraries of different kernel switches share tiles, and this lock is
+// such a static too. (Without GNU_UNIQUE both are per library.)
+inline std::mutex& hetl_emu_shared() {
+    static std::mutex lock;
+    return lock;
+}
 "#,
     );
     for kernel in Kernel::ALL {
         let name = kernel.names().1;
         let body = if kernel.is_ntt() {
             format!(
-                "std::lock_guard<std::mutex> lock(hetl_emu_shared);
+                "std::lock_guard<std::mutex> lock(hetl_emu_shared());
     (void)block;
     for (unsigned z = 0; z < grid[2]; z++)
         for (unsigned y = 0; y < grid[1]; y++)
