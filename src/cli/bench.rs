@@ -67,7 +67,8 @@ pub struct Args {
     json: bool,
     /// After timing each op and batch size, run it once more with the
     /// scheduler waiting after every primitive and report where the device
-    /// time goes, per primitive kind (µs per op; an extra line or row).
+    /// time goes, per primitive kind (µs per op; an extra line or row) and,
+    /// on CUDA, per kernel (µs, launches, modeled MB and GB/s per op).
     #[arg(long)]
     profile: bool,
     /// Memory (MiB) for encoded weight diagonals kept between runs of the
