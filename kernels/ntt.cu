@@ -7,7 +7,8 @@
 // Bounds: q < 2^30 (4q fits a u32), 4 ≤ N ≤ 2^20 (see Memory accesses).
 // Arguments: tw — per global prime g, 4N words at g·4N: (ψ^bitrev(k), Shoup)
 //   pairs at 2k, then (ψ^−bitrev(k), Shoup) at 2N + 2k; operand 0 of each
-//   item — its limbs (data).
+//   item — its limbs (data); the inverse kernels' last operand — the words
+//   the phase reads (data, or another buffer of the same layout: see Fused).
 // Header args: arg[0] log2 of the set stride S, arg[1] stages m,
 //   arg[2] log2 of the sets per block C, arg[3] = 1 on the final phase.
 // A phase runs m consecutive butterfly levels whose distances are multiples
@@ -133,13 +134,17 @@ __device__ __forceinline__ Tile ntt_tile(const Header& h) {
 }
 
 // The step fused into a kernel's final phase, and the kernel's operands per
-// item: the limbs (data), then ntt_inverse_prep's conversion table, or
-// ntt_forward_sub_mul's x and (w, Shoup(w)) pairs.
+// item: the limbs (data); then ntt_forward_sub_mul's x and (w, Shoup(w))
+// pairs, or ntt_inverse_prep's conversion table; and last, for the inverse
+// kernels, the source: the words the phase reads, data itself except in the
+// first phase of an out-of-place transform (ModDown's, from the divisor
+// limbs of its input), which writes data.
 enum FusedStep { NONE, PREP, SUB_MUL };
 
-template <FusedStep STEP>
+template <bool FORWARD, FusedStep STEP>
 struct Fused {
-    static constexpr u32 operands = STEP == NONE ? 1u : STEP == PREP ? 2u : 3u;
+    static constexpr u32 operands = FORWARD ? (STEP == SUB_MUL ? 3u : 1u) : (STEP == PREP ? 3u : 2u);
+    static constexpr u32 source = FORWARD ? 0u : operands - 1u;
 };
 
 // What every round of a block's phase shares. Device addresses are read
@@ -163,7 +168,7 @@ struct Finish {
 
 template <bool FORWARD, FusedStep STEP>
 __device__ __forceinline__ Finish ntt_finish_factors(const Header& h, const Phase& p) {
-    constexpr u32 PER_ITEM = Fused<STEP>::operands;
+    constexpr u32 PER_ITEM = Fused<FORWARD, STEP>::operands;
     Finish f{{0u, 0u}, {0u, 0u}};
     if constexpr (FORWARD && STEP == SUB_MUL) {
         f.first = *((const uint2*)operand(h, p.ops, PER_ITEM, 2u) + p.limb);
@@ -256,7 +261,7 @@ template <int G, bool FORWARD, FusedStep STEP, bool GROUPED, bool FROM_DEVICE, b
 __device__ __forceinline__ void ntt_round(u32* sh, const Header& h, const u32* tw, u32 tw_base, const Phase& p,
                                           u32 lo) {
     static_assert(!GROUPED || G >= 2, "16-byte accesses take groups of 4 elements");
-    constexpr u32 PER_ITEM = Fused<STEP>::operands;
+    constexpr u32 PER_ITEM = Fused<FORWARD, STEP>::operands;
     const u32 n = h.n, q = p.q;
     const u32 log_stride = h.arg[0], m = h.arg[1], log_cols = h.arg[2];
     const u32 two_q = 2u * q;
@@ -274,7 +279,8 @@ __device__ __forceinline__ void ntt_round(u32* sh, const Header& h, const u32* t
         const u32 word = p.tile.base + r + (base << log_stride), word_step = 1u << (lo + log_stride);
         u32 v[1 << G];
         if constexpr (FROM_DEVICE) {
-            device_load<G, GROUPED>(v, (const u32*)operand(h, p.ops, PER_ITEM, 0u) + word, word_step);
+            const u32* source = (const u32*)operand(h, p.ops, PER_ITEM, Fused<FORWARD, STEP>::source);
+            device_load<G, GROUPED>(v, source + word, word_step);
         } else {
             tile_load<G, GROUPED>(v, sh, at, step);
         }
@@ -352,16 +358,17 @@ __device__ __forceinline__ void ntt_round_of(u32 levels, bool grouped, u32* sh, 
 template <bool FORWARD, FusedStep STEP>
 __device__ __forceinline__ void ntt_phase(const Header& h, const u32* cst, const u32* tw, const Operands& ops) {
     __shared__ __align__(16) u32 sh[NTT_TILE];
-    constexpr u32 PER_ITEM = Fused<STEP>::operands;
+    constexpr u32 PER_ITEM = Fused<FORWARD, STEP>::operands;
     const u32 limb = h.limb_start + block_row(h);
     const u32 g = prime_of(h, limb);
     const Phase p{ops, cst, ntt_tile(h), g, limb, modulus(cst, g), h.arg[3] != 0u};
     const u32 m = h.arg[1], log_cols = h.arg[2], stride = 1u << h.arg[0];
     u32* data = (u32*)operand(h, ops, PER_ITEM, 0u);
     if (!NTT_DIRECT) {
+        const u32* source = (const u32*)operand(h, ops, PER_ITEM, Fused<FORWARD, STEP>::source);
         // Groups of 4 elements, one 16-byte access each (see the header).
         for (u32 l = 4u * threadIdx.x; l < p.tile.elems; l += 4u * NTT_WG) {
-            ntt_group(sh, l) = *(const uint4*)(data + ntt_global(p.tile.base, l, log_cols, stride));
+            ntt_group(sh, l) = *(const uint4*)(source + ntt_global(p.tile.base, l, log_cols, stride));
         }
         __syncthreads();
     }

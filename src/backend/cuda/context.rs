@@ -171,9 +171,9 @@ impl Kernel {
     /// Operands per batch item (the `per_item` its source passes to `operand`).
     pub(super) fn per_item(self) -> usize {
         match self {
-            Self::NttForward | Self::NttInverse | Self::ConvOverflow => 1,
-            Self::NttInversePrep | Self::Binary | Self::Unary | Self::RescaleLift | Self::CopyLimbs => 2,
-            Self::Scaled | Self::Automorphism | Self::ConvApply | Self::NttForwardSubMul => 3,
+            Self::NttForward | Self::ConvOverflow => 1,
+            Self::NttInverse | Self::Binary | Self::Unary | Self::RescaleLift | Self::CopyLimbs => 2,
+            Self::Scaled | Self::Automorphism | Self::ConvApply | Self::NttForwardSubMul | Self::NttInversePrep => 3,
             Self::KeySwitchInner => 5 + 3 * KS_DIGITS as usize,
             Self::Tensor => 8,
         }
@@ -816,11 +816,16 @@ mod tests {
             let body = &text[start..text[start + 1..].find("extern \"C\"").map_or(text.len(), |e| start + 1 + e)];
             let calls: Vec<&str> = body.split("operand(h, ops, ").skip(1).collect();
             if k.is_ntt() {
-                // ntt_phase reads them, as many as its FusedStep names.
+                // ntt_phase reads them, as many as its direction and FusedStep name.
                 assert!(text.contains(NTT_OPERANDS), "ntt.cu's Fused::operands is not `{NTT_OPERANDS}`");
-                let step = body.split("ntt_phase<").nth(1).and_then(|c| c.split('>').next()).expect("ntt_phase call");
-                let count = ["NONE", "PREP", "SUB_MUL"].iter().position(|s| step.ends_with(s)).expect("a FusedStep");
-                assert_eq!(count + 1, k.per_item(), "{name}: its FusedStep disagrees with per_item");
+                let args = body.split("ntt_phase<").nth(1).and_then(|c| c.split('>').next()).expect("ntt_phase call");
+                let count = match args {
+                    "true, NONE" => 1,
+                    "false, NONE" => 2,
+                    "true, SUB_MUL" | "false, PREP" => 3,
+                    other => panic!("{name}: unknown ntt_phase<{other}>"),
+                };
+                assert_eq!(count, k.per_item(), "{name}: ntt_phase<{args}> disagrees with per_item");
                 continue;
             }
             assert!(!calls.is_empty(), "{name} reads no operand");
@@ -830,5 +835,5 @@ mod tests {
     }
 
     /// The operands per item of an NTT kernel by its FusedStep (ntt.cu).
-    const NTT_OPERANDS: &str = "operands = STEP == NONE ? 1u : STEP == PREP ? 2u : 3u;";
+    const NTT_OPERANDS: &str = "operands = FORWARD ? (STEP == SUB_MUL ? 3u : 1u) : (STEP == PREP ? 3u : 2u);";
 }

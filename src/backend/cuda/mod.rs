@@ -227,26 +227,29 @@ impl CudaBackend {
     /// limb range.
     fn ntt(&self, items: &[NttItem], forward: bool) -> Result<()> {
         let kernel = if forward { Kernel::NttForward } else { Kernel::NttInverse };
-        self.ntt_phases(items, kernel, LastPhase::Plain)
+        self.ntt_phases(items, kernel, LastPhase::Plain, None)
     }
 
     /// Inverse NTT of every item's limbs followed by the first step of a
     /// basis conversion (`conv_prep` of basis_ext.cu with the conversion
-    /// table at `tables[i]` for item i), fused into the last phase.
-    fn intt_prep(&self, items: &[NttItem], tables: &[u64]) -> Result<()> {
-        self.ntt_phases(items, Kernel::NttInverse, LastPhase::Prep(tables))
+    /// table at `tables[i]` for item i), fused into the last phase. With
+    /// `sources`, item i's words are read from `sources[i]` (the same limb
+    /// layout) and the transform written to its buffer: out of place.
+    fn intt_prep(&self, items: &[NttItem], tables: &[u64], sources: Option<&[u64]>) -> Result<()> {
+        self.ntt_phases(items, Kernel::NttInverse, LastPhase::Prep(tables), sources)
     }
 
     /// Forward NTT of every item's limbs, then x = (x − transform)·w with
     /// `subs[i]` = (x, per-limb (w, Shoup(w)) words) for item i, fused into
     /// the last phase: the last step of ModDown and rescale.
     fn ntt_sub_mul(&self, items: &[NttItem], subs: &[[u64; 2]]) -> Result<()> {
-        self.ntt_phases(items, Kernel::NttForward, LastPhase::SubMul(subs))
+        self.ntt_phases(items, Kernel::NttForward, LastPhase::SubMul(subs), None)
     }
 
     /// The phases of an NTT in the direction of `kernel`, the last one fused
-    /// as `last` says.
-    fn ntt_phases(&self, items: &[NttItem], kernel: Kernel, last: LastPhase) -> Result<()> {
+    /// as `last` says; an inverse one reads its first phase's words from
+    /// `sources` if given (each item's buffer otherwise).
+    fn ntt_phases(&self, items: &[NttItem], kernel: Kernel, last: LastPhase, sources: Option<&[u64]>) -> Result<()> {
         let phases = ntt_phases(self.ring.log_n, NTT_TILE, kernel == Kernel::NttForward);
         let count = phases.len();
         for (i, phase) in phases.into_iter().enumerate() {
@@ -260,6 +263,10 @@ impl CudaBackend {
             let launches = items.iter().enumerate().map(|(k, (ptr, limbs, map))| {
                 let mut operands = vec![*ptr];
                 operands.extend(extra(k));
+                if matches!(kernel, Kernel::NttInverse | Kernel::NttInversePrep) {
+                    // The inverse kernels' last operand: the words they read.
+                    operands.push(sources.filter(|_| i == 0).map_or(*ptr, |s| s[k]));
+                }
                 (Launch::new(limbs.clone(), *map).args(args), operands)
             });
             let grid = (phase.groups(self.ring.log_n), NTT_WG);
@@ -420,7 +427,7 @@ impl CudaBackend {
             .zip(&bufs)
             .map(|(d, b)| (b.coef.ptr(), 0..d.limbs.len(), LimbMap::q_from(d.limbs.start)))
             .collect();
-        self.intt_prep(&coefs, &bufs.iter().map(|b| b.table.ptr()).collect::<Vec<_>>())?;
+        self.intt_prep(&coefs, &bufs.iter().map(|b| b.table.ptr()).collect::<Vec<_>>(), None)?;
         let targets = mod_up_targets(digits);
         let apply = targets.iter().map(|(i, t)| {
             let (d, b) = (&digits[*i], &bufs[*i]);
@@ -736,12 +743,13 @@ impl Backend for CudaBackend {
             scratch.push((table, factors, self.alloc(d.sources + 1)?, self.alloc(d.kept)?));
         }
         let each = || plans.iter().zip(&ptrs).zip(&scratch).map(|((d, &x), (t, w, ys, conv))| (d, x, t, w, ys, conv));
-        // Coefficients of the divisor's limbs, then their exact centered
-        // value mod each remaining Q prime.
-        self.copy_limbs(each().map(|(d, x, _, _, ys, _)| (x, d.kept, ys.ptr(), 0, d.sources)))?;
+        // Coefficients of the divisor's limbs, transformed out of place from
+        // x (where they follow the kept limbs) into ys, then their exact
+        // centered value mod each remaining Q prime.
         let sources = each().map(|(d, _, _, _, ys, _)| (ys.ptr(), 0..d.sources, d.source_map));
         let tables: Vec<u64> = each().map(|(_, _, t, _, _, _)| t.ptr()).collect();
-        self.intt_prep(&sources.collect::<Vec<_>>(), &tables)?;
+        let divisors: Vec<u64> = each().map(|(d, x, ..)| x + (d.kept * self.n() * 4) as u64).collect();
+        self.intt_prep(&sources.collect::<Vec<_>>(), &tables, Some(&divisors))?;
         let overflow =
             each().map(|(d, _, _, _, ys, _)| (Launch::new(0..1, d.source_map).args(d.args()), vec![ys.ptr()]));
         self.coefficients(Kernel::ConvOverflow, overflow.collect())?;
