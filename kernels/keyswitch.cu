@@ -63,7 +63,6 @@ extern "C" __global__ void key_switch_inner(Header h, const u32* cst, const Oper
         sb += dv * kb[jb];
         sa += dv * ka[ja];
     }
-    const u32 pb = reduce_u64(cst, g, sb), pa = reduce_u64(cst, g, sa);
-    ob[i] = pb;
-    oa[i] = pa;
+    ob[i] = reduce_u64(cst, g, sb);
+    oa[i] = reduce_u64(cst, g, sa);
 }

@@ -393,11 +393,12 @@ __device__ __forceinline__ void ntt_phase(const Header& h, const u32* cst, const
         for (u32 l = 4u * threadIdx.x; l < p.tile.elems; l += 4u * NTT_WG) {
             const uint4 group = ntt_group(sh, l);
             u32 v[4] = {group.x, group.y, group.z, group.w};
-            uint4* out = (uint4*)(data + ntt_global(p.tile.base, l, log_cols, stride));
+            const u32 at = ntt_global(p.tile.base, l, log_cols, stride);
+            uint4* out = (uint4*)(data + at);
             if (p.last) {
                 u32 x[4] = {};
                 if constexpr (FORWARD && STEP == SUB_MUL) {
-                    out = (uint4*)((u32*)operand(h, ops, PER_ITEM, 1u) + ntt_global(p.tile.base, l, log_cols, stride));
+                    out = (uint4*)((u32*)operand(h, ops, PER_ITEM, 1u) + at);
                     const uint4 xs = *out;
                     x[0] = xs.x, x[1] = xs.y, x[2] = xs.z, x[3] = xs.w;
                 }

@@ -23,10 +23,11 @@ fn prime_record(m: &Modulus, table: &NttTable) -> [u32; CST_STRIDE] {
     let bits = (1.0 / f64::from(q)).to_bits();
     let mantissa = (bits & ((1 << 52) - 1)) | (1 << 52);
     let exponent = ((bits >> 52) & 0x7FF) as i32 - 1075;
-    let r32 = ((1u64 << 32) % u64::from(q)) as u32;
-    let r32_shoup = m.shoup(r32);
-    let inv32 = ((1u64 << 32) / u64::from(q)) as u32;
-    [q, k, mu, n_inv, n_inv_shoup, mantissa as u32, (mantissa >> 32) as u32, exponent as u32, r32, r32_shoup, inv32]
+    // reduce_u64's factors: 2^32 mod q and 1, each with its Shoup quotient
+    // (that of 1 is ⌊2^32/q⌋).
+    let r32 = m.reduce_u64(1 << 32);
+    let (mantissa_lo, mantissa_hi) = (mantissa as u32, (mantissa >> 32) as u32);
+    [q, k, mu, n_inv, n_inv_shoup, mantissa_lo, mantissa_hi, exponent as u32, r32, m.shoup(r32), m.shoup(1)]
 }
 
 /// The constant table (`CST_STRIDE` words per global prime) and the

@@ -294,11 +294,16 @@ impl Timing {
     /// Reads the events of the pending launches (waits for them).
     fn read_pending(&mut self) -> Result<()> {
         for (label, start, end, bytes) in std::mem::take(&mut self.pending) {
-            let ms = start.elapsed_ms(&end).map_err(driver_error("timing", 0))?;
-            self.add(label, Duration::from_secs_f64(f64::from(ms.max(0.0)) / 1e3), bytes);
+            self.add(label, elapsed(&start, &end)?, bytes);
         }
         Ok(())
     }
+}
+
+/// The device time from event `start` to event `end` (waits for `end`).
+fn elapsed(start: &CudaEvent, end: &CudaEvent) -> Result<Duration> {
+    let ms = start.elapsed_ms(end).map_err(driver_error("timing", 0))?;
+    Ok(Duration::from_secs_f64(f64::from(ms.max(0.0)) / 1e3))
 }
 
 /// The start of a timed stretch of launches.
@@ -562,11 +567,7 @@ impl Device {
         let elapsed = match timing.mark.take() {
             None => Duration::ZERO,
             Some(Mark::Host(start)) => start.elapsed(),
-            Some(Mark::Event(start, stream)) => {
-                let end = Self::record(&stream)?;
-                let ms = start.elapsed_ms(&end).map_err(driver_error("timing", 0))?;
-                Duration::from_secs_f64(f64::from(ms.max(0.0)) / 1e3)
-            }
+            Some(Mark::Event(start, stream)) => elapsed(&start, &Self::record(&stream)?)?,
         };
         Ok(Some(elapsed))
     }
