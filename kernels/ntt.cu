@@ -13,24 +13,32 @@
 //   arg[2] log2 of the sets per block C, arg[3] = 1 on the final phase.
 // A phase runs m consecutive butterfly levels whose distances are multiples
 // of S: the elements b·S·2^m + r + k·S (k < 2^m) form a closed set. A block
-// loads C sets with consecutive r (C·2^m ≤ NTT_TILE words) into shared
-// memory and runs the m levels there in rounds of up to three: in a round
-// of g levels each thread takes units of 2^g elements that those levels
-// combine only among themselves (set indices base + i·2^lo, i < 2^g, lo the
-// round's smallest level distance), holds them in registers, runs the g
-// levels (2^(g−1)·g butterflies) and writes them back — one barrier per
-// round instead of per level. Every butterfly, twiddle and lazy reduction is
-// the one of the level-by-level order, so the results are the same words.
+// takes C sets with consecutive r (C·2^m ≤ NTT_TILE words) and runs the m
+// levels in rounds of up to three: in a round of g levels each thread takes
+// units of 2^g elements that those levels combine only among themselves
+// (set indices base + i·2^lo, i < 2^g, lo the round's smallest level
+// distance), holds them in registers, runs the g levels (2^(g−1)·g
+// butterflies) and writes them back — one barrier per round instead of per
+// level. The first round loads its units straight from device memory, the
+// last stores them straight back (through the final phase's fused step),
+// and the rounds between pass them through the block's shared tile: a
+// phase of r rounds makes r − 1 passes through shared memory and waits at
+// r − 1 barriers. (Copying the tile in before the rounds and out after
+// them, two passes and two barriers more, measured 1.04× slower for
+// mul_relin_rescale and rotate at N = 2^16 and 1.05× to 1.28× for NTTs on
+// an H100: bench_results/h100-run7.) Every butterfly, twiddle and lazy
+// reduction is the one of the level-by-level order, so the results are the
+// same words.
 // The launcher (src/backend/launch_plan.rs) splits a transform into at most
 // two phases: contiguous tiles (S = 1) and one strided.
 // Launch: block NTT_WG; grid (N / (C·2^m), items, limbs) with h.items_inner =
 // 1 (the items of a limb read the same twiddles); shared = 4 · NTT_TILE bytes
 // (static).
-// Memory accesses: the copies between device and shared memory move 4
-// consecutive elements per 16-byte access (4 consecutive tile elements are
-// 4 consecutive data words: the tile's rows have at least 4 columns, or it
-// is contiguous, so N ≤ 2^20), and so do the rounds whose units are
-// consecutive elements (level distance 1 in a contiguous tile).
+// Memory accesses: the rounds whose units are consecutive elements (level
+// distance 1 in a contiguous tile: a forward phase's last round, an inverse
+// phase's first, which are the ones on device memory) move 4 elements per
+// 16-byte access; the other device rounds' units have an element per
+// column, consecutive threads consecutive columns.
 // Shared memory: tile element l lives at word ntt_bank(l). By default that
 // is l, and one round per direction of the contiguous phase puts several
 // threads of a warp on one bank (forward: level distances 4–16, 8-way;
@@ -39,17 +47,9 @@
 // compile.rs) it is a permutation within each row of 32 words (one word per
 // bank) under which no access of any phase at N = 2^12 .. 2^16 has a
 // conflict (tools/ntt_banks.py replays the plan), at two more instructions
-// per shared access. Which is faster is for a GPU to say (a layout of the
-// same kind measured 12 % slower, but across two calls, before the 16-byte
-// accesses: bench_results/README.md).
-// With the kernel switch NTT_DIRECT=1 a phase does not copy its tile in and
-// out: its first round loads its units straight from device memory and its
-// last stores them straight back (through the final phase's step), so a
-// phase of r rounds makes r − 1 passes through shared memory instead of
-// r + 1 and waits at r − 1 barriers instead of r + 1, at 48 registers
-// (5 blocks per SM; 40 spill) and about the same instructions per phase
-// (sm_90: device-side rounds 172–206 instead of 156–159, the copy loops
-// gone). Whether it is faster is for a GPU to say.
+// per shared access. On an H100 (bench_results/h100-run7), with the tile
+// copies, it made an NTT of 42 limbs 1.2× faster alone but
+// mul_relin_rescale and rotate 0.98–0.99× as fast in batches.
 // Two final phases are fused with the step that follows them, saving its
 // pass through memory (WGSL twin: shaders/ntt.wgsl, without these; wgpu
 // runs the two steps):
@@ -64,24 +64,15 @@
 #ifndef NTT_BANKS
 #define NTT_BANKS 0
 #endif
-#ifndef NTT_DIRECT
-#define NTT_DIRECT 0
-#endif
 
 // The host emulation (host_emulation.hpp) builds the NTT with NTT_WG = 4.
 #ifndef NTT_WG
 #define NTT_WG 256u
 #endif
-// At most 40 registers a thread, so 6 blocks (1 536 threads) fit an SM's
-// 64 Ki registers: unbounded, sm_90 code took 60 in ntt_forward (4 blocks);
-// 8 blocks (32 registers) spill, and so do NTT_BANKS's addressing and
-// NTT_DIRECT's device-side rounds at 40 (kernel_sass.py), which get 48
-// (5 blocks).
-#if NTT_BANKS || NTT_DIRECT
+// At most 48 registers a thread, so 5 blocks (1 280 threads) fit an SM's
+// 64 Ki registers: unbounded, sm_90 code took 60 (4 blocks); at 40 (6
+// blocks) the device-side rounds spill (kernel_sass.py).
 #define NTT_BOUNDS __launch_bounds__(NTT_WG, 5)
-#else
-#define NTT_BOUNDS __launch_bounds__(NTT_WG, 6)
-#endif
 #define NTT_TILE 2048u
 
 // Shared-memory word of tile element l (see the header): l, or with
@@ -109,11 +100,6 @@ __device__ __forceinline__ u32& ntt_word(u32* sh, u32 at, u32 offset) {
 // Tile elements 4k..4k+3 (at = 4k) as one 16-byte word of shared memory.
 __device__ __forceinline__ uint4& ntt_group(u32* sh, u32 at) {
     return *(uint4*)(sh + ntt_bank(at));
-}
-
-// Offset in `data` of local element l (set-major in k, column-minor in r).
-__device__ __forceinline__ u32 ntt_global(u32 base, u32 l, u32 log_cols, u32 stride) {
-    return base + (l & ((1u << log_cols) - 1u)) + (l >> log_cols) * stride;
 }
 
 // The block's place in its limb: first data word, block index among the
@@ -252,7 +238,7 @@ __device__ __forceinline__ void tile_store(const u32 (&v)[1 << G], u32* sh, u32 
 
 // One round of G levels (see the header): forward levels from set distance
 // 2^(lo+G−1) down to 2^lo, inverse from 2^lo up. Its units come from the
-// shared tile and go back to it; with NTT_DIRECT, a phase's first round
+// shared tile and go back to it, except that a phase's first round
 // (FROM_DEVICE) takes them straight from device memory and its last
 // (TO_DEVICE) writes them straight back, through ntt_finish on the final
 // phase. GROUPED (G ≥ 2, lo = 0 in a contiguous tile: a unit's elements are
@@ -336,11 +322,11 @@ __device__ __forceinline__ void ntt_round(u32* sh, const Header& h, const u32* t
 
 // A round of `levels` ≤ 3 levels. Units of consecutive elements (grouped)
 // come only at level distance 1 of a contiguous tile: a forward phase's
-// last round, an inverse phase's first.
+// last round, an inverse phase's first (the ones on device memory).
 template <bool FORWARD, FusedStep STEP, bool FROM_DEVICE, bool TO_DEVICE>
 __device__ __forceinline__ void ntt_round_of(u32 levels, bool grouped, u32* sh, const Header& h, const u32* tw,
                                              u32 tw_base, const Phase& p, u32 lo) {
-    constexpr bool CAN_GROUP = !NTT_DIRECT || (FORWARD ? TO_DEVICE : FROM_DEVICE);
+    constexpr bool CAN_GROUP = FORWARD ? TO_DEVICE : FROM_DEVICE;
     if (levels == 3u) {
         if (CAN_GROUP && grouped) ntt_round<3, FORWARD, STEP, CAN_GROUP, FROM_DEVICE, TO_DEVICE>(sh, h, tw, tw_base, p, lo);
         else ntt_round<3, FORWARD, STEP, false, FROM_DEVICE, TO_DEVICE>(sh, h, tw, tw_base, p, lo);
@@ -353,59 +339,28 @@ __device__ __forceinline__ void ntt_round_of(u32 levels, bool grouped, u32* sh, 
 }
 
 // Every level of the phase, in rounds of three (the remainder last), with a
-// barrier between rounds; by default the tile is copied in before them and
-// out (through ntt_finish on the final phase) after.
+// barrier between rounds.
 template <bool FORWARD, FusedStep STEP>
 __device__ __forceinline__ void ntt_phase(const Header& h, const u32* cst, const u32* tw, const Operands& ops) {
     __shared__ __align__(16) u32 sh[NTT_TILE];
-    constexpr u32 PER_ITEM = Fused<FORWARD, STEP>::operands;
     const u32 limb = h.limb_start + block_row(h);
     const u32 g = prime_of(h, limb);
     const Phase p{ops, cst, ntt_tile(h), g, limb, modulus(cst, g), h.arg[3] != 0u};
-    const u32 m = h.arg[1], log_cols = h.arg[2], stride = 1u << h.arg[0];
-    u32* data = (u32*)operand(h, ops, PER_ITEM, 0u);
-    if (!NTT_DIRECT) {
-        const u32* source = (const u32*)operand(h, ops, PER_ITEM, Fused<FORWARD, STEP>::source);
-        // Groups of 4 elements, one 16-byte access each (see the header).
-        for (u32 l = 4u * threadIdx.x; l < p.tile.elems; l += 4u * NTT_WG) {
-            ntt_group(sh, l) = *(const uint4*)(source + ntt_global(p.tile.base, l, log_cols, stride));
-        }
-        __syncthreads();
-    }
+    const u32 m = h.arg[1], log_cols = h.arg[2];
     const u32 tw_base = g * 4u * h.n + (FORWARD ? 0u : 2u * h.n);
     for (u32 done = 0; done < m;) {
         const u32 levels = min(3u, m - done);
         // Forward levels run from distance 2^(m−1) down, inverse from 2^0 up.
         const u32 lo = FORWARD ? m - done - levels : done;
         const bool grouped = lo == 0u && log_cols == 0u;
-        const bool first = NTT_DIRECT && done == 0u;
+        const bool first = done == 0u;
         done += levels;
-        const bool last = NTT_DIRECT && done == m;
+        const bool last = done == m;
         if (first && last) ntt_round_of<FORWARD, STEP, true, true>(levels, grouped, sh, h, tw, tw_base, p, lo);
         else if (first) ntt_round_of<FORWARD, STEP, true, false>(levels, grouped, sh, h, tw, tw_base, p, lo);
         else if (last) ntt_round_of<FORWARD, STEP, false, true>(levels, grouped, sh, h, tw, tw_base, p, lo);
         else ntt_round_of<FORWARD, STEP, false, false>(levels, grouped, sh, h, tw, tw_base, p, lo);
         if (!last) __syncthreads();
-    }
-    if (!NTT_DIRECT) {
-        Finish f{{0u, 0u}, {0u, 0u}};
-        if (p.last) f = ntt_finish_factors<FORWARD, STEP>(h, p);
-        for (u32 l = 4u * threadIdx.x; l < p.tile.elems; l += 4u * NTT_WG) {
-            const uint4 group = ntt_group(sh, l);
-            u32 v[4] = {group.x, group.y, group.z, group.w};
-            const u32 at = ntt_global(p.tile.base, l, log_cols, stride);
-            uint4* out = (uint4*)(data + at);
-            if (p.last) {
-                u32 x[4] = {};
-                if constexpr (FORWARD && STEP == SUB_MUL) {
-                    out = (uint4*)((u32*)operand(h, ops, PER_ITEM, 1u) + at);
-                    const uint4 xs = *out;
-                    x[0] = xs.x, x[1] = xs.y, x[2] = xs.z, x[3] = xs.w;
-                }
-                ntt_finish<FORWARD, STEP>(p.q, f, v, x);
-            }
-            *out = {v[0], v[1], v[2], v[3]};
-        }
     }
 }
 
