@@ -25,7 +25,7 @@ struct dim3 {
     unsigned x, y, z;
 };
 
-static thread_local dim3 threadIdx, blockIdx;
+static thread_local dim3 threadIdx, blockIdx, gridDim;
 
 #define __global__
 #define __device__

@@ -6,7 +6,7 @@
 #   1. nvidia-smi, NVRTC location, hetl devices
 #   2. HETL_REQUIRE_CUDA=1 cuda_diff tests (bit-exact vs the CPU backend)
 #      and again with each kernel variant ($VARIANTS, default
-#      NTT_BANKS=1)
+#      NTT_BANKS=1,CONV_ROWS_INNER=1)
 #   3. hetl bench --backend cuda --batch 1,8,64 --json at n16 and n14 (ops
 #      ntt,ntt_poly,mul_relin,rescale,mul_relin_rescale,rotate), each next to
 #      a baseline build ($BASELINE_BIN, optional) for same-run ratios; at
@@ -107,7 +107,15 @@ log "gpu_check: $(git rev-parse --short HEAD 2>/dev/null || echo unknown) on $(h
 step nvidia-smi 20 bash -c 'nvidia-smi; nvidia-smi --query-gpu=name,memory.total,clocks.max.memory,clocks.max.sm,driver_version --format=csv'
 find_nvrtc
 
-# 1. Binaries: prebuilt, or built here (offline when the crates are cached).
+# 1. Binaries: prebuilt (a missing one unpacked from its .xz, as
+# prepare_gpu_bundle.sh XZ=1 leaves them), or built here (offline when the
+# crates are cached).
+for bin in "${HETL_BIN:-}" "${CUDA_DIFF_BIN:-}" "${BASELINE_BIN:-}" "${WGPU_DIFF_BIN:-}"; do
+    if [ -n "$bin" ] && [ ! -e "$bin" ] && [ -e "$bin.xz" ]; then
+        python3 -c 'import lzma, shutil, sys; shutil.copyfileobj(lzma.open(sys.argv[1]), open(sys.argv[2], "wb"))' \
+            "$bin.xz" "$bin" && chmod +x "$bin" && log "unpacked $bin.xz"
+    fi
+done
 if [ -n "${HETL_BIN:-}" ] && [ -n "${CUDA_DIFF_BIN:-}" ]; then
     HETL=("$HETL_BIN")
     DIFF=("$CUDA_DIFF_BIN")
@@ -124,11 +132,12 @@ step devices 60 "${HETL[@]}" devices
 # 2. Bit-exact differential tests; they fail (not skip) without a device.
 # Then the same with each kernel variant of $VARIANTS (comma-separated
 # HETL_CUDA_DEFINES values, see src/backend/cuda/compile.rs; by default
-# NTT_BANKS=1, the NTT's shared-memory layout without bank conflicts;
+# NTT_BANKS=1, the NTT's shared-memory layout without bank conflicts, and
+# CONV_ROWS_INNER=1, the basis conversion's blocks in row-first order;
 # VARIANTS= skips every variant step). A variant's steps are named by its
 # switches (NTT_BANKS_1).
 HETL_REQUIRE_CUDA=1 step cuda_diff 120 "${DIFF[@]}" --test-threads 4
-VARIANTS="${VARIANTS-NTT_BANKS=1}"
+VARIANTS="${VARIANTS-NTT_BANKS=1,CONV_ROWS_INNER=1}"
 IFS=, read -r -a VARIANT_LIST <<<"$VARIANTS"
 variant_tag() { echo "$1" | tr ' =' '__'; }
 for variant in "${VARIANT_LIST[@]}"; do

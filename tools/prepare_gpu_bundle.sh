@@ -16,8 +16,11 @@
 #   WGPU=0 leaves out the wgpu test binary and the Vulkan .debs;
 #   MINILM=1 adds all-MiniLM-L6-v2 with F16 weights (tools/shrink_model.py)
 #     in .gpu/minilm (gpu_check.sh's MINILM_DIR, for Setup 1 on the GPU).
+#   XZ=1 compresses the binaries (hetl.xz ...; gpu_check.sh unpacks a
+#     missing HETL_BIN, CUDA_DIFF_BIN, BASELINE_BIN or WGPU_DIFF_BIN from
+#     its .xz), a quarter of their size.
 # A device call carries at most 64 MiB: MINILM=1 (45 MiB) fits with WGPU=0
-# and no baseline.
+# and no baseline, or with a baseline and XZ=1.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 CUDA_WHEEL="${CUDA_WHEEL:-desilofhe-cu130}"
@@ -58,5 +61,6 @@ if [ "${WGPU:-1}" != 0 ]; then
     mkdir -p .gpu/gl
     (cd .gpu/gl && apt-get download libvulkan1 libegl1 libglvnd0 libopengl0 libgl1 libglx0 libgles2 2>&1 | grep -v '^W:' || true)
 fi
+if [ "${XZ:-0}" = 1 ]; then xz -T0 -6 .gpu/hetl* .gpu/*_diff; fi
 du -sh .gpu
 echo "prepare_gpu_bundle: .gpu ready (at most 64 MiB travel with a device call)"
