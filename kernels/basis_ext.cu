@@ -26,7 +26,9 @@
 // CONV_TARGETS⌉, items) for conv_apply: each of its threads computes one
 // coefficient of CONV_TARGETS target limbs, so every source word is read
 // once per CONV_TARGETS targets instead of once per target (the sources of
-// a batch do not fit in L2). Each target's sum is lazy (modarith.cuh): the
+// a batch do not fit in L2; issuing a coefficient block's rows together,
+// for their source reads to meet in L2, measured 5 % slower on an H200:
+// bench_results/h200-run8). Each target's sum is lazy (modarith.cuh): the
 // products y_i·w in 64 bits, reduced once per CONV_CHUNK sources. Its
 // residue is unique, so the words are the CPU's.
 //
@@ -49,37 +51,15 @@
 // Sources per lazy sum: whole groups of 4, and the products plus a residue fit.
 #define CONV_CHUNK 12u
 static_assert(CONV_CHUNK % 4u == 0u && CONV_CHUNK < LAZY_TERMS, "conv_apply's lazy sums");
-#ifndef CONV_ROWS_INNER
-#define CONV_ROWS_INNER 0
-#endif
-
-// conv_apply's block of coefficients and row of targets. Its grid is (x,
-// rows, items), issued x first, so the rows that read the same source words
-// run N / BX_WG blocks apart. With the kernel switch CONV_ROWS_INNER=1 the
-// launch's blocks take them in the other order (row first), so that the
-// rows of one coefficient block run together and their source reads meet
-// in L2. Which is faster is for a GPU to say.
-__device__ __forceinline__ void conv_block(const Header& h, u32* x, u32* row) {
-#if CONV_ROWS_INNER
-    const u32 linear = blockIdx.y * gridDim.x + blockIdx.x;
-    *x = linear / gridDim.y;
-    *row = linear % gridDim.y;
-#else
-    *x = blockIdx.x;
-    *row = block_row(h);
-#endif
-}
 
 extern "C" __global__ void conv_apply(Header h, const u32* cst, const Operands ops) {
-    u32 x, row;
-    conv_block(h, &x, &row);
-    const u32 c = x * BX_WG + threadIdx.x;
-    if (c >= h.n) return;
+    u32 c;
+    if (!coefficient(h, BX_WG, &c)) return;
     const u32* tab = (const u32*)operand(h, ops, 3u, 0u);
     const u32* ys = (const u32*)operand(h, ops, 3u, 1u);
     u32* out = (u32*)operand(h, ops, 3u, 2u);
     const u32 s = h.arg[0];
-    const u32 first = h.limb_start + row * CONV_TARGETS;
+    const u32 first = h.limb_start + block_row(h) * CONV_TARGETS;
     const u32 count = min(CONV_TARGETS, h.limb_start + h.limb_count - first);
     u32 t[CONV_TARGETS];
     const uint4* factors[CONV_TARGETS];

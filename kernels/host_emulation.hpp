@@ -25,7 +25,7 @@ struct dim3 {
     unsigned x, y, z;
 };
 
-static thread_local dim3 threadIdx, blockIdx, gridDim;
+static thread_local dim3 threadIdx, blockIdx;
 
 #define __global__
 #define __device__

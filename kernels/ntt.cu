@@ -49,7 +49,8 @@
 // conflict (tools/ntt_banks.py replays the plan), at two more instructions
 // per shared access. On an H100 (bench_results/h100-run7), with the tile
 // copies, it made an NTT of 42 limbs 1.2× faster alone but
-// mul_relin_rescale and rotate 0.98–0.99× as fast in batches.
+// mul_relin_rescale and rotate 0.98–0.99× as fast in batches; without
+// them, on an H200 (h200-run8), 0.95–1.02×: no gain either way.
 // Two final phases are fused with the step that follows them, saving its
 // pass through memory (WGSL twin: shaders/ntt.wgsl, without these; wgpu
 // runs the two steps):

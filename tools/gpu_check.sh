@@ -6,7 +6,7 @@
 #   1. nvidia-smi, NVRTC location, hetl devices
 #   2. HETL_REQUIRE_CUDA=1 cuda_diff tests (bit-exact vs the CPU backend)
 #      and again with each kernel variant ($VARIANTS, default
-#      NTT_BANKS=1,CONV_ROWS_INNER=1)
+#      NTT_BANKS=1)
 #   3. hetl bench --backend cuda --batch 1,8,64 --json at n16 and n14 (ops
 #      ntt,ntt_poly,mul_relin,rescale,mul_relin_rescale,rotate), each next to
 #      a baseline build ($BASELINE_BIN, optional) for same-run ratios; at
@@ -132,12 +132,11 @@ step devices 60 "${HETL[@]}" devices
 # 2. Bit-exact differential tests; they fail (not skip) without a device.
 # Then the same with each kernel variant of $VARIANTS (comma-separated
 # HETL_CUDA_DEFINES values, see src/backend/cuda/compile.rs; by default
-# NTT_BANKS=1, the NTT's shared-memory layout without bank conflicts, and
-# CONV_ROWS_INNER=1, the basis conversion's blocks in row-first order;
+# NTT_BANKS=1, the NTT's shared-memory layout without bank conflicts;
 # VARIANTS= skips every variant step). A variant's steps are named by its
 # switches (NTT_BANKS_1).
 HETL_REQUIRE_CUDA=1 step cuda_diff 120 "${DIFF[@]}" --test-threads 4
-VARIANTS="${VARIANTS-NTT_BANKS=1,CONV_ROWS_INNER=1}"
+VARIANTS="${VARIANTS-NTT_BANKS=1}"
 IFS=, read -r -a VARIANT_LIST <<<"$VARIANTS"
 variant_tag() { echo "$1" | tr ' =' '__'; }
 for variant in "${VARIANT_LIST[@]}"; do

@@ -404,7 +404,8 @@ pub fn check_mod_down_near_half(target: &'static Target) {
 
 /// In blocking mode the scheduler records each kind's device time (GPU
 /// timestamps or events, the emulated device's host clock) within its wall
-/// time, and none outside it; skips where the backend has no device timing.
+/// time, and none outside it; a backend's device time ends with its last
+/// launch. Skips where the backend has no device timing.
 pub fn check_device_time(target: &'static Target) {
     use hetl::sched::{OpKind, Scheduler};
 
@@ -433,6 +434,16 @@ pub fn check_device_time(target: &'static Target) {
     let stats = sched.profile().by_kind()[&OpKind::Ntt];
     assert!(!stats.device.is_zero(), "no device time in blocking mode");
     assert!(stats.device <= stats.total, "device time {:?} above wall time {:?}", stats.device, stats.total);
+
+    // The time stops with the last launch, not when it is read.
+    backend.set_device_timing(true);
+    backend.ntt_forward(&mut [&mut polys[0]]).expect("ntt");
+    backend.synchronize().expect("synchronize");
+    let pause = std::time::Duration::from_millis(300);
+    std::thread::sleep(pause);
+    let device = backend.take_device_time().expect("device time").expect("timing is on");
+    backend.set_device_timing(false);
+    assert!(device < pause, "device time {device:?} counts the {pause:?} after the last launch");
 }
 
 /// Polynomials of another backend are refused, both ways.

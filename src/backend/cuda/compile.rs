@@ -37,10 +37,8 @@ const OPTIONS: [&str; 2] = ["--fmad=false", "--std=c++17"];
 /// The compile-time switches of kernel variants that `HETL_CUDA_DEFINES`
 /// may set (name, what it selects), so that a variant can be measured
 /// against the default in one run on one GPU. Each is 0 by default.
-pub const KERNEL_SWITCHES: [(&str, &str); 2] = [
-    ("NTT_BANKS", "ntt.cu: the NTT tile in a shared-memory layout without bank conflicts (ntt_bank)"),
-    ("CONV_ROWS_INNER", "basis_ext.cu: conv_apply's blocks take the target rows of a coefficient block together"),
-];
+pub const KERNEL_SWITCHES: [(&str, &str); 1] =
+    [("NTT_BANKS", "ntt.cu: the NTT tile in a shared-memory layout without bank conflicts (ntt_bank)")];
 
 /// The environment variable of [`kernel_switches`].
 pub const SWITCHES_VAR: &str = "HETL_CUDA_DEFINES";
@@ -231,7 +229,7 @@ mod tests {
         assert_eq!(parse_switches(" NTT_BANKS=1 ").unwrap(), ["-DNTT_BANKS=1"]);
         for (bad, says) in [
             ("NTT_BANKS", "not NAME=VALUE"),
-            ("NTT_BANK=1", "unknown kernel switch `NTT_BANK` (known: NTT_BANKS, CONV_ROWS_INNER)"),
+            ("NTT_BANK=1", "unknown kernel switch `NTT_BANK` (known: NTT_BANKS)"),
             ("NTT_BANKS=yes", "not an unsigned integer"),
             ("NTT_BANKS=1 NTT_WG=4", "unknown kernel switch `NTT_WG`"),
         ] {

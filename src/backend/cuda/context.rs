@@ -270,6 +270,9 @@ pub(super) struct Device {
 struct Timing {
     on: bool,
     mark: Option<Mark>,
+    /// The end of the timed stretch, marked when the device was last
+    /// synchronized after its launches (else when it is read).
+    end: Option<Mark>,
     /// Launches on a GPU whose events have not been read yet: the kernel's
     /// label, the events before and after it, its modeled bytes.
     pending: Vec<(String, CudaEvent, CudaEvent, u64)>,
@@ -306,12 +309,23 @@ fn elapsed(start: &CudaEvent, end: &CudaEvent) -> Result<Duration> {
     Ok(Duration::from_secs_f64(f64::from(ms.max(0.0)) / 1e3))
 }
 
-/// The start of a timed stretch of launches.
+/// The start or end of a timed stretch of launches.
 enum Mark {
-    /// An event recorded on the stream before the first launch.
-    Event(CudaEvent, Arc<CudaStream>),
-    /// The host clock before the first emulated launch.
+    /// An event recorded on the stream (before the first launch, after the last).
+    Event(CudaEvent),
+    /// The host clock, on the emulated device.
     Host(Instant),
+}
+
+impl Mark {
+    /// The time from `self` to the later mark `end`.
+    fn until(&self, end: &Mark) -> Result<Duration> {
+        match (self, end) {
+            (Mark::Event(start), Mark::Event(end)) => elapsed(start, end),
+            (Mark::Host(start), Mark::Host(end)) => Ok(end.duration_since(*start)),
+            _ => Err(BackendError::Device { op: "timing", reason: "marks of a GPU and of the emulated device".into() }),
+        }
+    }
 }
 
 /// Who runs the launches and holds the memory.
@@ -556,18 +570,22 @@ impl Device {
     }
 
     /// With timing on: the time from the first launch since the last call
-    /// to the end of the last one (waits for them; an event pair on a GPU,
-    /// the host clock on the emulated device), zero without launches.
+    /// to the end of the last one, marked by the synchronize after it, or
+    /// now if none came (waits for them; an event pair on a GPU, the host
+    /// clock on the emulated device), zero without launches.
     pub(super) fn take_time(&self) -> Result<Option<Duration>> {
         let mut timing = self.timing.lock().unwrap_or_else(PoisonError::into_inner);
         if !timing.on {
             return Ok(None);
         }
         timing.read_pending()?;
+        let end = timing.end.take();
         let elapsed = match timing.mark.take() {
             None => Duration::ZERO,
-            Some(Mark::Host(start)) => start.elapsed(),
-            Some(Mark::Event(start, stream)) => elapsed(&start, &Self::record(&stream)?)?,
+            Some(start) => start.until(&match end {
+                Some(end) => end,
+                None => self.mark_now()?,
+            })?,
         };
         Ok(Some(elapsed))
     }
@@ -583,16 +601,27 @@ impl Device {
     }
 
     /// Marks the start of a timed stretch before a launch, if timing is on
-    /// and none is open; whether timing is on.
+    /// and none is open, and forgets an end marked before the launch;
+    /// whether timing is on.
     fn mark_launch(&self) -> Result<bool> {
         let mut timing = self.timing.lock().unwrap_or_else(PoisonError::into_inner);
-        if timing.on && timing.mark.is_none() {
-            timing.mark = Some(match &self.driver {
-                Driver::Cuda { stream, .. } => Mark::Event(Self::record(stream)?, Arc::clone(stream)),
-                Driver::Emulated(_) => Mark::Host(Instant::now()),
-            });
+        if timing.on {
+            if timing.mark.is_none() {
+                timing.mark = Some(self.mark_now()?);
+            }
+            // A launch after the last synchronize moves the end past it.
+            timing.end = None;
         }
         Ok(timing.on)
+    }
+
+    /// A mark of the device's clock now: an event on the stream (the time
+    /// the device reaches it), or the host clock on the emulated device.
+    fn mark_now(&self) -> Result<Mark> {
+        Ok(match &self.driver {
+            Driver::Cuda { stream, .. } => Mark::Event(Self::record(stream)?),
+            Driver::Emulated(_) => Mark::Host(Instant::now()),
+        })
     }
 
     /// An event recorded on `stream` now.
@@ -600,8 +629,17 @@ impl Device {
         stream.record_event(Some(CUevent_flags::CU_EVENT_DEFAULT)).map_err(driver_error("timing", 0))
     }
 
-    /// Waits for every launch and copy so far.
+    /// Waits for every launch and copy so far; with timing on, marks the end
+    /// of the timed stretch first, so that its time stops with the last
+    /// launch rather than when it is read ([`Self::take_time`]: reading the
+    /// kernels' events takes host time).
     pub(super) fn synchronize(&self) -> Result<()> {
+        {
+            let mut timing = self.timing.lock().unwrap_or_else(PoisonError::into_inner);
+            if timing.mark.is_some() {
+                timing.end = Some(self.mark_now()?);
+            }
+        }
         match &self.driver {
             Driver::Cuda { stream, .. } => stream.synchronize().map_err(driver_error("synchronize", 0)),
             // Every emulated launch has finished when it returns.

@@ -123,14 +123,13 @@ fn source() -> String {
 #include <thread>
 #include <vector>
 
-// Runs the NTT block (x, y, z) of `grid` on NTT_WG host threads sharing a barrier;
+// Runs the NTT block (x, y, z) on NTT_WG host threads sharing a barrier;
 // one block at a time in the process (the kernel's __shared__ tile is
 // static; see hetl_emu_shared).
 template <typename Kernel>
-static void hetl_emu_barrier_block(dim3 grid, unsigned x, unsigned y, unsigned z, Kernel kernel) {
+static void hetl_emu_barrier_block(unsigned x, unsigned y, unsigned z, Kernel kernel) {
     std::barrier<> sync(NTT_WG);
     auto run = [&](unsigned t) {
-        gridDim = grid;
         blockIdx = dim3{x, y, z};
         threadIdx = dim3{t, 0, 0};
         hetl_emu_barrier = &sync;
@@ -163,7 +162,7 @@ inline std::mutex& hetl_emu_shared() {
     for (unsigned z = 0; z < grid[2]; z++)
         for (unsigned y = 0; y < grid[1]; y++)
             for (unsigned x = 0; x < grid[0]; x++)
-                hetl_emu_barrier_block(dim3{{grid[0], grid[1], grid[2]}}, x, y, z, [&] {{ {name}(*h, (const u32*)fixed[0], (const u32*)fixed[1], *ops); }});"
+                hetl_emu_barrier_block(x, y, z, [&] {{ {name}(*h, (const u32*)fixed[0], (const u32*)fixed[1], *ops); }});"
             )
         } else {
             format!(
@@ -171,7 +170,6 @@ inline std::mutex& hetl_emu_shared() {
         for (unsigned y = 0; y < grid[1]; y++)
             for (unsigned x = 0; x < grid[0]; x++)
                 for (unsigned t = 0; t < block; t++) {{
-                    gridDim = dim3{{grid[0], grid[1], grid[2]}};
                     blockIdx = dim3{{x, y, z}};
                     threadIdx = dim3{{t, 0, 0}};
                     {name}(*h, (const u32*)fixed[0], *ops);
