@@ -9,7 +9,10 @@ access takes k passes). Rounds of consecutive elements (level distance 1 in
 a contiguous tile, G >= 2) use 16-byte accesses, which the hardware serves a
 quarter-warp at a time. It does so for the tile stored as is (the default)
 and for the NTT_BANKS=1 layout (ntt_bank), and exits 1 when that layout has
-a conflict at N = 2^12 .. 2^16.
+a conflict at N = 2^12 .. 2^16. A phase's first round only stores to the
+tile and its last only loads from it (they read and write device memory),
+with the same pattern; a phase of one round does not touch the tile, and is
+listed all the same.
 
     python3 tools/ntt_banks.py            # NTT_TILE 2048
 """
