@@ -1,15 +1,14 @@
 // tensor.cu — tensor product of two degree-1 ciphertexts (NTT domain).
-// Operands per item: a0, a1, b0, b1, d0, d1, d2, out. Layout: limb-major;
-// a0 .. d1 of one basis, d2 from limb arg[0] on (d2's limb k − arg[0] holds
-// limb k). In/out: [0, q).
+// Operands per item: a0, a1, b0, b1, d0, d1, d2, out. Layout: limb-major,
+// one basis. In/out: [0, q).
 // (d0, d1, d2) = (a0·b0, a0·b1 + a1·b0, a1·b1) mod q (CPU twin:
 // limb_ops::tensor; WGSL twin: shaders/tensor.wgsl, without arg[0] and op).
 // h.op = 1 (TENSOR_MOD_UP) fuses the product with the first step of ModUp
 // (ModUp of d2, basis_ext.cu): a launch covers the limbs of one digit of
 // d2, and d2 is written where ModUp would copy it instead of to a buffer of
-// its own: d2 is the digit's coefficient buffer (arg[0] = the digit's first
-// limb) and out, its extended output, gets d2 at the source's indices too.
-// The same words as the product then ModUp's copies (CPU twin:
+// its own: into out, the digit's extended output, at the source's indices
+// (d2 is not written; ModUp's inverse NTT reads the limbs from out). The
+// same words as the product then ModUp's copy (CPU twin:
 // Backend::tensor_mod_up's default; wgpu runs the two).
 // Launch: block TS_WG, one thread per coefficient; grid (⌈N / TS_WG⌉, limbs, items).
 
@@ -33,6 +32,5 @@ extern "C" __global__ void tensor(Header h, const u32* cst, const Operands ops) 
     d0[i] = mul_mod(cst, g, x0, y0);
     d1[i] = reduce_u64(cst, g, (u64)x0 * y1 + (u64)x1 * y0); // a lazy sum (modarith.cuh)
     const u32 v = mul_mod(cst, g, x1, y1);
-    d2[(u64)(limb - h.arg[0]) * h.n + c] = v;
-    if (h.op == 1u) out[i] = v;
+    (h.op == 1u ? out : d2)[i] = v;
 }

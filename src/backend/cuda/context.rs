@@ -17,7 +17,7 @@ use super::compile::{FAMILIES, cached_cubin, kernel_switches, nvrtc_available};
 use super::emulator::Emulator;
 use super::pool::driver_error;
 pub(super) use crate::backend::launch_plan::Launch;
-use crate::backend::launch_plan::{CONV_CENTERED, KS_ADD, TENSOR_MOD_UP};
+use crate::backend::launch_plan::{CONV_CENTERED, KS_ADD};
 use crate::backend::{BackendError, KernelTime, Result};
 
 const NAME: &str = "cuda";
@@ -147,7 +147,7 @@ impl Kernel {
             Self::NttForwardSubMul => 3 * limbs,
             // With TENSOR_MOD_UP d2 goes to two buffers (the digit's
             // coefficients and output).
-            Self::Tensor => (7 + u64::from(launch.op == TENSOR_MOD_UP)) * limbs,
+            Self::Tensor => 7 * limbs,
             // Its digit limbs and the outputs, read back after the first
             // round; an addend pair on the Q limbs. The keys: below.
             Self::KeySwitchInner => {

@@ -412,10 +412,11 @@ impl CudaBackend {
             .collect()
     }
 
-    /// The rest of ModUp once each digit's limbs are in its buffers (`coef`
-    /// from limb 0, `out` at the source's indices, NTT domain): converts
-    /// them to every other limb of the output. Returns the extended digits
-    /// of each of the `sources` sources, in limb order.
+    /// The rest of ModUp once each digit's limbs are in its output (`out`,
+    /// at the source's indices, NTT domain): the inverse NTT reads them
+    /// from there into `coef` (out of place: no copy of them first), and
+    /// the conversion takes them to every other limb of the output. Returns
+    /// the extended digits of each of the `sources` sources, in limb order.
     fn extend_digits(
         &self,
         digits: &[ModUpDigit],
@@ -427,7 +428,9 @@ impl CudaBackend {
             .zip(&bufs)
             .map(|(d, b)| (b.coef.ptr(), 0..d.limbs.len(), LimbMap::q_from(d.limbs.start)))
             .collect();
-        self.intt_prep(&coefs, &bufs.iter().map(|b| b.table.ptr()).collect::<Vec<_>>(), None)?;
+        let own: Vec<u64> =
+            digits.iter().zip(&bufs).map(|(d, b)| b.out.ptr() + (d.limbs.start * self.n() * 4) as u64).collect();
+        self.intt_prep(&coefs, &bufs.iter().map(|b| b.table.ptr()).collect::<Vec<_>>(), Some(&own))?;
         let targets = mod_up_targets(digits);
         let apply = targets.iter().map(|(i, t)| {
             let (d, b) = (&digits[*i], &bufs[*i]);
@@ -673,9 +676,9 @@ impl Backend for CudaBackend {
         let digits = mod_up_digits(src.iter().map(|s| s.basis.q), alpha, p);
         let bufs = self.digit_buffers(&digits)?;
         // The digit's own limbs pass through; the rest is converted.
-        self.copy_limbs(digits.iter().zip(&bufs).flat_map(|(d, b)| {
+        self.copy_limbs(digits.iter().zip(&bufs).map(|(d, b)| {
             let (input, start, len) = (inputs[d.source], d.limbs.start, d.limbs.len());
-            [(input, start, b.coef.ptr(), 0, len), (input, start, b.out.ptr(), start, len)]
+            (input, start, b.out.ptr(), start, len)
         }))?;
         self.extend_digits(&digits, bufs, src.len())
     }
@@ -691,17 +694,13 @@ impl Backend for CudaBackend {
         let products = bases.iter().map(|b| Ok([self.alloc(b.q)?, self.alloc(b.q)?])).collect::<Result<Vec<_>>>()?;
         let digits = mod_up_digits(bases.iter().map(|b| b.q), alpha, p);
         let bufs = self.digit_buffers(&digits)?;
-        // One launch per digit: d0, d1 of its limbs, and d2 into its buffers.
+        // One launch per digit: d0, d1 of its limbs, and d2 into its output
+        // (no d2 buffer: operand 6 is null).
         let items = digits.iter().zip(&bufs).map(|(d, b)| {
-            let launch = Launch::new(d.limbs.clone(), LimbMap::q_from(0)).op(TENSOR_MOD_UP).args([
-                d.limbs.start as u32,
-                0,
-                0,
-                0,
-            ]);
+            let launch = Launch::new(d.limbs.clone(), LimbMap::q_from(0)).op(TENSOR_MOD_UP);
             let mut operands = inputs[d.source].clone();
             operands.extend(products[d.source].iter().map(CudaBuffer::ptr));
-            operands.extend([b.coef.ptr(), b.out.ptr()]);
+            operands.extend([0, b.out.ptr()]);
             (launch, operands)
         });
         self.coefficients(Kernel::Tensor, items.collect())?;
