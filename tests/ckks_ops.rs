@@ -107,8 +107,11 @@ fn every_op_at_every_level_n14() {
     check_all_ops_at_every_level(&mut s, 8192, 0..=max);
 }
 
+/// Hoisted rotations (one decomposition, permuted digits) and plain ones
+/// (σ(c1) decomposed) agree within the key-switching noise; they are not
+/// the same words (src/ckks/eval/keyswitch.rs).
 #[test]
-fn hoisted_rotations_equal_plain_rotations() {
+fn hoisted_rotations_match_plain_rotations() {
     let mut s = Setup::preset("toy-n4096", &STEPS);
     let x = s.random_values(2048);
     let ct = s.encrypt(&x, s.ctx.params().max_level());
@@ -116,8 +119,9 @@ fn hoisted_rotations_equal_plain_rotations() {
     let hoisted = s.ctx.rotate_hoisted(&ct, &STEPS, &s.evk).unwrap();
     for (&step, h) in STEPS.iter().zip(&hoisted) {
         let plain = s.ctx.rotate(&ct, step, &s.evk).unwrap();
-        assert_eq!(s.decrypt(h), s.decrypt(&plain), "step {step}");
-        assert!(max_error(&s.decrypt(h), &rotated(&x, step)) < bound);
+        let expected = rotated(&x, step);
+        assert!(max_error(&s.decrypt(h), &expected) < bound, "hoisted, step {step}");
+        assert!(max_error(&s.decrypt(&plain), &expected) < bound, "plain, step {step}");
     }
 }
 

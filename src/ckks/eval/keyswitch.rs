@@ -1,11 +1,13 @@
 //! Hybrid key switching and what is built on it: rotations (plain and
 //! hoisted) and conjugation.
 //!
-//! A rotation decomposes c1 once (ModUp of each digit to Q_l ∪ P), applies
-//! the automorphism to the extended digits, takes the inner product with
-//! the Galois key and divides by P (ModDown). Hoisting reuses the one
-//! decomposition for every step; a single rotation is a hoisted rotation of
-//! one step, so both paths are the same code.
+//! A rotation applies the automorphism to c1, decomposes it (ModUp of each
+//! digit to Q_l ∪ P), takes the inner product with the Galois key and
+//! divides by P (ModDown). Hoisting decomposes c1 once for several steps
+//! and applies each step's automorphism to the extended digits instead.
+//! The two agree up to key-switching noise, not word for word: the fast
+//! basis conversion of σ(c1) and σ of c1's conversion differ by multiples
+//! of the digit moduli, which the key's errors carry into the result.
 
 use super::check_linear;
 use crate::backend::{DevicePoly, Elementwise, KeySwitchJob};
@@ -138,8 +140,9 @@ impl Context {
     }
 
     /// Applies X → X^g to ciphertexts: job `(i, g, step)` maps `cts[i]` by
-    /// `g`. Each ciphertext is decomposed once for all its jobs (hoisting),
-    /// and each primitive is one submission for all jobs.
+    /// `g`. When every ciphertext has one job, each is rotated before its
+    /// decomposition; otherwise each is decomposed once for all its jobs
+    /// (hoisting). Each primitive is one submission for all jobs.
     fn automorphisms(
         &self,
         op: &'static str,
@@ -159,31 +162,46 @@ impl Context {
                 _ => keys.galois.get(&g).map(Some).ok_or(CkksError::MissingKey { op, kind, step }),
             })
             .collect::<Result<Vec<_>>>()?;
-        // Decompose only the ciphertexts some job switches.
-        let mut sources: Vec<usize> =
-            jobs.iter().zip(&switching_keys).filter(|(_, k)| k.is_some()).map(|j| j.0.0).collect();
-        sources.sort_unstable();
-        sources.dedup();
-        let c1: Vec<&DevicePoly> = sources.iter().map(|&i| &cts[i].polys[1]).collect();
-        let digits = if c1.is_empty() { Vec::new() } else { self.decompose(&c1)? };
-        let digits_of = |i: usize| &digits[sources.binary_search(&i).expect("decomposed above")];
         let switched: Vec<(usize, u64, &SwitchingKey)> =
             jobs.iter().zip(&switching_keys).filter_map(|(&(i, g, _), k)| k.map(|k| (i, g, k))).collect();
-        let permuted_in: Vec<(&DevicePoly, u64)> =
-            switched.iter().flat_map(|&(i, g, _)| digits_of(i).iter().map(move |d| (d, g))).collect();
-        let permuted = self.run(OpKind::Automorphism, |b| b.automorphism(&permuted_in))?;
-        let mut permuted_digits = permuted.as_slice();
-        let inner: Vec<(&[DevicePoly], &SwitchingKey)> = switched
-            .iter()
-            .map(|&(i, _, key)| {
-                let (mine, rest) = permuted_digits.split_at(digits_of(i).len());
-                permuted_digits = rest;
-                (mine, key)
-            })
-            .collect();
-        let mut k = self.switch_digits(&inner)?;
+        let mut sources: Vec<usize> = switched.iter().map(|&(i, _, _)| i).collect();
+        sources.sort_unstable();
+        sources.dedup();
         let c0_in: Vec<(&DevicePoly, u64)> = switched.iter().map(|&(i, g, _)| (&cts[i].polys[0], g)).collect();
-        let c0 = self.run(OpKind::Automorphism, |b| b.automorphism(&c0_in))?;
+        let (mut k, c0) = if switched.is_empty() {
+            (Vec::new(), Vec::new())
+        } else if sources.len() == switched.len() {
+            // One switch per ciphertext: rotate c0 and c1 first, so that the
+            // automorphism moves c1's limbs rather than every extended digit.
+            let c1_in = switched.iter().map(|&(i, g, _)| (&cts[i].polys[1], g));
+            let mut rotated = self.run(OpKind::Automorphism, |b| {
+                b.automorphism(&c0_in.iter().copied().chain(c1_in).collect::<Vec<_>>())
+            })?;
+            let c1 = rotated.split_off(switched.len());
+            let digits = self.decompose(&c1.iter().collect::<Vec<_>>())?;
+            let inner: Vec<(&[DevicePoly], &SwitchingKey)> =
+                digits.iter().zip(&switched).map(|(d, &(_, _, key))| (d.as_slice(), key)).collect();
+            (self.switch_digits(&inner)?, rotated)
+        } else {
+            // Hoisting: one decomposition per ciphertext, permuted per job.
+            let c1: Vec<&DevicePoly> = sources.iter().map(|&i| &cts[i].polys[1]).collect();
+            let digits = self.decompose(&c1)?;
+            let digits_of = |i: usize| &digits[sources.binary_search(&i).expect("decomposed above")];
+            let permuted_in: Vec<(&DevicePoly, u64)> =
+                switched.iter().flat_map(|&(i, g, _)| digits_of(i).iter().map(move |d| (d, g))).collect();
+            let permuted = self.run(OpKind::Automorphism, |b| b.automorphism(&permuted_in))?;
+            let mut permuted_digits = permuted.as_slice();
+            let inner: Vec<(&[DevicePoly], &SwitchingKey)> = switched
+                .iter()
+                .map(|&(i, _, key)| {
+                    let (mine, rest) = permuted_digits.split_at(digits_of(i).len());
+                    permuted_digits = rest;
+                    (mine, key)
+                })
+                .collect();
+            let k = self.switch_digits(&inner)?;
+            (k, self.run(OpKind::Automorphism, |b| b.automorphism(&c0_in))?)
+        };
         {
             let mut k0: Vec<&mut DevicePoly> = k.iter_mut().map(|[k0, _]| k0).collect();
             self.run(OpKind::Elementwise, |b| {
