@@ -2,7 +2,7 @@
 // Operands per item: a0, a1, b0, b1, d0, d1, d2, out. Layout: limb-major,
 // one basis. In/out: [0, q).
 // (d0, d1, d2) = (a0·b0, a0·b1 + a1·b0, a1·b1) mod q (CPU twin:
-// limb_ops::tensor; WGSL twin: shaders/tensor.wgsl, without arg[0] and op).
+// limb_ops::tensor; WGSL twin: shaders/tensor.wgsl, without op).
 // h.op = 1 (TENSOR_MOD_UP) fuses the product with the first step of ModUp
 // (ModUp of d2, basis_ext.cu): a launch covers the limbs of one digit of
 // d2, and d2 is written where ModUp would copy it instead of to a buffer of

@@ -145,8 +145,8 @@ impl Kernel {
             // stores x, not the transform; two phases at N > NTT_TILE are
             // counted as two launches, the first a plain NTT).
             Self::NttForwardSubMul => 3 * limbs,
-            // With TENSOR_MOD_UP d2 goes to two buffers (the digit's
-            // coefficients and output).
+            // a0, a1, b0, b1 read; d0, d1 and d2 (or, with TENSOR_MOD_UP,
+            // its place in the digit's output) written.
             Self::Tensor => 7 * limbs,
             // Its digit limbs and the outputs, read back after the first
             // round; an addend pair on the Q limbs. The keys: below.

@@ -328,6 +328,11 @@ impl CudaBackend {
         Ok(table)
     }
 
+    /// The device address of limb `limb` of the limb-major words at `base`.
+    fn limb_address(&self, base: u64, limb: usize) -> u64 {
+        base + (limb * self.n() * 4) as u64
+    }
+
     /// conv_apply's arguments from a conversion's (`[s, 0, 0, 0]`): the
     /// word where its table's factor rows start goes in `args[1]`.
     fn conv_args(&self, [s, ..]: [u32; 4]) -> [u32; 4] {
@@ -429,7 +434,7 @@ impl CudaBackend {
             .map(|(d, b)| (b.coef.ptr(), 0..d.limbs.len(), LimbMap::q_from(d.limbs.start)))
             .collect();
         let own: Vec<u64> =
-            digits.iter().zip(&bufs).map(|(d, b)| b.out.ptr() + (d.limbs.start * self.n() * 4) as u64).collect();
+            digits.iter().zip(&bufs).map(|(d, b)| self.limb_address(b.out.ptr(), d.limbs.start)).collect();
         self.intt_prep(&coefs, &bufs.iter().map(|b| b.table.ptr()).collect::<Vec<_>>(), Some(&own))?;
         let targets = mod_up_targets(digits);
         let apply = targets.iter().map(|(i, t)| {
@@ -747,7 +752,7 @@ impl Backend for CudaBackend {
         // centered value mod each remaining Q prime.
         let sources = each().map(|(d, _, _, _, ys, _)| (ys.ptr(), 0..d.sources, d.source_map));
         let tables: Vec<u64> = each().map(|(_, _, t, _, _, _)| t.ptr()).collect();
-        let divisors: Vec<u64> = each().map(|(d, x, ..)| x + (d.kept * self.n() * 4) as u64).collect();
+        let divisors: Vec<u64> = each().map(|(d, x, ..)| self.limb_address(x, d.kept)).collect();
         self.intt_prep(&sources.collect::<Vec<_>>(), &tables, Some(&divisors))?;
         let overflow =
             each().map(|(d, _, _, _, ys, _)| (Launch::new(0..1, d.source_map).args(d.args()), vec![ys.ptr()]));
