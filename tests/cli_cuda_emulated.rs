@@ -29,6 +29,18 @@ fn emulation_available() -> bool {
 /// plans and kernels.
 #[test]
 fn setup2_training_on_emulated_cuda_matches_the_mirror() {
+    check_setup2_training("0");
+}
+
+/// The same with uploads on the (emulated) copy stream.
+#[test]
+fn setup2_training_with_a_copy_stream_matches_the_mirror() {
+    check_setup2_training("1");
+}
+
+/// Setup 2 training on the emulated device with `HETL_CUDA_COPY_STREAM`
+/// set to `copy_stream` lands on the mirror's weights.
+fn check_setup2_training(copy_stream: &str) {
     if !emulation_available() {
         return;
     }
@@ -37,6 +49,7 @@ fn setup2_training_on_emulated_cuda_matches_the_mirror() {
     let out = stdout_of(
         hetl()
             .env("HETL_CUDA_EMULATE", "1")
+            .env("HETL_CUDA_COPY_STREAM", copy_stream)
             .args(["train", "--backend", "cuda", "--preset", "toy-n4096", "--epochs", "1", "--report"])
             .arg(&report),
     );
@@ -124,11 +137,13 @@ fn bench_profile_on_emulated_cuda_reports_device_time() {
     assert!((mb - 2.0 * 4.0 * 1024.0 / 1e6).abs() < 5e-4, "{ntt}");
 }
 
-/// A mistyped kernel switch stops a CUDA command with a clear error and a
+/// A mistyped kernel switch or copy-stream value stops a CUDA command with a clear error and a
 /// non-zero exit instead of running the default kernels unnoticed.
 #[test]
 fn a_bad_kernel_switch_is_an_error() {
     let bench = ["bench", "--backend", "cuda", "--preset", "toy-n1024", "--ops", "ntt", "--samples", "1"];
     let err = stderr_of(hetl().env("HETL_CUDA_EMULATE", "1").env("HETL_CUDA_DEFINES", "NTT_BANKS=on").args(bench));
     assert!(err.contains("HETL_CUDA_DEFINES: NTT_BANKS: `on` is not an unsigned integer"), "{err}");
+    let err = stderr_of(hetl().env("HETL_CUDA_EMULATE", "1").env("HETL_CUDA_COPY_STREAM", "on").args(bench));
+    assert!(err.contains("HETL_CUDA_COPY_STREAM: `on` is neither 0 nor 1"), "{err}");
 }

@@ -185,4 +185,9 @@ fn devices_lists_every_backend() {
     assert!(stdout.contains("cuda  kernel switches (HETL_CUDA_DEFINES): -DNTT_BANKS=1"), "{stdout}");
     let stdout = stdout_of(hetl().arg("devices").env("HETL_CUDA_DEFINES", "NTT_BANKZ=1"));
     assert!(stdout.contains("HETL_CUDA_DEFINES: unknown kernel switch `NTT_BANKZ`"), "{stdout}");
+    assert!(!stdout.contains("copy stream"), "{stdout}");
+    let stdout = stdout_of(hetl().arg("devices").env("HETL_CUDA_COPY_STREAM", "1"));
+    assert!(stdout.contains("cuda  copy stream (HETL_CUDA_COPY_STREAM=1)"), "{stdout}");
+    let stdout = stdout_of(hetl().arg("devices").env("HETL_CUDA_COPY_STREAM", "yes"));
+    assert!(stdout.contains("HETL_CUDA_COPY_STREAM: `yes` is neither 0 nor 1"), "{stdout}");
 }

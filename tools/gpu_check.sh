@@ -6,11 +6,13 @@
 #   1. nvidia-smi, NVRTC location, hetl devices
 #   2. HETL_REQUIRE_CUDA=1 cuda_diff tests (bit-exact vs the CPU backend)
 #      and again with each kernel variant ($VARIANTS, default
-#      NTT_BANKS=1)
+#      NTT_BANKS=1) and with uploads on a copy stream
+#      (HETL_CUDA_COPY_STREAM=1)
 #   3. hetl bench --backend cuda --batch 1,8,64 --json at n16 and n14 (ops
 #      ntt,ntt_poly,mul_relin,rescale,mul_relin_rescale,rotate), each next to
 #      a baseline build ($BASELINE_BIN, optional) for same-run ratios; at
-#      n16 also this build with each of $VARIANTS
+#      n16 also this build with each of $VARIANTS, and encode (n16) and
+#      matmul_enc_plain (n15) with one stream and with the copy stream
 #   4. DESILO FHE (desilofhe-cu1xx matching the driver's CUDA version) at the
 #      same ring sizes and closest depths, via tools/bench_desilo.py
 #   5. the per-kind and per-kernel profile at n16 (device time, modeled
@@ -144,6 +146,8 @@ for variant in "${VARIANT_LIST[@]}"; do
     HETL_CUDA_DEFINES="$variant" HETL_REQUIRE_CUDA=1 step "cuda_diff_$(variant_tag "$variant")" 120 "${DIFF[@]}" \
         --test-threads 4
 done
+log "uploads on a copy stream: HETL_CUDA_COPY_STREAM=1"
+HETL_CUDA_COPY_STREAM=1 HETL_REQUIRE_CUDA=1 step cuda_diff_copy_stream 120 "${DIFF[@]}" --test-threads 4
 
 # 3. Benchmarks, most wanted first (later steps are skipped when the budget
 # runs out): N = 2^16 at full depth and the baseline build at the same N,
@@ -187,8 +191,22 @@ bench_variant() {
         kernel_summary "$OUT/profile_$name.jsonl"
     done
 }
+# copy_stream_bench: the upload-heavy ops with one stream (0) and with the
+# copy stream (1), in turn: encode at n16 (host encoding, uploads and NTTs
+# in chunks) and matmul_enc_plain at n15 (diagonals encoded and uploaded
+# at every call); JSON lines in bench_copy_stream_0.jsonl and _1.jsonl.
+copy_stream_bench() {
+    for on in 0 1; do
+        HETL_CUDA_COPY_STREAM=$on step "bench_copy_stream_${on}_encode" 40 "${HETL[@]}" bench --backend cuda \
+            --threads "$(nproc)" --preset n16 --batch 8,64 --samples 3 --ops encode --json
+        HETL_CUDA_COPY_STREAM=$on step "bench_copy_stream_${on}_matmul" 45 "${HETL[@]}" bench --backend cuda \
+            --threads "$(nproc)" --preset n15 --batch 1 --samples 2 --ops matmul_enc_plain --json
+        cat "$OUT/bench_copy_stream_${on}"_*.log 2>/dev/null | grep '^{' >"$OUT/bench_copy_stream_$on.jsonl"
+    done
+}
 bench_cuda n16 80
 bench_variant n16
+copy_stream_bench
 bench_baseline n16
 bench_cuda n14 40
 bench_baseline n14

@@ -3,7 +3,9 @@
 use anyhow::Result;
 
 use crate::backend::BackendError;
-use crate::backend::cuda::{SWITCHES_VAR, kernel_switches, list_devices, nvrtc_version};
+use crate::backend::cuda::{
+    COPY_STREAM_VAR, SWITCHES_VAR, copy_stream_requested, kernel_switches, list_devices, nvrtc_version,
+};
 use crate::backend::wgpu::list_adapters;
 use crate::math::limb_ops::Variant;
 
@@ -41,7 +43,8 @@ pub fn run(_: &Args) -> Result<()> {
 }
 
 /// The `cuda` lines: one per device, or why CUDA cannot be used; then the
-/// kernel switches `HETL_CUDA_DEFINES` asks for, or what is wrong with it.
+/// kernel switches `HETL_CUDA_DEFINES` asks for and whether uploads get a
+/// copy stream (`HETL_CUDA_COPY_STREAM`), or what is wrong with them.
 fn print_cuda() {
     let unavailable = |e: BackendError| match e {
         BackendError::DriverUnavailable { reason, .. } => reason,
@@ -67,6 +70,11 @@ fn print_cuda() {
     match kernel_switches() {
         Ok(switches) if switches.is_empty() => {}
         Ok(switches) => println!("cuda  kernel switches ({SWITCHES_VAR}): {}", switches.join(" ")),
+        Err(e) => println!("cuda  {e}"),
+    }
+    match copy_stream_requested() {
+        Ok(false) => {}
+        Ok(true) => println!("cuda  copy stream ({COPY_STREAM_VAR}=1): uploads overlap the kernels queued before them"),
         Err(e) => println!("cuda  {e}"),
     }
 }

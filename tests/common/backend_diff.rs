@@ -34,20 +34,22 @@ pub struct Target {
 
 const PRESETS: [&str; 3] = ["toy-n1024", "toy-n4096", "n14"];
 
-/// Backends built so far, by (target name, preset).
-type Backends = Mutex<HashMap<(&'static str, String), Arc<dyn Backend>>>;
+/// Backends built so far, by (target's address, preset): a test binary
+/// may hold several targets of one backend.
+type Backends = Mutex<HashMap<(usize, String), Arc<dyn Backend>>>;
 
 /// One backend per target and preset, shared by the tests (building the
 /// kernels costs more than most tests); `None` when no driver exists.
 fn gpu(target: &Target, name: &str) -> Option<Arc<dyn Backend>> {
     static BACKENDS: OnceLock<Backends> = OnceLock::new();
     let mut cache = BACKENDS.get_or_init(Mutex::default).lock().unwrap_or_else(PoisonError::into_inner);
-    if let Some(b) = cache.get(&(target.name, name.to_string())) {
+    let key = (std::ptr::from_ref(target) as usize, name.to_string());
+    if let Some(b) = cache.get(&key) {
         return Some(Arc::clone(b));
     }
     let ring = preset(name).expect("preset").ring().clone();
     let b = open(target, ring)?;
-    cache.insert((target.name, name.to_string()), Arc::clone(&b));
+    cache.insert(key, Arc::clone(&b));
     Some(b)
 }
 

@@ -4,9 +4,10 @@
 //! dynamically, so hetl builds and runs without CUDA installed).
 //!
 //! Polynomials stay resident in device memory from a pool (`pool.rs`);
-//! every copy and launch goes to one stream in call order and calls return
-//! without waiting, except [`Backend::download`] and
-//! [`Backend::synchronize`]. A batched call runs each step once for the
+//! every copy and launch goes to one stream in call order (uploads of
+//! polynomials to a copy stream of their own with `HETL_CUDA_COPY_STREAM=1`,
+//! ordered by events, `streams.rs`) and calls return without waiting,
+//! except [`Backend::download`] and [`Backend::synchronize`]. A batched call runs each step once for the
 //! whole batch: items whose launches agree (limbs, primes, arguments) share
 //! one kernel launch over batch × limbs × N (`Operands` in
 //! `kernels/modarith.cuh`). Prime constants and twiddles are uploaded once,
@@ -34,6 +35,7 @@ mod compile;
 mod context;
 mod emulator;
 mod pool;
+mod streams;
 
 use std::collections::HashMap;
 use std::ops::Range;
@@ -46,6 +48,7 @@ pub use self::compile::{
 };
 pub use self::context::{CudaDeviceSummary, list_devices};
 pub(crate) use self::pool::CudaBuffer;
+pub use self::streams::{COPY_STREAM_VAR, StreamOrder, copy_stream_requested};
 
 use self::context::{COEFF_WG, Device, KS_DIGITS, Kernel, Launch, NTT_TILE, NTT_WG};
 use self::pool::Pool;
@@ -137,9 +140,13 @@ impl CudaBackend {
     /// host's C++ compiler and run on the CPU (see
     /// `kernels/host_emulation.hpp`). For testing the backend's launch plans
     /// and kernels without a GPU; far slower than the CPU backend. No C++
-    /// compiler gives [`BackendError::DriverUnavailable`].
+    /// compiler gives [`BackendError::DriverUnavailable`]. The kernel
+    /// switches and the copy stream are the environment's, as on a GPU (a
+    /// copy stream runs copies first, see [`Self::emulated_with_streams`]).
     pub fn emulated(ring: RnsRing) -> Result<Self> {
-        Self::emulated_with_switches(ring, &std::env::var(SWITCHES_VAR).unwrap_or_default())
+        check_ring(&ring)?;
+        let streams = copy_stream_requested()?.then_some(StreamOrder::CopiesFirst);
+        Self::on(ring, Device::emulated(&kernel_switches()?, streams)?)
     }
 
     /// [`Self::emulated`] with the kernel switches `switches` (the syntax
@@ -147,7 +154,15 @@ impl CudaBackend {
     /// environment's: tests of a kernel variant.
     pub fn emulated_with_switches(ring: RnsRing, switches: &str) -> Result<Self> {
         check_ring(&ring)?;
-        Self::on(ring, Device::emulated(&parse_switches(switches)?)?)
+        Self::on(ring, Device::emulated(&parse_switches(switches)?, None)?)
+    }
+
+    /// [`Self::emulated`] with a copy stream for uploads, the two streams
+    /// queued and run in `order` whenever the host waits (`streams.rs`):
+    /// tests that the streams' events order every upload.
+    pub fn emulated_with_streams(ring: RnsRing, order: StreamOrder) -> Result<Self> {
+        check_ring(&ring)?;
+        Self::on(ring, Device::emulated(&kernel_switches()?, Some(order))?)
     }
 
     /// The backend on `dev`, with the ring's constant tables uploaded.
@@ -525,7 +540,14 @@ impl Backend for CudaBackend {
 
     fn upload(&self, basis: Basis, data: &[u32]) -> Result<DevicePoly> {
         validate::upload(basis, data.len(), &self.ring)?;
-        Ok(self.poly(basis, self.upload_data(data)?))
+        self.dev.bind("upload")?;
+        let (buffer, released) = self.pool.acquire_for_upload(data.len())?;
+        if !data.is_empty() {
+            // SAFETY: the allocation holds at least `data.len()` words and is
+            // free once `released` is reached.
+            unsafe { self.dev.upload_overlapped(buffer.ptr(), data, released.as_ref()) }?;
+        }
+        Ok(self.poly(basis, buffer))
     }
 
     fn download(&self, poly: &DevicePoly) -> Result<Vec<u32>> {

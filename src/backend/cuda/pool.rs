@@ -3,10 +3,13 @@
 //! call the allocator once the pool is warm; polynomials stay resident.
 //!
 //! Reusing an allocation right after its owner dropped it is safe even while
-//! kernels that use it are still queued: the backend issues every copy and
-//! launch on one stream, which runs them in order.
+//! kernels that use it are still queued: the backend issues every launch on
+//! one stream, which runs them in order. An upload on the copy stream
+//! (`streams.rs`) is not in that order, so with a copy stream each free
+//! allocation keeps the kernel-stream event after its last owner's work,
+//! which the upload into it waits for.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, VecDeque};
 use std::fmt;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
@@ -14,6 +17,7 @@ use std::sync::{Arc, Mutex, PoisonError};
 use cudarc::driver::{DriverError, sys::CUresult};
 
 use super::context::{Allocation, Device};
+use super::streams::Event;
 use crate::backend::{BackendError, Result};
 
 /// Allocation sizes are rounded up to this many words (fewer distinct sizes).
@@ -24,11 +28,21 @@ static NEXT_POOL_ID: AtomicU64 = AtomicU64::new(1);
 
 #[derive(Default)]
 struct FreeList {
-    by_words: HashMap<usize, Vec<(Allocation, u64)>>,
+    /// Oldest first.
+    by_words: HashMap<usize, VecDeque<Free>>,
     bytes: usize,
 }
 
-/// Allocations of one device (and its one stream), by size.
+/// A free allocation.
+struct Free {
+    allocation: Allocation,
+    ptr: u64,
+    /// With a copy stream: the kernel-stream event after the work queued
+    /// when it was released ([`Device::kernel_mark`]).
+    released: Option<Event>,
+}
+
+/// Allocations of one device, by size.
 pub(super) struct Pool {
     id: u64,
     device: Arc<Device>,
@@ -62,43 +76,74 @@ impl Pool {
         self.id
     }
 
-    /// An allocation of at least `words` u32 (contents undefined).
+    /// An allocation of at least `words` u32 (contents undefined) for work
+    /// on the kernel stream: the one freed last (its words likely still in
+    /// the GPU's L2 cache).
     pub(super) fn acquire(self: &Arc<Self>, words: usize) -> Result<CudaBuffer> {
+        Ok(self.take(words, false)?.0)
+    }
+
+    /// An allocation of at least `words` u32 (contents undefined) for an
+    /// upload on the copy stream, and the kernel-stream event the upload
+    /// must wait for (`None` without a copy stream): the one freed first,
+    /// whose last kernels are the likeliest to be done.
+    pub(super) fn acquire_for_upload(self: &Arc<Self>, words: usize) -> Result<(CudaBuffer, Option<Event>)> {
+        self.take(words, true)
+    }
+
+    /// A free allocation of at least `words` u32 (the oldest or the newest
+    /// of its size) or a new one, and the event it was released at (for a
+    /// new one, an event after its allocation on the kernel stream).
+    fn take(self: &Arc<Self>, words: usize, oldest: bool) -> Result<(CudaBuffer, Option<Event>)> {
         let size = words.max(1).next_multiple_of(WORD_GRANULE);
         let reused = {
             let mut free = self.free.lock().unwrap_or_else(PoisonError::into_inner);
-            let allocation = free.by_words.get_mut(&size).and_then(Vec::pop);
-            if allocation.is_some() {
+            let list = free.by_words.get_mut(&size);
+            let entry = list.and_then(|l| if oldest { l.pop_front() } else { l.pop_back() });
+            if entry.is_some() {
                 free.bytes -= size * 4;
             }
-            allocation
+            entry
         };
-        let (allocation, ptr) = match reused {
-            Some(a) => a,
-            None => match self.device.alloc(size) {
-                Err(BackendError::OutOfMemory { .. }) => {
-                    self.release_free();
-                    self.device.alloc(size)?
-                }
-                other => other?,
-            },
+        let Free { allocation, ptr, released } = match reused {
+            Some(entry) => entry,
+            None => {
+                let (allocation, ptr) = match self.device.alloc(size) {
+                    Err(BackendError::OutOfMemory { .. }) => {
+                        self.release_free();
+                        self.device.alloc(size)?
+                    }
+                    other => other?,
+                };
+                Free { allocation, ptr, released: self.device.kernel_mark()? }
+            }
         };
-        Ok(CudaBuffer { allocation: Some(allocation), ptr, words: size, pool: Arc::clone(self) })
+        let buffer = CudaBuffer { allocation: Some(allocation), ptr, words: size, pool: Arc::clone(self) };
+        Ok((buffer, released))
     }
 
-    /// Frees every cached allocation (in stream order, see `release`).
+    /// Frees every cached allocation (after the kernel-stream work queued
+    /// so far, see [`Device::retire`]).
     fn release_free(&self) {
         let released = std::mem::take(&mut *self.free.lock().unwrap_or_else(PoisonError::into_inner));
-        drop(released);
+        for entry in released.by_words.into_values().flatten() {
+            self.device.retire(entry.allocation);
+        }
     }
 
-    fn release(&self, allocation: (Allocation, u64), words: usize) {
+    /// Takes `allocation` back: cached while the cache has room, freed otherwise.
+    fn release(&self, allocation: Allocation, ptr: u64, words: usize) {
         let mut free = self.free.lock().unwrap_or_else(PoisonError::into_inner);
         if free.bytes + words * 4 <= self.max_cached {
-            free.bytes += words * 4;
-            free.by_words.entry(words).or_default().push(allocation);
+            // No event to wait for (a broken device): not reusable by uploads.
+            if let Ok(released) = self.device.kernel_mark() {
+                free.bytes += words * 4;
+                free.by_words.entry(words).or_default().push_back(Free { allocation, ptr, released });
+                return;
+            }
         }
-        // Otherwise dropped here: cudarc frees it in stream order.
+        drop(free);
+        self.device.retire(allocation);
     }
 }
 
@@ -130,7 +175,7 @@ impl CudaBuffer {
 impl Drop for CudaBuffer {
     fn drop(&mut self) {
         if let Some(allocation) = self.allocation.take() {
-            self.pool.release((allocation, self.ptr), self.words);
+            self.pool.release(allocation, self.ptr, self.words);
         }
     }
 }
