@@ -50,6 +50,7 @@ fn check_all_ops_at_every_level(s: &mut Setup, slots: usize, levels: impl Iterat
 
         if level == 0 {
             assert!(ctx.rescale(&cx).is_err());
+            assert!(ctx.rescale_owned(vec![ctx.copy_ciphertext(&cx).unwrap()]).is_err());
             assert!(ctx.mul_const(&cx, 2.0).is_err());
             assert!(ctx.mul_relin_rescale(&cx, &cy, &s.evk).is_err());
             continue;
@@ -172,6 +173,8 @@ fn check_batched(preset: &str, count: usize) {
     let products = ctx.mul_relin_many(&pairs, &s.evk).unwrap();
     let product_refs: Vec<&Ciphertext> = products.iter().collect();
     check("rescale", ctx.rescale_many(&product_refs).unwrap(), &|i| ctx.rescale(&products[i]).unwrap());
+    let owned = ctx.copy_many(&product_refs).unwrap();
+    check("rescale_owned", ctx.rescale_owned(owned).unwrap(), &|i| ctx.rescale(&products[i]).unwrap());
     check("mul_relin_rescale", ctx.mul_relin_rescale_many(&pairs, &s.evk).unwrap(), &|i| {
         ctx.mul_relin_rescale(&cts[i], &others[i], &s.evk).unwrap()
     });

@@ -175,14 +175,7 @@ impl Context {
 
     /// Rescales every ciphertext, as one submission.
     pub fn rescale_many(&self, cts: &[&Ciphertext]) -> Result<Vec<Ciphertext>> {
-        if let Some(ct) = cts.iter().find(|ct| ct.level == 0) {
-            return Err(CkksError::LevelExhausted { op: "rescale", level: ct.level, needed: 1 });
-        }
-        // In chunks the backend's batch budget holds (a CPU's caches: a
-        // larger batch only spills them; unbounded on GPUs).
-        let params = self.params();
-        let top = cts.iter().map(|ct| params.q_limbs(ct.level)).max().unwrap_or(0);
-        let limit = self.sched().batch_limit(3 * top * params.n() * 4);
+        let limit = self.rescale_chunk(cts.iter().copied())?;
         let mut out = Vec::with_capacity(cts.len());
         for chunk in cts.chunks(limit) {
             let mut copies = self.copy_many(chunk)?;
@@ -190,6 +183,32 @@ impl Context {
             out.extend(copies);
         }
         Ok(out)
+    }
+
+    /// [`Context::rescale_many`] of ciphertexts the caller no longer needs:
+    /// rescaled where they are, without copying them first (a pass over
+    /// every limb saved).
+    pub fn rescale_owned(&self, mut cts: Vec<Ciphertext>) -> Result<Vec<Ciphertext>> {
+        let limit = self.rescale_chunk(cts.iter())?;
+        for chunk in cts.chunks_mut(limit) {
+            self.rescale_in_place(chunk)?;
+        }
+        Ok(cts)
+    }
+
+    /// How many of `cts` one rescaling call takes: as many as the
+    /// backend's batch budget holds (a CPU's caches: a larger batch only
+    /// spills them; unbounded on GPUs). An error if one is at level 0.
+    fn rescale_chunk<'a>(&self, cts: impl Iterator<Item = &'a Ciphertext>) -> Result<usize> {
+        let params = self.params();
+        let mut top = 0;
+        for ct in cts {
+            if ct.level == 0 {
+                return Err(CkksError::LevelExhausted { op: "rescale", level: ct.level, needed: 1 });
+            }
+            top = top.max(params.q_limbs(ct.level));
+        }
+        Ok(self.sched().batch_limit(3 * top * params.n() * 4))
     }
 
     /// Rescales ciphertexts above level 0 in place, in one backend call.

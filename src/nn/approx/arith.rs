@@ -46,6 +46,11 @@ pub trait Arith {
     fn relinearize(&self, a: Self::Value) -> Result<Self::Value>;
     /// Divides by the current level's modulus: level − 1.
     fn rescale(&self, a: &Self::Value) -> Result<Self::Value>;
+    /// [`Arith::rescale`] of values the caller no longer needs (ciphertexts:
+    /// one batched call, rescaled in place, [`Context::rescale_owned`]).
+    fn rescale_owned(&self, values: Vec<Self::Value>) -> Result<Vec<Self::Value>> {
+        values.iter().map(|v| self.rescale(v)).collect()
+    }
     /// Relinearizes (if needed), then rescales. Ciphertexts fuse the two
     /// into one ModDown ([`Context::relinearize_rescale`]).
     fn relinearize_rescale(&self, a: Self::Value) -> Result<Self::Value> {
@@ -228,6 +233,9 @@ impl Arith for CkksArith<'_> {
     }
     fn rescale(&self, a: &Ciphertext) -> Result<Ciphertext> {
         Ok(self.ctx.rescale(a)?)
+    }
+    fn rescale_owned(&self, values: Vec<Ciphertext>) -> Result<Vec<Ciphertext>> {
+        Ok(self.ctx.rescale_owned(values)?)
     }
     fn relinearize_rescale(&self, a: Ciphertext) -> Result<Ciphertext> {
         if a.degree_plus_one() == 2 { self.rescale(&a) } else { Ok(self.ctx.relinearize_rescale(&a, self.keys)?) }

@@ -132,6 +132,10 @@ impl<A: Arith> Arith for Counting<A> {
         self.add(|c| c.rescale += 1);
         self.inner.rescale(v)
     }
+    fn rescale_owned(&self, values: Vec<A::Value>) -> Result<Vec<A::Value>> {
+        self.add(|c| c.rescale += values.len());
+        self.inner.rescale_owned(values)
+    }
     fn relinearize_rescale(&self, v: A::Value) -> Result<A::Value> {
         self.add(|c| {
             c.keyswitch += usize::from(self.inner.degree(&v) > 1);

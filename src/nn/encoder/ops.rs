@@ -47,7 +47,7 @@ pub fn plain_combinations<A: Arith>(a: &A, groups: &[&[(&A::Value, &[f64])]]) ->
         return Err(crate::ckks::CkksError::LevelExhausted { op: "plain_combination", level, needed: 1 }.into());
     }
     let pt_scale = a.params().scale(level - 1) * a.params().level_modulus(level) / a.scale(first);
-    a.mul_plain_sums(groups, pt_scale)?.iter().map(|v| a.rescale(v)).collect()
+    a.rescale_owned(a.mul_plain_sums(groups, pt_scale)?)
 }
 
 /// v ⊙ m, one level down on the nominal scale.

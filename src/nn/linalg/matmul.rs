@@ -403,7 +403,7 @@ impl MatMulPlain {
             let per_group: Vec<&[(&Ciphertext, &Plaintext)]> = pairs.chunks(bucket.terms.len()).collect();
             inner.extend(ctx.mul_plain_sum_many(&per_group)?);
         }
-        let mut inner = ctx.rescale_many(&inner.iter().collect::<Vec<_>>())?.into_iter();
+        let mut inner = ctx.rescale_owned(inner)?.into_iter();
         let mut by_bucket: Vec<Vec<Ciphertext>> =
             self.buckets.iter().map(|_| inner.by_ref().take(groups).collect()).collect();
         // Giant rotations: one batched rotation per distinct step.

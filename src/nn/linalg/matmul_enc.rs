@@ -165,7 +165,7 @@ impl MatMulABt {
                 .collect();
             broadcasts.extend(ctx.mul_plain_sum_many(&terms.chunks(n).collect::<Vec<_>>())?);
         }
-        let broadcasts = ctx.rescale_many(&broadcasts.iter().collect::<Vec<_>>())?;
+        let broadcasts = ctx.rescale_owned(broadcasts)?;
         // 2. Products with A, summed over each row: S[i][j] at slot i·block.
         let products = multiply(ctx, pairs.iter().map(|p| p.0), &broadcasts, keys)?;
         let reduced = rotate_and_sum_many(ctx, &products.iter().collect::<Vec<_>>(), 1, self.inner_pad(), keys)?;
@@ -370,8 +370,7 @@ fn mask(ctx: &Context, slots: usize, level: usize, keep: impl Fn(usize) -> bool)
 
 /// ct ⊙ mask for every pair, rescaled: one level down at the ciphertext's scale.
 fn mask_many(ctx: &Context, pairs: &[(&Ciphertext, &Plaintext)]) -> Result<Vec<Ciphertext>> {
-    let products = ctx.mul_plain_many(pairs)?;
-    ctx.rescale_many(&products.iter().collect::<Vec<_>>())
+    ctx.rescale_owned(ctx.mul_plain_many(pairs)?)
 }
 
 /// `terms[idx] ⊙ fixed[idx mod fixed count]` (terms in term-major,

@@ -198,15 +198,14 @@ impl MatVec {
             }
             inner_sums.push(sums);
         }
-        let present: Vec<&Ciphertext> = inner_sums.iter().flatten().flatten().collect();
-        let mut rescaled = ctx.rescale_many(&present)?.into_iter();
+        // The giant steps each input has a sum for, then all sums rescaled.
+        let present: Vec<Vec<usize>> =
+            inner_sums.iter().map(|sums| (0..sums.len()).filter(|&g| sums[g].is_some()).collect()).collect();
+        let mut rescaled = ctx.rescale_owned(inner_sums.into_iter().flatten().flatten().collect())?.into_iter();
         let mut out = Vec::with_capacity(xs.len());
-        for (x, sums) in xs.iter().zip(&inner_sums) {
+        for (x, present) in xs.iter().zip(&present) {
             let mut acc: Option<Ciphertext> = None;
-            for (g, sum) in sums.iter().enumerate() {
-                if sum.is_none() {
-                    continue;
-                }
+            for &g in present {
                 let sum = rescaled.next().expect("one rescaled sum per present sum");
                 let term = if g == 0 { sum } else { ctx.rotate(&sum, (g * self.baby) as i64, keys)? };
                 match &mut acc {
