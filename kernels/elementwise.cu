@@ -7,21 +7,22 @@
 
 #define EW_WG 256u
 
-// x op= y (operands x, y); h.op: 0 add, 1 sub, 2 mul.
+// out = x op y (operands out, x, y; out may be x); h.op: 0 add, 1 sub, 2 mul.
 extern "C" __global__ void binary(Header h, const u32* cst, const Operands ops) {
     u32 c;
     if (!coefficient(h, EW_WG, &c)) return;
-    u32* x = (u32*)operand(h, ops, 2u, 0u);
-    const u32* y = (const u32*)operand(h, ops, 2u, 1u);
+    u32* out = (u32*)operand(h, ops, 3u, 0u);
+    const u32* x = (const u32*)operand(h, ops, 3u, 1u);
+    const u32* y = (const u32*)operand(h, ops, 3u, 2u);
     const u32 limb = h.limb_start + block_row(h);
     const u32 g = prime_of(h, limb);
     const u32 q = modulus(cst, g);
     const u64 i = (u64)limb * h.n + c;
     const u32 a = x[i], b = y[i];
     switch (h.op) {
-        case 0u: x[i] = add_mod(a, b, q); break;
-        case 1u: x[i] = sub_mod(a, b, q); break;
-        default: x[i] = mul_mod(cst, g, a, b); break;
+        case 0u: out[i] = add_mod(a, b, q); break;
+        case 1u: out[i] = sub_mod(a, b, q); break;
+        default: out[i] = mul_mod(cst, g, a, b); break;
     }
 }
 

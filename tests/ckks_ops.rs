@@ -80,6 +80,21 @@ fn check_all_ops_at_every_level(s: &mut Setup, slots: usize, levels: impl Iterat
         let e = max_error(&s.decrypt(&lazy), &want);
         assert!(e < 2.0 * b.mul, "{}", fail("mul+mul (degree 2), relinearize, rescale", e));
         assert!(ctx.relinearize_rescale(&lazy, &s.evk).is_err(), "degree 1");
+        // Operands of different degrees: the shorter one is padded with the
+        // longer one's extra polynomial (negated in a difference).
+        let (long, short) = (ctx.mul(&cx, &cy).unwrap(), ctx.mul_plain(&cx, &py).unwrap());
+        let zero = vec![Complex64::new(0.0, 0.0); x.len()];
+        for (what, ct, want) in [
+            ("long + short", ctx.add(&long, &short), zip(|a, b| 2.0 * a * b)),
+            ("short + long", ctx.add(&short, &long), zip(|a, b| 2.0 * a * b)),
+            ("long - short", ctx.sub(&long, &short), zero.clone()),
+            ("short - long", ctx.sub(&short, &long), zero.clone()),
+        ] {
+            let ct = ct.unwrap();
+            assert_eq!(ct.degree_plus_one(), 3, "{what}");
+            let e = max_error(&s.decrypt(&ctx.relinearize_rescale(&ct, &s.evk).unwrap()), &want);
+            assert!(e < 2.0 * b.mul, "{}", fail(what, e));
+        }
         let e = max_error(&s.decrypt(&ctx.rescale(&ctx.mul_plain(&cx, &py).unwrap()).unwrap()), &zip(|a, b| a * b));
         assert!(e < b.mul, "{}", fail("mul_plain+rescale", e));
         let scaled = ctx.rescale(&ctx.mul_const(&cx, -3.5).unwrap()).unwrap();

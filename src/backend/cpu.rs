@@ -428,7 +428,7 @@ impl Backend for CpuBackend {
     }
 
     fn elementwise(&self, op: Elementwise, dst: &mut [&mut DevicePoly], src: &[&DevicePoly]) -> Result<()> {
-        validate::elementwise(dst, src)?;
+        validate::elementwise(dst.iter().map(|d| d.basis), src)?;
         let n = self.n();
         let items = self.limbs_mut("elementwise", dst)?;
         let sources = src.iter().map(|s| host("elementwise", s)).collect::<Result<Vec<_>>>()?;

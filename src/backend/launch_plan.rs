@@ -117,6 +117,9 @@ pub(crate) const SCALED_ADD_MUL: u32 = 1;
 /// Selector of the `tensor` kernel that writes d2 into a ModUp digit's
 /// buffers (`Backend::tensor_mod_up`).
 pub(crate) const TENSOR_MOD_UP: u32 = 1;
+/// Selector of the `automorphism` kernel that adds the permuted words to
+/// the output's (`Backend::automorphism_add`).
+pub(crate) const AUT_ADD: u32 = 1;
 /// Selector of `conv_apply` that subtracts the overflow (centered conversion).
 pub(crate) const CONV_CENTERED: u32 = 1;
 /// Selector bit of the first `key_switch_inner` launch of a product that

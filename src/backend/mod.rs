@@ -173,6 +173,15 @@ pub trait Backend: Send + Sync {
     fn ntt_inverse(&self, polys: &mut [&mut DevicePoly]) -> Result<()>;
     /// `dst[i] op= src[i]` for each pair.
     fn elementwise(&self, op: Elementwise, dst: &mut [&mut DevicePoly], src: &[&DevicePoly]) -> Result<()>;
+    /// New polynomials `lhs[i] op rhs[i]`, the operands unchanged: the
+    /// words of a copy of `lhs` then [`Backend::elementwise`] (the
+    /// default); a device backend writes the results in one pass instead.
+    fn elementwise_new(&self, op: Elementwise, lhs: &[&DevicePoly], rhs: &[&DevicePoly]) -> Result<Vec<DevicePoly>> {
+        validate::elementwise(lhs.iter().map(|l| l.basis), rhs)?;
+        let mut out = self.copy(lhs)?;
+        self.elementwise(op, &mut out.iter_mut().collect::<Vec<_>>(), rhs)?;
+        Ok(out)
+    }
     /// `dst[i] = -dst[i]`.
     fn negate(&self, dst: &mut [&mut DevicePoly]) -> Result<()>;
     /// `dst[i] op= c` with one residue per limb of the polynomials' basis.
@@ -187,6 +196,15 @@ pub trait Backend: Send + Sync {
     fn tensor(&self, pairs: &[TensorPair]) -> Result<Vec<[DevicePoly; 3]>>;
     /// X → X^g applied to each `(polynomial, g)` (NTT domain), into new polynomials.
     fn automorphism(&self, src: &[(&DevicePoly, u64)]) -> Result<Vec<DevicePoly>>;
+    /// `dst[i] += src[i].0` under X → X^`src[i].1` (NTT domain, equal
+    /// bases): a rotation's σ(c0) added to its switched k0. The words of
+    /// [`Backend::automorphism`] then [`Backend::elementwise`] (the
+    /// default); a device backend adds as it permutes, without writing
+    /// σ(c0) out.
+    fn automorphism_add(&self, dst: &mut [&mut DevicePoly], src: &[(&DevicePoly, u64)]) -> Result<()> {
+        let permuted = self.automorphism(src)?;
+        self.elementwise(Elementwise::Add, dst, &permuted.iter().collect::<Vec<_>>())
+    }
     /// Hybrid key-switching decomposition of each source: splits it (NTT,
     /// basis {q, 0}) into digits of `alpha` limbs and extends each to basis
     /// {q, p} (NTT).

@@ -73,15 +73,16 @@ pub(crate) fn tensor(pair: &TensorPair) -> Result<Basis> {
     Ok(basis)
 }
 
-/// Element-wise operands pair up one to one with equal bases.
-pub(crate) fn elementwise(dst: &[&mut DevicePoly], src: &[&DevicePoly]) -> Result<()> {
-    if dst.len() != src.len() {
+/// Element-wise operands (the bases of the left ones, then the right
+/// ones) pair up one to one with equal bases.
+pub(crate) fn elementwise(lhs: impl ExactSizeIterator<Item = Basis>, rhs: &[&DevicePoly]) -> Result<()> {
+    if lhs.len() != rhs.len() {
         return Err(BackendError::InvalidArgument {
             op: "elementwise",
-            reason: format!("{} destinations for {} sources", dst.len(), src.len()),
+            reason: format!("{} left operands for {} right ones", lhs.len(), rhs.len()),
         });
     }
-    dst.iter().zip(src).try_for_each(|(d, s)| same_basis("elementwise", d.basis, s.basis))
+    lhs.zip(rhs).try_for_each(|(l, r)| same_basis("elementwise", l, r.basis))
 }
 
 /// One constant per limb of every destination.

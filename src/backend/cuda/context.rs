@@ -18,7 +18,7 @@ use super::emulator::Emulator;
 use super::pool::driver_error;
 use super::streams::{EmulatedStreams, Event, Stream, StreamOrder, Work, copy_stream_requested};
 pub(super) use crate::backend::launch_plan::Launch;
-use crate::backend::launch_plan::{CONV_CENTERED, KS_ADD};
+use crate::backend::launch_plan::{AUT_ADD, CONV_CENTERED, KS_ADD};
 use crate::backend::{BackendError, KernelTime, Result};
 
 const NAME: &str = "cuda";
@@ -138,9 +138,10 @@ impl Kernel {
             | Self::NttInverse
             | Self::NttInversePrep
             | Self::Unary
-            | Self::Automorphism
             | Self::RescaleLift
             | Self::CopyLimbs => 2 * limbs,
+            // With AUT_ADD the output is read too.
+            Self::Automorphism => (2 + u64::from(launch.op == AUT_ADD)) * limbs,
             Self::Binary | Self::Scaled => 3 * limbs,
             // The transform's read and x's read and write (the last phase
             // stores x, not the transform; two phases at N > NTT_TILE are
@@ -173,8 +174,13 @@ impl Kernel {
     pub(super) fn per_item(self) -> usize {
         match self {
             Self::NttForward | Self::ConvOverflow => 1,
-            Self::NttInverse | Self::Binary | Self::Unary | Self::RescaleLift | Self::CopyLimbs => 2,
-            Self::Scaled | Self::Automorphism | Self::ConvApply | Self::NttForwardSubMul | Self::NttInversePrep => 3,
+            Self::NttInverse | Self::Unary | Self::RescaleLift | Self::CopyLimbs => 2,
+            Self::Binary
+            | Self::Scaled
+            | Self::Automorphism
+            | Self::ConvApply
+            | Self::NttForwardSubMul
+            | Self::NttInversePrep => 3,
             Self::KeySwitchInner => 5 + 3 * KS_DIGITS as usize,
             Self::Tensor => 8,
         }
@@ -930,6 +936,7 @@ mod tests {
             ("elementwise.cu", "EW_WG", COEFF_WG),
             ("tensor.cu", "TS_WG", COEFF_WG),
             ("automorphism.cu", "AUT_WG", COEFF_WG),
+            ("automorphism.cu", "AUT_ADD", AUT_ADD),
             ("keyswitch.cu", "KS_WG", COEFF_WG),
             ("rescale.cu", "RS_WG", COEFF_WG),
             ("basis_ext.cu", "BX_WG", COEFF_WG),

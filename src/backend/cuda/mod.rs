@@ -62,7 +62,7 @@ use super::{
     validate,
 };
 use crate::backend::launch_plan::{
-    CONV_CENTERED, KS_ADD, TENSOR_MOD_UP, UNARY_ADD, UNARY_MUL, UNARY_NEGATE, binary_op,
+    AUT_ADD, CONV_CENTERED, KS_ADD, TENSOR_MOD_UP, UNARY_ADD, UNARY_MUL, UNARY_NEGATE, binary_op,
 };
 use crate::math::RnsRing;
 
@@ -301,6 +301,36 @@ impl CudaBackend {
             })
             .collect();
         self.coefficients(Kernel::CopyLimbs, items)
+    }
+
+    /// `outs[i]` = `lhs[i]` op `rhs[i]` (an output may be its left operand),
+    /// one `binary` launch per distinct basis.
+    fn binary(&self, op: Elementwise, outs: &[u64], lhs: &[&DevicePoly], rhs: &[&DevicePoly]) -> Result<()> {
+        let items = outs
+            .iter()
+            .zip(lhs)
+            .zip(rhs)
+            .map(|((&out, l), r)| {
+                let launch = Launch::new(0..l.basis.limbs(), LimbMap::basis(l.basis)).op(binary_op(op));
+                Ok((launch, vec![out, self.buffer("elementwise", l)?.ptr(), self.buffer("elementwise", r)?.ptr()]))
+            })
+            .collect::<Result<Vec<_>>>()?;
+        self.coefficients(Kernel::Binary, items)
+    }
+
+    /// `outs[i]` = `src[i].0` under X → X^`src[i].1`, or with `op` =
+    /// [`AUT_ADD`] `outs[i]` += it: one `automorphism` launch per distinct
+    /// basis (the Galois element is an operand, so mixed rotations share it).
+    fn permute(&self, op: u32, outs: &[u64], src: &[(&DevicePoly, u64)]) -> Result<()> {
+        let items = outs
+            .iter()
+            .zip(src)
+            .map(|(&out, &(p, galois))| {
+                let launch = Launch::new(0..p.basis.limbs(), LimbMap::basis(p.basis)).op(op);
+                Ok((launch, vec![out, self.buffer("automorphism", p)?.ptr(), galois]))
+            })
+            .collect::<Result<Vec<_>>>()?;
+        self.coefficients(Kernel::Automorphism, items)
     }
 
     /// Fills all of `buffer` (every allocated word) with zeros.
@@ -603,17 +633,19 @@ impl Backend for CudaBackend {
     }
 
     fn elementwise(&self, op: Elementwise, dst: &mut [&mut DevicePoly], src: &[&DevicePoly]) -> Result<()> {
-        validate::elementwise(dst, src)?;
-        let items = dst
-            .iter()
-            .zip(src)
-            .map(|(d, s)| {
-                let launch = Launch::new(0..d.basis.limbs(), LimbMap::basis(d.basis)).op(binary_op(op));
-                Ok((launch, vec![self.buffer("elementwise", d)?.ptr(), self.buffer("elementwise", s)?.ptr()]))
-            })
-            .collect::<Result<Vec<_>>>()?;
+        validate::elementwise(dst.iter().map(|d| d.basis), src)?;
+        let lhs: Vec<&DevicePoly> = dst.iter().map(|d| &**d).collect();
+        let outs = self.ptrs("elementwise", &lhs)?;
         self.dev.bind("elementwise")?;
-        self.coefficients(Kernel::Binary, items)
+        self.binary(op, &outs, &lhs, src)
+    }
+
+    fn elementwise_new(&self, op: Elementwise, lhs: &[&DevicePoly], rhs: &[&DevicePoly]) -> Result<Vec<DevicePoly>> {
+        validate::elementwise(lhs.iter().map(|l| l.basis), rhs)?;
+        self.dev.bind("elementwise")?;
+        let outs = lhs.iter().map(|l| self.alloc(l.basis.limbs())).collect::<Result<Vec<_>>>()?;
+        self.binary(op, &outs.iter().map(CudaBuffer::ptr).collect::<Vec<_>>(), lhs, rhs)?;
+        Ok(lhs.iter().zip(outs).map(|(l, out)| self.poly(l.basis, out)).collect())
     }
 
     fn negate(&self, dst: &mut [&mut DevicePoly]) -> Result<()> {
@@ -680,20 +712,19 @@ impl Backend for CudaBackend {
 
     fn automorphism(&self, src: &[(&DevicePoly, u64)]) -> Result<Vec<DevicePoly>> {
         src.iter().try_for_each(|&(_, g)| validate::galois(g, self.n()))?;
-        let inputs = src.iter().map(|(p, _)| self.buffer("automorphism", p)).collect::<Result<Vec<_>>>()?;
         self.dev.bind("automorphism")?;
         let outs = src.iter().map(|(p, _)| self.alloc(p.basis.limbs())).collect::<Result<Vec<_>>>()?;
-        let items = src
-            .iter()
-            .zip(&inputs)
-            .zip(&outs)
-            .map(|((&(p, galois), input), out)| {
-                // The Galois element is an operand, so mixed rotations share a launch.
-                (Launch::new(0..p.basis.limbs(), LimbMap::basis(p.basis)), vec![out.ptr(), input.ptr(), galois])
-            })
-            .collect();
-        self.coefficients(Kernel::Automorphism, items)?;
+        self.permute(0, &outs.iter().map(CudaBuffer::ptr).collect::<Vec<_>>(), src)?;
         Ok(src.iter().zip(outs).map(|(&(p, _), out)| self.poly(p.basis, out)).collect())
+    }
+
+    fn automorphism_add(&self, dst: &mut [&mut DevicePoly], src: &[(&DevicePoly, u64)]) -> Result<()> {
+        src.iter().try_for_each(|&(_, g)| validate::galois(g, self.n()))?;
+        let inputs: Vec<&DevicePoly> = src.iter().map(|&(p, _)| p).collect();
+        validate::elementwise(dst.iter().map(|d| d.basis), &inputs)?;
+        let outs = self.ptrs("automorphism", &dst.iter().map(|d| &**d).collect::<Vec<_>>())?;
+        self.dev.bind("automorphism")?;
+        self.permute(AUT_ADD, &outs, src)
     }
 
     fn mod_up(&self, src: &[&DevicePoly], alpha: usize, p: usize) -> Result<Vec<Vec<DevicePoly>>> {

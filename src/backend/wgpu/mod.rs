@@ -329,7 +329,7 @@ impl Backend for WgpuBackend {
     }
 
     fn elementwise(&self, op: Elementwise, dst: &mut [&mut DevicePoly], src: &[&DevicePoly]) -> Result<()> {
-        validate::elementwise(dst, src)?;
+        validate::elementwise(dst.iter().map(|d| d.basis), src)?;
         self.run("elementwise", || {
             let mut batch = self.batch();
             for (d, s) in dst.iter().zip(src) {

@@ -26,17 +26,48 @@ impl Context {
                 a.iter_mut().zip(b).flat_map(|(a, b)| a.polys.iter_mut().zip(&b.polys)).unzip();
             self.run(OpKind::Elementwise, |bk| bk.elementwise(op, &mut dst, &src))?;
         }
-        // Pad a lower-degree left operand with the right one's extra polynomials.
         for (a, b) in a.iter_mut().zip(b) {
-            for extra in &b.polys[a.polys.len().min(b.polys.len())..] {
-                let mut p = self.copy_poly(extra)?;
-                if op == Elementwise::Sub {
-                    self.run(OpKind::Elementwise, |bk| bk.negate(&mut [&mut p]))?;
-                }
-                a.polys.push(p);
-            }
+            let extra: Vec<&DevicePoly> = b.polys[a.polys.len().min(b.polys.len())..].iter().collect();
+            a.polys.extend(self.padding(op, &extra)?);
         }
         Ok(())
+    }
+
+    /// New ciphertexts `lhs[i] op rhs[i]`, `rhs[i]` the polynomials that
+    /// combine with lhs[i]'s first ones, all in one submission that writes
+    /// the results once (no copy of the operands first); lhs[i]'s further
+    /// polynomials are copied, a longer rhs[i]'s appended as
+    /// [`Context::padding`]. Scales and levels are lhs[i]'s.
+    fn combine_many(&self, op: Elementwise, lhs: &[&Ciphertext], rhs: &[Vec<&DevicePoly>]) -> Result<Vec<Ciphertext>> {
+        let common = |i: usize| lhs[i].polys.len().min(rhs[i].len());
+        let (a, b): (Vec<&DevicePoly>, Vec<&DevicePoly>) =
+            lhs.iter().zip(rhs).flat_map(|(l, r)| l.polys.iter().zip(r.iter().copied())).unzip();
+        let mut combined = self.run(OpKind::Elementwise, |bk| bk.elementwise_new(op, &a, &b))?.into_iter();
+        let rest: Vec<&DevicePoly> = lhs.iter().enumerate().flat_map(|(i, l)| &l.polys[common(i)..]).collect();
+        let copies = if rest.is_empty() { Vec::new() } else { self.run(OpKind::Memory, |bk| bk.copy(&rest))? };
+        let mut copies = copies.into_iter();
+        let mut out = Vec::with_capacity(lhs.len());
+        for (i, (l, r)) in lhs.iter().zip(rhs).enumerate() {
+            let mut polys: Vec<DevicePoly> = combined.by_ref().take(common(i)).collect();
+            polys.extend(copies.by_ref().take(l.polys.len() - common(i)));
+            polys.extend(self.padding(op, &r[common(i)..])?);
+            out.push(Ciphertext { polys, ..**l });
+        }
+        Ok(out)
+    }
+
+    /// Copies of a right operand's polynomials beyond the left one's degree,
+    /// negated in a difference: what the left operand is padded with.
+    fn padding(&self, op: Elementwise, extra: &[&DevicePoly]) -> Result<Vec<DevicePoly>> {
+        let mut polys = Vec::with_capacity(extra.len());
+        for p in extra {
+            let mut p = self.copy_poly(p)?;
+            if op == Elementwise::Sub {
+                self.run(OpKind::Elementwise, |bk| bk.negate(&mut [&mut p]))?;
+            }
+            polys.push(p);
+        }
+        Ok(polys)
     }
 
     fn elementwise_ct(&self, op: Elementwise, a: &mut Ciphertext, b: &Ciphertext) -> Result<()> {
@@ -54,10 +85,9 @@ impl Context {
             check_additive("add", *a, *b)?;
             check_same_key("add", a, b)?;
         }
-        let (lhs, rhs): (Vec<&Ciphertext>, Vec<&Ciphertext>) = pairs.iter().copied().unzip();
-        let mut out = self.copy_many(&lhs)?;
-        self.elementwise_many(Elementwise::Add, &mut out.iter_mut().collect::<Vec<_>>(), &rhs)?;
-        Ok(out)
+        let (lhs, rhs): (Vec<&Ciphertext>, Vec<Vec<&DevicePoly>>) =
+            pairs.iter().map(|(a, b)| (*a, b.polys.iter().collect())).unzip();
+        self.combine_many(Elementwise::Add, &lhs, &rhs)
     }
 
     /// a += b.
@@ -87,9 +117,7 @@ impl Context {
     pub fn sub(&self, a: &Ciphertext, b: &Ciphertext) -> Result<Ciphertext> {
         check_additive("sub", a, b)?;
         check_same_key("sub", a, b)?;
-        let mut out = self.copy_ciphertext(a)?;
-        self.elementwise_ct(Elementwise::Sub, &mut out, b)?;
-        Ok(out)
+        Ok(self.combine_many(Elementwise::Sub, &[a], &[b.polys.iter().collect()])?.remove(0))
     }
 
     /// -a.
@@ -107,21 +135,10 @@ impl Context {
     /// `ct op pt` for every pair, as one submission: a product touches every
     /// polynomial, a sum or difference only c0.
     fn plain_op_many(&self, op: Elementwise, pairs: &[(&Ciphertext, &Plaintext)]) -> Result<Vec<Ciphertext>> {
-        let cts: Vec<&Ciphertext> = pairs.iter().map(|(ct, _)| *ct).collect();
-        let mut out = self.copy_many(&cts)?;
-        {
-            let touched = |ct: &mut Ciphertext| if op == Elementwise::Mul { ct.polys.len() } else { 1 };
-            let (mut dst, src): (Vec<&mut DevicePoly>, Vec<&DevicePoly>) = out
-                .iter_mut()
-                .zip(pairs)
-                .flat_map(|(ct, (_, pt))| {
-                    let count = touched(ct);
-                    ct.polys.iter_mut().take(count).map(move |p| (p, &pt.poly))
-                })
-                .unzip();
-            self.run(OpKind::Elementwise, |b| b.elementwise(op, &mut dst, &src))?;
-        }
-        Ok(out)
+        let touched = |ct: &Ciphertext| if op == Elementwise::Mul { ct.polys.len() } else { 1 };
+        let (cts, pts): (Vec<&Ciphertext>, Vec<Vec<&DevicePoly>>) =
+            pairs.iter().map(|(ct, pt)| (*ct, vec![&pt.poly; touched(ct)])).unzip();
+        self.combine_many(op, &cts, &pts)
     }
 
     /// ct + pt (same level and scale).

@@ -167,21 +167,17 @@ impl Context {
         let mut sources: Vec<usize> = switched.iter().map(|&(i, _, _)| i).collect();
         sources.sort_unstable();
         sources.dedup();
-        let c0_in: Vec<(&DevicePoly, u64)> = switched.iter().map(|&(i, g, _)| (&cts[i].polys[0], g)).collect();
-        let (mut k, c0) = if switched.is_empty() {
-            (Vec::new(), Vec::new())
+        let mut k = if switched.is_empty() {
+            Vec::new()
         } else if sources.len() == switched.len() {
-            // One switch per ciphertext: rotate c0 and c1 first, so that the
-            // automorphism moves c1's limbs rather than every extended digit.
-            let c1_in = switched.iter().map(|&(i, g, _)| (&cts[i].polys[1], g));
-            let mut rotated = self.run(OpKind::Automorphism, |b| {
-                b.automorphism(&c0_in.iter().copied().chain(c1_in).collect::<Vec<_>>())
-            })?;
-            let c1 = rotated.split_off(switched.len());
+            // One switch per ciphertext: rotate c1 first, so that the
+            // automorphism moves its limbs rather than every extended digit.
+            let c1_in: Vec<(&DevicePoly, u64)> = switched.iter().map(|&(i, g, _)| (&cts[i].polys[1], g)).collect();
+            let c1 = self.run(OpKind::Automorphism, |b| b.automorphism(&c1_in))?;
             let digits = self.decompose(&c1.iter().collect::<Vec<_>>())?;
             let inner: Vec<(&[DevicePoly], &SwitchingKey)> =
                 digits.iter().zip(&switched).map(|(d, &(_, _, key))| (d.as_slice(), key)).collect();
-            (self.switch_digits(&inner)?, rotated)
+            self.switch_digits(&inner)?
         } else {
             // Hoisting: one decomposition per ciphertext, permuted per job.
             let c1: Vec<&DevicePoly> = sources.iter().map(|&i| &cts[i].polys[1]).collect();
@@ -199,14 +195,13 @@ impl Context {
                     (mine, key)
                 })
                 .collect();
-            let k = self.switch_digits(&inner)?;
-            (k, self.run(OpKind::Automorphism, |b| b.automorphism(&c0_in))?)
+            self.switch_digits(&inner)?
         };
-        {
+        if !switched.is_empty() {
+            // k0 += σ(c0), permuted as it is added.
+            let c0_in: Vec<(&DevicePoly, u64)> = switched.iter().map(|&(i, g, _)| (&cts[i].polys[0], g)).collect();
             let mut k0: Vec<&mut DevicePoly> = k.iter_mut().map(|[k0, _]| k0).collect();
-            self.run(OpKind::Elementwise, |b| {
-                b.elementwise(Elementwise::Add, &mut k0, &c0.iter().collect::<Vec<_>>())
-            })?;
+            self.run(OpKind::Automorphism, |b| b.automorphism_add(&mut k0, &c0_in))?;
         }
         // Back in job order; identity jobs are copies.
         let mut k = k.into_iter();
