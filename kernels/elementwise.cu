@@ -26,20 +26,22 @@ extern "C" __global__ void binary(Header h, const u32* cst, const Operands ops) 
     }
 }
 
-// x = op(x) (operands x, data); h.op: 0 negate, 1 add c, 2 multiply by c (Shoup).
+// out = op(x) (operands out, x, data; out may be x); h.op: 0 negate, 1 add
+// c, 2 multiply by c (Shoup).
 extern "C" __global__ void unary(Header h, const u32* cst, const Operands ops) {
     u32 c;
     if (!coefficient(h, EW_WG, &c)) return;
-    u32* x = (u32*)operand(h, ops, 2u, 0u);
-    const u32* data = (const u32*)operand(h, ops, 2u, 1u);
+    u32* out = (u32*)operand(h, ops, 3u, 0u);
+    const u32* x = (const u32*)operand(h, ops, 3u, 1u);
+    const u32* data = (const u32*)operand(h, ops, 3u, 2u);
     const u32 row = block_row(h), limb = h.limb_start + row;
     const u32 q = modulus(cst, prime_of(h, limb));
     const u64 i = (u64)limb * h.n + c;
     const u32 a = x[i];
     switch (h.op) {
-        case 0u: x[i] = a == 0u ? 0u : q - a; break;
-        case 1u: x[i] = add_mod(a, data[2u * row], q); break;
-        default: x[i] = mul_shoup(a, data[2u * row], data[2u * row + 1u], q); break;
+        case 0u: out[i] = a == 0u ? 0u : q - a; break;
+        case 1u: out[i] = add_mod(a, data[2u * row], q); break;
+        default: out[i] = mul_shoup(a, data[2u * row], data[2u * row + 1u], q); break;
     }
 }
 

@@ -451,7 +451,7 @@ impl Backend for CpuBackend {
     }
 
     fn scalar(&self, op: ScalarOp, dst: &mut [&mut DevicePoly], per_limb: &[u32]) -> Result<()> {
-        validate::scalar(dst, per_limb)?;
+        validate::scalar(dst.iter().map(|d| d.basis), per_limb)?;
         let items: Vec<((usize, &mut [u32]), &u32)> =
             self.limbs_mut("scalar", dst)?.into_iter().zip(per_limb.iter().cycle()).collect();
         self.run_each(items, |((g, limb), &c)| {

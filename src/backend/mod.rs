@@ -186,6 +186,14 @@ pub trait Backend: Send + Sync {
     fn negate(&self, dst: &mut [&mut DevicePoly]) -> Result<()>;
     /// `dst[i] op= c` with one residue per limb of the polynomials' basis.
     fn scalar(&self, op: ScalarOp, dst: &mut [&mut DevicePoly], per_limb: &[u32]) -> Result<()>;
+    /// New polynomials `src[i] op c` ([`Backend::scalar`]'s constants), the
+    /// sources unchanged: the words of a copy then [`Backend::scalar`] (the
+    /// default); a device backend writes the results in one pass instead.
+    fn scalar_new(&self, op: ScalarOp, src: &[&DevicePoly], per_limb: &[u32]) -> Result<Vec<DevicePoly>> {
+        let mut out = self.copy(src)?;
+        self.scalar(op, &mut out.iter_mut().collect::<Vec<_>>(), per_limb)?;
+        Ok(out)
+    }
     /// Tensor products of pairs of degree-1 ciphertexts (NTT domain):
     /// dst[k] += c[k]·src[k] on every Q limb k: each source has basis
     /// {q, 0} for its destination's q (the destination's P limbs are left as

@@ -85,12 +85,12 @@ pub(crate) fn elementwise(lhs: impl ExactSizeIterator<Item = Basis>, rhs: &[&Dev
     lhs.zip(rhs).try_for_each(|(l, r)| same_basis("elementwise", l, r.basis))
 }
 
-/// One constant per limb of every destination.
-pub(crate) fn scalar(dst: &[&mut DevicePoly], per_limb: &[u32]) -> Result<()> {
-    match dst.iter().find(|d| per_limb.len() != d.basis.limbs()) {
-        Some(d) => Err(BackendError::InvalidArgument {
+/// One constant per limb of every operand (given by its basis).
+pub(crate) fn scalar(mut bases: impl Iterator<Item = Basis>, per_limb: &[u32]) -> Result<()> {
+    match bases.find(|b| per_limb.len() != b.limbs()) {
+        Some(b) => Err(BackendError::InvalidArgument {
             op: "scalar",
-            reason: format!("{} constants for {} limbs", per_limb.len(), d.basis.limbs()),
+            reason: format!("{} constants for {} limbs", per_limb.len(), b.limbs()),
         }),
         None => Ok(()),
     }

@@ -231,6 +231,14 @@ pub fn check_primitives(t: Option<Pair>) {
         t.gpu.scalar(op, &mut [&mut g0, &mut g1], &constants).unwrap();
         t.assert_same(&format!("scalar {op:?}"), &c0, &g0);
         t.assert_same(&format!("scalar {op:?}"), &c1, &g1);
+        // Into new polynomials, the sources unchanged.
+        let new_c = t.cpu.scalar_new(op, &[&c0, &c1], &constants).unwrap();
+        let new_g = t.gpu.scalar_new(op, &[&g0, &g1], &constants).unwrap();
+        for (k, (c, g)) in [(&c0, &g0), (&c1, &g1)].into_iter().enumerate() {
+            t.assert_same(&format!("scalar {op:?} into new"), &new_c[k], &new_g[k]);
+            t.assert_same(&format!("scalar {op:?} into new: source kept"), c, g);
+        }
+        assert!(t.gpu.scalar_new(op, &[&g0], &constants[1..]).is_err(), "a constant short");
     }
 
     // Tensor products of a batch of pairs at two bases, and automorphisms.

@@ -174,8 +174,9 @@ impl Kernel {
     pub(super) fn per_item(self) -> usize {
         match self {
             Self::NttForward | Self::ConvOverflow => 1,
-            Self::NttInverse | Self::Unary | Self::RescaleLift | Self::CopyLimbs => 2,
+            Self::NttInverse | Self::RescaleLift | Self::CopyLimbs => 2,
             Self::Binary
+            | Self::Unary
             | Self::Scaled
             | Self::Automorphism
             | Self::ConvApply

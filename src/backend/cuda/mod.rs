@@ -333,6 +333,21 @@ impl CudaBackend {
         self.coefficients(Kernel::Automorphism, items)
     }
 
+    /// `outs[i]` = `src[i]` op the per-limb constants (an output may be its
+    /// source), one `unary` launch per distinct basis.
+    fn unary_scalar(&self, op: ScalarOp, outs: &[u64], src: &[&DevicePoly], per_limb: &[u32]) -> Result<()> {
+        let code = if op == ScalarOp::Mul { UNARY_MUL } else { UNARY_ADD };
+        let mut words_of: Vec<(Basis, CudaBuffer)> = Vec::new();
+        let mut items = Vec::with_capacity(src.len());
+        for (&out, s) in outs.iter().zip(src) {
+            let basis = s.basis;
+            let data = self.per_basis_words(&mut words_of, basis, per_limb, op == ScalarOp::Mul)?;
+            let launch = Launch::new(0..basis.limbs(), LimbMap::basis(basis)).op(code);
+            items.push((launch, vec![out, self.buffer("scalar", s)?.ptr(), data]));
+        }
+        self.coefficients(Kernel::Unary, items)
+    }
+
     /// Fills all of `buffer` (every allocated word) with zeros.
     fn clear(&self, buffer: &CudaBuffer) -> Result<()> {
         // SAFETY: the whole allocation, ordered on the stream.
@@ -653,8 +668,9 @@ impl Backend for CudaBackend {
             .iter()
             .map(|d| {
                 let launch = Launch::new(0..d.basis.limbs(), LimbMap::basis(d.basis)).op(UNARY_NEGATE);
-                // The data operand is unused by the negation.
-                Ok((launch, vec![self.buffer("negate", d)?.ptr(), 0]))
+                // In place; the data operand is unused by the negation.
+                let x = self.buffer("negate", d)?.ptr();
+                Ok((launch, vec![x, x, 0]))
             })
             .collect::<Result<Vec<_>>>()?;
         self.dev.bind("negate")?;
@@ -662,18 +678,19 @@ impl Backend for CudaBackend {
     }
 
     fn scalar(&self, op: ScalarOp, dst: &mut [&mut DevicePoly], per_limb: &[u32]) -> Result<()> {
-        validate::scalar(dst, per_limb)?;
+        validate::scalar(dst.iter().map(|d| d.basis), per_limb)?;
+        let src: Vec<&DevicePoly> = dst.iter().map(|d| &**d).collect();
+        let outs = self.ptrs("scalar", &src)?;
         self.dev.bind("scalar")?;
-        let code = if op == ScalarOp::Mul { UNARY_MUL } else { UNARY_ADD };
-        let mut words_of: Vec<(Basis, CudaBuffer)> = Vec::new();
-        let mut items = Vec::with_capacity(dst.len());
-        for d in dst.iter() {
-            let basis = d.basis;
-            let data = self.per_basis_words(&mut words_of, basis, per_limb, op == ScalarOp::Mul)?;
-            let launch = Launch::new(0..basis.limbs(), LimbMap::basis(basis)).op(code);
-            items.push((launch, vec![self.buffer("scalar", d)?.ptr(), data]));
-        }
-        self.coefficients(Kernel::Unary, items)
+        self.unary_scalar(op, &outs, &src, per_limb)
+    }
+
+    fn scalar_new(&self, op: ScalarOp, src: &[&DevicePoly], per_limb: &[u32]) -> Result<Vec<DevicePoly>> {
+        validate::scalar(src.iter().map(|s| s.basis), per_limb)?;
+        self.dev.bind("scalar")?;
+        let outs = src.iter().map(|s| self.alloc(s.basis.limbs())).collect::<Result<Vec<_>>>()?;
+        self.unary_scalar(op, &outs.iter().map(CudaBuffer::ptr).collect::<Vec<_>>(), src, per_limb)?;
+        Ok(src.iter().zip(outs).map(|(s, out)| self.poly(s.basis, out)).collect())
     }
 
     fn add_scaled(&self, dst: &mut [&mut DevicePoly], src: &[&DevicePoly], per_q_prime: &[u32]) -> Result<()> {

@@ -354,7 +354,7 @@ impl Backend for WgpuBackend {
     }
 
     fn scalar(&self, op: ScalarOp, dst: &mut [&mut DevicePoly], per_limb: &[u32]) -> Result<()> {
-        validate::scalar(dst, per_limb)?;
+        validate::scalar(dst.iter().map(|d| d.basis), per_limb)?;
         self.run("scalar", || {
             let mut batch = self.batch();
             for d in dst.iter() {

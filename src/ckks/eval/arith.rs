@@ -225,10 +225,7 @@ impl Context {
     /// ct + c in every slot (real constant).
     pub fn add_const(&self, ct: &Ciphertext, c: f64) -> Result<Ciphertext> {
         let k = self.const_integer("add_const", c, ct.scale)?;
-        let mut out = self.copy_ciphertext(ct)?;
-        let residues = self.residues_i128(k, out.polys[0].basis());
-        self.run(OpKind::Elementwise, |b| b.scalar(ScalarOp::Add, &mut [&mut out.polys[0]], &residues))?;
-        Ok(out)
+        self.scalar_op(ScalarOp::Add, ct, k, 1)
     }
 
     /// ct · c in every slot (real constant). The constant is scaled by the
@@ -261,11 +258,21 @@ impl Context {
 
     fn scalar_mul(&self, op: &'static str, ct: &Ciphertext, c: f64, const_scale: f64) -> Result<Ciphertext> {
         let k = self.const_integer(op, c, const_scale)?;
-        let mut out = self.copy_ciphertext(ct)?;
-        let residues = self.residues_i128(k, out.polys[0].basis());
-        let mut polys: Vec<&mut DevicePoly> = out.polys.iter_mut().collect();
-        self.run(OpKind::Elementwise, |b| b.scalar(ScalarOp::Mul, &mut polys, &residues))?;
+        let mut out = self.scalar_op(ScalarOp::Mul, ct, k, ct.polys.len())?;
         out.scale *= const_scale;
         Ok(out)
+    }
+
+    /// A new ciphertext: `ct`'s first `touched` polynomials op the integer
+    /// `k` (written in one pass), the others copied.
+    fn scalar_op(&self, op: ScalarOp, ct: &Ciphertext, k: i128, touched: usize) -> Result<Ciphertext> {
+        let residues = self.residues_i128(k, ct.polys[0].basis());
+        let src: Vec<&DevicePoly> = ct.polys[..touched].iter().collect();
+        let mut polys = self.run(OpKind::Elementwise, |b| b.scalar_new(op, &src, &residues))?;
+        let rest: Vec<&DevicePoly> = ct.polys[touched..].iter().collect();
+        if !rest.is_empty() {
+            polys.extend(self.run(OpKind::Memory, |b| b.copy(&rest))?);
+        }
+        Ok(Ciphertext { polys, ..*ct })
     }
 }
