@@ -14,8 +14,9 @@
 // A phase runs m consecutive butterfly levels whose distances are multiples
 // of S: the elements b·S·2^m + r + k·S (k < 2^m) form a closed set. A block
 // takes C sets with consecutive r (C·2^m ≤ NTT_TILE words) and runs the m
-// levels in rounds of up to three: in a round of g levels each thread takes
-// units of 2^g elements that those levels combine only among themselves
+// levels in rounds of up to three (four with NTT_WIDE, below): in a round
+// of g levels each thread takes units of 2^g elements that those levels
+// combine only among themselves
 // (set indices base + i·2^lo, i < 2^g, lo the round's smallest level
 // distance), holds them in registers, runs the g levels (2^(g−1)·g
 // butterflies) and writes them back — one barrier per round instead of per
@@ -39,18 +40,20 @@
 // phase's first, which are the ones on device memory) move 4 elements per
 // 16-byte access; the other device rounds' units have an element per
 // column, consecutive threads consecutive columns.
-// Shared memory: tile element l lives at word ntt_bank(l). By default that
-// is l, and one round per direction of the contiguous phase puts several
-// threads of a warp on one bank (forward: level distances 4–16, 8-way;
-// inverse: 8–32, 4-way; and the inverse's 16-byte round, 2-way). With
-// the kernel switch NTT_BANKS=1 (HETL_CUDA_DEFINES, src/backend/cuda/
-// compile.rs) it is a permutation within each row of 32 words (one word per
-// bank) under which no access of any phase at N = 2^12 .. 2^16 has a
-// conflict (tools/ntt_banks.py replays the plan), at two more instructions
-// per shared access. On an H100 (bench_results/h100-run7), with the tile
-// copies, it made an NTT of 42 limbs 1.2× faster alone but
-// mul_relin_rescale and rotate 0.98–0.99× as fast in batches; without
-// them, on an H200 (h200-run8), 0.95–1.02×: no gain either way.
+// Shared memory: tile element l lives at word l. One round per direction
+// of the contiguous phase puts several threads of a warp on one bank
+// (forward: level distances 4–16, 8-way; inverse: 8–32, 4-way; and the
+// inverse's 16-byte round, 2-way; tools/ntt_banks.py replays the plan). A
+// layout without conflicts (a permutation within rows of 32 words, at two
+// more instructions per shared access) was measured three times with no
+// gain (0.94–1.02×: bench_results/h100-run7, h200-run8, h100-run9) and
+// removed.
+// Wide variant (kernel switch NTT_WIDE=1, HETL_CUDA_DEFINES, src/backend/
+// cuda/compile.rs): a 4096-word tile and rounds of up to four levels, 16
+// registers a unit. At N = 2^16 a transform then takes 3 + 1 rounds
+// instead of 4 + 2, and the strided phase's single round never touches
+// shared memory: 2 tile passes and 2 barriers instead of 4 and 4, at 3
+// blocks an SM instead of 5. The launcher reads the tile from the switch.
 // Two final phases are fused with the step that follows them, saving its
 // pass through memory (WGSL twin: shaders/ntt.wgsl, without these; wgpu
 // runs the two steps):
@@ -62,8 +65,8 @@
 //   stored; x = (x − v)·w is, into operand 1 (x, the same limb layout) with
 //   the pair (w, Shoup(w)) at 2i of operand 2.
 
-#ifndef NTT_BANKS
-#define NTT_BANKS 0
+#ifndef NTT_WIDE
+#define NTT_WIDE 0
 #endif
 
 // The host emulation (host_emulation.hpp) builds the NTT with NTT_WG = 4.
@@ -72,35 +75,22 @@
 #endif
 // At most 48 registers a thread, so 5 blocks (1 280 threads) fit an SM's
 // 64 Ki registers: unbounded, sm_90 code took 60 (4 blocks); at 40 (6
-// blocks) the device-side rounds spill (kernel_sass.py).
+// blocks) the device-side rounds spill (kernel_sass.py). The wide variant's
+// units of 16 take up to 80 (3 blocks; at 64, 4 blocks, ntt_forward spilled
+// 104 bytes a thread, at 80 it keeps 40).
+#if NTT_WIDE
+#define NTT_BOUNDS __launch_bounds__(NTT_WG, 3)
+#define NTT_TILE 4096u
+#define NTT_ROUND 4u
+#else
 #define NTT_BOUNDS __launch_bounds__(NTT_WG, 5)
 #define NTT_TILE 2048u
-
-// Shared-memory word of tile element l (see the header): l, or with
-// NTT_BANKS bits 2–4 of l XORed with bits 5–7. Either way a group of 4
-// elements 4k..4k+3 stays 4 consecutive words in order (ntt_group).
-__device__ __forceinline__ u32 ntt_bank(u32 l) {
-#if NTT_BANKS
-    return l ^ ((l >> 3) & 0x1cu);
-#else
-    return l;
+#define NTT_ROUND 3u
 #endif
-}
-
-// Tile element at + offset. With the default layout the unit's address
-// sh + at is formed once and each element adds its offset (one instruction
-// each instead of an add and a scaling).
-__device__ __forceinline__ u32& ntt_word(u32* sh, u32 at, u32 offset) {
-#if NTT_BANKS
-    return sh[ntt_bank(at + offset)];
-#else
-    return (sh + at)[offset];
-#endif
-}
 
 // Tile elements 4k..4k+3 (at = 4k) as one 16-byte word of shared memory.
 __device__ __forceinline__ uint4& ntt_group(u32* sh, u32 at) {
-    return *(uint4*)(sh + ntt_bank(at));
+    return *(uint4*)(sh + at);
 }
 
 // The block's place in its limb: first data word, block index among the
@@ -220,7 +210,7 @@ __device__ __forceinline__ void tile_load(u32 (&v)[1 << G], u32* sh, u32 at, u32
             const uint4 x = ntt_group(sh, at + (u32)i);
             v[i] = x.x, v[i + 1] = x.y, v[i + 2] = x.z, v[i + 3] = x.w;
         } else {
-            v[i] = ntt_word(sh, at, (u32)i * step);
+            v[i] = (sh + at)[(u32)i * step];
         }
     }
 }
@@ -232,7 +222,7 @@ __device__ __forceinline__ void tile_store(const u32 (&v)[1 << G], u32* sh, u32 
         if constexpr (GROUPED) {
             ntt_group(sh, at + (u32)i) = {v[i], v[i + 1], v[i + 2], v[i + 3]};
         } else {
-            ntt_word(sh, at, (u32)i * step) = v[i];
+            (sh + at)[(u32)i * step] = v[i];
         }
     }
 }
@@ -321,14 +311,17 @@ __device__ __forceinline__ void ntt_round(u32* sh, const Header& h, const u32* t
     }
 }
 
-// A round of `levels` ≤ 3 levels. Units of consecutive elements (grouped)
+// A round of `levels` ≤ NTT_ROUND levels. Units of consecutive elements (grouped)
 // come only at level distance 1 of a contiguous tile: a forward phase's
 // last round, an inverse phase's first (the ones on device memory).
 template <bool FORWARD, FusedStep STEP, bool FROM_DEVICE, bool TO_DEVICE>
 __device__ __forceinline__ void ntt_round_of(u32 levels, bool grouped, u32* sh, const Header& h, const u32* tw,
                                              u32 tw_base, const Phase& p, u32 lo) {
     constexpr bool CAN_GROUP = FORWARD ? TO_DEVICE : FROM_DEVICE;
-    if (levels == 3u) {
+    if (NTT_ROUND >= 4u && levels == 4u) {
+        if (CAN_GROUP && grouped) ntt_round<NTT_ROUND, FORWARD, STEP, CAN_GROUP, FROM_DEVICE, TO_DEVICE>(sh, h, tw, tw_base, p, lo);
+        else ntt_round<NTT_ROUND, FORWARD, STEP, false, FROM_DEVICE, TO_DEVICE>(sh, h, tw, tw_base, p, lo);
+    } else if (levels == 3u) {
         if (CAN_GROUP && grouped) ntt_round<3, FORWARD, STEP, CAN_GROUP, FROM_DEVICE, TO_DEVICE>(sh, h, tw, tw_base, p, lo);
         else ntt_round<3, FORWARD, STEP, false, FROM_DEVICE, TO_DEVICE>(sh, h, tw, tw_base, p, lo);
     } else if (levels == 2u) {
@@ -339,8 +332,8 @@ __device__ __forceinline__ void ntt_round_of(u32 levels, bool grouped, u32* sh, 
     }
 }
 
-// Every level of the phase, in rounds of three (the remainder last), with a
-// barrier between rounds.
+// Every level of the phase, in rounds of NTT_ROUND (the remainder last),
+// with a barrier between rounds.
 template <bool FORWARD, FusedStep STEP>
 __device__ __forceinline__ void ntt_phase(const Header& h, const u32* cst, const u32* tw, const Operands& ops) {
     __shared__ __align__(16) u32 sh[NTT_TILE];
@@ -350,7 +343,7 @@ __device__ __forceinline__ void ntt_phase(const Header& h, const u32* cst, const
     const u32 m = h.arg[1], log_cols = h.arg[2];
     const u32 tw_base = g * 4u * h.n + (FORWARD ? 0u : 2u * h.n);
     for (u32 done = 0; done < m;) {
-        const u32 levels = min(3u, m - done);
+        const u32 levels = min(NTT_ROUND, m - done);
         // Forward levels run from distance 2^(m−1) down, inverse from 2^0 up.
         const u32 lo = FORWARD ? m - done - levels : done;
         const bool grouped = lo == 0u && log_cols == 0u;

@@ -142,8 +142,8 @@ fn bench_profile_on_emulated_cuda_reports_device_time() {
 #[test]
 fn a_bad_kernel_switch_is_an_error() {
     let bench = ["bench", "--backend", "cuda", "--preset", "toy-n1024", "--ops", "ntt", "--samples", "1"];
-    let err = stderr_of(hetl().env("HETL_CUDA_EMULATE", "1").env("HETL_CUDA_DEFINES", "NTT_BANKS=on").args(bench));
-    assert!(err.contains("HETL_CUDA_DEFINES: NTT_BANKS: `on` is not an unsigned integer"), "{err}");
+    let err = stderr_of(hetl().env("HETL_CUDA_EMULATE", "1").env("HETL_CUDA_DEFINES", "NTT_WIDE=on").args(bench));
+    assert!(err.contains("HETL_CUDA_DEFINES: NTT_WIDE: `on` is not an unsigned integer"), "{err}");
     let err = stderr_of(hetl().env("HETL_CUDA_EMULATE", "1").env("HETL_CUDA_COPY_STREAM", "on").args(bench));
     assert!(err.contains("HETL_CUDA_COPY_STREAM: `on` is neither 0 nor 1"), "{err}");
 }

@@ -181,10 +181,10 @@ fn devices_lists_every_backend() {
     assert!(stdout.lines().any(|l| l.starts_with("wgpu  ")), "{stdout}");
     assert!(stdout.contains("cuda  unavailable"), "{stdout}");
     assert!(!stdout.contains("kernel switch"), "{stdout}");
-    let stdout = stdout_of(hetl().arg("devices").env("HETL_CUDA_DEFINES", "NTT_BANKS=1"));
-    assert!(stdout.contains("cuda  kernel switches (HETL_CUDA_DEFINES): -DNTT_BANKS=1"), "{stdout}");
-    let stdout = stdout_of(hetl().arg("devices").env("HETL_CUDA_DEFINES", "NTT_BANKZ=1"));
-    assert!(stdout.contains("HETL_CUDA_DEFINES: unknown kernel switch `NTT_BANKZ`"), "{stdout}");
+    let stdout = stdout_of(hetl().arg("devices").env("HETL_CUDA_DEFINES", "NTT_WIDE=1"));
+    assert!(stdout.contains("cuda  kernel switches (HETL_CUDA_DEFINES): -DNTT_WIDE=1"), "{stdout}");
+    let stdout = stdout_of(hetl().arg("devices").env("HETL_CUDA_DEFINES", "NTT_WIDEZ=1"));
+    assert!(stdout.contains("HETL_CUDA_DEFINES: unknown kernel switch `NTT_WIDEZ`"), "{stdout}");
     assert!(!stdout.contains("copy stream"), "{stdout}");
     let stdout = stdout_of(hetl().arg("devices").env("HETL_CUDA_COPY_STREAM", "1"));
     assert!(stdout.contains("cuda  copy stream (HETL_CUDA_COPY_STREAM=1)"), "{stdout}");

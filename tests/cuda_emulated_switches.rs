@@ -35,10 +35,10 @@ macro_rules! switch_suite {
     };
 }
 
-switch_suite!(ntt_banks, "NTT_BANKS=1");
+switch_suite!(ntt_wide, "NTT_WIDE=1");
 
 /// Every switch has a suite above.
 #[test]
 fn every_switch_is_tested() {
-    assert_eq!(KERNEL_SWITCHES.map(|(name, _)| name), ["NTT_BANKS"], "add a suite for the new switch");
+    assert_eq!(KERNEL_SWITCHES.map(|(name, _)| name), ["NTT_WIDE"], "add a suite for the new switch");
 }

@@ -6,7 +6,7 @@
 #   1. nvidia-smi, NVRTC location, hetl devices
 #   2. HETL_REQUIRE_CUDA=1 cuda_diff tests (bit-exact vs the CPU backend)
 #      and again with each kernel variant ($VARIANTS, default
-#      NTT_BANKS=1) and with uploads on a copy stream
+#      NTT_WIDE=1) and with uploads on a copy stream
 #      (HETL_CUDA_COPY_STREAM=1)
 #   3. hetl bench --backend cuda --batch 1,8,64 --json at n16 and n14 (ops
 #      ntt,ntt_poly,mul_relin,rescale,mul_relin_rescale,rotate), each next to
@@ -134,11 +134,11 @@ step devices 60 "${HETL[@]}" devices
 # 2. Bit-exact differential tests; they fail (not skip) without a device.
 # Then the same with each kernel variant of $VARIANTS (comma-separated
 # HETL_CUDA_DEFINES values, see src/backend/cuda/compile.rs; by default
-# NTT_BANKS=1, the NTT's shared-memory layout without bank conflicts;
+# NTT_WIDE=1, the NTT with a 4096-word tile and rounds of four levels;
 # VARIANTS= skips every variant step). A variant's steps are named by its
-# switches (NTT_BANKS_1).
+# switches (NTT_WIDE_1).
 HETL_REQUIRE_CUDA=1 step cuda_diff 120 "${DIFF[@]}" --test-threads 4
-VARIANTS="${VARIANTS-NTT_BANKS=1}"
+VARIANTS="${VARIANTS-NTT_WIDE=1}"
 IFS=, read -r -a VARIANT_LIST <<<"$VARIANTS"
 variant_tag() { echo "$1" | tr ' =' '__'; }
 for variant in "${VARIANT_LIST[@]}"; do

@@ -38,7 +38,7 @@ const OPTIONS: [&str; 2] = ["--fmad=false", "--std=c++17"];
 /// may set (name, what it selects), so that a variant can be measured
 /// against the default in one run on one GPU. Each is 0 by default.
 pub const KERNEL_SWITCHES: [(&str, &str); 1] =
-    [("NTT_BANKS", "ntt.cu: the NTT tile in a shared-memory layout without bank conflicts (ntt_bank)")];
+    [("NTT_WIDE", "ntt.cu: a 4096-word NTT tile and rounds of up to four levels (fewer rounds and barriers)")];
 
 /// The environment variable of [`kernel_switches`].
 pub const SWITCHES_VAR: &str = "HETL_CUDA_DEFINES";
@@ -226,12 +226,12 @@ mod tests {
     #[test]
     fn kernel_switches_parse_to_defines_and_refuse_the_rest() {
         assert_eq!(parse_switches("").unwrap(), Vec::<String>::new());
-        assert_eq!(parse_switches(" NTT_BANKS=1 ").unwrap(), ["-DNTT_BANKS=1"]);
+        assert_eq!(parse_switches(" NTT_WIDE=1 ").unwrap(), ["-DNTT_WIDE=1"]);
         for (bad, says) in [
-            ("NTT_BANKS", "not NAME=VALUE"),
-            ("NTT_BANK=1", "unknown kernel switch `NTT_BANK` (known: NTT_BANKS)"),
-            ("NTT_BANKS=yes", "not an unsigned integer"),
-            ("NTT_BANKS=1 NTT_WG=4", "unknown kernel switch `NTT_WG`"),
+            ("NTT_WIDE", "not NAME=VALUE"),
+            ("NTT_WID=1", "unknown kernel switch `NTT_WID` (known: NTT_WIDE)"),
+            ("NTT_WIDE=yes", "not an unsigned integer"),
+            ("NTT_WIDE=1 NTT_WG=4", "unknown kernel switch `NTT_WG`"),
         ] {
             let err = parse_switches(bad).expect_err(bad).to_string();
             assert!(err.starts_with("HETL_CUDA_DEFINES: ") && err.contains(says), "{bad}: {err}");

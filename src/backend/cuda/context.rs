@@ -27,6 +27,8 @@ const NAME: &str = "cuda";
 pub(super) const NTT_WG: u32 = 256;
 /// Words of shared memory per NTT block (`NTT_TILE` in ntt.cu).
 pub(super) const NTT_TILE: u32 = 2048;
+/// [`NTT_TILE`] of the kernels built with `NTT_WIDE=1`.
+const NTT_WIDE_TILE: u32 = 4096;
 /// Threads per block of every one-thread-per-coefficient kernel (`EW_WG`,
 /// `TS_WG`, `AUT_WG`, `KS_WG`, `RS_WG`, `BX_WG` in their files).
 pub(super) const COEFF_WG: u32 = 256;
@@ -188,6 +190,13 @@ impl Kernel {
     }
 }
 
+/// The NTT tile of kernels built with the `-D` options `switches`:
+/// [`NTT_WIDE_TILE`] with `-DNTT_WIDE=` anything but 0, else [`NTT_TILE`].
+fn ntt_tile(switches: &[String]) -> u32 {
+    let wide = switches.iter().filter_map(|s| s.strip_prefix("-DNTT_WIDE=")).any(|v| v != "0");
+    if wide { NTT_WIDE_TILE } else { NTT_TILE }
+}
+
 /// The target `arch`, the kernel switches and whether uploads have a copy
 /// stream, as [`Device::arch`] shows them.
 fn target(arch: &str, switches: &[String], copy_stream: bool) -> String {
@@ -263,10 +272,13 @@ pub(super) fn driver_available() -> Result<()> {
 pub(super) struct Device {
     driver: Driver,
     /// The NVRTC target, e.g. `sm_90` (`host` when emulated), then the
-    /// kernel switches in effect (`sm_90 -DNTT_BANKS=1`; see
+    /// kernel switches in effect (`sm_90 -DNTT_WIDE=1`; see
     /// [`super::compile::kernel_switches`]) and `copy-stream` if uploads
     /// have a stream of their own (`streams.rs`).
     pub(super) arch: String,
+    /// Words of the NTT kernels' tile: [`NTT_TILE`], or more with the
+    /// `NTT_WIDE` switch (see [`ntt_tile`]).
+    pub(super) ntt_tile: u32,
     /// Work queued on the kernel stream so far (launches, clears, internal
     /// uploads, allocations), counted after it is queued.
     queued: AtomicU64,
@@ -437,14 +449,16 @@ impl Device {
             })
             .collect::<Result<Vec<_>>>()?;
         let arch = target(&arch, &switches, copy.is_some());
-        Ok(Self::with(Driver::Cuda { ctx, stream, copy, functions }, arch))
+        Ok(Self::with(Driver::Cuda { ctx, stream, copy, functions }, arch, &switches))
     }
 
-    /// The device of `driver` for the target `arch`.
-    fn with(driver: Driver, arch: String) -> Self {
+    /// The device of `driver` for the target `arch`, its kernels built with
+    /// the `-D` options `switches`.
+    fn with(driver: Driver, arch: String, switches: &[String]) -> Self {
         Self {
             driver,
             arch,
+            ntt_tile: ntt_tile(switches),
             queued: AtomicU64::new(0),
             kernel_mark: Mutex::default(),
             timing: Mutex::default(),
@@ -470,7 +484,7 @@ impl Device {
     pub(super) fn emulated(switches: &[String], streams: Option<StreamOrder>) -> Result<Self> {
         let driver =
             Driver::Emulated { emulator: Emulator::open(switches)?, streams: streams.map(EmulatedStreams::new) };
-        Ok(Self::with(driver, target("host", switches, streams.is_some())))
+        Ok(Self::with(driver, target("host", switches, streams.is_some()), switches))
     }
 
     /// The device's name.
@@ -934,6 +948,7 @@ mod tests {
         let consts = [
             ("ntt.cu", "NTT_WG", NTT_WG),
             ("ntt.cu", "NTT_TILE", NTT_TILE),
+            ("ntt.cu", "NTT_TILE", NTT_WIDE_TILE),
             ("elementwise.cu", "EW_WG", COEFF_WG),
             ("tensor.cu", "TS_WG", COEFF_WG),
             ("automorphism.cu", "AUT_WG", COEFF_WG),

@@ -265,7 +265,7 @@ impl CudaBackend {
     /// as `last` says; an inverse one reads its first phase's words from
     /// `sources` if given (each item's buffer otherwise).
     fn ntt_phases(&self, items: &[NttItem], kernel: Kernel, last: LastPhase, sources: Option<&[u64]>) -> Result<()> {
-        let phases = ntt_phases(self.ring.log_n, NTT_TILE, kernel == Kernel::NttForward);
+        let phases = ntt_phases(self.ring.log_n, self.dev.ntt_tile, kernel == Kernel::NttForward);
         let count = phases.len();
         for (i, phase) in phases.into_iter().enumerate() {
             let is_last = i + 1 == count;
