@@ -28,6 +28,10 @@ fn check_all_ops_at_every_level(s: &mut Setup, slots: usize, levels: impl Iterat
         assert!(e < b.linear, "{}", fail("sub", e));
         let e = max_error(&s.decrypt(&ctx.negate(&cx).unwrap()), &x.iter().map(|a| -a).collect::<Vec<_>>());
         assert!(e < b.linear, "{}", fail("negate", e));
+        // Exactly: cx + (−cx) is the zero ciphertext, which decrypts to 0.
+        let zeros = vec![Complex64::new(0.0, 0.0); x.len()];
+        let e = max_error(&s.decrypt(&ctx.add(&cx, &ctx.negate(&cx).unwrap()).unwrap()), &zeros);
+        assert!(e == 0.0, "{}", fail("cx + negate(cx)", e));
         let py = ctx.encode(&y, level, cx.scale()).unwrap();
         let e = max_error(&s.decrypt(&ctx.add_plain(&cx, &py).unwrap()), &zip(|a, b| a + b));
         assert!(e < b.linear, "{}", fail("add_plain", e));

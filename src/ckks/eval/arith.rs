@@ -56,18 +56,18 @@ impl Context {
         Ok(out)
     }
 
-    /// Copies of a right operand's polynomials beyond the left one's degree,
-    /// negated in a difference: what the left operand is padded with.
+    /// Copies of a right operand's polynomials beyond the left one's degree
+    /// (all of one basis), negated in a difference (times q − 1, the same
+    /// words, in one pass): what the left operand is padded with.
     fn padding(&self, op: Elementwise, extra: &[&DevicePoly]) -> Result<Vec<DevicePoly>> {
-        let mut polys = Vec::with_capacity(extra.len());
-        for p in extra {
-            let mut p = self.copy_poly(p)?;
-            if op == Elementwise::Sub {
-                self.run(OpKind::Elementwise, |bk| bk.negate(&mut [&mut p]))?;
+        match extra.first() {
+            None => Ok(Vec::new()),
+            Some(first) if op == Elementwise::Sub => {
+                let minus_one = self.residues_i128(-1, first.basis());
+                self.run(OpKind::Elementwise, |bk| bk.scalar_new(ScalarOp::Mul, extra, &minus_one))
             }
-            polys.push(p);
+            Some(_) => self.run(OpKind::Memory, |bk| bk.copy(extra)),
         }
-        Ok(polys)
     }
 
     fn elementwise_ct(&self, op: Elementwise, a: &mut Ciphertext, b: &Ciphertext) -> Result<()> {
@@ -120,12 +120,9 @@ impl Context {
         Ok(self.combine_many(Elementwise::Sub, &[a], &[b.polys.iter().collect()])?.remove(0))
     }
 
-    /// -a.
+    /// -a (every polynomial times q − 1: the same words as negating, in one pass).
     pub fn negate(&self, a: &Ciphertext) -> Result<Ciphertext> {
-        let mut out = self.copy_ciphertext(a)?;
-        let mut polys: Vec<&mut DevicePoly> = out.polys.iter_mut().collect();
-        self.run(OpKind::Elementwise, |b| b.negate(&mut polys))?;
-        Ok(out)
+        self.scalar_op(ScalarOp::Mul, a, -1, a.polys.len())
     }
 
     fn plain_op(&self, op: Elementwise, ct: &Ciphertext, pt: &Plaintext) -> Result<Ciphertext> {
