@@ -345,6 +345,15 @@ pub fn ntt_automorphism_permutation(log_n: u32, galois: u64) -> Vec<u32> {
         .collect()
 }
 
+/// `dst op= src` on one limb.
+fn combine_assign(op: Elementwise, m: &Modulus, dst: &mut [u32], src: &[u32]) {
+    match op {
+        Elementwise::Add => limb_ops::add_assign(m, dst, src),
+        Elementwise::Sub => limb_ops::sub_assign(m, dst, src),
+        Elementwise::Mul => limb_ops::mul_assign(m, dst, src),
+    }
+}
+
 /// The words of a CPU polynomial; another backend's memory is refused.
 fn host<'a>(op: &'static str, poly: &'a DevicePoly) -> Result<&'a [u32]> {
     match &poly.mem {
@@ -434,14 +443,31 @@ impl Backend for CpuBackend {
         let sources = src.iter().map(|s| host("elementwise", s)).collect::<Result<Vec<_>>>()?;
         let sources: Vec<&[u32]> = sources.iter().flat_map(|s| s.chunks_exact(n)).collect();
         self.run_each(items.into_iter().zip(sources).collect(), |((g, limb), s)| {
-            let m = self.modulus(g);
-            match op {
-                Elementwise::Add => limb_ops::add_assign(m, limb, s),
-                Elementwise::Sub => limb_ops::sub_assign(m, limb, s),
-                Elementwise::Mul => limb_ops::mul_assign(m, limb, s),
-            }
+            combine_assign(op, self.modulus(g), limb, s);
         });
         Ok(())
+    }
+
+    /// One limb at a time on the worker threads: the left operand's limb is
+    /// copied into the output and combined there while in cache, instead of
+    /// a copy of the whole polynomial first (the trait's default).
+    fn elementwise_new(&self, op: Elementwise, lhs: &[&DevicePoly], rhs: &[&DevicePoly]) -> Result<Vec<DevicePoly>> {
+        validate::elementwise(lhs.iter().map(|l| l.basis), rhs)?;
+        let n = self.n();
+        let mut out: Vec<DevicePoly> =
+            lhs.iter().map(|l| self.new_poly(l.basis, self.zeroed(l.basis.limbs() * n))).collect();
+        let mut items = Vec::new();
+        for ((o, l), r) in out.iter_mut().zip(lhs).zip(rhs) {
+            let basis = l.basis;
+            let limbs = host_mut("elementwise", o)?.chunks_exact_mut(n);
+            let pairs = host("elementwise", l)?.chunks_exact(n).zip(host("elementwise", r)?.chunks_exact(n));
+            items.extend(limbs.zip(pairs).enumerate().map(|(k, (o, (a, b)))| (basis.global(k, &self.ring), o, a, b)));
+        }
+        self.run_each(items, |(g, o, a, b)| {
+            o.copy_from_slice(a);
+            combine_assign(op, self.modulus(g), o, b);
+        });
+        Ok(out)
     }
 
     fn negate(&self, dst: &mut [&mut DevicePoly]) -> Result<()> {
