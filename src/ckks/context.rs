@@ -157,6 +157,14 @@ impl Context {
         Ok(self.run(OpKind::Memory, |b| b.copy(&[poly]))?.remove(0))
     }
 
+    /// Device-side copies of polynomials, one submission (none for none).
+    pub(crate) fn copy_polys(&self, polys: &[&DevicePoly]) -> Result<Vec<DevicePoly>> {
+        if polys.is_empty() {
+            return Ok(Vec::new());
+        }
+        self.run(OpKind::Memory, |b| b.copy(polys))
+    }
+
     /// Residues of the signed integer `value` modulo each limb of `basis`.
     pub(crate) fn residues_i128(&self, value: i128, basis: Basis) -> Vec<u32> {
         let ring = self.params.ring();

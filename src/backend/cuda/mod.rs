@@ -209,6 +209,14 @@ impl CudaBackend {
         DevicePoly { mem: DeviceMem::Cuda(buffer), basis }
     }
 
+    /// New polynomials of `bases`, written by `fill` from their device
+    /// addresses.
+    fn new_polys(&self, bases: Vec<Basis>, fill: impl FnOnce(&[u64]) -> Result<()>) -> Result<Vec<DevicePoly>> {
+        let outs = bases.iter().map(|b| self.alloc(b.limbs())).collect::<Result<Vec<_>>>()?;
+        fill(&outs.iter().map(CudaBuffer::ptr).collect::<Vec<_>>())?;
+        Ok(bases.into_iter().zip(outs).map(|(b, out)| self.poly(b, out)).collect())
+    }
+
     /// Per-limb words of one launch, on the device.
     fn upload_data(&self, words: &[u32]) -> Result<CudaBuffer> {
         upload_words(&self.dev, &self.pool, words)
@@ -617,11 +625,11 @@ impl Backend for CudaBackend {
     fn copy(&self, polys: &[&DevicePoly]) -> Result<Vec<DevicePoly>> {
         let inputs = self.ptrs("copy", polys)?;
         self.dev.bind("copy")?;
-        let outs = polys.iter().map(|p| self.alloc(p.basis.limbs())).collect::<Result<Vec<_>>>()?;
-        let items =
-            polys.iter().zip(&inputs).zip(&outs).map(|((p, &src), out)| (src, 0, out.ptr(), 0, p.basis.limbs()));
-        self.copy_limbs(items)?;
-        Ok(polys.iter().zip(outs).map(|(p, out)| self.poly(p.basis, out)).collect())
+        self.new_polys(polys.iter().map(|p| p.basis).collect(), |outs| {
+            self.copy_limbs(
+                polys.iter().zip(&inputs).zip(outs).map(|((p, &src), &out)| (src, 0, out, 0, p.basis.limbs())),
+            )
+        })
     }
 
     fn zeroize(&self, poly: &mut DevicePoly) -> Result<()> {
@@ -658,9 +666,7 @@ impl Backend for CudaBackend {
     fn elementwise_new(&self, op: Elementwise, lhs: &[&DevicePoly], rhs: &[&DevicePoly]) -> Result<Vec<DevicePoly>> {
         validate::elementwise(lhs.iter().map(|l| l.basis), rhs)?;
         self.dev.bind("elementwise")?;
-        let outs = lhs.iter().map(|l| self.alloc(l.basis.limbs())).collect::<Result<Vec<_>>>()?;
-        self.binary(op, &outs.iter().map(CudaBuffer::ptr).collect::<Vec<_>>(), lhs, rhs)?;
-        Ok(lhs.iter().zip(outs).map(|(l, out)| self.poly(l.basis, out)).collect())
+        self.new_polys(lhs.iter().map(|l| l.basis).collect(), |outs| self.binary(op, outs, lhs, rhs))
     }
 
     fn negate(&self, dst: &mut [&mut DevicePoly]) -> Result<()> {
@@ -688,9 +694,7 @@ impl Backend for CudaBackend {
     fn scalar_new(&self, op: ScalarOp, src: &[&DevicePoly], per_limb: &[u32]) -> Result<Vec<DevicePoly>> {
         validate::scalar(src.iter().map(|s| s.basis), per_limb)?;
         self.dev.bind("scalar")?;
-        let outs = src.iter().map(|s| self.alloc(s.basis.limbs())).collect::<Result<Vec<_>>>()?;
-        self.unary_scalar(op, &outs.iter().map(CudaBuffer::ptr).collect::<Vec<_>>(), src, per_limb)?;
-        Ok(src.iter().zip(outs).map(|(s, out)| self.poly(s.basis, out)).collect())
+        self.new_polys(src.iter().map(|s| s.basis).collect(), |outs| self.unary_scalar(op, outs, src, per_limb))
     }
 
     fn add_scaled(&self, dst: &mut [&mut DevicePoly], src: &[&DevicePoly], per_q_prime: &[u32]) -> Result<()> {
@@ -730,9 +734,7 @@ impl Backend for CudaBackend {
     fn automorphism(&self, src: &[(&DevicePoly, u64)]) -> Result<Vec<DevicePoly>> {
         src.iter().try_for_each(|&(_, g)| validate::galois(g, self.n()))?;
         self.dev.bind("automorphism")?;
-        let outs = src.iter().map(|(p, _)| self.alloc(p.basis.limbs())).collect::<Result<Vec<_>>>()?;
-        self.permute(0, &outs.iter().map(CudaBuffer::ptr).collect::<Vec<_>>(), src)?;
-        Ok(src.iter().zip(outs).map(|(&(p, _), out)| self.poly(p.basis, out)).collect())
+        self.new_polys(src.iter().map(|(p, _)| p.basis).collect(), |outs| self.permute(0, outs, src))
     }
 
     fn automorphism_add(&self, dst: &mut [&mut DevicePoly], src: &[(&DevicePoly, u64)]) -> Result<()> {

@@ -91,15 +91,16 @@ impl Pool {
         self.take(words, true)
     }
 
-    /// A free allocation of at least `words` u32 (the oldest or the newest
-    /// of its size) or a new one, and the event it was released at (for a
-    /// new one, an event after its allocation on the kernel stream).
-    fn take(self: &Arc<Self>, words: usize, oldest: bool) -> Result<(CudaBuffer, Option<Event>)> {
+    /// A free allocation of at least `words` u32 (for an upload the oldest
+    /// of its size, else the newest) or a new one, and the event it was
+    /// released at (for a new one taken for an upload, an event after its
+    /// allocation on the kernel stream; none for kernels, which need none).
+    fn take(self: &Arc<Self>, words: usize, for_upload: bool) -> Result<(CudaBuffer, Option<Event>)> {
         let size = words.max(1).next_multiple_of(WORD_GRANULE);
         let reused = {
             let mut free = self.free.lock().unwrap_or_else(PoisonError::into_inner);
             let list = free.by_words.get_mut(&size);
-            let entry = list.and_then(|l| if oldest { l.pop_front() } else { l.pop_back() });
+            let entry = list.and_then(|l| if for_upload { l.pop_front() } else { l.pop_back() });
             if entry.is_some() {
                 free.bytes -= size * 4;
             }
@@ -115,7 +116,8 @@ impl Pool {
                     }
                     other => other?,
                 };
-                Free { allocation, ptr, released: self.device.kernel_mark()? }
+                let released = if for_upload { self.device.kernel_mark()? } else { None };
+                Free { allocation, ptr, released }
             }
         };
         let buffer = CudaBuffer { allocation: Some(allocation), ptr, words: size, pool: Arc::clone(self) };

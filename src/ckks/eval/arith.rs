@@ -44,8 +44,7 @@ impl Context {
             lhs.iter().zip(rhs).flat_map(|(l, r)| l.polys.iter().zip(r.iter().copied())).unzip();
         let mut combined = self.run(OpKind::Elementwise, |bk| bk.elementwise_new(op, &a, &b))?.into_iter();
         let rest: Vec<&DevicePoly> = lhs.iter().enumerate().flat_map(|(i, l)| &l.polys[common(i)..]).collect();
-        let copies = if rest.is_empty() { Vec::new() } else { self.run(OpKind::Memory, |bk| bk.copy(&rest))? };
-        let mut copies = copies.into_iter();
+        let mut copies = self.copy_polys(&rest)?.into_iter();
         let mut out = Vec::with_capacity(lhs.len());
         for (i, (l, r)) in lhs.iter().zip(rhs).enumerate() {
             let mut polys: Vec<DevicePoly> = combined.by_ref().take(common(i)).collect();
@@ -61,12 +60,11 @@ impl Context {
     /// words, in one pass): what the left operand is padded with.
     fn padding(&self, op: Elementwise, extra: &[&DevicePoly]) -> Result<Vec<DevicePoly>> {
         match extra.first() {
-            None => Ok(Vec::new()),
             Some(first) if op == Elementwise::Sub => {
                 let minus_one = self.residues_i128(-1, first.basis());
                 self.run(OpKind::Elementwise, |bk| bk.scalar_new(ScalarOp::Mul, extra, &minus_one))
             }
-            Some(_) => self.run(OpKind::Memory, |bk| bk.copy(extra)),
+            _ => self.copy_polys(extra),
         }
     }
 
@@ -266,10 +264,7 @@ impl Context {
         let residues = self.residues_i128(k, ct.polys[0].basis());
         let src: Vec<&DevicePoly> = ct.polys[..touched].iter().collect();
         let mut polys = self.run(OpKind::Elementwise, |b| b.scalar_new(op, &src, &residues))?;
-        let rest: Vec<&DevicePoly> = ct.polys[touched..].iter().collect();
-        if !rest.is_empty() {
-            polys.extend(self.run(OpKind::Memory, |b| b.copy(&rest))?);
-        }
+        polys.extend(self.copy_polys(&ct.polys[touched..].iter().collect::<Vec<_>>())?);
         Ok(Ciphertext { polys, ..*ct })
     }
 }
