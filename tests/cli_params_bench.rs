@@ -154,6 +154,23 @@ fn profile_reports_each_layer_of_a_step() {
     assert!(plot.starts_with("<svg") && plot.contains(">sigmoid<"), "{plot}");
 }
 
+/// Without `--lr`, a preset whose mini-batches hold fewer samples than the
+/// head's default preset's (toy-n4096: 64 against n14's 256) scales the
+/// default rate down in proportion, so that the default ten epochs keep the
+/// logits inside the sigmoid's domain; `--lr` is taken as given.
+#[test]
+fn default_learning_rate_scales_with_the_mini_batch() {
+    let dir = tempfile::tempdir().unwrap();
+    let report = dir.path().join("report.json");
+    let stdout = stdout_of(hetl().args(["train", "--preset", "toy-n4096", "--report"]).arg(&report));
+    assert!(stdout.contains("64 samples, learning rate 0.05,"), "{stdout}");
+    let report: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(&report).unwrap()).unwrap();
+    assert_eq!((report["lr"].as_f64(), report["epochs"].as_u64()), (Some(0.05), Some(10)), "{report}");
+    assert!(report["results"][0]["metrics"]["accuracy"].as_f64().unwrap() > 0.9, "{report}");
+    let stdout = stdout_of(hetl().args(["train", "--preset", "toy-n4096", "--epochs", "1", "--lr", "0.2"]));
+    assert!(stdout.contains("learning rate 0.2,"), "{stdout}");
+}
+
 /// Bad data files and impossible settings give one clear error, not a panic.
 #[test]
 fn train_rejects_bad_data_and_settings() {

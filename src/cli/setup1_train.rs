@@ -158,19 +158,23 @@ pub fn run(args: &Args, enc: &EncoderArgs, limit: usize, mirror: bool) -> Result
     let params = load_preset(args.preset.as_deref().unwrap_or(DEFAULT_PRESET))?;
     let encoder = EncryptedEncoder::new(&params, model, &prepared.calibration, enc.layers)?;
     let stats = Standardization::of_calibration(&prepared)?;
-    let options = HeadOptions {
+    let mut options = HeadOptions {
         lr: args.lr.unwrap_or(super::train::MINILM_LR),
         epochs: args.epochs,
         sigmoid_degree: args.sigmoid_degree,
         sigmoid_range: args.sigmoid_range,
     };
+    if args.lr.is_none() {
+        options.scale_default_lr(args.head, stats.mean.len(), params.max_slots())?;
+    }
     let head = Head::new(args.head, stats.mean.len(), params.max_slots(), &options)?;
     println!(
-        "Setup 1: {} train / {} test notes, layers {}..{} encrypted, preset {}{}",
+        "Setup 1: {} train / {} test notes, layers {}..{} encrypted, head learning rate {}, preset {}{}",
         train_notes.len(),
         test_notes.len(),
         encoder.first_encrypted(),
         model.layers().len() - 1,
+        options.lr,
         params.name(),
         if mirror { " — MIRROR: exact arithmetic, same approximations, no encryption" } else { "" }
     );

@@ -97,7 +97,9 @@ pub struct Args {
     #[arg(long, default_value_t = 10)]
     pub(super) epochs: usize,
     /// Learning rate (default: 0.2 for logreg on the features, 0.05 for
-    /// softmax and on MiniLM vectors).
+    /// softmax and on MiniLM vectors, at the head's default preset; presets
+    /// with smaller mini-batches, such as the toy ones, scale it down in
+    /// proportion).
     #[arg(long)]
     pub(super) lr: Option<f64>,
     /// Degree of the Chebyshev sigmoid.
@@ -205,12 +207,15 @@ pub fn run(args: &Args) -> Result<BTreeMap<&'static str, OpStats>> {
     let features = prepared.train.0.ncols();
     let params = load_preset(args.preset.as_deref().unwrap_or(args.head.default_preset()))?;
     let ctx = make_context(params.clone(), args.backend, args.threads)?;
-    let options = HeadOptions {
+    let mut options = HeadOptions {
         lr: args.lr.unwrap_or(args.data.repr.default_lr(args.head)),
         epochs: args.epochs,
         sigmoid_degree: args.sigmoid_degree,
         sigmoid_range: args.sigmoid_range,
     };
+    if args.lr.is_none() {
+        options.scale_default_lr(args.head, features, params.max_slots())?;
+    }
     let trainer = Head::new(args.head, features, params.max_slots(), &options)?;
     if trainer.depth_per_step() > params.max_level() {
         bail!(
@@ -223,13 +228,14 @@ pub fn run(args: &Args) -> Result<BTreeMap<&'static str, OpStats>> {
     let batches = batches(&prepared.train.0, &prepared.train.1, trainer.samples_per_batch());
     let train_rows: Vec<Vec<f64>> = batches.iter().flat_map(|(x, _)| x.iter().cloned()).collect();
     println!(
-        "Setup 2, {:?} representation: {} train / {} test patients, {} features, {} mini-batch ciphertext(s) of {} samples, preset {}",
+        "Setup 2, {:?} representation: {} train / {} test patients, {} features, {} mini-batch ciphertext(s) of {} samples, learning rate {}, preset {}",
         args.data.repr,
         prepared.train.1.len(),
         prepared.test.1.len(),
         features,
         batches.len(),
         trainer.samples_per_batch(),
+        options.lr,
         params.name()
     );
 

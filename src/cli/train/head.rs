@@ -4,6 +4,7 @@
 
 use ndarray::Array2;
 
+use crate::ckks::presets::preset;
 use crate::nn::Result;
 use crate::nn::approx::{Arith, reference};
 use crate::nn::head::driver::GradientStep;
@@ -28,8 +29,9 @@ impl HeadKind {
         }
     }
 
-    /// The learning rate used when none is given (the logits stay in the
-    /// approximations' domains on the bundled data).
+    /// The learning rate used when none is given, at the default preset
+    /// (the logits stay in the approximations' domains on the bundled data;
+    /// see [`HeadOptions::scale_default_lr`] for other presets).
     pub fn default_lr(self) -> f64 {
         match self {
             Self::Logreg => 0.2,
@@ -48,6 +50,21 @@ pub struct HeadOptions {
     pub sigmoid_degree: usize,
     /// Half-width of the logistic head's sigmoid domain.
     pub sigmoid_range: f64,
+}
+
+impl HeadOptions {
+    /// Scales `lr`, a default tuned at `kind`'s default preset, to a preset
+    /// of `slots` slots whose mini-batches hold fewer samples: by the ratio
+    /// of the two mini-batches (the linear scaling rule). An epoch of more,
+    /// smaller steps at the same rate moves the weights further, and on the
+    /// toy presets drove the bundled data's logits out of the sigmoid's
+    /// domain. Larger mini-batches keep the rate.
+    pub fn scale_default_lr(&mut self, kind: HeadKind, features: usize, slots: usize) -> anyhow::Result<()> {
+        let reference = preset(kind.default_preset())?.max_slots();
+        let per_batch = |slots| Head::new(kind, features, slots, self).map(|h| h.samples_per_batch() as f64);
+        self.lr *= (per_batch(slots)? / per_batch(reference)?).min(1.0);
+        Ok(())
+    }
 }
 
 /// A head prepared for one feature count and slot count.
