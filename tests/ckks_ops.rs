@@ -299,6 +299,31 @@ fn deep_multiplication_chain_uses_every_level() {
     assert!(e < bound, "error after {depth} squarings: {e:e} (bound {bound:e})");
 }
 
+/// Products not yet rescaled (scale Δ², Δ⁴) decrypt right: decoding spans
+/// the scale with enough limbs (with three it returned noise at Δ⁴). A
+/// product whose scale reaches the level's modulus is refused, as its values
+/// would wrap around; so is a plaintext product or constant past it.
+#[test]
+fn unrescaled_products_decrypt_until_the_scale_reaches_the_modulus() {
+    let mut s = Setup::preset("toy-n1024", &[]);
+    let top = s.ctx.params().max_level();
+    let x: Vec<Complex64> = [1.0, -2.0, 3.0, 0.5].iter().map(|&v| Complex64::new(v, 0.0)).collect();
+    let mut ct = s.encrypt(&x, top);
+    let mut want = x.clone();
+    for _ in 0..2 {
+        ct = s.ctx.mul_relin(&ct, &ct, &s.evk).unwrap();
+        want.iter_mut().for_each(|w| *w = *w * *w);
+        let e = max_error(&s.decrypt(&ct), &want);
+        assert!(e < 1e-4, "scale 2^{:.1}: error {e:e}", ct.scale().log2());
+    }
+    let err = s.ctx.mul_relin(&ct, &ct, &s.evk).err().map(|e| e.to_string()).unwrap_or_default();
+    assert!(err.contains("leaves no room below the modulus"), "{err}");
+    assert!(s.ctx.mul(&ct, &ct).is_err());
+    let pt = s.ctx.encode(&x, top, 2f64.powi(60)).unwrap();
+    assert!(s.ctx.mul_plain(&ct, &pt).is_err());
+    assert!(s.ctx.mul_const_scaled(&ct, 1.0, ct.scale()).is_err());
+}
+
 #[test]
 fn public_key_encryption_decrypts_within_bound() {
     for name in ["toy-n1024", "n14"] {

@@ -96,6 +96,21 @@ fn bench_rejects_unknown_ops_and_zero_batches() {
     assert!(err.contains("at least 1"), "{err}");
 }
 
+/// `--threads 0` takes every core the process may use (and says how many);
+/// a count that is not a number is a clear error.
+#[test]
+fn threads_zero_means_every_core() {
+    let lines = json_lines(hetl().args(["bench", "--preset", "toy-n1024", "--ops", "add", "--samples", "1"]).args([
+        "--threads",
+        "0",
+        "--json",
+    ]));
+    let cores = std::thread::available_parallelism().unwrap().get() as u64;
+    assert_eq!(lines[0]["threads"].as_u64(), Some(cores), "{lines:?}");
+    let err = stderr_of(hetl().args(["train", "--threads", "all"]));
+    assert!(err.contains("\"all\" is not a thread count"), "{err}");
+}
+
 /// The demo is Setup 2 (here at a toy preset, one epoch): encrypted training
 /// reports the same accuracy as its plaintext mirror.
 #[test]

@@ -5,7 +5,7 @@ use num_complex::Complex64;
 
 use super::{CkksError, Context, Plaintext, Result};
 use crate::backend::Basis;
-use crate::math::Modulus;
+use crate::math::crt::MixedRadix;
 use crate::sched::OpKind;
 use zeroize::{Zeroize, Zeroizing};
 
@@ -13,6 +13,11 @@ use zeroize::{Zeroize, Zeroizing};
 /// or a scale-matching factor may be: 2^62 keeps the f64 → integer
 /// conversion exact to within rounding and leaves headroom in every limb sum.
 pub const MAX_COEFF_BITS: f64 = 62.0;
+
+/// Bits above the scale that decoding reconstructs: values up to 2^57 in
+/// magnitude come back at any scale (three limbs at the nominal scale; more
+/// for products not yet rescaled, up to all of the level's).
+const DECODE_HEADROOM_BITS: f64 = 58.0;
 
 impl Context {
     /// Encodes `values` (at most N/2; padded to the next power of two with
@@ -114,55 +119,30 @@ impl Context {
         if pt.params_id != params.fingerprint() {
             return Err(CkksError::ParamsMismatch { op: "decode" });
         }
+        self.check_scale_room("decode", pt.level, pt.scale)?;
         let mut poly = self.copy_poly(&pt.poly)?;
-        // Only the lowest limbs are needed to recover a value below their product.
-        let used = poly.basis().q.min(3);
+        // Only the lowest limbs are needed to recover a value below their
+        // product: enough of them to span the scale and DECODE_HEADROOM_BITS.
+        let q = &params.ring().q[..poly.basis().q];
+        let needed = pt.scale.log2() + DECODE_HEADROOM_BITS;
+        let used = (1..=q.len())
+            .find(|&k| q[..k].iter().map(|m| f64::from(m.value()).log2()).sum::<f64>() >= needed)
+            .unwrap_or(q.len());
         self.run(OpKind::Memory, |b| b.truncate(&mut poly, used))?;
         self.run(OpKind::Intt, |b| b.ntt_inverse(&mut [&mut poly]))?;
         let words = self.run(OpKind::Download, |b| b.download(&poly))?;
         let n = params.n();
-        let crt = Crt::new(&params.ring().q[..used]);
+        let radix = MixedRadix::new(&q[..used]);
         let gap = n / (2 * pt.slots);
-        let coeff = |pos: usize| {
-            let residues: Vec<u32> = (0..used).map(|k| words[k * n + pos]).collect();
-            crt.centered(&residues) as f64 / pt.scale
+        let (mut residues, mut digits) = (Vec::with_capacity(used), Vec::with_capacity(used));
+        let mut coeff = |pos: usize| {
+            residues.clear();
+            residues.extend((0..used).map(|k| words[k * n + pos]));
+            radix.centered_f64(&residues, &mut digits) / pt.scale
         };
         let mut vals: Vec<Complex64> =
             (0..pt.slots).map(|i| Complex64::new(coeff(i * gap), coeff(n / 2 + i * gap))).collect();
         self.fft.embed(&mut vals);
         Ok(vals)
-    }
-}
-
-/// Chinese remaindering for up to three 30-bit primes (product < 2^90) in i128.
-struct Crt {
-    primes: Vec<u128>,
-    product: u128,
-    /// (M/q_i) · ((M/q_i)^-1 mod q_i), per prime.
-    basis: Vec<u128>,
-}
-
-impl Crt {
-    fn new(moduli: &[Modulus]) -> Self {
-        let primes: Vec<u128> = moduli.iter().map(|m| u128::from(m.value())).collect();
-        let product: u128 = primes.iter().product();
-        let basis = moduli
-            .iter()
-            .zip(&primes)
-            .map(|(m, &q)| {
-                let m_i = product / q;
-                m_i * u128::from(m.inv((m_i % q) as u32)) % product
-            })
-            .collect();
-        Self { primes, product, basis }
-    }
-
-    fn centered(&self, residues: &[u32]) -> i128 {
-        let mut x = 0u128;
-        for ((&r, &b), &q) in residues.iter().zip(&self.basis).zip(&self.primes) {
-            // b < M < 2^90 and r < 2^30: each product < 2^120, reduced before adding.
-            x = (x + u128::from(r) % q * b % self.product) % self.product;
-        }
-        if x > self.product / 2 { x as i128 - self.product as i128 } else { x as i128 }
     }
 }

@@ -273,7 +273,13 @@ impl Params {
     /// log2 of the full Q.
     #[must_use]
     pub fn log_q(&self) -> f64 {
-        self.ring.q.iter().map(|m| f64::from(m.value()).log2()).sum()
+        self.log_q_at(self.max_level())
+    }
+
+    /// log2 of Q_level, the modulus of a ciphertext at `level`.
+    #[must_use]
+    pub fn log_q_at(&self, level: usize) -> f64 {
+        self.ring.q[..self.q_limbs(level)].iter().map(|m| f64::from(m.value()).log2()).sum()
     }
 
     /// A 16-byte digest of everything that defines the set (its primes included).

@@ -10,7 +10,7 @@ use indicatif::{ProgressBar, ProgressStyle};
 use num_complex::Complex64;
 use serde_json::json;
 
-use super::common::{BackendChoice, load_preset, make_context};
+use super::common::{BackendChoice, load_preset, make_context, parse_threads};
 use crate::ckks::{Context, EvaluationKeys, KeyBundle, SecretKey};
 use crate::math::sampling::Csprng;
 use crate::nn::approx::{Approximation, CkksArith, Domain, FUNCTION_NAMES, Fit, Softmax};
@@ -25,8 +25,8 @@ pub struct Args {
     #[arg(long, value_enum, default_value = "cpu")]
     backend: BackendChoice,
     /// Worker threads of the CPU backend, and host threads that encode
-    /// plaintexts on every backend (1 = single-threaded).
-    #[arg(long, default_value_t = 1)]
+    /// plaintexts on every backend (1 = single-threaded, 0 = every core).
+    #[arg(long, default_value_t = 1, value_parser = parse_threads)]
     threads: usize,
     /// Functions (comma list; default all): sigmoid, tanh, gelu, exp, inverse, inv_sqrt, relu, softmax.
     #[arg(long, value_delimiter = ',')]

@@ -10,7 +10,7 @@ use num_complex::Complex64;
 use serde_json::json;
 
 use super::bench_linalg::{LINALG_OPS, LinalgPlan, is_linalg};
-use super::common::{BackendChoice, load_preset, make_context, mib_to_bytes};
+use super::common::{BackendChoice, load_preset, make_context, mib_to_bytes, parse_threads};
 use crate::backend::{Basis, KernelTime};
 use crate::ckks::{Ciphertext, Context, EvaluationKeys, KeyBundle, Plaintext, PublicKey, SecretKey};
 use crate::math::sampling::Csprng;
@@ -55,8 +55,8 @@ pub struct Args {
     #[arg(long, default_value_t = 10)]
     samples: usize,
     /// Worker threads of the CPU backend, and host threads that encode
-    /// plaintexts on every backend (1 = single-threaded).
-    #[arg(long, default_value_t = 1)]
+    /// plaintexts on every backend (1 = single-threaded, 0 = every core).
+    #[arg(long, default_value_t = 1, value_parser = parse_threads)]
     threads: usize,
     /// Operations to run (comma list; default all but the `matvec_*` and
     /// `matmul_*` ones, whose rotation keys take gigabytes at n16).

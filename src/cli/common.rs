@@ -44,6 +44,16 @@ pub fn mib_to_bytes(mib: usize, flag: &str) -> Result<usize> {
     mib.checked_mul(1 << 20).with_context(|| format!("{flag} {mib} is too large"))
 }
 
+/// Parses `--threads`: a count, or 0 for every core this process may use.
+pub fn parse_threads(arg: &str) -> Result<usize, String> {
+    match arg.parse::<usize>().map_err(|e| format!("{arg:?} is not a thread count: {e}"))? {
+        0 => std::thread::available_parallelism()
+            .map(usize::from)
+            .map_err(|e| format!("--threads 0 (every core): cannot count the cores: {e}")),
+        n => Ok(n),
+    }
+}
+
 /// A CKKS context on the chosen backend; `threads` are the CPU backend's
 /// workers and, on every backend, the host threads that encode plaintexts.
 pub fn make_context(params: Arc<Params>, backend: BackendChoice, threads: usize) -> Result<Context> {

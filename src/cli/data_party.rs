@@ -15,7 +15,7 @@ use anyhow::{Context as _, Result, bail, ensure};
 use num_complex::Complex64;
 use zeroize::Zeroizing;
 
-use super::common::{BackendChoice, load_preset, make_context, warn_if_toy};
+use super::common::{BackendChoice, load_preset, make_context, parse_threads, warn_if_toy};
 use crate::ckks::serialize::{load_params, params_to_json};
 use crate::ckks::{Ciphertext, Context, EvaluationKeys, Params, SecretKey};
 use crate::math::sampling::Csprng;
@@ -36,8 +36,8 @@ pub struct ExecArgs {
     #[arg(long, value_enum, default_value = "cpu")]
     backend: BackendChoice,
     /// Worker threads of the CPU backend, and host threads that encode
-    /// plaintexts on every backend (1 = single-threaded).
-    #[arg(long, default_value_t = 1)]
+    /// plaintexts on every backend (1 = single-threaded, 0 = every core).
+    #[arg(long, default_value_t = 1, value_parser = parse_threads)]
     threads: usize,
 }
 

@@ -9,7 +9,7 @@ use std::time::Instant;
 
 use anyhow::{Context as _, Result, ensure};
 
-use super::common::{BackendChoice, make_context};
+use super::common::{BackendChoice, make_context, parse_threads};
 use super::data_party::{
     EVAL_KEY_FILE, PUBLIC_KEY_FILE, load_ciphertext, load_params_dir, load_secret_key, read_bytes,
 };
@@ -48,8 +48,8 @@ pub struct Args {
     #[arg(long, value_enum, default_value = "cpu")]
     backend: BackendChoice,
     /// Worker threads of the CPU backend, and host threads that encode
-    /// plaintexts on every backend.
-    #[arg(long, default_value_t = 1)]
+    /// plaintexts on every backend (1 = single-threaded, 0 = every core).
+    #[arg(long, default_value_t = 1, value_parser = parse_threads)]
     threads: usize,
 }
 

@@ -14,7 +14,7 @@ use indicatif::{ProgressBar, ProgressStyle};
 use ndarray::Array2;
 use serde_json::json;
 
-use super::common::{BackendChoice, load_preset, make_context};
+use super::common::{BackendChoice, load_preset, make_context, parse_threads};
 use super::data_party::{check_key_folder, write_key_folder};
 use crate::math::sampling::Csprng;
 use crate::model::dataset::{Dataset, SPLIT_SEED, Standardizer, TEST_FRACTION};
@@ -115,8 +115,8 @@ pub struct Args {
     #[arg(long, value_enum, default_value = "cpu")]
     pub(super) backend: BackendChoice,
     /// Worker threads of the CPU backend, and host threads that encode
-    /// plaintexts on every backend.
-    #[arg(long, default_value_t = 1)]
+    /// plaintexts on every backend (1 = single-threaded, 0 = every core).
+    #[arg(long, default_value_t = 1, value_parser = parse_threads)]
     pub(super) threads: usize,
     /// Write the encrypted trained head (weights ciphertext) here.
     #[arg(long)]

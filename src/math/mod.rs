@@ -1,9 +1,11 @@
 //! Number theory on 32-bit words: modular arithmetic, NTT-friendly primes,
-//! the negacyclic NTT, RNS basis conversion, sampling and the encoding FFT.
+//! the negacyclic NTT, RNS basis conversion, CRT reconstruction, sampling and
+//! the encoding FFT.
 //!
 //! Nothing here knows about ciphertexts, scales or devices; `ckks` and the
 //! backends build on it.
 
+pub mod crt;
 mod error;
 pub mod fft;
 pub mod limb_ops;

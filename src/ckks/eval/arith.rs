@@ -158,6 +158,7 @@ impl Context {
     pub fn mul_plain_many(&self, pairs: &[(&Ciphertext, &Plaintext)]) -> Result<Vec<Ciphertext>> {
         for (ct, pt) in pairs {
             check_compatible("mul_plain", *ct, *pt)?;
+            self.check_scale_room("mul_plain", ct.level, ct.scale * pt.scale)?;
         }
         let mut out = self.plain_op_many(Elementwise::Mul, pairs)?;
         for (ct, (_, pt)) in out.iter_mut().zip(pairs) {
@@ -178,6 +179,7 @@ impl Context {
                 return Err(CkksError::InvalidInput { op: OP, reason: "an empty group has no sum".into() });
             };
             let scale = first.scale * first_pt.scale;
+            self.check_scale_room(OP, first.level, scale)?;
             for &(ct, pt) in *group {
                 check_compatible(OP, ct, pt)?;
                 check_compatible(OP, first, ct)?;
@@ -253,6 +255,7 @@ impl Context {
 
     fn scalar_mul(&self, op: &'static str, ct: &Ciphertext, c: f64, const_scale: f64) -> Result<Ciphertext> {
         let k = self.const_integer(op, c, const_scale)?;
+        self.check_scale_room(op, ct.level, ct.scale * const_scale)?;
         let mut out = self.scalar_op(ScalarOp::Mul, ct, k, ct.polys.len())?;
         out.scale *= const_scale;
         Ok(out)

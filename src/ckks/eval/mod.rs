@@ -13,6 +13,26 @@ use super::{Ciphertext, CkksError, Result};
 /// floating-point noise from scale bookkeeping is that small).
 pub const SCALE_TOLERANCE: f64 = 1e-9;
 
+impl super::Context {
+    /// A ciphertext at `level` and `scale` must leave its values room below
+    /// Q_level/2: past it they wrap around the modulus and decrypt to noise,
+    /// silently. Products not yet rescaled are where this happens.
+    pub(crate) fn check_scale_room(&self, op: &'static str, level: usize, scale: f64) -> Result<()> {
+        let log_q = self.params().log_q_at(level);
+        if scale.log2() < log_q - 1.0 {
+            return Ok(());
+        }
+        Err(CkksError::InvalidInput {
+            op,
+            reason: format!(
+                "scale 2^{:.1} leaves no room below the modulus 2^{log_q:.1} of level {level}: the values would \
+                 wrap around (rescale the operands first)",
+                scale.log2()
+            ),
+        })
+    }
+}
+
 /// Same parameter set and level.
 fn check_compatible(op: &'static str, a: &impl Operand, b: &impl Operand) -> Result<()> {
     if a.params_id() != b.params_id() {

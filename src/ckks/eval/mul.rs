@@ -15,7 +15,7 @@ impl Context {
 
     /// Tensor products of every pair, as one submission.
     pub fn mul_many(&self, pairs: &[(&Ciphertext, &Ciphertext)]) -> Result<Vec<Ciphertext>> {
-        check_factors("mul", pairs)?;
+        self.check_factors("mul", pairs)?;
         let products = self.run(OpKind::Tensor, |bk| bk.tensor(&tensor_operands(pairs)))?;
         Ok(products
             .into_iter()
@@ -52,6 +52,19 @@ impl Context {
         let rest: Vec<[&DevicePoly; 2]> = cts.iter().map(|ct| [&ct.polys[0], &ct.polys[1]]).collect();
         let switched = self.key_switch_polys(&c2, key, Some(&rest), rescale)?;
         Ok(switched.into_iter().zip(cts).map(|(k, ct)| self.relinearized(k, ct, ct.scale, rescale)).collect())
+    }
+
+    /// Pairs that can be multiplied: same parameter set, level and key,
+    /// degree 1, and a product scale with room below the level's modulus.
+    fn check_factors(&self, op: &'static str, pairs: &[(&Ciphertext, &Ciphertext)]) -> Result<()> {
+        for &(a, b) in pairs {
+            check_compatible(op, a, b)?;
+            check_same_key(op, a, b)?;
+            check_linear(op, a)?;
+            check_linear(op, b)?;
+            self.check_scale_room(op, a.level, a.scale * b.scale)?;
+        }
+        Ok(())
     }
 
     /// The ciphertext of a relinearized pair `polys` of `like`'s level and
@@ -141,7 +154,7 @@ impl Context {
         keys: &EvaluationKeys,
         rescale: bool,
     ) -> Result<Vec<Ciphertext>> {
-        check_factors(op, pairs)?;
+        self.check_factors(op, pairs)?;
         let key = keys.relin.as_ref().ok_or(CkksError::MissingKey { op, kind: "relinearization", step: None })?;
         for (a, _) in pairs {
             self.check_keys(op, a, keys)?;
@@ -267,18 +280,6 @@ impl Context {
         out.level = level;
         Ok(out)
     }
-}
-
-/// Both factors of every product are degree-1 ciphertexts of one parameter
-/// set, level and key.
-fn check_factors(op: &'static str, pairs: &[(&Ciphertext, &Ciphertext)]) -> Result<()> {
-    for &(a, b) in pairs {
-        check_compatible(op, a, b)?;
-        check_same_key(op, a, b)?;
-        check_linear(op, a)?;
-        check_linear(op, b)?;
-    }
-    Ok(())
 }
 
 /// The polynomials of each pair, as the tensor product takes them.
