@@ -85,8 +85,7 @@ impl Context {
         self.fft.embed_inv(&mut vals);
         let n = params.n();
         let gap = n / (2 * slots);
-        let log_q: f64 = params.ring().q[..basis.q].iter().map(|m| f64::from(m.value()).log2()).sum();
-        let limit = (log_q - 1.0).min(MAX_COEFF_BITS).exp2();
+        let limit = (params.log_q_at(level) - 1.0).min(MAX_COEFF_BITS).exp2();
         let mut coeffs = vec![0i64; n];
         for (i, v) in vals.iter().enumerate() {
             for (pos, x) in [(i * gap, v.re), (n / 2 + i * gap, v.im)] {
