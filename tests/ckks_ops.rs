@@ -302,13 +302,17 @@ fn deep_multiplication_chain_uses_every_level() {
 /// Products not yet rescaled (scale Δ², Δ⁴) decrypt right: decoding spans
 /// the scale with enough limbs (with three it returned noise at Δ⁴). A
 /// product whose scale reaches the level's modulus is refused, as its values
-/// would wrap around; so is a plaintext product or constant past it.
+/// would wrap around; so is a plaintext product or constant past it, and a
+/// rescale that would leave a scale below 1 (a fresh ciphertext's).
 #[test]
 fn unrescaled_products_decrypt_until_the_scale_reaches_the_modulus() {
     let mut s = Setup::preset("toy-n1024", &[]);
     let top = s.ctx.params().max_level();
     let x: Vec<Complex64> = [1.0, -2.0, 3.0, 0.5].iter().map(|&v| Complex64::new(v, 0.0)).collect();
     let mut ct = s.encrypt(&x, top);
+    let err = s.ctx.rescale(&ct).err().map(|e| e.to_string()).unwrap_or_default();
+    assert!(err.contains("below 1"), "{err}");
+    assert!(s.ctx.mul_relin_rescale(&ct, &s.ctx.add_const(&ct, 0.0).unwrap(), &s.evk).is_ok());
     let mut want = x.clone();
     for _ in 0..2 {
         ct = s.ctx.mul_relin(&ct, &ct, &s.evk).unwrap();

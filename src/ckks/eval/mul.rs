@@ -45,8 +45,8 @@ impl Context {
         rescale: bool,
     ) -> Result<Vec<Ciphertext>> {
         let key = self.relin_key(op, cts, keys)?;
-        if let Some(ct) = cts.iter().find(|ct| rescale && ct.level == 0) {
-            return Err(CkksError::LevelExhausted { op, level: ct.level, needed: 1 });
+        if rescale {
+            cts.iter().try_for_each(|ct| self.check_rescalable(op, ct.level, ct.scale))?;
         }
         let c2: Vec<&DevicePoly> = cts.iter().map(|ct| &ct.polys[2]).collect();
         let rest: Vec<[&DevicePoly; 2]> = cts.iter().map(|ct| [&ct.polys[0], &ct.polys[1]]).collect();
@@ -65,6 +65,29 @@ impl Context {
             self.check_scale_room(op, a.level, a.scale * b.scale)?;
         }
         Ok(())
+    }
+
+    /// A ciphertext at `level` and `scale` can be rescaled: a level is left,
+    /// and the scale after the division by q_level stays at least 1 (a
+    /// ciphertext at the nominal scale, not a product, would lose every
+    /// fractional bit of its values).
+    fn check_rescalable(&self, op: &'static str, level: usize, scale: f64) -> Result<()> {
+        if level == 0 {
+            return Err(CkksError::LevelExhausted { op, level, needed: 1 });
+        }
+        let after = scale / self.params().level_modulus(level);
+        if after >= 1.0 {
+            return Ok(());
+        }
+        Err(CkksError::InvalidInput {
+            op,
+            reason: format!(
+                "scale 2^{:.2} divided by q_{level} = 2^{:.2} leaves {after:.6}, below 1: rescale products \
+                 (scale Δ²), not ciphertexts at the nominal scale",
+                scale.log2(),
+                self.params().level_modulus(level).log2()
+            ),
+        })
     }
 
     /// The ciphertext of a relinearized pair `polys` of `like`'s level and
@@ -156,10 +179,10 @@ impl Context {
     ) -> Result<Vec<Ciphertext>> {
         self.check_factors(op, pairs)?;
         let key = keys.relin.as_ref().ok_or(CkksError::MissingKey { op, kind: "relinearization", step: None })?;
-        for (a, _) in pairs {
+        for (a, b) in pairs {
             self.check_keys(op, a, keys)?;
-            if rescale && a.level == 0 {
-                return Err(CkksError::LevelExhausted { op, level: 0, needed: 1 });
+            if rescale {
+                self.check_rescalable(op, a.level, a.scale * b.scale)?;
             }
         }
         let params = self.params();
@@ -211,14 +234,13 @@ impl Context {
 
     /// How many of `cts` one rescaling call takes: as many as the
     /// backend's batch budget holds (a CPU's caches: a larger batch only
-    /// spills them; unbounded on GPUs). An error if one is at level 0.
+    /// spills them; unbounded on GPUs). An error if one cannot be rescaled
+    /// ([`Context::check_rescalable`]).
     fn rescale_chunk<'a>(&self, cts: impl Iterator<Item = &'a Ciphertext>) -> Result<usize> {
         let params = self.params();
         let mut top = 0;
         for ct in cts {
-            if ct.level == 0 {
-                return Err(CkksError::LevelExhausted { op: "rescale", level: ct.level, needed: 1 });
-            }
+            self.check_rescalable("rescale", ct.level, ct.scale)?;
             top = top.max(params.q_limbs(ct.level));
         }
         Ok(self.sched().batch_limit(3 * top * params.n() * 4))
