@@ -8,6 +8,7 @@ use super::{CkksError, Params, PlaintextCache, Result, ValueCache};
 use crate::backend::cpu::CpuBackend;
 use crate::backend::{Backend, Basis, DevicePoly};
 use crate::math::fft::SpecialFft;
+use crate::math::limb_ops;
 use crate::sched::{OpKind, Scheduler};
 
 /// Parameters plus the scheduler every CKKS operation goes through.
@@ -122,14 +123,13 @@ impl Context {
         Ok(poly)
     }
 
-    /// The residues of signed small coefficients (|c| < every prime) over
-    /// `basis`, limb-major (coefficient domain).
+    /// The residues of signed coefficients over `basis`, limb-major
+    /// (coefficient domain).
     pub(crate) fn residue_words(&self, coeffs: &[i64], basis: Basis) -> Vec<u32> {
         let ring = self.params.ring();
-        let mut words = Vec::with_capacity(basis.limbs() * coeffs.len());
-        for k in 0..basis.limbs() {
-            let m = ring.modulus(basis.global(k, ring));
-            words.extend(coeffs.iter().map(|&c| m.reduce_i64(c)));
+        let mut words = vec![0; basis.limbs() * coeffs.len()];
+        for (k, limb) in words.chunks_exact_mut(coeffs.len()).enumerate() {
+            limb_ops::reduce_signed(ring.modulus(basis.global(k, ring)), coeffs, limb);
         }
         words
     }

@@ -35,7 +35,8 @@ pub enum Variant {
     Scalar,
     /// x86-64 AVX2 (8 × u32 lanes).
     Avx2,
-    /// x86-64 AVX-512 F (16 × u32 lanes).
+    /// x86-64 AVX-512 F and DQ (16 × u32 lanes; DQ for 64-bit lane
+    /// conversions and products).
     Avx512,
 }
 
@@ -52,7 +53,9 @@ impl Variant {
             Self::Avx2 => std::arch::is_x86_feature_detected!("avx2"),
             #[cfg(target_arch = "x86_64")]
             Self::Avx512 => {
-                std::arch::is_x86_feature_detected!("avx2") && std::arch::is_x86_feature_detected!("avx512f")
+                std::arch::is_x86_feature_detected!("avx2")
+                    && std::arch::is_x86_feature_detected!("avx512f")
+                    && std::arch::is_x86_feature_detected!("avx512dq")
             }
             #[cfg(not(target_arch = "x86_64"))]
             Self::Avx2 | Self::Avx512 => false,
@@ -86,7 +89,7 @@ macro_rules! dispatch {
             // SAFETY: `checked` verified that the CPU supports AVX2.
             Variant::Avx2 => unsafe { $avx2 },
             #[cfg(target_arch = "x86_64")]
-            // SAFETY: `checked` verified that the CPU supports AVX-512 F and AVX2.
+            // SAFETY: `checked` verified that the CPU supports AVX-512 F, DQ and AVX2.
             Variant::Avx512 => unsafe { $avx512 },
             _ => $scalar,
         }
@@ -371,6 +374,32 @@ pub fn center_lift_scalar(m: &Modulus, from: u32, a: &[u32], out: &mut [u32]) {
     }
 }
 
+/// `out[i] = c[i] mod q` in [0, q) for signed coefficients: a limb of an
+/// encoding's residues. The AVX-512 variant estimates the quotient in
+/// floating point and corrects it with exact 64-bit lane products (AVX2 has
+/// no 64-bit lane multiply and runs the scalar loop).
+pub fn reduce_signed(m: &Modulus, c: &[i64], out: &mut [u32]) {
+    reduce_signed_with(Variant::best(), m, c, out);
+}
+
+/// [`reduce_signed`] with a chosen variant (panics if the CPU lacks it).
+pub fn reduce_signed_with(v: Variant, m: &Modulus, c: &[i64], out: &mut [u32]) {
+    assert_eq!(c.len(), out.len(), "limb lengths differ");
+    if v.checked() == Variant::Avx512 {
+        #[cfg(target_arch = "x86_64")]
+        // SAFETY: `checked` verified that the CPU supports AVX-512 F and DQ.
+        return unsafe { avx512::reduce_signed(m, c, out) };
+    }
+    reduce_signed_scalar(m, c, out);
+}
+
+/// Portable [`reduce_signed`]; the reference for the SIMD variant.
+pub fn reduce_signed_scalar(m: &Modulus, c: &[i64], out: &mut [u32]) {
+    for (o, &x) in out.iter_mut().zip(c) {
+        *o = m.reduce_i64(x);
+    }
+}
+
 /// `out[i] = a[perm[i]]` (every `perm[i] < a.len()`). The SIMD variants
 /// permute whole aligned blocks of 8 or 16 words with one shuffle where
 /// `perm` maps such a block into one aligned block, as the NTT-domain
@@ -476,6 +505,32 @@ pub(crate) mod tests {
                 assert_eq!(got, want, "{name} {v:?} q = {} len = {len}", m.value());
                 assert_reduced(m, &got);
             }
+        });
+    }
+
+    #[test]
+    fn reduce_signed_matches_scalar_over_all_of_i64() {
+        for_all(|v, m, len, rng| {
+            let q = i64::from(m.value());
+            let edges = [0, 1, -1, q, -q, q - 1, 1 - q, 3 * q, -3 * q, i64::MAX, i64::MIN, 1 << 62, -(1 << 62)];
+            // Edges, then values of every magnitude (a random shift of a
+            // random word) and large values just off a multiple of q, where
+            // the floating-point quotient is most often one off.
+            let mut value = |i: usize| match (edges.get(i), i % 2) {
+                (Some(&e), _) => e,
+                (None, 0) => (rng.next() as i64) >> (rng.next() % 64),
+                (None, _) => {
+                    let k = i64::MAX / q - (rng.next() % (1 << 20)) as i64;
+                    let off = 1 + (rng.next() % 3) as i64;
+                    if rng.next() % 2 == 0 { -(k * q) - off } else { k * q + off - 1 }
+                }
+            };
+            let c: Vec<i64> = (0..len).map(&mut value).collect();
+            let (mut got, mut want) = (vec![0; len], vec![0; len]);
+            reduce_signed_with(v, m, &c, &mut got);
+            reduce_signed_scalar(m, &c, &mut want);
+            assert_eq!(got, want, "{v:?} q = {q} len = {len}");
+            assert_reduced(m, &got);
         });
     }
 

@@ -15,6 +15,11 @@ use std::arch::x86_64::{
     _mm512_permutexvar_epi32, _mm512_set1_epi32, _mm512_set1_epi64, _mm512_setzero_si512, _mm512_srl_epi64,
     _mm512_srli_epi32, _mm512_srli_epi64, _mm512_storeu_si512, _mm512_sub_epi32,
 };
+use std::arch::x86_64::{
+    _mm256_storeu_si256, _mm512_cmpge_epi64_mask, _mm512_cmplt_epi64_mask, _mm512_cvtepi64_epi32, _mm512_cvtepi64_pd,
+    _mm512_cvttpd_epi64, _mm512_mask_add_epi64, _mm512_mask_sub_epi64, _mm512_mul_pd, _mm512_mullo_epi64,
+    _mm512_set1_pd, _mm512_sub_epi64,
+};
 use std::hint::black_box;
 
 // ---------------------------------------------------------------------------
@@ -458,4 +463,28 @@ pub(crate) fn permute(a: &[u32], perm: &[u32], out: &mut [u32]) {
         }
     }
     super::permute_scalar(a, p_tail, o_tail);
+}
+
+/// [`super::reduce_signed`], 8 coefficients a vector: the quotient
+/// t = trunc(c · (1/q)) in f64 is within one of c/q's for every i64 c, so
+/// c − t·q (exact in wrapping 64-bit lanes, as the true value is small)
+/// lies in (−2q, 2q) and two conditional additions and a subtraction bring
+/// it into [0, q).
+#[target_feature(enable = "avx512f,avx512dq")]
+pub(crate) fn reduce_signed(m: &Modulus, c: &[i64], out: &mut [u32]) {
+    let q = i64::from(m.value());
+    let (vq, inv, zero) = (_mm512_set1_epi64(q), _mm512_set1_pd(1.0 / q as f64), _mm512_setzero_si512());
+    let whole = c.len() / 8 * 8;
+    for (x, o) in c[..whole].chunks_exact(8).zip(out[..whole].chunks_exact_mut(8)) {
+        // SAFETY: `x` is 64 readable bytes; the load is unaligned.
+        let x = unsafe { _mm512_loadu_si512(x.as_ptr().cast()) };
+        let t = _mm512_cvttpd_epi64(_mm512_mul_pd(_mm512_cvtepi64_pd(x), inv));
+        let mut r = _mm512_sub_epi64(x, _mm512_mullo_epi64(t, vq));
+        r = _mm512_mask_add_epi64(r, _mm512_cmplt_epi64_mask(r, zero), r, vq);
+        r = _mm512_mask_add_epi64(r, _mm512_cmplt_epi64_mask(r, zero), r, vq);
+        r = _mm512_mask_sub_epi64(r, _mm512_cmpge_epi64_mask(r, vq), r, vq);
+        // SAFETY: `o` is 32 writable bytes; the store is unaligned.
+        unsafe { _mm256_storeu_si256(o.as_mut_ptr().cast(), _mm512_cvtepi64_epi32(r)) };
+    }
+    super::reduce_signed_scalar(m, &c[whole..], &mut out[whole..]);
 }
