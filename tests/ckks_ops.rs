@@ -328,6 +328,27 @@ fn unrescaled_products_decrypt_until_the_scale_reaches_the_modulus() {
     assert!(s.ctx.mul_const_scaled(&ct, 1.0, ct.scale()).is_err());
 }
 
+/// A ciphertext dropped to [`Context::decryption_level`] decrypts to exactly
+/// the same values as in full: at the nominal scale from level 1 (three
+/// limbs), a product at Δ² from a level holding a limb more per 30 bits.
+#[test]
+fn the_decryption_level_decrypts_to_the_same_values() {
+    for name in ["toy-n4096", "n14"] {
+        let mut s = Setup::preset(name, &[]);
+        let top = s.ctx.params().max_level();
+        let x = s.random_values(64);
+        let ct = s.encrypt(&x, top);
+        let product = s.ctx.mul_relin(&ct, &ct, &s.evk).unwrap();
+        for (what, ct, level) in [("fresh", &ct, 1), ("product", &product, 2)] {
+            assert_eq!(s.ctx.decryption_level(ct), level, "{name} {what}");
+            let dropped = s.ctx.drop_to_level(ct, level).unwrap();
+            assert_eq!(s.decrypt(&dropped), s.decrypt(ct), "{name} {what}");
+        }
+        let low = s.ctx.drop_to_level(&ct, 0).unwrap();
+        assert_eq!(s.ctx.decryption_level(&low), 0, "{name}: never above the ciphertext's level");
+    }
+}
+
 #[test]
 fn public_key_encryption_decrypts_within_bound() {
     for name in ["toy-n1024", "n14"] {

@@ -3,7 +3,7 @@
 
 use num_complex::Complex64;
 
-use super::{CkksError, Context, Plaintext, Result};
+use super::{Ciphertext, CkksError, Context, Plaintext, Result};
 use crate::backend::Basis;
 use crate::math::crt::MixedRadix;
 use crate::sched::OpKind;
@@ -112,6 +112,29 @@ impl Context {
         self.encode(&vals, level, self.params().scale(level))
     }
 
+    /// How many of the lowest of `limbs` primes decoding at `scale` reads:
+    /// enough to span the scale and DECODE_HEADROOM_BITS (a value below
+    /// their product is recovered from them alone).
+    fn decode_limbs(&self, limbs: usize, scale: f64) -> usize {
+        let q = &self.params().ring().q[..limbs];
+        let needed = scale.log2() + DECODE_HEADROOM_BITS;
+        (1..=limbs)
+            .find(|&k| q[..k].iter().map(|m| f64::from(m.value()).log2()).sum::<f64>() >= needed)
+            .unwrap_or(limbs)
+    }
+
+    /// The lowest level `ct` can be dropped to (limbs removed, nothing
+    /// divided) and still decrypt to exactly the same values: the level
+    /// whose limbs hold every one that decoding reads. A compute party
+    /// sends a ciphertext for decryption at this level: fewer bytes to
+    /// move, fewer limbs to decrypt.
+    #[must_use]
+    pub fn decryption_level(&self, ct: &Ciphertext) -> usize {
+        let params = self.params();
+        let used = self.decode_limbs(params.q_limbs(ct.level), ct.scale);
+        (0..ct.level).find(|&level| params.q_limbs(level) >= used).unwrap_or(ct.level)
+    }
+
     /// Decodes a plaintext into its `slots` complex values.
     pub fn decode(&self, pt: &Plaintext) -> Result<Vec<Complex64>> {
         let params = self.params();
@@ -120,13 +143,8 @@ impl Context {
         }
         self.check_scale_room("decode", pt.level, pt.scale)?;
         let mut poly = self.copy_poly(&pt.poly)?;
-        // Only the lowest limbs are needed to recover a value below their
-        // product: enough of them to span the scale and DECODE_HEADROOM_BITS.
         let q = &params.ring().q[..poly.basis().q];
-        let needed = pt.scale.log2() + DECODE_HEADROOM_BITS;
-        let used = (1..=q.len())
-            .find(|&k| q[..k].iter().map(|m| f64::from(m.value()).log2()).sum::<f64>() >= needed)
-            .unwrap_or(q.len());
+        let used = self.decode_limbs(q.len(), pt.scale);
         self.run(OpKind::Memory, |b| b.truncate(&mut poly, used))?;
         self.run(OpKind::Intt, |b| b.ntt_inverse(&mut [&mut poly]))?;
         let words = self.run(OpKind::Download, |b| b.download(&poly))?;
