@@ -10,7 +10,7 @@ use indicatif::{ProgressBar, ProgressStyle};
 use num_complex::Complex64;
 use serde_json::json;
 
-use super::common::{BackendChoice, load_preset, make_context, parse_threads};
+use super::common::{ExecArgs, load_preset};
 use crate::ckks::{Context, EvaluationKeys, KeyBundle, SecretKey};
 use crate::math::sampling::Csprng;
 use crate::nn::approx::{Approximation, CkksArith, Domain, FUNCTION_NAMES, Fit, Softmax};
@@ -21,13 +21,8 @@ pub struct Args {
     /// Parameter preset.
     #[arg(long, default_value = "n15")]
     preset: String,
-    /// Backend to run on.
-    #[arg(long, value_enum, default_value = "cpu")]
-    backend: BackendChoice,
-    /// Worker threads of the CPU backend, and host threads that encode
-    /// plaintexts on every backend (1 = single-threaded, 0 = every core).
-    #[arg(long, default_value_t = 1, value_parser = parse_threads)]
-    threads: usize,
+    #[command(flatten)]
+    exec: ExecArgs,
     /// Functions (comma list; default all): sigmoid, tanh, gelu, exp, inverse, inv_sqrt, relu, softmax.
     #[arg(long, value_delimiter = ',')]
     functions: Vec<String>,
@@ -127,7 +122,7 @@ struct Party {
 pub fn run(args: &Args) -> Result<()> {
     let subjects = subjects(args)?;
     let params = load_preset(&args.preset)?;
-    let ctx = make_context(params.clone(), args.backend, args.threads)?;
+    let ctx = args.exec.context(params.clone())?;
     let steps: Vec<i64> = subjects
         .iter()
         .filter_map(|s| match s {

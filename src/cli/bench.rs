@@ -10,7 +10,7 @@ use num_complex::Complex64;
 use serde_json::json;
 
 use super::bench_linalg::{LINALG_OPS, LinalgPlan, is_linalg};
-use super::common::{BackendChoice, load_preset, make_context, mib_to_bytes, parse_threads};
+use super::common::{ExecArgs, load_preset, mib_to_bytes};
 use crate::backend::{Basis, KernelTime};
 use crate::ckks::{Ciphertext, Context, EvaluationKeys, KeyBundle, Plaintext, PublicKey, SecretKey};
 use crate::math::sampling::Csprng;
@@ -42,9 +42,8 @@ pub const OPS: [&str; 18] = [
 /// Arguments of `hetl bench`.
 #[derive(Debug, clap::Args)]
 pub struct Args {
-    /// Backend to run on.
-    #[arg(long, value_enum, default_value = "cpu")]
-    backend: BackendChoice,
+    #[command(flatten)]
+    exec: ExecArgs,
     /// Parameter preset.
     #[arg(long, default_value = "n14")]
     preset: String,
@@ -54,10 +53,6 @@ pub struct Args {
     /// Timed samples per operation and batch size (the median is reported).
     #[arg(long, default_value_t = 10)]
     samples: usize,
-    /// Worker threads of the CPU backend, and host threads that encode
-    /// plaintexts on every backend (1 = single-threaded, 0 = every core).
-    #[arg(long, default_value_t = 1, value_parser = parse_threads)]
-    threads: usize,
     /// Operations to run (comma list; default all but the `matvec_*` and
     /// `matmul_*` ones, whose rotation keys take gigabytes at n16).
     #[arg(long, value_delimiter = ',')]
@@ -146,7 +141,7 @@ pub fn run(args: &Args) -> Result<()> {
     };
     let params = load_preset(&args.preset)?;
     let cache = mib_to_bytes(args.plaintext_cache_mb, "--plaintext-cache-mb")?;
-    let ctx = make_context(params.clone(), args.backend, args.threads)?.with_plaintext_cache(cache);
+    let ctx = args.exec.context(params.clone())?.with_plaintext_cache(cache);
     let spinner = ProgressBar::new_spinner().with_message(format!("generating keys for {}", params.name()));
     spinner.enable_steady_tick(std::time::Duration::from_millis(120));
     let mut rng = Csprng::from_os()?;
@@ -184,7 +179,7 @@ pub fn run(args: &Args) -> Result<()> {
             if args.json {
                 let mut line = json!({
                     "op": op, "backend": fx.ctx.sched().backend_name(), "impl": "hetl", "preset": p.name(),
-                    "threads": args.threads, "n": p.n(), "limbs": limbs, "dnum": p.dnum(), "batch": batch,
+                    "threads": args.exec.threads, "n": p.n(), "limbs": limbs, "dnum": p.dnum(), "batch": batch,
                     "median_us": round3(median_us), "ops_per_s": round3(ops_per_s),
                 });
                 if args.plaintext_cache_mb > 0 {

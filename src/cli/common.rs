@@ -54,24 +54,40 @@ pub fn parse_threads(arg: &str) -> Result<usize, String> {
     }
 }
 
-/// A CKKS context on the chosen backend; `threads` are the CPU backend's
-/// workers and, on every backend, the host threads that encode plaintexts.
-pub fn make_context(params: Arc<Params>, backend: BackendChoice, threads: usize) -> Result<Context> {
-    match backend {
-        BackendChoice::Cpu => Context::cpu(params, threads).context("cannot start the CPU backend"),
-        BackendChoice::Wgpu => {
-            let backend = WgpuBackend::new(params.ring().clone()).context("cannot start the wgpu backend")?;
-            let ctx = Context::new(params, Arc::new(backend)).context("cannot start the wgpu backend")?;
-            ctx.with_host_threads(threads).context("cannot start the host threads")
-        }
-        BackendChoice::Cuda => {
-            let backend = if std::env::var_os(CUDA_EMULATE_ENV).is_some_and(|v| v == "1") {
-                CudaBackend::emulated(params.ring().clone()).context("cannot start the emulated CUDA device")?
-            } else {
-                CudaBackend::new(params.ring().clone(), 0).context("cannot start the CUDA backend")?
-            };
-            let ctx = Context::new(params, Arc::new(backend)).context("cannot start the CUDA backend")?;
-            ctx.with_host_threads(threads).context("cannot start the host threads")
+/// `--backend` and `--threads`, shared by every command that computes on
+/// ciphertexts.
+#[derive(Clone, Copy, Debug, clap::Args)]
+pub struct ExecArgs {
+    /// Backend to run on (the compute party's).
+    #[arg(long, value_enum, default_value = "cpu")]
+    pub backend: BackendChoice,
+    /// Worker threads of the CPU backend, and host threads that encode
+    /// plaintexts on every backend (1 = single-threaded, 0 = every core).
+    #[arg(long, default_value_t = 1, value_parser = parse_threads)]
+    pub threads: usize,
+}
+
+impl ExecArgs {
+    /// A CKKS context on the chosen backend; `threads` are the CPU backend's
+    /// workers and, on every backend, the host threads that encode plaintexts.
+    pub fn context(&self, params: Arc<Params>) -> Result<Context> {
+        let threads = self.threads;
+        match self.backend {
+            BackendChoice::Cpu => Context::cpu(params, threads).context("cannot start the CPU backend"),
+            BackendChoice::Wgpu => {
+                let backend = WgpuBackend::new(params.ring().clone()).context("cannot start the wgpu backend")?;
+                let ctx = Context::new(params, Arc::new(backend)).context("cannot start the wgpu backend")?;
+                ctx.with_host_threads(threads).context("cannot start the host threads")
+            }
+            BackendChoice::Cuda => {
+                let backend = if std::env::var_os(CUDA_EMULATE_ENV).is_some_and(|v| v == "1") {
+                    CudaBackend::emulated(params.ring().clone()).context("cannot start the emulated CUDA device")?
+                } else {
+                    CudaBackend::new(params.ring().clone(), 0).context("cannot start the CUDA backend")?
+                };
+                let ctx = Context::new(params, Arc::new(backend)).context("cannot start the CUDA backend")?;
+                ctx.with_host_threads(threads).context("cannot start the host threads")
+            }
         }
     }
 }

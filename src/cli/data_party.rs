@@ -15,7 +15,7 @@ use anyhow::{Context as _, Result, bail, ensure};
 use num_complex::Complex64;
 use zeroize::Zeroizing;
 
-use super::common::{BackendChoice, load_preset, make_context, parse_threads, warn_if_toy};
+use super::common::{ExecArgs, load_preset, warn_if_toy};
 use crate::ckks::serialize::{load_params, params_to_json};
 use crate::ckks::{Ciphertext, Context, EvaluationKeys, Params, SecretKey};
 use crate::math::sampling::Csprng;
@@ -28,24 +28,6 @@ pub const SECRET_KEY_FILE: &str = "secret.key";
 pub const PUBLIC_KEY_FILE: &str = "public.key";
 /// Evaluation keys file inside a key folder (what the compute party gets).
 pub const EVAL_KEY_FILE: &str = "eval.key";
-
-/// Backend options shared by the four tools.
-#[derive(Debug, clap::Args)]
-pub struct ExecArgs {
-    /// Backend to run on.
-    #[arg(long, value_enum, default_value = "cpu")]
-    backend: BackendChoice,
-    /// Worker threads of the CPU backend, and host threads that encode
-    /// plaintexts on every backend (1 = single-threaded, 0 = every core).
-    #[arg(long, default_value_t = 1, value_parser = parse_threads)]
-    threads: usize,
-}
-
-impl ExecArgs {
-    fn context(&self, params: Arc<Params>) -> Result<Context> {
-        make_context(params, self.backend, self.threads)
-    }
-}
 
 /// Arguments of `hetl keygen`.
 #[derive(Debug, clap::Args)]

@@ -9,7 +9,7 @@ use std::time::Instant;
 
 use anyhow::{Context as _, Result, ensure};
 
-use super::common::{BackendChoice, make_context, parse_threads};
+use super::common::ExecArgs;
 use super::data_party::{
     EVAL_KEY_FILE, PUBLIC_KEY_FILE, load_ciphertext, load_params_dir, load_secret_key, read_bytes,
 };
@@ -44,20 +44,15 @@ pub struct Args {
     /// Classify this text instead of a clinical note.
     #[arg(long)]
     text: Option<String>,
-    /// Backend of the compute party.
-    #[arg(long, value_enum, default_value = "cpu")]
-    backend: BackendChoice,
-    /// Worker threads of the CPU backend, and host threads that encode
-    /// plaintexts on every backend (1 = single-threaded, 0 = every core).
-    #[arg(long, default_value_t = 1, value_parser = parse_threads)]
-    threads: usize,
+    #[command(flatten)]
+    exec: ExecArgs,
 }
 
 /// Runs `hetl infer`.
 pub fn run(args: &Args) -> Result<()> {
     ensure!(args.setup == 1, "hetl infer is Setup 1; for Setup 2 use hetl eval --head");
     let params = load_params_dir(&args.keys)?;
-    let ctx = make_context(params.clone(), args.backend, args.threads)?;
+    let ctx = args.exec.context(params.clone())?;
     let mut party = DataParty::from_secret(&ctx, load_secret_key(&ctx, &args.keys)?)?;
     let compute = ComputeParty::from_bytes(
         &ctx,

@@ -13,7 +13,7 @@ use indicatif::{ProgressBar, ProgressStyle};
 use ndarray::{Array1, Array2, Axis};
 use serde_json::json;
 
-use super::common::{BackendChoice, load_preset, make_context, mib_to_bytes};
+use super::common::{ExecArgs, load_preset, mib_to_bytes};
 use super::plot::svg_bars;
 use super::train::head::Head;
 use super::train::{MODEL_DIR, load_data};
@@ -118,10 +118,8 @@ pub struct ProfileRequest {
     pub data: String,
     /// Parameter preset.
     pub preset: String,
-    /// Backend of the compute party.
-    pub backend: BackendChoice,
-    /// CPU worker threads.
-    pub threads: usize,
+    /// Backend and threads of the compute party.
+    pub exec: ExecArgs,
     /// JSON report path.
     pub json: Option<PathBuf>,
     /// SVG plot path.
@@ -288,7 +286,7 @@ pub fn profile(req: &ProfileRequest) -> Result<()> {
         None => data.clinical_note(req.note).with_context(|| format!("--note {}", req.note))?,
     };
     let params = load_preset(&req.preset)?;
-    let ctx = req.encoder.with_cache(make_context(params.clone(), req.backend, req.threads)?)?;
+    let ctx = req.encoder.with_cache(req.exec.context(params.clone())?)?;
     let encoder = EncryptedEncoder::new(&params, model, &prepared.calibration, req.encoder.layers)?;
     let tokens = req.encoder.tokenize(model, &text)?;
 
@@ -410,7 +408,7 @@ pub fn profile(req: &ProfileRequest) -> Result<()> {
     );
     if let Some(path) = &req.json {
         let report = json!({
-            "setup": 1, "preset": params.name(), "backend": ctx.sched().backend_name(), "threads": req.threads,
+            "setup": 1, "preset": params.name(), "backend": ctx.sched().backend_name(), "threads": req.exec.threads,
             "tokens": layout.tokens(), "encrypted_layers": encoder.layers().iter().map(|l| l.index()).collect::<Vec<_>>(),
             "rows": records.iter().map(|r| row_json(r, wall)).collect::<Vec<_>>(),
             "totals": {

@@ -14,7 +14,7 @@ use indicatif::{ProgressBar, ProgressStyle};
 use ndarray::Array2;
 use serde_json::json;
 
-use super::common::{load_preset, make_context};
+use super::common::load_preset;
 use super::data_party::{check_key_folder, write_key_folder};
 use super::setup1::{DEFAULT_PRESET, EncoderArgs, Repack, Standardization, plaintext_pooled, prepare};
 use super::train::head::{Head, HeadOptions};
@@ -189,7 +189,7 @@ pub fn run(args: &Args, enc: &EncoderArgs, limit: usize, mirror: bool) -> Result
         let o = run_pipeline(&a, &mut MirrorRefresh, model, &encoder, enc, &head, &stats, notes, &train_y, |_| Ok(()))?;
         (o, "mirror", 0)
     } else {
-        let ctx = enc.with_cache(make_context(params.clone(), args.backend, args.threads)?)?;
+        let ctx = enc.with_cache(args.exec.context(params.clone())?)?;
         let mut steps = encoder.rotations(enc.max_tokens)?;
         steps.extend(head.rotations());
         steps.sort_unstable();

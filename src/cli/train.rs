@@ -14,7 +14,7 @@ use indicatif::{ProgressBar, ProgressStyle};
 use ndarray::Array2;
 use serde_json::json;
 
-use super::common::{BackendChoice, load_preset, make_context, parse_threads};
+use super::common::{ExecArgs, load_preset};
 use super::data_party::{check_key_folder, write_key_folder};
 use crate::math::sampling::Csprng;
 use crate::model::dataset::{Dataset, SPLIT_SEED, Standardizer, TEST_FRACTION};
@@ -111,13 +111,8 @@ pub struct Args {
     /// Parameter preset (default: n14 for logreg, n15 for softmax).
     #[arg(long)]
     pub(super) preset: Option<String>,
-    /// Backend of the compute party.
-    #[arg(long, value_enum, default_value = "cpu")]
-    pub(super) backend: BackendChoice,
-    /// Worker threads of the CPU backend, and host threads that encode
-    /// plaintexts on every backend (1 = single-threaded, 0 = every core).
-    #[arg(long, default_value_t = 1, value_parser = parse_threads)]
-    pub(super) threads: usize,
+    #[command(flatten)]
+    pub(super) exec: ExecArgs,
     /// Write the encrypted trained head (weights ciphertext) here.
     #[arg(long)]
     pub(super) out: Option<PathBuf>,
@@ -206,7 +201,7 @@ pub fn run(args: &Args) -> Result<BTreeMap<&'static str, OpStats>> {
     let prepared = prepare(&data, args.data.repr)?;
     let features = prepared.train.0.ncols();
     let params = load_preset(args.preset.as_deref().unwrap_or(args.head.default_preset()))?;
-    let ctx = make_context(params.clone(), args.backend, args.threads)?;
+    let ctx = args.exec.context(params.clone())?;
     let mut options = HeadOptions {
         lr: args.lr.unwrap_or(args.data.repr.default_lr(args.head)),
         epochs: args.epochs,
@@ -386,7 +381,7 @@ pub fn run(args: &Args) -> Result<BTreeMap<&'static str, OpStats>> {
     if let Some(path) = &args.report {
         let report = json!({
             "setup": 2, "repr": format!("{:?}", args.data.repr).to_lowercase(), "head": format!("{:?}", args.head).to_lowercase(), "preset": params.name(),
-            "backend": ctx.sched().backend_name(), "threads": args.threads, "lr": options.lr, "epochs": options.epochs,
+            "backend": ctx.sched().backend_name(), "threads": args.exec.threads, "lr": options.lr, "epochs": options.epochs,
             "train_patients": prepared.train.1.len(), "test_patients": test_y.len(), "features": features,
             "depth_per_step": trainer.depth_per_step(),
             "approximation_errors": approximation_errors.iter().map(|(f, e)| (f.to_string(), json!(e))).collect::<serde_json::Map<_, _>>(),
