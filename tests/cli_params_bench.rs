@@ -54,12 +54,19 @@ fn insecure_custom_parameters_are_rejected_unless_toy() {
 
 #[test]
 fn bench_json_lines_have_the_documented_fields() {
-    let lines = json_lines(
-        hetl()
-            .args(["bench", "--preset", "toy-n1024", "--ops", "ntt,add,mul_relin,rotate,precision", "--samples", "2"])
-            .args(["--batch", "1,2", "--json"]),
-    );
-    assert_eq!(lines.len(), 4 * 2 + 2, "4 timed ops × 2 batch sizes + 2 precision lines");
+    // The default ops: every one must run (a refused input fails here).
+    let lines =
+        json_lines(hetl().args(["bench", "--preset", "toy-n1024", "--samples", "2", "--batch", "1,2", "--json"]));
+    let timed = ["ntt", "intt", "ntt_poly", "encode", "encrypt", "decrypt", "add"].into_iter().chain([
+        "mul_relin",
+        "rescale",
+        "mul_relin_rescale",
+        "rotate",
+        "keyswitch",
+    ]);
+    let ops: Vec<&str> = lines.iter().map(|l| l["op"].as_str().unwrap()).collect();
+    let want: Vec<&str> = timed.flat_map(|op| [op, op]).chain(["precision", "precision"]).collect();
+    assert_eq!(ops, want, "each default op × 2 batch sizes, then 2 precision lines");
     for l in lines.iter().filter(|l| l["op"] != "precision") {
         for key in ["op", "backend", "n", "limbs", "dnum", "batch", "median_us", "ops_per_s"] {
             assert!(l.get(key).is_some(), "missing {key} in {l}");

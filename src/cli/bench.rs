@@ -81,9 +81,10 @@ struct Fixture {
     evk: EvaluationKeys,
     rng: Csprng,
     values: Vec<Complex64>,
-    /// Encodings of `values` at the top level, by slot count (encoding runs
-    /// on the host: encrypting many inputs reuses them).
-    encoded: Vec<(usize, Plaintext)>,
+    /// Encodings of `values` at the top level, by slot count and whether the
+    /// scale is squared (encoding runs on the host: encrypting many inputs
+    /// reuses them).
+    encoded: Vec<((usize, bool), Plaintext)>,
     /// Prepared plans of the linear-algebra ops, by op name.
     plans: Vec<(&'static str, LinalgPlan)>,
     /// The backend's device counters when the current profiled window began.
@@ -92,7 +93,7 @@ struct Fixture {
 
 impl Fixture {
     fn fresh(&mut self) -> Result<Ciphertext> {
-        self.encrypt_top(self.values.len())
+        self.encrypt_top(self.values.len(), false)
     }
 
     fn plan(&self, op: &str) -> Option<&LinalgPlan> {
@@ -100,20 +101,24 @@ impl Fixture {
     }
 
     /// Fresh inputs of `batch` runs of `op`: one ciphertext with full slots
-    /// each, or the inputs a linear-algebra plan takes.
+    /// each (at scale Δ² for `rescale`, the scale of the products it
+    /// divides), or the inputs a linear-algebra plan takes.
     fn fresh_for(&mut self, op: &str, batch: usize) -> Result<Vec<Ciphertext>> {
         let (count, slots) = self.plan(op).map_or((1, self.values.len()), |p| (p.inputs(), p.slots()));
-        (0..batch * count).map(|_| self.encrypt_top(slots)).collect()
+        (0..batch * count).map(|_| self.encrypt_top(slots, op == "rescale")).collect()
     }
 
-    /// A public-key encryption of the first `slots` values at the top level.
-    fn encrypt_top(&mut self, slots: usize) -> Result<Ciphertext> {
-        let i = match self.encoded.iter().position(|(s, _)| *s == slots) {
+    /// A public-key encryption of the first `slots` values at the top level,
+    /// at the nominal scale Δ or, with `squared`, at Δ².
+    fn encrypt_top(&mut self, slots: usize, squared: bool) -> Result<Ciphertext> {
+        let i = match self.encoded.iter().position(|(key, _)| *key == (slots, squared)) {
             Some(i) => i,
             None => {
                 let top = self.ctx.params().max_level();
-                let pt = self.ctx.encode(&self.values[..slots], top, self.ctx.params().scale(top))?;
-                self.encoded.push((slots, pt));
+                let scale = self.ctx.params().scale(top);
+                let scale = if squared { scale * scale } else { scale };
+                let pt = self.ctx.encode(&self.values[..slots], top, scale)?;
+                self.encoded.push(((slots, squared), pt));
                 self.encoded.len() - 1
             }
         };
