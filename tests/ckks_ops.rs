@@ -225,6 +225,22 @@ fn check_batched(preset: &str, count: usize) {
     assert!(ctx.mul_plain_sum_many(&[&[plain_pairs[0], plain_pairs[count - 1]]]).is_err(), "levels differ in a group");
     let other_scale = ctx.encode(&values, cts[0].level(), 2048.0).unwrap();
     assert!(ctx.mul_plain_sum_many(&[&[plain_pairs[0], (&cts[1], &other_scale)]]).is_err(), "scales differ");
+    // Sums of ciphertext products: the same grouping, the words of the
+    // tensor products added up.
+    let (top_pairs, low_pairs) = pairs.split_at(count - 1);
+    let sums = ctx.mul_sum_many(&[top_pairs, low_pairs]).unwrap();
+    let products = ctx.mul_many(&pairs).unwrap();
+    let mut want = ctx.copy_ciphertext(&products[0]).unwrap();
+    for p in &products[1..count - 1] {
+        ctx.add_assign_many(&mut [&mut want], &[p]).unwrap();
+    }
+    assert!(bytes(&sums[0]) == bytes(&want), "mul_sum of {} pairs", count - 1);
+    assert!(bytes(&sums[1]) == bytes(&products[count - 1]), "mul_sum of one pair");
+    assert!(ctx.mul_sum_many(&[&[]]).is_err(), "empty group");
+    assert!(ctx.mul_sum_many(&[&[pairs[0], pairs[count - 1]]]).is_err(), "levels differ in a group");
+    assert!(ctx.mul_sum_many(&[&[pairs[0], (&products[1], &others[1])]]).is_err(), "a degree-2 factor");
+    let doubled_scale = ctx.mul_const_scaled(&cts[1], 1.0, 2.0).unwrap();
+    assert!(ctx.mul_sum_many(&[&[pairs[0], (&doubled_scale, &others[1])]]).is_err(), "scales differ");
     let mut sums = ctx.copy_many(&refs).unwrap();
     let other_refs: Vec<&Ciphertext> = others.iter().collect();
     ctx.add_assign_many(&mut sums.iter_mut().collect::<Vec<_>>(), &other_refs).unwrap();

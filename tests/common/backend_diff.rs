@@ -563,6 +563,9 @@ pub fn check_ckks(target: &'static Target, name: &str, steps: &[i64]) {
     let (ptc, ptg) = (cpu.encode(&y, level, 1024.0).unwrap(), gpu.encode(&y, level, 1024.0).unwrap());
     let sc = cpu.mul_plain_sum_many(&[&[(&cx, &ptc), (&cy, &ptc)], &[(&cx1, &pt_c1), (&cy1, &pt_c1)]]).unwrap();
     let sg = gpu.mul_plain_sum_many(&[&[(&gx, &ptg), (&gy, &ptg)], &[(&gx1, &pt_g1), (&gy1, &pt_g1)]]).unwrap();
+    // Sums of ciphertext products (the inner-product primitive, twice a group).
+    let pc = cpu.mul_sum_many(&[&[(&cx, &cy), (&cy, &cy)], &[(&cx1, &cy1), (&cy1, &cx1)]]).unwrap();
+    let pg = gpu.mul_sum_many(&[&[(&gx, &gy), (&gy, &gy)], &[(&gx1, &gy1), (&gy1, &gx1)]]).unwrap();
     let fc = cpu.mul_relin_rescale_many(&[(&cx, &cy), (&cx1, &cy1)], &kc.eval).unwrap();
     let fg = gpu.mul_relin_rescale_many(&[(&gx, &gy), (&gx1, &gy1)], &kg.eval).unwrap();
     let oc = cpu.rotate_many(&[&cx, &cy1], steps[0], &kc.eval).unwrap();
@@ -572,6 +575,7 @@ pub fn check_ckks(target: &'static Target, name: &str, steps: &[i64]) {
         ("rescale_many", &rc, &rg),
         ("mul_relin_rescale_many", &fc, &fg),
         ("mul_plain_sum_many", &sc, &sg),
+        ("mul_sum_many", &pc, &pg),
         ("rotate_many", &oc, &og),
     ];
     for (what, c, g) in batched {

@@ -1,9 +1,9 @@
 //! Additive operations and multiplication by plaintexts and constants.
 
-use super::{check_additive, check_compatible, check_linear, check_same_key};
+use super::{check_additive, check_compatible, check_product_sum, check_same_key};
 use crate::backend::{DevicePoly, Elementwise, KeySwitchJob, ScalarOp};
 use crate::ckks::encoder::MAX_COEFF_BITS;
-use crate::ckks::{Ciphertext, CkksError, Context, Plaintext, Result, SCALE_TOLERANCE};
+use crate::ckks::{Ciphertext, CkksError, Context, Plaintext, Result};
 use crate::sched::OpKind;
 
 impl Context {
@@ -173,24 +173,7 @@ impl Context {
     /// only the sums (no product is written out). The same words as the
     /// [`Context::mul_plain_many`] products added up.
     pub fn mul_plain_sum_many(&self, groups: &[&[(&Ciphertext, &Plaintext)]]) -> Result<Vec<Ciphertext>> {
-        const OP: &str = "mul_plain_sum";
-        for group in groups {
-            let Some(&(first, first_pt)) = group.first() else {
-                return Err(CkksError::InvalidInput { op: OP, reason: "an empty group has no sum".into() });
-            };
-            let scale = first.scale * first_pt.scale;
-            self.check_scale_room(OP, first.level, scale)?;
-            for &(ct, pt) in *group {
-                check_compatible(OP, ct, pt)?;
-                check_compatible(OP, first, ct)?;
-                check_same_key(OP, first, ct)?;
-                check_linear(OP, ct)?;
-                if ((ct.scale * pt.scale) / scale - 1.0).abs() > SCALE_TOLERANCE {
-                    let lhs = scale.log2();
-                    return Err(CkksError::ScaleMismatch { op: OP, lhs, rhs: (ct.scale * pt.scale).log2() });
-                }
-            }
-        }
+        let scales = groups.iter().map(|g| check_product_sum(self, "mul_plain_sum", g)).collect::<Result<Vec<_>>>()?;
         let plaintexts: Vec<Vec<&DevicePoly>> =
             groups.iter().map(|g| g.iter().map(|(_, pt)| &pt.poly).collect()).collect();
         let ciphertexts: Vec<Vec<[&DevicePoly; 2]>> =
@@ -200,11 +183,8 @@ impl Context {
         let sums = self.run(OpKind::Elementwise, |b| b.key_switch_inner(&jobs))?;
         Ok(sums
             .into_iter()
-            .zip(groups)
-            .map(|(polys, g)| {
-                let (ct, pt) = g[0];
-                Ciphertext { polys: polys.into(), scale: ct.scale * pt.scale, ..*ct }
-            })
+            .zip(groups.iter().zip(scales))
+            .map(|(polys, (g, scale))| Ciphertext { polys: polys.into(), scale, ..*g[0].0 })
             .collect())
     }
 

@@ -33,6 +33,29 @@ impl super::Context {
     }
 }
 
+/// The terms of one sum of products: each a degree-1 ciphertext, under the
+/// first term's key and at its level, times an operand at that level, and
+/// every product at the first product's scale (which is returned), with room
+/// below the modulus.
+fn check_product_sum<B: Operand>(ctx: &super::Context, op: &'static str, terms: &[(&Ciphertext, &B)]) -> Result<f64> {
+    let Some(&(first, first_other)) = terms.first() else {
+        return Err(CkksError::InvalidInput { op, reason: "an empty group has no sum".into() });
+    };
+    let scale = first.scale * first_other.scale();
+    ctx.check_scale_room(op, first.level, scale)?;
+    for &(ct, other) in terms {
+        check_compatible(op, ct, other)?;
+        check_compatible(op, first, ct)?;
+        check_same_key(op, first, ct)?;
+        check_linear(op, ct)?;
+        let product = ct.scale * other.scale();
+        if (product / scale - 1.0).abs() > SCALE_TOLERANCE {
+            return Err(CkksError::ScaleMismatch { op, lhs: scale.log2(), rhs: product.log2() });
+        }
+    }
+    Ok(scale)
+}
+
 /// Same parameter set and level.
 fn check_compatible(op: &'static str, a: &impl Operand, b: &impl Operand) -> Result<()> {
     if a.params_id() != b.params_id() {

@@ -1,7 +1,7 @@
 //! Ciphertext multiplication, relinearization, rescaling and level dropping.
 
-use super::{check_compatible, check_linear, check_same_key};
-use crate::backend::{DevicePoly, ScalarOp, TensorPair};
+use super::{check_compatible, check_linear, check_product_sum, check_same_key};
+use crate::backend::{DevicePoly, Elementwise, KeySwitchJob, ScalarOp, TensorPair};
 use crate::ckks::encoder::MAX_COEFF_BITS;
 use crate::ckks::keys::{EvaluationKeys, SwitchingKey};
 use crate::ckks::{Ciphertext, CkksError, Context, Result};
@@ -21,6 +21,47 @@ impl Context {
             .into_iter()
             .zip(pairs)
             .map(|(polys, (a, b))| Ciphertext { polys: polys.into(), scale: a.scale * b.scale, ..**a })
+            .collect())
+    }
+
+    /// Σ_i a_i·b_i for each group of pairs (degree-1 ciphertexts under one
+    /// key, at one level, products of one scale): degree-2 ciphertexts, the
+    /// same words as the [`Context::mul_many`] products added up. Computed
+    /// as two inner products per group, c0 = Σ a0·b0, c1 = Σ a0·b1 + Σ a1·b0
+    /// and c2 = Σ a1·b1, in one submission for all groups (every operand
+    /// read once, with lazy reduction; no product written out), and one
+    /// addition, instead of a tensor product and an addition per pair.
+    pub fn mul_sum_many(&self, groups: &[&[(&Ciphertext, &Ciphertext)]]) -> Result<Vec<Ciphertext>> {
+        let scales = groups
+            .iter()
+            .map(|g| {
+                self.check_factors("mul_sum", g)?;
+                check_product_sum(self, "mul_sum", g)
+            })
+            .collect::<Result<Vec<_>>>()?;
+        let keys: Vec<Vec<[&DevicePoly; 2]>> =
+            groups.iter().map(|g| g.iter().map(|(_, b)| [&b.polys[0], &b.polys[1]]).collect()).collect();
+        let digits: Vec<[Vec<&DevicePoly>; 2]> =
+            groups.iter().map(|g| [0, 1].map(|i| g.iter().map(|(a, _)| &a.polys[i]).collect())).collect();
+        let jobs: Vec<KeySwitchJob> = digits
+            .iter()
+            .zip(&keys)
+            .flat_map(|(halves, key)| halves.iter().map(move |digits| KeySwitchJob { digits, key }))
+            .collect();
+        let mut sums = self.run(OpKind::Tensor, |b| b.key_switch_inner(&jobs))?.into_iter();
+        // Per group: [Σ a0·b0, Σ a0·b1] and [Σ a1·b0, Σ a1·b1].
+        let mut halves: Vec<([DevicePoly; 2], [DevicePoly; 2])> =
+            groups.iter().map_while(|_| Some((sums.next()?, sums.next()?))).collect();
+        if halves.len() != groups.len() {
+            return Err(CkksError::InvalidInput { op: "mul_sum", reason: "the backend returned too few sums".into() });
+        }
+        let (mut c1, cross): (Vec<&mut DevicePoly>, Vec<&DevicePoly>) =
+            halves.iter_mut().map(|([_, c1], [cross, _])| (c1, &*cross)).unzip();
+        self.run(OpKind::Elementwise, |b| b.elementwise(Elementwise::Add, &mut c1, &cross))?;
+        Ok(halves
+            .into_iter()
+            .zip(groups.iter().zip(scales))
+            .map(|(([c0, c1], [_, c2]), (g, scale))| Ciphertext { polys: vec![c0, c1, c2], scale, ..*g[0].0 })
             .collect())
     }
 
