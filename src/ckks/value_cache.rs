@@ -83,24 +83,35 @@ impl ValueCache {
         // Each distinct missing value: its key and its first index in `values`.
         let mut missing: Vec<(ValueKey, usize)> = Vec::new();
         let mut first_missing: HashMap<ValueKey, usize> = HashMap::new();
-        let sources: Vec<Source> = values
-            .iter()
-            .enumerate()
-            .map(|(i, v)| {
-                let key = ValueKey::new(v, level, scale);
-                if let Some(kept) = self.entries.get(&key).filter(|e| same_bits(&e.values, v)) {
-                    return Source::Cached(Arc::clone(&kept.plaintext));
+        // The first index of each slice: a slice passed again (a mask shared
+        // by many terms) takes its source without being hashed again.
+        let mut by_address: HashMap<(*const f64, usize), usize> = HashMap::new();
+        let mut sources: Vec<Source> = Vec::with_capacity(values.len());
+        for (i, v) in values.iter().enumerate() {
+            if let Some(&first) = by_address.get(&(v.as_ptr(), v.len())) {
+                let again = match &sources[first] {
+                    Source::Cached(pt) => Source::Cached(Arc::clone(pt)),
+                    &Source::Encoded(j) => Source::Encoded(j),
+                };
+                sources.push(again);
+                continue;
+            }
+            by_address.insert((v.as_ptr(), v.len()), i);
+            let key = ValueKey::new(v, level, scale);
+            if let Some(kept) = self.entries.get(&key).filter(|e| same_bits(&e.values, v)) {
+                sources.push(Source::Cached(Arc::clone(&kept.plaintext)));
+                continue;
+            }
+            let source = match first_missing.get(&key) {
+                Some(&j) if same_bits(values[missing[j].1], v) => Source::Encoded(j),
+                _ => {
+                    first_missing.entry(key).or_insert(missing.len());
+                    missing.push((key, i));
+                    Source::Encoded(missing.len() - 1)
                 }
-                match first_missing.get(&key) {
-                    Some(&j) if same_bits(values[missing[j].1], v) => Source::Encoded(j),
-                    _ => {
-                        first_missing.entry(key).or_insert(missing.len());
-                        missing.push((key, i));
-                        Source::Encoded(missing.len() - 1)
-                    }
-                }
-            })
-            .collect();
+            };
+            sources.push(source);
+        }
         self.values.fetch_add(values.len() as u64, Ordering::Relaxed);
         self.encoded.fetch_add(missing.len() as u64, Ordering::Relaxed);
         let slots: Vec<Vec<Complex64>> =

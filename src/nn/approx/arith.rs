@@ -94,6 +94,23 @@ pub trait Arith {
             })
             .collect()
     }
+    /// Σ_i a_i·b_i for each group of pairs (all at one level and product
+    /// scale), degree 2, before relinearization and rescale. Ciphertexts sum
+    /// each group in one fused pass ([`Context::mul_sum_many`]); the words
+    /// are those of the products added up, which is what this default does.
+    fn mul_sums(&self, groups: &[&[(&Self::Value, &Self::Value)]]) -> Result<Vec<Self::Value>> {
+        groups
+            .iter()
+            .map(|pairs| {
+                let ((a, b), rest) = pairs.split_first().ok_or_else(|| no_terms("mul_sums"))?;
+                let mut acc = self.mul(a, b)?;
+                for (a, b) in rest {
+                    self.add_assign(&mut acc, &self.mul(a, b)?)?;
+                }
+                Ok(acc)
+            })
+            .collect()
+    }
     /// a + `values` (one per slot), encoded at a's level and scale.
     fn add_plain(&self, a: &Self::Value, values: &[f64]) -> Result<Self::Value>;
     /// a rotated left by each of `steps` (hoisted on ciphertexts: one
@@ -154,7 +171,7 @@ pub(super) fn scaled_term<A: Arith>(a: &A, v: &A::Value, c: f64, level: usize, t
 
 /// A value, or a copy of it dropped to a lower level: avoids copying a
 /// ciphertext that already sits at the wanted level.
-pub(super) enum AtLevel<'v, V> {
+pub(crate) enum AtLevel<'v, V> {
     /// The value itself.
     Same(&'v V),
     /// A new value (dropped, or computed).
@@ -227,6 +244,9 @@ impl Arith for CkksArith<'_> {
     }
     fn mul(&self, a: &Ciphertext, b: &Ciphertext) -> Result<Ciphertext> {
         Ok(self.ctx.mul(a, b)?)
+    }
+    fn mul_sums(&self, groups: &[&[(&Ciphertext, &Ciphertext)]]) -> Result<Vec<Ciphertext>> {
+        Ok(self.ctx.mul_sum_many(groups)?)
     }
     fn relinearize(&self, a: Ciphertext) -> Result<Ciphertext> {
         if a.degree_plus_one() == 2 { Ok(a) } else { Ok(self.ctx.relinearize(&a, self.keys)?) }

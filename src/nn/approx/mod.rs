@@ -24,7 +24,7 @@ mod remez;
 mod softmax;
 
 pub use arith::{Arith, CkksArith, PlainArith, PlainValue};
-pub(crate) use arith::{finish, no_terms};
+pub(crate) use arith::{AtLevel, finish, no_terms};
 pub use chebyshev::{ChebyshevSeries, Fit, MAX_DEGREE, grid_points};
 pub use composite::{Relu, SignStage};
 pub use domain::Domain;

@@ -29,10 +29,11 @@ use super::choice::{NEWTON, POLYNOMIAL, cheapest};
 use super::counting::Counting;
 use super::layout::{SEGMENT, TokenLayout};
 use super::ops::{
-    plain_combination, plain_combinations, plain_product, rotate_sum, rotate_sum_steps, sum, sum_of_products, to_level,
+    at_nominal_level, plain_combinations, plain_product, rotate_sum, rotate_sum_steps, sum, sum_of_products,
+    sums_of_products, to_level,
 };
 use super::session::Session;
-use crate::nn::approx::{Approximation, Arith, Domain};
+use crate::nn::approx::{Approximation, Arith, AtLevel, Domain};
 use crate::nn::{NnError, Result};
 
 /// Width of the exp's input range after scaling: z ∈ [−Z/2, Z/2].
@@ -181,39 +182,43 @@ impl Heads<'_> {
         (0..SEGMENT).filter(move |&jp| self.valid(q, jp) && ((jp + d >= SEGMENT) == hi))
     }
 
-    /// Σ over `keys` of the broadcast token 32q + j′ masked at in-block
-    /// offsets 32h + `offset(j′)` (carrying `value`): one level.
-    fn merge<A: Arith>(
+    /// For each (shift, keys) of `lists`: Σ over the keys j′ of the
+    /// broadcast token 32q + j′ masked at in-block offsets 32h + (j′ + shift)
+    /// mod 32 (carrying `value`), or None for no keys. One level; all in one
+    /// fused pass, as they read the same tokens.
+    fn merges<A: Arith>(
         &self,
         a: &A,
         tokens: &[A::Value],
         q: usize,
-        keys: impl Iterator<Item = usize>,
+        lists: &[(usize, Vec<usize>)],
         value: f64,
-        offset: impl Fn(usize) -> usize,
-    ) -> Result<Option<A::Value>> {
-        let masks: Vec<(usize, Vec<f64>)> =
-            keys.map(|jp| (jp, self.segment_mask(value, |o| o == offset(jp) % SEGMENT))).collect();
-        if masks.is_empty() {
-            return Ok(None);
-        }
-        let terms: Vec<(&A::Value, &[f64])> =
-            masks.iter().map(|(jp, m)| (&tokens[q * SEGMENT + jp], m.as_slice())).collect();
-        plain_combination(a, &terms).map(Some)
+    ) -> Result<Vec<Option<A::Value>>> {
+        let masks: Vec<Vec<f64>> = (0..SEGMENT).map(|offset| self.segment_mask(value, |o| o == offset)).collect();
+        let terms: Vec<Vec<(&A::Value, &[f64])>> = lists
+            .iter()
+            .map(|(shift, keys)| {
+                keys.iter().map(|&jp| (&tokens[q * SEGMENT + jp], masks[(jp + shift) % SEGMENT].as_slice())).collect()
+            })
+            .collect();
+        let groups: Vec<&[_]> = terms.iter().filter(|t| !t.is_empty()).map(Vec::as_slice).collect();
+        let mut sums = if groups.is_empty() { Vec::new() } else { plain_combinations(a, &groups)? }.into_iter();
+        Ok(terms.iter().map(|t| if t.is_empty() { None } else { sums.next() }).collect())
     }
 
     /// The score diagonals of key group q from broadcast keys (1 level):
     /// E^lo_d and E^hi_d rotated by +32 (so that only positive steps and
-    /// −32 need keys, see [`Self::diagonal_product`]); both are the merged
+    /// −32 need keys, see [`Self::diagonal_products`]); both are the merged
     /// keys rotated by d.
     fn score_diagonals<A: Arith>(&self, a: &A, keys: &[A::Value], q: usize) -> Result<Diagonals<A::Value>> {
+        let halves: Vec<(usize, bool)> = (0..SEGMENT).flat_map(|d| [(d, false), (d, true)]).collect();
+        let lists: Vec<(usize, Vec<usize>)> =
+            halves.iter().map(|&(d, hi)| (d, self.partners(q, d, hi).collect())).collect();
         let mut out = Diagonals { lo: Vec::new(), hi: Vec::new() };
-        for d in 0..SEGMENT {
-            for hi in [false, true] {
-                if let Some(merged) = self.merge(a, keys, q, self.partners(q, d, hi), 1.0, |jp| jp + d)? {
-                    let placed = if d == 0 { merged } else { a.rotate(&merged, d as i64)? };
-                    if hi { out.hi.push((d, placed)) } else { out.lo.push((d, placed)) }
-                }
+        for ((d, hi), merged) in halves.into_iter().zip(self.merges(a, keys, q, &lists, 1.0)?) {
+            if let Some(merged) = merged {
+                let placed = if d == 0 { merged } else { a.rotate(&merged, d as i64)? };
+                if hi { out.hi.push((d, placed)) } else { out.lo.push((d, placed)) }
             }
         }
         Ok(out)
@@ -225,55 +230,71 @@ impl Heads<'_> {
     /// rotated by +32.
     fn context_diagonals<A: Arith>(&self, a: &A, values: &[A::Value], q: usize) -> Result<Diagonals<A::Value>> {
         let inv_t = 1.0 / self.tokens() as f64;
+        let lists: Vec<(usize, Vec<usize>)> = (0..SEGMENT)
+            .flat_map(|d| {
+                let keys = |hi: bool| (0..SEGMENT).filter(|&jp| self.valid(q, jp) && (jp < d) == hi).collect();
+                [(SEGMENT - d, keys(false)), (SEGMENT - d, keys(true))]
+            })
+            .collect();
         let mut out = Diagonals { lo: Vec::new(), hi: Vec::new() };
-        for d in 0..SEGMENT {
-            let lo_keys = (0..SEGMENT).filter(move |&jp| self.valid(q, jp) && jp >= d);
-            if let Some(lo) = self.merge(a, values, q, lo_keys, inv_t, |jp| jp + SEGMENT - d)? {
-                out.lo.push((d, lo));
-            }
-            let hi_keys = (0..SEGMENT).filter(move |&jp| self.valid(q, jp) && jp < d);
-            if let Some(hi) = self.merge(a, values, q, hi_keys, inv_t, |jp| jp + SEGMENT - d)? {
-                out.hi.push((d, a.rotate(&hi, SEGMENT as i64)?));
+        for (i, merged) in self.merges(a, values, q, &lists, inv_t)?.into_iter().enumerate() {
+            let d = i / 2;
+            match merged {
+                Some(lo) if i % 2 == 0 => out.lo.push((d, lo)),
+                Some(hi) => out.hi.push((d, a.rotate(&hi, SEGMENT as i64)?)),
+                None => {}
             }
         }
         Ok(out)
     }
 
     /// x at `level` and its rotations by 1..31 (one hoisted batch), to be
-    /// shared by every [`Self::diagonal_product`] with x.
+    /// shared by every [`Self::diagonal_products`] with x.
     fn rotations_of<A: Arith>(&self, a: &A, x: &A::Value, level: usize) -> Result<Vec<A::Value>> {
-        let x = to_level(a, x, level)?;
+        let x = at_nominal_level(a, x, level)?;
         let steps: Vec<i64> = (1..SEGMENT as i64).collect();
         let mut all = vec![a.drop_to_level(&x, level)?];
         all.extend(a.rotate_hoisted(&x, &steps)?);
         Ok(all)
     }
 
-    /// Σ_d rot(x, d) ⊙ lo_d + rot(Σ_d rot(x, d) ⊙ hi_d, −32) from x's
-    /// rotations ([`Self::rotations_of`]); each half is relinearized once.
-    fn diagonal_product<A: Arith>(
+    /// Σ_d rot(x, d) ⊙ lo_d + rot(Σ_d rot(x, d) ⊙ hi_d, −32) for each of
+    /// `diagonals`, from x's rotations ([`Self::rotations_of`]); each half
+    /// is relinearized once, and every half of every product is summed in
+    /// one fused pass (they all read the same rotations of x).
+    fn diagonal_products<'d, A: Arith>(
         &self,
         a: &A,
         rotated: &[A::Value],
-        diagonals: &Diagonals<A::Value>,
-    ) -> Result<A::Value> {
+        diagonals: &'d [Diagonals<A::Value>],
+    ) -> Result<Vec<A::Value>> {
         let level = a.level(&rotated[0]);
-        let half = |part: &[(usize, A::Value)]| -> Result<Option<A::Value>> {
-            if part.is_empty() {
-                return Ok(None);
-            }
-            let aligned: Vec<(usize, A::Value)> =
-                part.iter().map(|(d, v)| Ok((*d, to_level(a, v, level)?))).collect::<Result<_>>()?;
-            let pairs: Vec<(&A::Value, &A::Value)> = aligned.iter().map(|(d, v)| (&rotated[*d], v)).collect();
-            sum_of_products(a, &pairs).map(Some)
+        // The diagonals at x's level: themselves when they are there (no copy).
+        let aligned = |part: &'d [(usize, A::Value)]| -> Result<Vec<(usize, AtLevel<'d, A::Value>)>> {
+            part.iter().map(|(d, v)| Ok((*d, at_nominal_level(a, v, level)?))).collect()
         };
-        let lo = half(&diagonals.lo)?;
-        let hi = half(&diagonals.hi)?.map(|h| a.rotate(&h, -(SEGMENT as i64))).transpose()?;
-        match (lo, hi) {
-            (Some(lo), Some(hi)) => a.add(&lo, &hi),
-            (Some(v), None) | (None, Some(v)) => Ok(v),
-            (None, None) => Err(NnError::InvalidShape("attention with no keys".into())),
-        }
+        // The [lo, hi] halves of each product.
+        type Halves<T> = [Vec<T>; 2];
+        let aligned: Vec<Halves<(usize, AtLevel<'_, A::Value>)>> =
+            diagonals.iter().map(|d| Ok([aligned(&d.lo)?, aligned(&d.hi)?])).collect::<Result<_>>()?;
+        let pairs: Vec<Halves<(&A::Value, &A::Value)>> = aligned
+            .iter()
+            .map(|halves| halves.each_ref().map(|part| part.iter().map(|(d, v)| (&rotated[*d], &**v)).collect()))
+            .collect();
+        let groups: Vec<&[_]> = pairs.iter().flatten().filter(|g| !g.is_empty()).map(Vec::as_slice).collect();
+        let mut sums = sums_of_products(a, &groups)?.into_iter();
+        let halves: Vec<[Option<A::Value>; 2]> =
+            pairs.iter().map(|p| p.each_ref().map(|g| if g.is_empty() { None } else { sums.next() })).collect();
+        let high: Vec<&A::Value> = halves.iter().filter_map(|[_, hi]| hi.as_ref()).collect();
+        let mut high = a.rotate_many(&high, -(SEGMENT as i64))?.into_iter();
+        halves
+            .into_iter()
+            .map(|[lo, hi]| match (lo, hi.and_then(|_| high.next())) {
+                (Some(lo), Some(hi)) => a.add(&lo, &hi),
+                (Some(v), None) | (None, Some(v)) => Ok(v),
+                (None, None) => Err(NnError::InvalidShape("attention with no keys".into())),
+            })
+            .collect()
     }
 
     /// The lowest level of `values` and of all `diagonals`.
@@ -289,10 +310,7 @@ impl Heads<'_> {
         let level = Self::common_level(a, queries, &diagonals);
         let mut out = Vec::new();
         for x in queries {
-            let rotated = self.rotations_of(a, x, level)?;
-            for d in &diagonals {
-                out.push(self.diagonal_product(a, &rotated, d)?);
-            }
+            out.extend(self.diagonal_products(a, &self.rotations_of(a, x, level)?, &diagonals)?);
         }
         Ok(out)
     }
@@ -333,7 +351,7 @@ impl Heads<'_> {
                 .collect::<Result<_>>()?;
             let inverse = plan.first_inverse.evaluate(a, &self.row_mean(a, &e, inv_t)?)?;
             for e in &e {
-                w.push(sum_of_products(a, &[(&to_level(a, e, a.level(&inverse))?, &inverse)])?);
+                w.push(sum_of_products(a, &[(&*at_nominal_level(a, e, a.level(&inverse))?, &inverse)])?);
             }
         }
         for _ in 0..plan.rounds {
@@ -344,7 +362,7 @@ impl Heads<'_> {
                     row.iter().map(|v| sum_of_products(a, &[(v, v)])).collect::<Result<_>>()?;
                 let inverse = plan.inverse.evaluate(a, &self.row_mean(a, &squares, inv_t)?)?;
                 for sq in &squares {
-                    next.push(sum_of_products(a, &[(&to_level(a, sq, a.level(&inverse))?, &inverse)])?);
+                    next.push(sum_of_products(a, &[(&*at_nominal_level(a, sq, a.level(&inverse))?, &inverse)])?);
                 }
             }
             w = next;
@@ -369,8 +387,8 @@ impl Heads<'_> {
             .map(|row| {
                 let parts: Vec<A::Value> = row
                     .iter()
-                    .zip(&diagonals)
-                    .map(|(wq, d)| self.diagonal_product(a, &self.rotations_of(a, wq, level)?, d))
+                    .zip(diagonals.chunks(1))
+                    .map(|(wq, d)| Ok(self.diagonal_products(a, &self.rotations_of(a, wq, level)?, d)?.remove(0)))
                     .collect::<Result<_>>()?;
                 sum(a, &parts)
             })

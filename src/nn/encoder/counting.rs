@@ -171,6 +171,10 @@ impl<A: Arith> Arith for Counting<A> {
         self.add(|c| c.mul_plain += 1);
         self.inner.mul_plain_scaled(v, values, pt_scale)
     }
+    fn mul_sums(&self, groups: &[&[(&A::Value, &A::Value)]]) -> Result<Vec<A::Value>> {
+        self.add(|c| c.mul += groups.iter().map(|g| g.len()).sum::<usize>());
+        self.inner.mul_sums(groups)
+    }
     fn mul_plain_sums(&self, groups: &[&[(&A::Value, &[f64])]], pt_scale: f64) -> Result<Vec<A::Value>> {
         self.add(|c| c.mul_plain += groups.iter().map(|g| g.len()).sum::<usize>());
         self.inner.mul_plain_sums(groups, pt_scale)

@@ -6,7 +6,7 @@ use super::choice::{POLYNOMIAL, cheapest};
 use super::counting::Counting;
 use super::layout::TokenLayout;
 use super::norm::NormPlan;
-use super::ops::to_level;
+use super::ops::at_nominal_level;
 use super::projection::Projection;
 use super::session::{Session, Shape};
 use crate::ckks::Params;
@@ -207,7 +207,7 @@ fn residual<A: Arith>(a: &A, out: &[A::Value], x: &[A::Value]) -> Result<Vec<A::
         .zip(x)
         .map(|(o, r)| {
             let level = a.level(o).min(a.level(r));
-            a.add(&to_level(a, o, level)?, &to_level(a, r, level)?)
+            a.add(&*at_nominal_level(a, o, level)?, &*at_nominal_level(a, r, level)?)
         })
         .collect()
 }

@@ -5,7 +5,7 @@
 
 use super::choice::{NEWTON, cheapest};
 use super::layout::TokenLayout;
-use super::ops::{plain_product, rotate_sum, rotate_sum_steps, sum_of_products, to_level};
+use super::ops::{at_nominal_level, plain_product, rotate_sum, rotate_sum_steps, sum_of_products};
 use crate::model::minilm::LayerNorm;
 use crate::nn::Result;
 use crate::nn::approx::{Approximation, Arith, Domain};
@@ -75,9 +75,9 @@ impl NormPlan {
                 let mean_sq = sum_of_products(a, &[(&mean, &mean)])?;
                 let var = a.add_const(&a.sub(&mean_square, &mean_sq)?, self.eps)?;
                 let inv = self.inv_sqrt.evaluate(a, &var)?;
-                let centered = a.sub(&to_level(a, y, level - 1)?, &mean)?;
+                let centered = a.sub(&*at_nominal_level(a, y, level - 1)?, &mean)?;
                 let scaled = plain_product(a, &centered, &gamma)?;
-                let out = sum_of_products(a, &[(&to_level(a, &scaled, a.level(&inv))?, &inv)])?;
+                let out = sum_of_products(a, &[(&*at_nominal_level(a, &scaled, a.level(&inv))?, &inv)])?;
                 a.add_plain(&out, &beta)
             })
             .collect()

@@ -6,15 +6,15 @@
 use crate::ckks::SCALE_TOLERANCE;
 use crate::nn::Result;
 use crate::nn::approx::Arith;
-use crate::nn::approx::{finish, no_terms};
+use crate::nn::approx::{AtLevel, finish, no_terms};
 
-/// `v` at `level` (≤ its own) on the nominal scale: a copy when it is there
-/// already, else dropped to `level + 1` and multiplied by 1 encoded at the
-/// scale that makes the rescale land on Δ_level.
-pub fn to_level<A: Arith>(a: &A, v: &A::Value, level: usize) -> Result<A::Value> {
+/// `v` at `level` (≤ its own) on the nominal scale: `v` itself when it is
+/// there already, else dropped to `level + 1` and multiplied by 1 encoded at
+/// the scale that makes the rescale land on Δ_level.
+pub(crate) fn at_nominal_level<'v, A: Arith>(a: &A, v: &'v A::Value, level: usize) -> Result<AtLevel<'v, A::Value>> {
     let nominal = a.params().scale(level);
     if a.level(v) == level && (a.scale(v) / nominal - 1.0).abs() < SCALE_TOLERANCE {
-        return a.drop_to_level(v, level);
+        return Ok(AtLevel::Same(v));
     }
     if level >= a.level(v) {
         return Err(crate::ckks::CkksError::InvalidInput {
@@ -29,7 +29,15 @@ pub fn to_level<A: Arith>(a: &A, v: &A::Value, level: usize) -> Result<A::Value>
     }
     let high = a.drop_to_level(v, level + 1)?;
     let factor = nominal * a.params().level_modulus(level + 1) / a.scale(&high);
-    finish(a, a.mul_const_scaled(&high, 1.0, factor)?)
+    finish(a, a.mul_const_scaled(&high, 1.0, factor)?).map(AtLevel::Owned)
+}
+
+/// [`at_nominal_level`] as a new value (a copy when `v` is there already).
+pub fn to_level<A: Arith>(a: &A, v: &A::Value, level: usize) -> Result<A::Value> {
+    match at_nominal_level(a, v, level)? {
+        AtLevel::Same(v) => a.drop_to_level(v, level),
+        AtLevel::Owned(v) => Ok(v),
+    }
 }
 
 /// Σ_i v_i ⊙ m_i (all v_i at one level and scale), one rescale: one level
@@ -58,12 +66,19 @@ pub fn plain_product<A: Arith>(a: &A, v: &A::Value, m: &[f64]) -> Result<A::Valu
 /// Σ_i u_i ⊙ v_i of ciphertext pairs at one level, one relinearization
 /// and one rescale for the whole sum.
 pub fn sum_of_products<A: Arith>(a: &A, pairs: &[(&A::Value, &A::Value)]) -> Result<A::Value> {
-    let (first, rest) = pairs.split_first().ok_or_else(|| no_terms("sum_of_products"))?;
-    let mut acc = a.mul(first.0, first.1)?;
-    for (u, v) in rest {
-        a.add_assign(&mut acc, &a.mul(u, v)?)?;
-    }
-    finish(a, acc)
+    sums_of_products(a, &[pairs])?.pop().ok_or_else(|| no_terms("sum_of_products"))
+}
+
+/// [`sum_of_products`] of each group, the products of all groups summed in
+/// one fused pass ([`Arith::mul_sums`]); lone products are tensor products,
+/// which take one pass over their operands.
+pub fn sums_of_products<A: Arith>(a: &A, groups: &[&[(&A::Value, &A::Value)]]) -> Result<Vec<A::Value>> {
+    let sums = if groups.iter().all(|g| g.len() == 1) {
+        groups.iter().map(|g| a.mul(g[0].0, g[0].1)).collect::<Result<Vec<_>>>()?
+    } else {
+        a.mul_sums(groups)?
+    };
+    sums.into_iter().map(|s| finish(a, s)).collect()
 }
 
 /// Σ_{t < count} rot(v, t·step), `count` a power of two: log2(count)

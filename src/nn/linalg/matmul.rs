@@ -51,6 +51,7 @@
 
 use std::cmp::Reverse;
 use std::collections::{BTreeMap, BTreeSet};
+use std::sync::Arc;
 
 use ndarray::{Array2, ArrayView2};
 use num_complex::Complex64;
@@ -60,6 +61,12 @@ use super::{RowBlocks, zero_like};
 use crate::ckks::{
     Ciphertext, CkksError, Context, EvaluationKeys, Params, Plaintext, PlaintextCache, PlaintextKey, Result,
 };
+
+/// Bytes of encoded diagonals one multiplication submission of a product
+/// holds at once (a run of buckets, see `apply_rotated`): the more buckets
+/// share a submission, the fewer times their row groups' baby rotations
+/// are read.
+const DIAGONAL_RUN_BYTES: usize = 512 << 20;
 
 /// Operation counts of one matrix product (per row group for
 /// [`MatMulPlain`], per pair for the encrypted × encrypted products).
@@ -361,6 +368,30 @@ impl MatMulPlain {
         Ok(())
     }
 
+    /// Bucket `item`'s diagonals encoded at `level` and `pt_scale`, once per
+    /// level and scale while the context's plaintext cache has room.
+    fn encoded_diagonals(
+        &self,
+        ctx: &Context,
+        item: usize,
+        level: usize,
+        pt_scale: f64,
+    ) -> Result<Arc<Vec<Plaintext>>> {
+        let bucket = &self.buckets[item];
+        let key = PlaintextKey { owner: self.cache_id, item, level, scale_bits: pt_scale.to_bits() };
+        ctx.plaintext_cache().get_or_encode(key, || {
+            let values: Vec<Vec<Complex64>> = bucket
+                .terms
+                .iter()
+                .map(|term| {
+                    let values = self.diagonal(term.chunk_in, bucket.chunk_out, term.offset, bucket.giant);
+                    values.into_iter().map(|v| Complex64::new(v, 0.0)).collect()
+                })
+                .collect();
+            ctx.encode_many(&values.iter().map(Vec::as_slice).collect::<Vec<_>>(), level, pt_scale)
+        })
+    }
+
     /// The product from X's baby rotations (`rotated[x][k]` = rot(xs[x], babies[k])).
     fn apply_rotated(
         &self,
@@ -379,29 +410,41 @@ impl MatMulPlain {
             Ok(k) => &rotated[x][k],
             Err(_) => xs[x],
         };
-        // Inner sums, one multiplication submission per bucket for all row groups.
-        let mut inner = Vec::with_capacity(self.buckets.len() * groups);
+        // Inner sums, one multiplication submission per run of buckets for
+        // all row groups: the groups of a run read the same baby rotations,
+        // which the backend then reads once per tile for all of them. A run
+        // holds its buckets' encoded diagonals at once: at most
+        // DIAGONAL_RUN_BYTES of them (and at least one bucket).
+        let diagonal_bytes = ctx.params().q_limbs(level) * ctx.params().n() * 4;
+        let mut runs: Vec<std::ops::Range<usize>> = Vec::new();
         for (item, bucket) in self.buckets.iter().enumerate() {
-            // The bucket's diagonals, encoded once per level and scale while
-            // the context's plaintext cache has room.
-            let key = PlaintextKey { owner: self.cache_id, item, level, scale_bits: pt_scale.to_bits() };
-            let diagonals = ctx.plaintext_cache().get_or_encode(key, || {
-                let values: Vec<Vec<Complex64>> = bucket
-                    .terms
-                    .iter()
-                    .map(|term| {
-                        let values = self.diagonal(term.chunk_in, bucket.chunk_out, term.offset, bucket.giant);
-                        values.into_iter().map(|v| Complex64::new(v, 0.0)).collect()
+            let bytes = |run: &std::ops::Range<usize>| -> usize {
+                self.buckets[run.clone()].iter().map(|b| b.terms.len() * diagonal_bytes).sum()
+            };
+            match runs.last_mut() {
+                Some(run) if bytes(run) + bucket.terms.len() * diagonal_bytes <= DIAGONAL_RUN_BYTES => run.end += 1,
+                _ => runs.push(item..item + 1),
+            }
+        }
+        let mut inner = Vec::with_capacity(self.buckets.len() * groups);
+        for run in runs {
+            let encoded: Vec<Arc<Vec<Plaintext>>> =
+                run.clone().map(|item| self.encoded_diagonals(ctx, item, level, pt_scale)).collect::<Result<_>>()?;
+            let pairs: Vec<Vec<(&Ciphertext, &Plaintext)>> = self.buckets[run]
+                .iter()
+                .zip(&encoded)
+                .flat_map(|(bucket, diagonals)| {
+                    (0..groups).map(move |g| {
+                        bucket
+                            .terms
+                            .iter()
+                            .zip(diagonals.iter())
+                            .map(|(term, d)| (baby(g * chunks_in + term.chunk_in, term.baby), d))
+                            .collect()
                     })
-                    .collect();
-                ctx.encode_many(&values.iter().map(Vec::as_slice).collect::<Vec<_>>(), level, pt_scale)
-            })?;
-            let pairs: Vec<(&Ciphertext, &Plaintext)> = (0..groups)
-                .flat_map(|g| bucket.terms.iter().zip(diagonals.iter()).map(move |(term, d)| (g, term, d)))
-                .map(|(g, term, d)| (baby(g * chunks_in + term.chunk_in, term.baby), d))
+                })
                 .collect();
-            let per_group: Vec<&[(&Ciphertext, &Plaintext)]> = pairs.chunks(bucket.terms.len()).collect();
-            inner.extend(ctx.mul_plain_sum_many(&per_group)?);
+            inner.extend(ctx.mul_plain_sum_many(&pairs.iter().map(Vec::as_slice).collect::<Vec<_>>())?);
         }
         let mut inner = ctx.rescale_owned(inner)?.into_iter();
         let mut by_bucket: Vec<Vec<Ciphertext>> =
