@@ -77,6 +77,19 @@ fn profile_setup1_writes_a_row_per_step_with_errors_against_the_twin() {
         assert!(totals[key].is_number(), "missing totals.{key}");
     }
     assert!(totals["overhead_factor"].as_f64().unwrap() > 1.0);
+    // Each step's time by primitive kind, adding up to the step's time.
+    let by_kind = v["seconds_by_kind"].as_array().unwrap();
+    let kind_steps: Vec<&str> = by_kind.iter().map(|k| k["step"].as_str().unwrap()).collect();
+    assert_eq!(kind_steps, STEPS);
+    for (k, r) in by_kind.iter().zip(rows) {
+        let kinds = k["kinds"].as_object().unwrap();
+        let sum: f64 = kinds.values().map(|s| s.as_f64().unwrap()).sum();
+        let seconds = r["seconds"].as_f64().unwrap();
+        assert!((sum - seconds).abs() <= 0.01 * seconds + 1e-3, "{k} against {r}");
+    }
+    let kinds = |step: usize| by_kind[step]["kinds"].as_object().unwrap();
+    assert!(kinds(0).contains_key("KeySwitchInner") && kinds(2).contains_key("Tensor"), "{by_kind:?}");
+    assert!(stdout.contains("seconds by primitive kind"), "{stdout}");
     let plot = std::fs::read_to_string(&svg).unwrap();
     assert!(plot.starts_with("<svg") && plot.contains("layer 5 attention/scores"));
 }

@@ -27,6 +27,7 @@ use crate::nn::encoder::{
 };
 use crate::nn::head::logreg::BatchValues;
 use crate::nn::party::{ComputeParty, DataParty};
+use crate::sched::{OpKind, OpStats};
 
 /// Preset of the Setup 1 commands: 128-bit, 16384 slots (32 tokens per
 /// ciphertext), 19 levels between refreshes.
@@ -380,6 +381,8 @@ pub fn profile(req: &ProfileRequest) -> Result<()> {
     let (refreshes, refresh_time, refresh_bytes) = profiler.party.refresh_stats();
 
     print_table(&records);
+    let kinds = step_kinds(&records, &ctx.sched().profile().snapshot());
+    print_kinds(&kinds);
     for (block, step, c) in &profiler.cosines {
         println!("cosine with the plaintext model after layer {block} ({step}): {c:.8}");
     }
@@ -421,6 +424,7 @@ pub fn profile(req: &ProfileRequest) -> Result<()> {
                 "prefix_seconds": prefix_time.as_secs_f64(),
                 "masks": masks, "masks_encoded": masks_encoded,
             },
+            "seconds_by_kind": kinds.iter().map(|(step, k)| json!({"step": step, "kinds": k.iter().cloned().collect::<BTreeMap<_, _>>()})).collect::<Vec<_>>(),
             "pooled_cosine": final_cosine,
             "cosines": profiler.cosines.iter().map(|(b, s, c)| json!({"block": b, "step": s, "cosine": c})).collect::<Vec<_>>(),
         });
@@ -443,6 +447,48 @@ fn row_json(r: &StepRecord, wall: Duration) -> serde_json::Value {
         "ops": r.ops, "levels": r.depth, "refreshes": r.refreshes, "refreshed_ciphertexts": r.refreshed_ciphertexts,
         "max_error": r.max_error,
     })
+}
+
+/// Seconds by primitive kind of each step (summed over the encrypted
+/// layers; steps in order of first run), most first, from the scheduler's
+/// profile: the submissions' wall times. "host" is the rest of the step's
+/// time: encoding plaintexts on the host threads, refreshes at the data
+/// party, bookkeeping.
+fn step_kinds(
+    records: &[StepRecord],
+    profile: &BTreeMap<(&'static str, OpKind), OpStats>,
+) -> Vec<(&'static str, Vec<(String, f64)>)> {
+    let mut steps: Vec<(&'static str, f64)> = Vec::new();
+    for r in records {
+        match steps.iter_mut().find(|(step, _)| *step == r.step) {
+            Some((_, seconds)) => *seconds += r.seconds,
+            None => steps.push((r.step, r.seconds)),
+        }
+    }
+    steps
+        .into_iter()
+        .map(|(step, seconds)| {
+            let mut kinds: Vec<(String, f64)> = profile
+                .iter()
+                .filter(|((layer, _), _)| *layer == step)
+                .map(|((_, kind), s)| (format!("{kind:?}"), s.total.as_secs_f64()))
+                .collect();
+            let host = seconds - kinds.iter().map(|(_, s)| s).sum::<f64>();
+            kinds.push(("host".into(), host.max(0.0)));
+            kinds.sort_by(|a, b| b.1.total_cmp(&a.1));
+            (step, kinds)
+        })
+        .collect()
+}
+
+/// Prints [`step_kinds`], the kinds above a millisecond.
+fn print_kinds(kinds: &[(&'static str, Vec<(String, f64)>)]) {
+    println!("seconds by primitive kind (over the encrypted layers; host: encoding and the rest of the step):");
+    for (step, kinds) in kinds {
+        let parts: Vec<String> =
+            kinds.iter().filter(|(_, s)| *s >= 1e-3).map(|(kind, s)| format!("{kind} {s:.3}")).collect();
+        println!("  {step:<22} {}", parts.join(", "));
+    }
 }
 
 fn print_table(records: &[StepRecord]) {

@@ -282,6 +282,7 @@ pub fn run(args: &Args) -> Result<BTreeMap<&'static str, OpStats>> {
         },
         |e| bar.set_position(e as u64),
     )?;
+    ctx.sched().profile().set_layer("wait for the device");
     ctx.synchronize()?;
     let (refreshes, refresh_time, refresh_bytes) = data_party.refresh_stats();
     let train_time = start.elapsed() - refresh_time;
