@@ -210,32 +210,27 @@ fn check_batched(preset: &str, count: usize) {
     let pts: Vec<_> = cts.iter().map(|c| ctx.encode(&values, c.level(), 1024.0).unwrap()).collect();
     let plain_pairs: Vec<_> = cts.iter().zip(&pts).collect();
     check("mul_plain", ctx.mul_plain_many(&plain_pairs).unwrap(), &|i| ctx.mul_plain(&cts[i], &pts[i]).unwrap());
-    // Sums of products: the top-level pairs in one group, the lower one alone.
+    // Sums of products: the top-level pairs in one group, the lower one
+    // alone; the words of the products added up.
+    let check_sums = |what: &str, sums: Vec<Ciphertext>, products: &[Ciphertext]| {
+        let mut want = ctx.copy_ciphertext(&products[0]).unwrap();
+        for p in &products[1..count - 1] {
+            ctx.add_assign_many(&mut [&mut want], &[p]).unwrap();
+        }
+        assert!(bytes(&sums[0]) == bytes(&want), "{what} of {} pairs", count - 1);
+        assert!(bytes(&sums[1]) == bytes(&products[count - 1]), "{what} of one pair");
+    };
     let (top_pairs, low_pairs) = plain_pairs.split_at(count - 1);
-    let groups = [top_pairs, low_pairs];
-    let sums = ctx.mul_plain_sum_many(&groups).unwrap();
     let products = ctx.mul_plain_many(&plain_pairs).unwrap();
-    let mut want = ctx.copy_ciphertext(&products[0]).unwrap();
-    for p in &products[1..count - 1] {
-        ctx.add_assign_many(&mut [&mut want], &[p]).unwrap();
-    }
-    assert!(bytes(&sums[0]) == bytes(&want), "mul_plain_sum of {} pairs", count - 1);
-    assert!(bytes(&sums[1]) == bytes(&products[count - 1]), "mul_plain_sum of one pair");
+    check_sums("mul_plain_sum", ctx.mul_plain_sum_many(&[top_pairs, low_pairs]).unwrap(), &products);
     assert!(ctx.mul_plain_sum_many(&[&[]]).is_err(), "empty group");
     assert!(ctx.mul_plain_sum_many(&[&[plain_pairs[0], plain_pairs[count - 1]]]).is_err(), "levels differ in a group");
     let other_scale = ctx.encode(&values, cts[0].level(), 2048.0).unwrap();
     assert!(ctx.mul_plain_sum_many(&[&[plain_pairs[0], (&cts[1], &other_scale)]]).is_err(), "scales differ");
-    // Sums of ciphertext products: the same grouping, the words of the
-    // tensor products added up.
+    // Sums of ciphertext products (tensor products), the same grouping.
     let (top_pairs, low_pairs) = pairs.split_at(count - 1);
-    let sums = ctx.mul_sum_many(&[top_pairs, low_pairs]).unwrap();
     let products = ctx.mul_many(&pairs).unwrap();
-    let mut want = ctx.copy_ciphertext(&products[0]).unwrap();
-    for p in &products[1..count - 1] {
-        ctx.add_assign_many(&mut [&mut want], &[p]).unwrap();
-    }
-    assert!(bytes(&sums[0]) == bytes(&want), "mul_sum of {} pairs", count - 1);
-    assert!(bytes(&sums[1]) == bytes(&products[count - 1]), "mul_sum of one pair");
+    check_sums("mul_sum", ctx.mul_sum_many(&[top_pairs, low_pairs]).unwrap(), &products);
     assert!(ctx.mul_sum_many(&[&[]]).is_err(), "empty group");
     assert!(ctx.mul_sum_many(&[&[pairs[0], pairs[count - 1]]]).is_err(), "levels differ in a group");
     assert!(ctx.mul_sum_many(&[&[pairs[0], (&products[1], &others[1])]]).is_err(), "a degree-2 factor");
