@@ -251,10 +251,11 @@ impl Heads<'_> {
     /// x at `level` and its rotations by 1..31 (one hoisted batch), to be
     /// shared by every [`Self::diagonal_products`] with x.
     fn rotations_of<A: Arith>(&self, a: &A, x: &A::Value, level: usize) -> Result<Vec<A::Value>> {
-        let x = at_nominal_level(a, x, level)?;
+        let x = to_level(a, x, level)?;
         let steps: Vec<i64> = (1..SEGMENT as i64).collect();
-        let mut all = vec![a.drop_to_level(&x, level)?];
-        all.extend(a.rotate_hoisted(&x, &steps)?);
+        let rotations = a.rotate_hoisted(&x, &steps)?;
+        let mut all = vec![x];
+        all.extend(rotations);
         Ok(all)
     }
 
@@ -387,8 +388,11 @@ impl Heads<'_> {
             .map(|row| {
                 let parts: Vec<A::Value> = row
                     .iter()
-                    .zip(diagonals.chunks(1))
-                    .map(|(wq, d)| Ok(self.diagonal_products(a, &self.rotations_of(a, wq, level)?, d)?.remove(0)))
+                    .zip(&diagonals)
+                    .map(|(wq, d)| {
+                        let rotated = self.rotations_of(a, wq, level)?;
+                        Ok(self.diagonal_products(a, &rotated, std::slice::from_ref(d))?.remove(0))
+                    })
                     .collect::<Result<_>>()?;
                 sum(a, &parts)
             })

@@ -416,14 +416,18 @@ impl MatMulPlain {
         // holds its buckets' encoded diagonals at once: at most
         // DIAGONAL_RUN_BYTES of them (and at least one bucket).
         let diagonal_bytes = ctx.params().q_limbs(level) * ctx.params().n() * 4;
-        let mut runs: Vec<std::ops::Range<usize>> = Vec::new();
+        let (mut runs, mut run_bytes): (Vec<std::ops::Range<usize>>, usize) = (Vec::new(), 0);
         for (item, bucket) in self.buckets.iter().enumerate() {
-            let bytes = |run: &std::ops::Range<usize>| -> usize {
-                self.buckets[run.clone()].iter().map(|b| b.terms.len() * diagonal_bytes).sum()
-            };
+            let bytes = bucket.terms.len() * diagonal_bytes;
             match runs.last_mut() {
-                Some(run) if bytes(run) + bucket.terms.len() * diagonal_bytes <= DIAGONAL_RUN_BYTES => run.end += 1,
-                _ => runs.push(item..item + 1),
+                Some(run) if run_bytes + bytes <= DIAGONAL_RUN_BYTES => {
+                    run.end += 1;
+                    run_bytes += bytes;
+                }
+                _ => {
+                    runs.push(item..item + 1);
+                    run_bytes = bytes;
+                }
             }
         }
         let mut inner = Vec::with_capacity(self.buckets.len() * groups);
