@@ -4,6 +4,7 @@
 pub mod backend;
 pub mod ckks;
 pub mod cli;
+pub mod host_memory;
 pub mod math;
 pub mod model;
 pub mod nn;

@@ -43,8 +43,8 @@ const INNER_PRODUCT_TILE: usize = 2048;
 type ConverterKey = (Vec<usize>, Vec<usize>);
 
 /// ModDown of one limb: (limb, its conversion from the divisor's primes,
-/// the divisor's inverse mod q_i).
-type DivideItem<'a> = (&'a mut [u32], &'a mut [u32], u32);
+/// which becomes the result, the divisor's inverse mod q_i).
+type DivideItem<'a> = (&'a [u32], &'a mut [u32], u32);
 
 /// Rescaling of one limb: (limb, the dropped limb in the coefficient
 /// domain, the dropped limb's global index).
@@ -657,39 +657,43 @@ impl Backend for CpuBackend {
             .collect();
         items.sort_by_key(|&(g, _)| g);
         self.for_each_limb(items, |g, limb| self.tables[g].inverse(limb));
-        // ... converted exactly to the remaining Q primes, ...
-        let mut convs: Vec<Scratch> = polys
+        // ... converted exactly to the remaining Q primes, into the result's
+        // own buffer (of the Q limbs only: the extended input, larger by
+        // the P limbs, goes back to the pool for the next key switch
+        // instead of staying held by a result that uses two thirds of it) ...
+        let mut outs: Vec<Vec<u32>> = polys
             .iter()
             .zip(&coefs)
             .zip(&sources)
             .map(|((poly, coef), sources)| {
                 let q = poly.basis.q - drop;
-                let mut conv = self.take_scratch(q * n);
+                let mut out = self.output(q * n);
                 let key = (sources.clone(), (0..q).collect());
-                self.convert(&coef.chunks_exact(n).collect::<Vec<_>>(), conv.chunks_exact_mut(n).collect(), key, true);
-                conv
+                self.convert(&coef.chunks_exact(n).collect::<Vec<_>>(), out.chunks_exact_mut(n).collect(), key, true);
+                out
             })
             .collect();
-        // ... then limb = (limb - NTT(conv))·divisor^-1 mod q_i.
+        // ... then out = (limb - NTT(conv))·w = (NTT(conv) - limb)·(q_i - w)
+        // mod q_i, w the divisor's inverse.
         let mut items: Vec<(usize, DivideItem)> = Vec::new();
-        for (poly, conv) in polys.iter_mut().zip(convs.iter_mut()) {
+        for (poly, out) in polys.iter().zip(outs.iter_mut()) {
             let Basis { q, p } = poly.basis;
             let factors = self.ring.down_factors(q, drop, p);
-            let limbs = host_mut("mod_down", poly)?[..(q - drop) * n].chunks_exact_mut(n).zip(conv.chunks_exact_mut(n));
+            let limbs = host("mod_down", poly)?[..(q - drop) * n].chunks_exact(n).zip(out.chunks_exact_mut(n));
             items.extend(limbs.zip(factors).enumerate().map(|(i, ((limb, conv), w))| (i, (limb, conv, w))));
         }
         items.sort_by_key(|&(i, _)| i);
         self.run_each(items, |(i, (limb, conv, w))| {
+            let m = self.modulus(i);
             self.tables[i].forward(conv);
-            limb_ops::sub_mul_scalar_assign(self.modulus(i), limb, conv, w);
+            limb_ops::sub_mul_scalar_assign(m, conv, limb, m.value() - w);
         });
-        for buf in coefs.into_iter().chain(convs) {
+        for buf in coefs {
             self.give_scratch(buf);
         }
-        for poly in polys.iter_mut() {
-            let q = poly.basis.q - drop;
-            host_mut("mod_down", poly)?.truncate(q * n);
-            poly.basis = Basis::q(q);
+        for (poly, out) in polys.iter_mut().zip(outs) {
+            self.outputs.give(std::mem::replace(host_mut("mod_down", poly)?, out));
+            poly.basis = Basis::q(poly.basis.q - drop);
         }
         Ok(())
     }

@@ -58,6 +58,7 @@ enum Command {
 /// Parses the command line, runs the command and maps errors to exit codes.
 #[must_use]
 pub fn main() -> ExitCode {
+    crate::host_memory::keep_freed_memory();
     let cli = Cli::parse();
     let result = match cli.command {
         Command::Params(a) => params::run(&a),
