@@ -46,6 +46,25 @@ fn check_all_ops_at_every_level(s: &mut Setup, slots: usize, levels: impl Iterat
             let e = max_error(&s.decrypt(&r), &rotated(&x, step));
             assert!(e < b.keyswitch, "{}", fail(&format!("rotate {step}"), e));
         }
+        // Sums of rotations: a repeated step, step 0, a lone term, no rotation.
+        let groups: [&[(&Ciphertext, i64)]; 3] =
+            [&[(&cx, 1), (&cy, -7), (&cx, 0), (&cx, 1)], &[(&cy, 5)], &[(&cx, 0), (&cy, 0)]];
+        let sums = ctx.sum_rotations(&groups, &s.evk).unwrap();
+        for (group, sum) in groups.iter().zip(&sums) {
+            let mut want = vec![Complex64::new(0.0, 0.0); slots];
+            for &(ct, step) in group.iter() {
+                let values = if std::ptr::eq(ct, &cx) { &x } else { &y };
+                want.iter_mut().zip(rotated(values, step)).for_each(|(w, v)| *w += v);
+            }
+            let e = max_error(&s.decrypt(sum), &want);
+            assert!(e < group.len() as f64 * b.keyswitch, "{}", fail("sum_rotations", e));
+        }
+        assert!(ctx.sum_rotations(&[&[]], &s.evk).is_err(), "empty group");
+        assert!(ctx.sum_rotations(&[&[(&cx, 1000)]], &s.evk).is_err(), "missing key");
+        let doubled = ctx.mul_const_scaled(&cx, 1.0, 2.0);
+        if let Ok(doubled) = &doubled {
+            assert!(ctx.sum_rotations(&[&[(&cx, 1), (doubled, 2)]], &s.evk).is_err(), "scales differ");
+        }
         let e = max_error(
             &s.decrypt(&ctx.conjugate(&cx, &s.evk).unwrap()),
             &x.iter().map(|a| a.conj()).collect::<Vec<_>>(),

@@ -220,6 +220,22 @@ fn matmul_plain_reuses_cached_diagonals_toy() {
 }
 
 #[test]
+fn matvec_of_an_all_zero_matrix_is_an_encryption_of_zero_toy() {
+    let mut s = Setup::preset("toy-n1024", &[]);
+    let level = s.ctx.params().max_level();
+    let w = Array2::<f64>::zeros((8, 8));
+    let plan = MatVec::new(&s.ctx, w.view(), level).unwrap();
+    s.set_rotations(&plan.rotations());
+    let x: Vec<f64> = s.random_values(8).iter().map(|z| z.re + 1.0).collect();
+    let packed = pack_replicated(&x, plan.input_period(), plan.slots()).unwrap();
+    let ct = s.encrypt_real(&packed, level);
+    let y = plan.apply(&s.ctx, &ct, &s.evk).unwrap();
+    assert_eq!(y.level(), level - plan.depth());
+    let worst = real_slots(&s, &y).iter().fold(0.0f64, |m, v| m.max(v.abs()));
+    assert!(worst < 1e-3, "W·x = 0 decrypts to {worst:e}");
+}
+
+#[test]
 fn matmul_plain_with_an_all_zero_column_chunk_toy() {
     let mut s = Setup::preset("toy-n1024", &[]);
     let mut w = random_matrix(&mut s, 8, 16);

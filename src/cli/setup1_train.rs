@@ -201,6 +201,9 @@ pub fn run(args: &Args, enc: &EncoderArgs, limit: usize, mirror: bool) -> Result
             check_key_folder(dir, args.force)?;
             write_key_folder(dir, &params, &party.secret_key_bytes()?, &material.public, &material.eval)?;
         }
+        let key_bytes = material.eval.len() + material.public.len();
+        // The bytes sent are freed for the encrypted layers to reuse.
+        drop(material);
         let save = |w: &Ciphertext| -> Result<()> {
             if let Some(path) = &args.out {
                 std::fs::write(path, ctx.ciphertext_to_bytes(w)?)
@@ -216,7 +219,7 @@ pub fn run(args: &Args, enc: &EncoderArgs, limit: usize, mirror: bool) -> Result
             cache.used_bytes() >> 20,
             cache.budget() >> 20
         );
-        (outcome, ctx.sched().backend_name(), material.eval.len() + material.public.len())
+        (outcome, ctx.sched().backend_name(), key_bytes)
     };
     let total = start.elapsed();
 

@@ -263,6 +263,7 @@ pub fn run(args: &Args) -> Result<BTreeMap<&'static str, OpStats>> {
 
     // Compute party: ciphertexts and the serialized public and evaluation keys only.
     let compute = ComputeParty::from_bytes(&ctx, &material.public, &material.eval)?;
+    drop(material);
     let w0 = compute.encrypt_zeros(trainer.slots(), &mut Csprng::from_os()?)?;
     let ciphertext_bytes = ctx.ciphertext_to_bytes(&w0)?.len();
     let bar = ProgressBar::new(args.epochs as u64)

@@ -570,6 +570,12 @@ pub fn check_ckks(target: &'static Target, name: &str, steps: &[i64]) {
     let fg = gpu.mul_relin_rescale_many(&[(&gx, &gy), (&gx1, &gy1)], &kg.eval).unwrap();
     let oc = cpu.rotate_many(&[&cx, &cy1], steps[0], &kc.eval).unwrap();
     let og = gpu.rotate_many(&[&gx, &gy1], steps[0], &kg.eval).unwrap();
+    // Sums of rotations (one inner product over every rotated term, one ModDown).
+    let s = |a, b, a1, b1| [vec![(a, steps[0]), (b, 0), (a, *steps.last().unwrap())], vec![(a1, 0), (b1, 0)]];
+    let [uc0, uc1] = s(&cx, &cy, &cx1, &cy1);
+    let [ug0, ug1] = s(&gx, &gy, &gx1, &gy1);
+    let uc = cpu.sum_rotations(&[&uc0, &uc1], &kc.eval).unwrap();
+    let ug = gpu.sum_rotations(&[&ug0, &ug1], &kg.eval).unwrap();
     let batched = [
         ("mul_relin_many", &mc, &mg),
         ("rescale_many", &rc, &rg),
@@ -577,6 +583,7 @@ pub fn check_ckks(target: &'static Target, name: &str, steps: &[i64]) {
         ("mul_plain_sum_many", &sc, &sg),
         ("mul_sum_many", &pc, &pg),
         ("rotate_many", &oc, &og),
+        ("sum_rotations", &uc, &ug),
     ];
     for (what, c, g) in batched {
         for (c, g) in c.iter().zip(g) {

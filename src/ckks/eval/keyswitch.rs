@@ -27,7 +27,7 @@ impl Context {
     }
 
     /// ModUp of every digit of each polynomial (NTT, basis {q, 0}) to {q, #P}.
-    fn decompose(&self, cs: &[&DevicePoly]) -> Result<Vec<Vec<DevicePoly>>> {
+    pub(super) fn decompose(&self, cs: &[&DevicePoly]) -> Result<Vec<Vec<DevicePoly>>> {
         let params = self.params();
         self.run(OpKind::ModUp, |b| b.mod_up(cs, params.alpha(), params.ring().p.len()))
     }
@@ -63,7 +63,7 @@ impl Context {
     }
 
     /// ModDown of switched pairs, dividing by the last `drop` Q primes too.
-    fn mod_down_pairs(&self, pairs: &mut [[DevicePoly; 2]], drop: usize) -> Result<()> {
+    pub(super) fn mod_down_pairs(&self, pairs: &mut [[DevicePoly; 2]], drop: usize) -> Result<()> {
         let mut polys: Vec<&mut DevicePoly> = pairs.iter_mut().flatten().collect();
         self.run(OpKind::ModDown, |b| b.mod_down(&mut polys, drop))
     }

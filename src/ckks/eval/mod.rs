@@ -5,6 +5,7 @@
 mod arith;
 mod keyswitch;
 mod mul;
+mod rotation_sums;
 
 use super::ciphertext::Operand;
 use super::{Ciphertext, CkksError, Result};

@@ -11,7 +11,9 @@
 //! giant-step with signed giant steps, o = g·b₁ + β (0 ≤ β < b₁):
 //! `y_u = Σ_g rot(Σ_t Σ_β rot(d_o, −g·b₁) ⊙ rot(x_t, β), g·b₁)`. The baby
 //! rotations of every input ciphertext form one hoisted batch, the inner
-//! sums of all input chunks share each output's giant rotations, and b₁
+//! sums of all input chunks share each output's giant rotations, which are
+//! one [`Context::sum_rotations`] (one ModDown per output, not one per
+//! giant step), and b₁
 //! is the value with the fewest rotations for this W's non-zero diagonals
 //! (all-zero diagonals are skipped: d = 384 in blocks of 512 leaves 767 of
 //! 1023). Diagonals are encoded when the product is applied, at the
@@ -56,7 +58,7 @@ use std::sync::Arc;
 use ndarray::{Array2, ArrayView2};
 use num_complex::Complex64;
 
-use super::reduce::sum_each;
+use super::reduce::sum_rotations_or;
 use super::{RowBlocks, zero_like};
 use crate::ckks::{
     Ciphertext, CkksError, Context, EvaluationKeys, Params, Plaintext, PlaintextCache, PlaintextKey, Result,
@@ -451,33 +453,18 @@ impl MatMulPlain {
             inner.extend(ctx.mul_plain_sum_many(&pairs.iter().map(Vec::as_slice).collect::<Vec<_>>())?);
         }
         let mut inner = ctx.rescale_owned(inner)?.into_iter();
-        let mut by_bucket: Vec<Vec<Ciphertext>> =
+        let by_bucket: Vec<Vec<Ciphertext>> =
             self.buckets.iter().map(|_| inner.by_ref().take(groups).collect()).collect();
-        // Giant rotations: one batched rotation per distinct step.
-        for &step in &self.giants {
-            let members: Vec<usize> = (0..self.buckets.len()).filter(|&b| self.buckets[b].giant == step).collect();
-            let rotated = {
-                let cts: Vec<&Ciphertext> = members.iter().flat_map(|&b| &by_bucket[b]).collect();
-                ctx.rotate_many(&cts, step, keys)?
-            };
-            let mut rotated = rotated.into_iter();
-            for &b in &members {
-                by_bucket[b] = rotated.by_ref().take(groups).collect();
+        // Output (g, u) = Σ over u's buckets of rot(inner sum, giant): one
+        // sum of rotations each, divided by P once for all its giant steps.
+        let mut terms: Vec<Vec<(&Ciphertext, i64)>> = (0..groups * chunks_out).map(|_| Vec::new()).collect();
+        for (bucket, cts) in self.buckets.iter().zip(&by_bucket) {
+            for (g, ct) in cts.iter().enumerate() {
+                terms[g * chunks_out + bucket.chunk_out].push((ct, bucket.giant));
             }
         }
-        let mut outputs: Vec<Vec<Ciphertext>> = (0..groups * chunks_out).map(|_| Vec::new()).collect();
-        for (bucket, cts) in self.buckets.iter().zip(by_bucket) {
-            for (g, ct) in cts.into_iter().enumerate() {
-                outputs[g * chunks_out + bucket.chunk_out].push(ct);
-            }
-        }
-        for (i, out) in outputs.iter_mut().enumerate() {
-            if out.is_empty() {
-                // An all-zero column chunk of W.
-                out.push(zero_like(ctx, xs[i / chunks_out * chunks_in], level - 1)?);
-            }
-        }
-        sum_each(ctx, outputs)
+        // An all-zero column chunk of W gives an encryption of zero.
+        sum_rotations_or(ctx, &terms, keys, |i| zero_like(ctx, xs[i / chunks_out * chunks_in], level - 1))
     }
 }
 

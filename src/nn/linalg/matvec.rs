@@ -9,12 +9,13 @@
 //! folded with [`rotate_and_sum`] (step m). With i = g·b₁ + b (b < b₁,
 //! the baby steps), `y' = Σ_g rot(Σ_b rot(d_i, −g·b₁) ⊙ rot(x, b), g·b₁)`:
 //! b₁ − 1 hoisted baby rotations of x and D/b₁ − 1 giant rotations instead
-//! of D − 1 rotations. The diagonals are rotated and encoded once, at plan
+//! of D − 1 rotations, the giant ones one [`Context::sum_rotations`] (one
+//! ModDown for all). The diagonals are rotated and encoded once, at plan
 //! time, with scale q_level, so the one rescale restores x's scale exactly.
 
 use ndarray::ArrayView2;
 
-use super::reduce::{rotate_and_sum, rotate_and_sum_steps};
+use super::reduce::{rotate_and_sum, rotate_and_sum_steps, sum_rotations_or};
 use super::{encode_exact, zero_like};
 use crate::ckks::{Ciphertext, CkksError, Context, EvaluationKeys, Plaintext, Result};
 
@@ -201,25 +202,21 @@ impl MatVec {
         // The giant steps each input has a sum for, then all sums rescaled.
         let present: Vec<Vec<usize>> =
             inner_sums.iter().map(|sums| (0..sums.len()).filter(|&g| sums[g].is_some()).collect()).collect();
-        let mut rescaled = ctx.rescale_owned(inner_sums.into_iter().flatten().flatten().collect())?.into_iter();
-        let mut out = Vec::with_capacity(xs.len());
-        for (x, present) in xs.iter().zip(&present) {
-            let mut acc: Option<Ciphertext> = None;
-            for &g in present {
-                let sum = rescaled.next().expect("one rescaled sum per present sum");
-                let term = if g == 0 { sum } else { ctx.rotate(&sum, (g * self.baby) as i64, keys)? };
-                match &mut acc {
-                    Some(a) => ctx.add_assign(a, &term)?,
-                    None => acc = Some(term),
-                }
-            }
-            let y = match acc {
-                Some(y) => y,
-                // An all-zero matrix: W·x = 0, an encryption of zero at the output level.
-                None => zero_like(ctx, x, self.level - 1)?,
-            };
-            out.push(if self.m < self.n { rotate_and_sum(ctx, &y, self.m as i64, self.n / self.m, keys)? } else { y });
-        }
-        Ok(out)
+        let rescaled = ctx.rescale_owned(inner_sums.into_iter().flatten().flatten().collect())?;
+        // y = Σ_g rot(sum_g, g·b₁): one sum of rotations per input (one ModDown).
+        let mut rescaled = rescaled.iter();
+        let terms: Vec<Vec<(&Ciphertext, i64)>> = present
+            .iter()
+            .map(|present| {
+                present.iter().map(|&g| (rescaled.next().expect("one per sum"), (g * self.baby) as i64)).collect()
+            })
+            .collect();
+        // An all-zero matrix: W·x = 0, an encryption of zero at the output level.
+        let ys = sum_rotations_or(ctx, &terms, keys, |i| zero_like(ctx, xs[i], self.level - 1))?;
+        ys.into_iter()
+            .map(
+                |y| if self.m < self.n { rotate_and_sum(ctx, &y, self.m as i64, self.n / self.m, keys) } else { Ok(y) },
+            )
+            .collect()
     }
 }

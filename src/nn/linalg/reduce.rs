@@ -75,3 +75,20 @@ pub(crate) fn sum_each(ctx: &Context, mut groups: Vec<Vec<Ciphertext>>) -> Resul
         })
         .collect()
 }
+
+/// [`Context::sum_rotations`] of each group of (ciphertext, step) terms, or
+/// `zero(i)` where group i is empty (e.g. an all-zero block of a matrix).
+pub(crate) fn sum_rotations_or(
+    ctx: &Context,
+    groups: &[Vec<(&Ciphertext, i64)>],
+    keys: &EvaluationKeys,
+    zero: impl Fn(usize) -> Result<Ciphertext>,
+) -> Result<Vec<Ciphertext>> {
+    let nonempty: Vec<&[(&Ciphertext, i64)]> = groups.iter().filter(|g| !g.is_empty()).map(Vec::as_slice).collect();
+    let mut sums = ctx.sum_rotations(&nonempty, keys)?.into_iter();
+    groups
+        .iter()
+        .enumerate()
+        .map(|(i, g)| if g.is_empty() { zero(i) } else { Ok(sums.next().expect("one sum per non-empty group")) })
+        .collect()
+}
