@@ -361,7 +361,7 @@ impl std::ops::DerefMut for Scratch {
 }
 
 /// Source index for each output position of X → X^g in the NTT domain:
-/// out[i] = in[perm[i]], because slot i holds a(ψ^(2·bitrev(i)+1)).
+/// `out[i] = in[perm[i]]`, because slot i holds a(ψ^(2·bitrev(i)+1)).
 #[must_use]
 pub fn ntt_automorphism_permutation(log_n: u32, galois: u64) -> Vec<u32> {
     let n = 1usize << log_n;

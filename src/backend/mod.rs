@@ -111,9 +111,9 @@ pub enum Elementwise {
 /// Operation of a polynomial with one constant per limb.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum ScalarOp {
-    /// dst[k] += c[k] on every coefficient of limb k
+    /// `dst[k] += c[k]` on every coefficient of limb k
     Add,
-    /// dst[k] *= c[k] on every coefficient of limb k
+    /// `dst[k] *= c[k]` on every coefficient of limb k
     Mul,
 }
 
@@ -195,9 +195,9 @@ pub trait Backend: Send + Sync {
         Ok(out)
     }
     /// Tensor products of pairs of degree-1 ciphertexts (NTT domain):
-    /// dst[k] += c[k]·src[k] on every Q limb k: each source has basis
+    /// `dst[k] += c[k]·src[k]` on every Q limb k: each source has basis
     /// {q, 0} for its destination's q (the destination's P limbs are left as
-    /// they are); `per_q_prime[k]` is the constant of Q[k] (reduced per
+    /// they are); `per_q_prime[k]` is the constant of `Q[k]` (reduced per
     /// prime), at least as many as the largest q.
     fn add_scaled(&self, dst: &mut [&mut DevicePoly], src: &[&DevicePoly], per_q_prime: &[u32]) -> Result<()>;
     /// (a0·b0, a0·b1 + a1·b0, a1·b1) per pair.

@@ -1,10 +1,10 @@
-//! The RNS ring Z_{QP}[X]/(X^N + 1): the primes every backend works with.
+//! The RNS ring `Z_QP[X]/(X^N + 1)`: the primes every backend works with.
 
 use super::Modulus;
 
 /// Ring degree and the ordered primes of Q (ciphertext modulus) and P
-/// (special modulus for key switching). Global limb index k < #Q names Q[k];
-/// #Q + j names P[j].
+/// (special modulus for key switching). Global limb index k < #Q names `Q[k]`;
+/// #Q + j names `P[j]`.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct RnsRing {
     /// log2 of the ring degree N.
@@ -49,7 +49,7 @@ impl RnsRing {
     }
 
     /// That ModDown's factor per remaining limb: (P[0..p] · Q[q−drop..q])^-1
-    /// mod Q[i] for i < q − drop.
+    /// mod `Q[i]` for i < q − drop.
     #[must_use]
     pub fn down_factors(&self, q: usize, drop: usize, p: usize) -> Vec<u32> {
         let sources = self.down_sources(q, drop, p);

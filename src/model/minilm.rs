@@ -87,7 +87,7 @@ impl MiniLm {
         &self.config
     }
 
-    /// WordPiece ids of one text with [CLS] and [SEP], truncated to the
+    /// WordPiece ids of one text with `[CLS]` and `[SEP]`, truncated to the
     /// model's `max_seq_length` (256 for all-MiniLM-L6-v2), no padding.
     pub fn tokenize(&self, text: &str) -> Result<Tokens> {
         self.tokenizer.tokenize(text)

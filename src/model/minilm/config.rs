@@ -43,7 +43,7 @@ fn absolute() -> String {
 /// The part of sentence_bert_config.json the encoder uses.
 #[derive(Clone, Debug, Deserialize, PartialEq)]
 pub struct SentenceConfig {
-    /// Inputs are truncated to this many tokens, [CLS] and [SEP] included.
+    /// Inputs are truncated to this many tokens, `[CLS]` and `[SEP]` included.
     pub max_seq_length: usize,
 }
 

@@ -57,7 +57,7 @@ impl Embeddings {
         &self.norm
     }
 
-    /// Row i is LayerNorm(word[ids[i]] + position[i] + token_type[type_ids[i]]).
+    /// Row i is `LayerNorm(word[ids[i]] + position[i] + token_type[type_ids[i]])`.
     /// Ids outside the tables and inputs longer than the position table are errors.
     pub fn forward(&self, tokens: &Tokens) -> Result<Array2<f32>> {
         let invalid = |reason: String| ModelError::InvalidInput { op: "embeddings", reason };

@@ -14,7 +14,7 @@ const QUOTED_CHARS: usize = 60;
 /// One tokenized sentence: the encoder's input.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct Tokens {
-    /// WordPiece ids, starting with [CLS] and ending with [SEP].
+    /// WordPiece ids, starting with `[CLS]` and ending with `[SEP]`.
     pub ids: Vec<u32>,
     /// Segment (token type) ids, all 0 for a single sentence.
     pub type_ids: Vec<u32>,

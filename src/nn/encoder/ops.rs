@@ -32,7 +32,7 @@ pub(crate) fn at_nominal_level<'v, A: Arith>(a: &A, v: &'v A::Value, level: usiz
     finish(a, a.mul_const_scaled(&high, 1.0, factor)?).map(AtLevel::Owned)
 }
 
-/// [`at_nominal_level`] as a new value (a copy when `v` is there already).
+/// `at_nominal_level` as a new value (a copy when `v` is there already).
 pub fn to_level<A: Arith>(a: &A, v: &A::Value, level: usize) -> Result<A::Value> {
     match at_nominal_level(a, v, level)? {
         AtLevel::Same(v) => a.drop_to_level(v, level),

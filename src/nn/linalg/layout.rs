@@ -50,7 +50,7 @@ impl RowBlocks {
     /// then the fewest slots that hold it. Narrower blocks mean fewer
     /// rotations per ciphertext, but below this width the rows no longer
     /// fill the slots and the plaintext multiplications grow (see
-    /// [`super::matmul`]). 16 × 384 in 8192 slots: block 512, one
+    /// `matmul`). 16 × 384 in 8192 slots: block 512, one
     /// ciphertext; 128 × 384: block 64, six ciphertexts.
     pub fn densest(rows: usize, cols: usize, max_slots: usize) -> Result<Self> {
         let rows_pad = rows.max(1).next_power_of_two();
