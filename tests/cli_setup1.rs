@@ -77,6 +77,13 @@ fn profile_setup1_writes_a_row_per_step_with_errors_against_the_twin() {
         assert!(totals[key].is_number(), "missing totals.{key}");
     }
     assert!(totals["overhead_factor"].as_f64().unwrap() > 1.0);
+    if cfg!(target_os = "linux") {
+        // The process's peak resident memory holds at least its evaluation keys.
+        let peak = totals["peak_resident_bytes"].as_u64().unwrap_or_else(|| panic!("no peak in {totals}"));
+        assert!(peak > totals["eval_key_bytes"].as_u64().unwrap(), "{totals}");
+        assert!(totals["layer_page_faults"].is_u64(), "{totals}");
+        assert!(stdout.contains("host memory: peak"), "{stdout}");
+    }
     // Each step's time by primitive kind, adding up to the step's time.
     let by_kind = v["seconds_by_kind"].as_array().unwrap();
     let kind_steps: Vec<&str> = by_kind.iter().map(|k| k["step"].as_str().unwrap()).collect();
