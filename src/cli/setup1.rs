@@ -379,7 +379,10 @@ pub fn profile(req: &ProfileRequest) -> Result<()> {
         (pooled, session.records().to_vec())
     };
     let wall = start.elapsed();
-    let memory = crate::host_memory::usage().zip(memory_before);
+    // (peak resident bytes, page faults of the encrypted layers)
+    let memory = crate::host_memory::usage()
+        .zip(memory_before)
+        .map(|(after, before)| (after.peak_resident_bytes, after.minor_faults - before.minor_faults));
     profiler.bar.finish_and_clear();
     let pooled = profiler.party.decrypt(&pooled)?;
     let final_cosine = cosine(&pooled[..pooled_twin.len()], pooled_twin.as_slice().unwrap_or(&[]));
@@ -408,11 +411,10 @@ pub fn profile(req: &ProfileRequest) -> Result<()> {
         refresh_bytes as f64 / 1048576.0,
         wall.as_secs_f64() / plaintext_time.as_secs_f64().max(1e-9)
     );
-    if let Some((after, before)) = memory {
+    if let Some((peak, faults)) = memory {
         println!(
-            "  host memory: peak {:.2} GiB resident; {} page faults during the encrypted layers (first touches of memory)",
-            after.peak_resident_bytes as f64 / (1u64 << 30) as f64,
-            after.minor_faults - before.minor_faults
+            "  host memory: peak {:.2} GiB resident; {faults} page faults during the encrypted layers (first touches of memory)",
+            peak as f64 / (1u64 << 30) as f64
         );
     }
     let (masks, masks_encoded) = ctx.value_cache().values_and_encodings();
@@ -435,8 +437,8 @@ pub fn profile(req: &ProfileRequest) -> Result<()> {
                 "encrypt_seconds": encrypt_time.as_secs_f64(), "upload_bytes": upload,
                 "prefix_seconds": prefix_time.as_secs_f64(),
                 "masks": masks, "masks_encoded": masks_encoded,
-                "peak_resident_bytes": memory.map(|(after, _)| after.peak_resident_bytes),
-                "layer_page_faults": memory.map(|(after, before)| after.minor_faults - before.minor_faults),
+                "peak_resident_bytes": memory.map(|(peak, _)| peak),
+                "layer_page_faults": memory.map(|(_, faults)| faults),
             },
             "seconds_by_kind": kinds.iter().map(|(step, k)| json!({"step": step, "kinds": k.iter().cloned().collect::<BTreeMap<_, _>>()})).collect::<Vec<_>>(),
             "pooled_cosine": final_cosine,

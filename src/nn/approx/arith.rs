@@ -82,34 +82,14 @@ pub trait Arith {
     /// ([`Context::mul_plain_sum_many`]); the words are those of the
     /// products added up, which is what this default does.
     fn mul_plain_sums(&self, groups: &[&[(&Self::Value, &[f64])]], pt_scale: f64) -> Result<Vec<Self::Value>> {
-        groups
-            .iter()
-            .map(|terms| {
-                let ((first, values), rest) = terms.split_first().ok_or_else(|| no_terms("mul_plain_sums"))?;
-                let mut acc = self.mul_plain_scaled(first, values, pt_scale)?;
-                for (v, values) in rest {
-                    self.add_assign(&mut acc, &self.mul_plain_scaled(v, values, pt_scale)?)?;
-                }
-                Ok(acc)
-            })
-            .collect()
+        sum_each_group(self, "mul_plain_sums", groups, |(v, values)| self.mul_plain_scaled(v, values, pt_scale))
     }
     /// Σ_i a_i·b_i for each group of pairs (all at one level and product
     /// scale), degree 2, before relinearization and rescale. Ciphertexts sum
     /// each group in one fused pass ([`Context::mul_sum_many`]); the words
     /// are those of the products added up, which is what this default does.
     fn mul_sums(&self, groups: &[&[(&Self::Value, &Self::Value)]]) -> Result<Vec<Self::Value>> {
-        groups
-            .iter()
-            .map(|pairs| {
-                let ((a, b), rest) = pairs.split_first().ok_or_else(|| no_terms("mul_sums"))?;
-                let mut acc = self.mul(a, b)?;
-                for (a, b) in rest {
-                    self.add_assign(&mut acc, &self.mul(a, b)?)?;
-                }
-                Ok(acc)
-            })
-            .collect()
+        sum_each_group(self, "mul_sums", groups, |(a, b)| self.mul(a, b))
     }
     /// a + `values` (one per slot), encoded at a's level and scale.
     fn add_plain(&self, a: &Self::Value, values: &[f64]) -> Result<Self::Value>;
@@ -167,6 +147,28 @@ pub(crate) fn finish<A: Arith>(a: &A, v: A::Value) -> Result<A::Value> {
 pub(super) fn scaled_term<A: Arith>(a: &A, v: &A::Value, c: f64, level: usize, target: f64) -> Result<A::Value> {
     let v = at_level(a, v, level)?;
     a.mul_const_scaled(&v, c, target / a.scale(&v))
+}
+
+/// Σ `product(term)` over each group of terms, added one by one: what the
+/// fused sums of products ([`Arith::mul_sums`], [`Arith::mul_plain_sums`])
+/// compute by default.
+fn sum_each_group<A: Arith + ?Sized, T>(
+    a: &A,
+    op: &'static str,
+    groups: &[&[T]],
+    product: impl Fn(&T) -> Result<A::Value>,
+) -> Result<Vec<A::Value>> {
+    groups
+        .iter()
+        .map(|terms| {
+            let (first, rest) = terms.split_first().ok_or_else(|| no_terms(op))?;
+            let mut acc = product(first)?;
+            for term in rest {
+                a.add_assign(&mut acc, &product(term)?)?;
+            }
+            Ok(acc)
+        })
+        .collect()
 }
 
 /// A value, or a copy of it dropped to a lower level: avoids copying a
