@@ -239,15 +239,19 @@ kernel_summary "$OUT/profile_cuda_n16.jsonl"
 
 # 5a. Setup 1 on the GPU (with all-MiniLM-L6-v2 in models/, or MINILM_DIR
 # from prepare_gpu_bundle.sh MINILM=1): one encrypted layer profiled layer
-# by layer, the head trained on the encrypted representations of 2 + 1
-# notes with the weight diagonals cached, and the same profile on the CPU's
-# cores.
+# by layer (and by the baseline build, when there is one), the head trained
+# on the encrypted representations of 2 + 1 notes with the weight diagonals
+# cached, and the same profile on the CPU's cores.
 if [ -n "${MINILM_DIR:-}" ] && [ ! -e models/all-MiniLM-L6-v2 ]; then
     mkdir -p models && ln -s "$(realpath "$MINILM_DIR")" models/all-MiniLM-L6-v2
 fi
 if [ -e models/all-MiniLM-L6-v2 ]; then
     step setup1_profile_cuda 150 "${HETL[@]}" profile --setup 1 --backend cuda --threads "$(nproc)" \
         --json "$OUT/setup1_profile_cuda.json"
+    if [ -n "${BASELINE_BIN:-}" ]; then
+        step setup1_profile_baseline 150 "$BASELINE_BIN" profile --setup 1 --backend cuda --threads "$(nproc)" \
+            --json "$OUT/setup1_profile_baseline.json"
+    fi
     step setup1_train_cuda 150 "${HETL[@]}" train --setup 1 --backend cuda --threads "$(nproc)" --limit 2 \
         --plaintext-cache-mb 16384 --report "$OUT/setup1_train_cuda.json"
     step setup1_profile_cpu 150 "${HETL[@]}" profile --setup 1 --backend cpu --threads "$(nproc)" \

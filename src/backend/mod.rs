@@ -28,6 +28,18 @@ use crate::math::RnsRing;
 /// Result type of the backend layer.
 pub type Result<T> = std::result::Result<T, BackendError>;
 
+/// Intermediate bytes of one batched call on a GPU
+/// ([`Backend::batch_budget_bytes`] of the CUDA and wgpu backends). On an
+/// H200, N = 2^16 key switching through CUDA ran at 1 978 ops/s in batches
+/// of 8 (≈ 590 MB of extended digits) and at 1 496 in batches of 64
+/// (4.7 GB), n15 likewise (6 983 vs 6 493), while n14's batch of 64
+/// (250 MB) was the fastest; through wgpu (Vulkan, `h200-run11`) unsplit
+/// batches of 64 fell further, n16 rotate from 561 to 316 ops/s, n14 from
+/// 1 744 to 849. Past a few hundred MB a larger launch only adds memory to
+/// touch, so the scheduler splits larger batches into calls of this size,
+/// queued back to back.
+const GPU_BATCH_BUDGET_BYTES: usize = 512 << 20;
+
 /// Which primes a polynomial's limbs use: the first `q` of Q, then the first `p` of P.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub struct Basis {

@@ -68,15 +68,6 @@ use crate::math::RnsRing;
 
 const NAME: &str = "cuda";
 
-/// Intermediate bytes of one batched call ([`Backend::batch_budget_bytes`]).
-/// On the H200, N = 2^16 key switching ran at 1 978 ops/s in batches of 8
-/// (≈ 590 MB of extended digits) and at 1 496 in batches of 64 (4.7 GB), n15
-/// likewise (6 983 vs 6 493), while n14's batch of 64 (250 MB) was the
-/// fastest; past a few hundred MB a larger launch only adds memory to
-/// touch. The scheduler splits larger batches into calls of this size,
-/// queued back to back.
-const BATCH_BUDGET_BYTES: usize = 512 << 20;
-
 /// CUDA implementation of [`Backend`], bit-identical to the CPU backend.
 pub struct CudaBackend {
     ring: RnsRing,
@@ -897,7 +888,7 @@ impl Backend for CudaBackend {
     }
 
     fn batch_budget_bytes(&self) -> usize {
-        BATCH_BUDGET_BYTES
+        super::GPU_BATCH_BUDGET_BYTES
     }
 
     fn memory_bytes(&self) -> Option<usize> {

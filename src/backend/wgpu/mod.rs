@@ -603,6 +603,10 @@ impl Backend for WgpuBackend {
         Some(self.dispatches())
     }
 
+    fn batch_budget_bytes(&self) -> usize {
+        super::GPU_BATCH_BUDGET_BYTES
+    }
+
     fn set_device_timing(&self, on: bool) {
         self.timing.set(on);
     }
