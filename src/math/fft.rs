@@ -7,14 +7,18 @@
 
 use num_complex::Complex64;
 
-/// Precomputed roots for ring degree N (M = 2N).
+/// Precomputed twiddles for ring degree N (M = 2N).
+///
+/// The butterflies of blocks of `len` = 2·h elements use, for j < h, the
+/// root ζ^((5^j mod 4·len)·M/(4·len)) (ζ = exp(2πi/M)) when embedding and
+/// its inverse when encoding; both tables hold it at index h + j, so each
+/// level reads a contiguous run (no index arithmetic per butterfly).
 #[derive(Clone, Debug)]
 pub struct SpecialFft {
-    m: usize,
-    /// 5^j mod M for j < N/2.
-    rot_group: Vec<usize>,
-    /// exp(2πi·k/M) for k in 0..=M.
-    roots: Vec<Complex64>,
+    /// Roots of [`Self::embed`], at h + j.
+    forward: Vec<Complex64>,
+    /// Roots of [`Self::embed_inv`], at h + j.
+    inverse: Vec<Complex64>,
 }
 
 impl SpecialFft {
@@ -28,46 +32,56 @@ impl SpecialFft {
             rot_group.push(g);
             g = g * 5 % m;
         }
-        let roots = (0..=m).map(|k| Complex64::from_polar(1.0, std::f64::consts::TAU * k as f64 / m as f64)).collect();
-        Self { m, rot_group, roots }
+        let roots: Vec<Complex64> =
+            (0..=m).map(|k| Complex64::from_polar(1.0, std::f64::consts::TAU * k as f64 / m as f64)).collect();
+        let (mut forward, mut inverse) = (vec![Complex64::new(0.0, 0.0); n / 2], vec![Complex64::new(0.0, 0.0); n / 2]);
+        let mut h = 1;
+        while h < n / 2 {
+            let lenq = 8 * h;
+            for j in 0..h {
+                let r = rot_group[j] % lenq;
+                forward[h + j] = roots[r * (m / lenq)];
+                inverse[h + j] = roots[(lenq - r) * (m / lenq)];
+            }
+            h *= 2;
+        }
+        Self { forward, inverse }
     }
 
     /// Slot values from complex coefficients (in place; length a power of two ≤ N/2).
     pub fn embed(&self, vals: &mut [Complex64]) {
         let size = vals.len();
         bit_reverse_permute(vals);
-        let mut len = 2;
-        while len <= size {
-            let (lenh, lenq) = (len / 2, len * 4);
-            for block in vals.chunks_exact_mut(len) {
-                for j in 0..lenh {
-                    let idx = (self.rot_group[j] % lenq) * (self.m / lenq);
-                    let u = block[j];
-                    let v = block[j + lenh] * self.roots[idx];
-                    block[j] = u + v;
-                    block[j + lenh] = u - v;
+        let mut h = 1;
+        while h < size {
+            let roots = &self.forward[h..2 * h];
+            for block in vals.chunks_exact_mut(2 * h) {
+                let (lo, hi) = block.split_at_mut(h);
+                for ((a, b), w) in lo.iter_mut().zip(hi.iter_mut()).zip(roots) {
+                    let (u, v) = (*a, *b * w);
+                    *a = u + v;
+                    *b = u - v;
                 }
             }
-            len *= 2;
+            h *= 2;
         }
     }
 
     /// Complex coefficients from slot values (in place), the inverse of [`Self::embed`].
     pub fn embed_inv(&self, vals: &mut [Complex64]) {
         let size = vals.len();
-        let mut len = size;
-        while len >= 2 {
-            let (lenh, lenq) = (len / 2, len * 4);
-            for block in vals.chunks_exact_mut(len) {
-                for j in 0..lenh {
-                    let idx = (lenq - self.rot_group[j] % lenq) * (self.m / lenq);
-                    let u = block[j] + block[j + lenh];
-                    let v = (block[j] - block[j + lenh]) * self.roots[idx];
-                    block[j] = u;
-                    block[j + lenh] = v;
+        let mut h = size / 2;
+        while h >= 1 {
+            let roots = &self.inverse[h..2 * h];
+            for block in vals.chunks_exact_mut(2 * h) {
+                let (lo, hi) = block.split_at_mut(h);
+                for ((a, b), w) in lo.iter_mut().zip(hi.iter_mut()).zip(roots) {
+                    let (u, v) = (*a + *b, (*a - *b) * w);
+                    *a = u;
+                    *b = v;
                 }
             }
-            len /= 2;
+            h /= 2;
         }
         bit_reverse_permute(vals);
         let inv = 1.0 / size as f64;
@@ -101,8 +115,10 @@ mod tests {
             let mut vals = coeffs.clone();
             fft.embed(&mut vals);
             let gap = n / (2 * slots);
+            let mut power = 1;
             for (j, v) in vals.iter().enumerate() {
-                let angle = std::f64::consts::TAU * (gap * fft.rot_group[j]) as f64 / (2 * n) as f64;
+                let angle = std::f64::consts::TAU * (gap * power) as f64 / (2 * n) as f64;
+                power = power * 5 % (2 * n);
                 let root = Complex64::from_polar(1.0, angle);
                 let want = coeffs.iter().rev().fold(Complex64::new(0.0, 0.0), |acc, c| acc * root + c);
                 assert!((v - want).norm() < 1e-9, "slots {slots}, slot {j}: {v} vs {want}");
