@@ -72,3 +72,22 @@ extern "C" __global__ void copy_limbs(Header h, const u32* cst, const Operands o
     const u32 row = block_row(h);
     dst[(u64)(h.arg[1] + row) * h.n + c] = src[(u64)(h.arg[0] + row) * h.n + c];
 }
+
+// x = [c]_q in every limb the header covers, from N signed coefficients
+// c (two's complement, as (low, high) u32 pairs; operands x, coeffs): the
+// residues of an encoded polynomial, reduced here instead of on the host
+// so that N 8-byte words cross the bus instead of a 4-byte word per
+// coefficient and limb. CPU twin: reduce_signed in src/math/limb_ops.rs.
+extern "C" __global__ void reduce_signed(Header h, const u32* cst, const Operands ops) {
+    u32 c;
+    if (!coefficient(h, EW_WG, &c)) return;
+    u32* x = (u32*)operand(h, ops, 2u, 0u);
+    const u32* coeffs = (const u32*)operand(h, ops, 2u, 1u);
+    const u32 limb = h.limb_start + block_row(h);
+    const u32 q = modulus(cst, prime_of(h, limb));
+    const u64 v = ((u64)coeffs[2u * c + 1u] << 32) | coeffs[2u * c];
+    const bool negative = (v >> 63) != 0u;
+    // |c| (2^63 for the most negative c, in u64 arithmetic).
+    const u32 r = (u32)((negative ? 0ull - v : v) % q);
+    x[(u64)limb * h.n + c] = negative && r != 0u ? q - r : r;
+}

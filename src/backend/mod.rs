@@ -69,6 +69,16 @@ impl Basis {
     }
 }
 
+/// The residues of signed coefficients over `basis`, limb-major
+/// (coefficient domain): what [`Backend::upload_signed`] stores.
+pub(crate) fn signed_residues(ring: &RnsRing, basis: Basis, coeffs: &[i64]) -> Vec<u32> {
+    let mut words = vec![0; basis.limbs() * coeffs.len()];
+    for (k, limb) in words.chunks_exact_mut(coeffs.len().max(1)).enumerate() {
+        crate::math::limb_ops::reduce_signed(ring.modulus(basis.global(k, ring)), coeffs, limb);
+    }
+    words
+}
+
 /// Device memory of one polynomial; each backend accepts only its own kind.
 #[derive(Debug)]
 pub(crate) enum DeviceMem {
@@ -168,6 +178,22 @@ pub trait Backend: Send + Sync {
 
     /// Copies host words (limb-major, reduced) to a new device polynomial.
     fn upload(&self, basis: Basis, data: &[u32]) -> Result<DevicePoly>;
+    /// Whether [`Backend::upload_signed`] reduces on the device. Then
+    /// callers upload signed coefficients (N words of 8 bytes instead of a
+    /// 4-byte word per coefficient and limb); else they compute the
+    /// residues on their own host threads and [`Backend::upload`] them.
+    fn reduces_signed(&self) -> bool {
+        false
+    }
+    /// A new polynomial over `basis` (coefficient domain) holding the
+    /// residues c mod q of the N signed coefficients `coeffs` under each
+    /// limb's prime; by default computed here on the host and uploaded.
+    fn upload_signed(&self, basis: Basis, coeffs: &[i64]) -> Result<DevicePoly> {
+        validate::upload_signed(basis, coeffs.len(), self.ring())?;
+        // The coefficients may be secret (keys, errors): wiped when dropped.
+        let words = zeroize::Zeroizing::new(signed_residues(self.ring(), basis, coeffs));
+        self.upload(basis, &words)
+    }
     /// Copies a device polynomial to host words (limb-major).
     fn download(&self, poly: &DevicePoly) -> Result<Vec<u32>>;
     /// A zero polynomial.

@@ -55,6 +55,17 @@ pub(crate) fn upload(basis: Basis, words: usize, ring: &RnsRing) -> Result<()> {
     Ok(())
 }
 
+/// Signed coefficients to upload: N of them, for a basis of the ring.
+pub(crate) fn upload_signed(basis: Basis, coeffs: usize, ring: &RnsRing) -> Result<()> {
+    if coeffs != ring.n() || basis.q > ring.q.len() || basis.p > ring.p.len() {
+        return Err(BackendError::InvalidArgument {
+            op: "upload_signed",
+            reason: format!("{coeffs} coefficients for basis {basis:?} at N = {}", ring.n()),
+        });
+    }
+    Ok(())
+}
+
 /// Truncation keeps 1..=q Q-limbs of a polynomial without P limbs.
 pub(crate) fn truncate(basis: Basis, q: usize) -> Result<()> {
     if basis.p != 0 || q > basis.q || q == 0 {

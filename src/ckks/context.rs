@@ -3,13 +3,22 @@
 use std::sync::Arc;
 
 use rayon::prelude::*;
+use zeroize::Zeroizing;
 
 use super::{CkksError, Params, PlaintextCache, Result, ValueCache};
 use crate::backend::cpu::CpuBackend;
-use crate::backend::{Backend, Basis, DevicePoly};
+use crate::backend::{Backend, Basis, DevicePoly, signed_residues};
 use crate::math::fft::SpecialFft;
-use crate::math::limb_ops;
 use crate::sched::{OpKind, Scheduler};
+
+/// Signed coefficients ready for upload ([`Context::prepare_signed`]);
+/// wiped when dropped (they may be the data party's values).
+pub(crate) enum Prepared {
+    /// Their residues, limb-major.
+    Residues(Zeroizing<Vec<u32>>),
+    /// The coefficients, for a backend that reduces them on the device.
+    Signed(Zeroizing<Vec<i64>>),
+}
 
 /// Parameters plus the scheduler every CKKS operation goes through.
 pub struct Context {
@@ -116,22 +125,29 @@ impl Context {
     /// Uploads signed small coefficients (|c| < every prime) to `basis` and
     /// moves them to the NTT domain.
     pub(crate) fn upload_small(&self, coeffs: &[i64], basis: Basis) -> Result<DevicePoly> {
-        // Secret or error coefficients: wiped when dropped, on errors too.
-        let words = zeroize::Zeroizing::new(self.residue_words(coeffs, basis));
-        let mut poly = self.run(OpKind::Upload, |b| b.upload(basis, &words))?;
+        let mut poly = self.run(OpKind::Upload, |b| b.upload_signed(basis, coeffs))?;
         self.run(OpKind::Ntt, |b| b.ntt_forward(&mut [&mut poly]))?;
         Ok(poly)
     }
 
-    /// The residues of signed coefficients over `basis`, limb-major
-    /// (coefficient domain).
-    pub(crate) fn residue_words(&self, coeffs: &[i64], basis: Basis) -> Vec<u32> {
-        let ring = self.params.ring();
-        let mut words = vec![0; basis.limbs() * coeffs.len()];
-        for (k, limb) in words.chunks_exact_mut(coeffs.len()).enumerate() {
-            limb_ops::reduce_signed(ring.modulus(basis.global(k, ring)), coeffs, limb);
+    /// Signed coefficients made ready for upload on a host thread
+    /// ([`Self::upload_prepared`]): their residues over `basis` where the
+    /// backend reduces on the host, the coefficients themselves where it
+    /// reduces on the device ([`Backend::reduces_signed`]).
+    pub(crate) fn prepare_signed(&self, coeffs: Zeroizing<Vec<i64>>, basis: Basis) -> Prepared {
+        if self.sched.reduces_signed() {
+            Prepared::Signed(coeffs)
+        } else {
+            Prepared::Residues(Zeroizing::new(signed_residues(self.params.ring(), basis, &coeffs)))
         }
-        words
+    }
+
+    /// A new polynomial over `basis` from [`Self::prepare_signed`]'s output.
+    pub(crate) fn upload_prepared(&self, prepared: &Prepared, basis: Basis) -> Result<DevicePoly> {
+        self.run(OpKind::Upload, |b| match prepared {
+            Prepared::Residues(words) => b.upload(basis, words),
+            Prepared::Signed(coeffs) => b.upload_signed(basis, coeffs),
+        })
     }
 
     /// Number of host threads (1 without a pool).

@@ -3,11 +3,12 @@
 
 use num_complex::Complex64;
 
+use super::context::Prepared;
 use super::{Ciphertext, CkksError, Context, Plaintext, Result};
 use crate::backend::Basis;
 use crate::math::crt::MixedRadix;
 use crate::sched::OpKind;
-use zeroize::{Zeroize, Zeroizing};
+use zeroize::Zeroizing;
 
 /// Largest |integer| (in bits) that an encoding, a constant times its scale,
 /// or a scale-matching factor may be: 2^62 keeps the f64 → integer
@@ -47,8 +48,8 @@ impl Context {
             let encoded = self.on_host_threads(values, |v| self.encode_words(v, level, scale, basis))?;
             let mut polys = Vec::with_capacity(encoded.len());
             let mut slots = Vec::with_capacity(encoded.len());
-            for (words, s) in encoded {
-                polys.push(self.run(OpKind::Upload, |b| b.upload(basis, &words))?);
+            for (prepared, s) in encoded {
+                polys.push(self.upload_prepared(&prepared, basis)?);
                 slots.push(s);
             }
             self.run(OpKind::Ntt, |b| b.ntt_forward(&mut polys.iter_mut().collect::<Vec<_>>()))?;
@@ -58,16 +59,11 @@ impl Context {
         Ok(out)
     }
 
-    /// The host part of encoding: the residues of `values`' coefficients
-    /// over `basis` (coefficient domain; the data party's values, so wiped
-    /// when dropped) and the slot count.
-    fn encode_words(
-        &self,
-        values: &[Complex64],
-        level: usize,
-        scale: f64,
-        basis: Basis,
-    ) -> Result<(Zeroizing<Vec<u32>>, usize)> {
+    /// The host part of encoding: `values`' coefficients ready for upload
+    /// over `basis` ([`Context::prepare_signed`]: residues or signed
+    /// coefficients; the data party's values, so wiped when dropped) and
+    /// the slot count.
+    fn encode_words(&self, values: &[Complex64], level: usize, scale: f64, basis: Basis) -> Result<(Prepared, usize)> {
         let params = self.params();
         let invalid = |reason: String| CkksError::InvalidInput { op: "encode", reason };
         if values.is_empty() || values.len() > params.max_slots() {
@@ -86,7 +82,7 @@ impl Context {
         let n = params.n();
         let gap = n / (2 * slots);
         let limit = (params.log_q_at(level) - 1.0).min(MAX_COEFF_BITS).exp2();
-        let mut coeffs = vec![0i64; n];
+        let mut coeffs = Zeroizing::new(vec![0i64; n]);
         for (i, v) in vals.iter().enumerate() {
             for (pos, x) in [(i * gap, v.re), (n / 2 + i * gap, v.im)] {
                 let c = (x * scale).round();
@@ -101,9 +97,7 @@ impl Context {
                 coeffs[pos] = c as i64;
             }
         }
-        let words = Zeroizing::new(self.residue_words(&coeffs, basis));
-        coeffs.zeroize();
-        Ok((words, slots))
+        Ok((self.prepare_signed(coeffs, basis), slots))
     }
 
     /// Encodes real values at `level` with the level's nominal scale.

@@ -68,6 +68,13 @@ impl Scheduler {
         self.backend.name()
     }
 
+    /// Whether the backend reduces signed coefficients on the device
+    /// ([`Backend::reduces_signed`]).
+    #[must_use]
+    pub fn reduces_signed(&self) -> bool {
+        self.backend.reduces_signed()
+    }
+
     /// The backend's device memory, bytes, where it knows it.
     #[must_use]
     pub fn device_memory(&self) -> Option<usize> {

@@ -177,6 +177,30 @@ pub fn check_primitives(t: Option<Pair>) {
         t.assert_same("zeroize", &c2, &g2);
         assert!(t.gpu.download(&g2).unwrap().iter().all(|&w| w == 0));
     }
+    // Signed coefficients: their residues, wherever the backend reduces
+    // them; small, near-prime, large and extreme values of both signs.
+    let coeffs: Vec<i64> = (0..n)
+        .map(|i| {
+            let r = t.rng.next() as i64;
+            match i % 8 {
+                0 => [0, 1, -1, i64::MAX, i64::MIN, i64::MIN + 1][(i / 8) % 6],
+                1 => r % 1000,
+                2 => i64::from(t.ring.q[0].value()) * (r % 5),
+                3 => i64::from(t.ring.q[0].value()) * (r % 5) - 1,
+                _ => r >> (i % 8),
+            }
+        })
+        .collect();
+    for basis in bases(&t.ring) {
+        let c = t.cpu.upload_signed(basis, &coeffs).unwrap();
+        let g = t.gpu.upload_signed(basis, &coeffs).unwrap();
+        t.assert_same("upload_signed", &c, &g);
+    }
+    for bad in [&coeffs[1..], &[][..]] {
+        assert!(t.gpu.upload_signed(Basis::q(q), bad).is_err(), "{} coefficients at N = {n}", bad.len());
+    }
+    assert!(t.gpu.upload_signed(Basis::q(q + 1), &coeffs).is_err(), "more Q limbs than the ring");
+
     let (mut c, mut g) = t.random(Basis::q(q));
     t.cpu.truncate(&mut c, q - 1).unwrap();
     t.gpu.truncate(&mut g, q - 1).unwrap();

@@ -54,11 +54,12 @@ pub(super) enum Kernel {
     ConvApply,
     ConvOverflow,
     CopyLimbs,
+    ReduceSigned,
 }
 
 impl Kernel {
     /// Every kernel (`kernel as usize` indexes it).
-    pub(super) const ALL: [Self; 14] = [
+    pub(super) const ALL: [Self; 15] = [
         Self::NttForward,
         Self::NttInverse,
         Self::NttInversePrep,
@@ -73,6 +74,7 @@ impl Kernel {
         Self::ConvApply,
         Self::ConvOverflow,
         Self::CopyLimbs,
+        Self::ReduceSigned,
     ];
 
     /// (family file, function name).
@@ -92,6 +94,7 @@ impl Kernel {
             Self::ConvApply => ("basis_ext.cu", "conv_apply"),
             Self::ConvOverflow => ("basis_ext.cu", "conv_overflow"),
             Self::CopyLimbs => ("elementwise.cu", "copy_limbs"),
+            Self::ReduceSigned => ("elementwise.cu", "reduce_signed"),
         }
     }
 
@@ -144,7 +147,8 @@ impl Kernel {
             | Self::CopyLimbs => 2 * limbs,
             // With AUT_ADD the output is read too.
             Self::Automorphism => (2 + u64::from(launch.op == AUT_ADD)) * limbs,
-            Self::Binary | Self::Scaled => 3 * limbs,
+            // Each limb reads the coefficient's two words and writes one.
+            Self::Binary | Self::Scaled | Self::ReduceSigned => 3 * limbs,
             // The transform's read and x's read and write (the last phase
             // stores x, not the transform; two phases at N > NTT_TILE are
             // counted as two launches, the first a plain NTT).
@@ -176,7 +180,7 @@ impl Kernel {
     pub(super) fn per_item(self) -> usize {
         match self {
             Self::NttForward | Self::ConvOverflow => 1,
-            Self::NttInverse | Self::RescaleLift | Self::CopyLimbs => 2,
+            Self::NttInverse | Self::RescaleLift | Self::CopyLimbs | Self::ReduceSigned => 2,
             Self::Binary
             | Self::Unary
             | Self::Scaled

@@ -594,6 +594,27 @@ impl Backend for CudaBackend {
         Ok(self.poly(basis, buffer))
     }
 
+    fn reduces_signed(&self) -> bool {
+        true
+    }
+
+    fn upload_signed(&self, basis: Basis, coeffs: &[i64]) -> Result<DevicePoly> {
+        validate::upload_signed(basis, coeffs.len(), &self.ring)?;
+        self.dev.bind("upload_signed")?;
+        let words: &[u32] = bytemuck::cast_slice(coeffs);
+        let (staged, released) = self.pool.acquire_for_upload(words.len())?;
+        // SAFETY: the allocation holds at least `words.len()` words and is
+        // free once `released` is reached.
+        unsafe { self.dev.upload_overlapped(staged.ptr(), words, released.as_ref()) }?;
+        let out = self.alloc(basis.limbs())?;
+        if basis.limbs() > 0 {
+            let launch = Launch::new(0..basis.limbs(), LimbMap::basis(basis));
+            self.coefficients(Kernel::ReduceSigned, vec![(launch, vec![out.ptr(), staged.ptr()])])?;
+        }
+        // `staged` goes back to the pool after the launch that reads it.
+        Ok(self.poly(basis, out))
+    }
+
     fn download(&self, poly: &DevicePoly) -> Result<Vec<u32>> {
         let buffer = self.buffer("download", poly)?;
         let mut out = vec![0u32; poly.basis.limbs() * self.n()];
