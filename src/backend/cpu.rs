@@ -432,6 +432,21 @@ impl Backend for CpuBackend {
         Ok(self.poly_from(basis, data))
     }
 
+    fn reduces_signed(&self) -> bool {
+        // Into its own (pooled) memory, limb by limb on the worker threads:
+        // no residue buffer on the host threads and no copy of it.
+        true
+    }
+
+    fn upload_signed(&self, basis: Basis, coeffs: &[i64]) -> Result<DevicePoly> {
+        validate::upload_signed(basis, coeffs.len(), &self.ring)?;
+        let n = self.n();
+        let mut data = self.output(basis.limbs() * n);
+        let limbs = data.chunks_exact_mut(n).enumerate().map(|(k, limb)| (basis.global(k, &self.ring), limb)).collect();
+        self.for_each_limb(limbs, |g, limb| limb_ops::reduce_signed(self.ring.modulus(g), coeffs, limb));
+        Ok(self.new_poly(basis, data))
+    }
+
     fn download(&self, poly: &DevicePoly) -> Result<Vec<u32>> {
         Ok(host("download", poly)?.to_vec())
     }

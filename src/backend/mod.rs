@@ -178,10 +178,12 @@ pub trait Backend: Send + Sync {
 
     /// Copies host words (limb-major, reduced) to a new device polynomial.
     fn upload(&self, basis: Basis, data: &[u32]) -> Result<DevicePoly>;
-    /// Whether [`Backend::upload_signed`] reduces on the device. Then
-    /// callers upload signed coefficients (N words of 8 bytes instead of a
-    /// 4-byte word per coefficient and limb); else they compute the
-    /// residues on their own host threads and [`Backend::upload`] them.
+    /// Whether [`Backend::upload_signed`] reduces the coefficients itself,
+    /// straight into the new polynomial (on the GPU; the CPU backend on its
+    /// worker threads). Then callers pass signed coefficients (N words of 8
+    /// bytes instead of a 4-byte word per coefficient and limb, and no
+    /// residue buffer to copy); else they compute the residues on their own
+    /// host threads and [`Backend::upload`] them.
     fn reduces_signed(&self) -> bool {
         false
     }
