@@ -16,7 +16,7 @@ use crate::sched::{OpKind, Scheduler};
 pub(crate) enum Prepared {
     /// Their residues, limb-major.
     Residues(Zeroizing<Vec<u32>>),
-    /// The coefficients, for a backend that reduces them on the device.
+    /// The coefficients, for a backend that reduces them itself.
     Signed(Zeroizing<Vec<i64>>),
 }
 
@@ -132,8 +132,8 @@ impl Context {
 
     /// Signed coefficients made ready for upload on a host thread
     /// ([`Self::upload_prepared`]): their residues over `basis` where the
-    /// backend reduces on the host, the coefficients themselves where it
-    /// reduces on the device ([`Backend::reduces_signed`]).
+    /// backend leaves that to the host, the coefficients themselves where
+    /// it reduces them itself ([`Backend::reduces_signed`]).
     pub(crate) fn prepare_signed(&self, coeffs: Zeroizing<Vec<i64>>, basis: Basis) -> Prepared {
         if self.sched.reduces_signed() {
             Prepared::Signed(coeffs)
