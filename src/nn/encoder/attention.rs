@@ -104,6 +104,10 @@ struct Diagonals<V> {
     hi: Vec<(usize, V)>,
 }
 
+/// One product of [`Heads::diagonal_products`]: x's rotations and the
+/// diagonals they multiply.
+type DiagonalJob<'r, 'd, V> = (&'r [V], &'d Diagonals<V>);
+
 /// Attention over `tokens` tokens in `layout` with `heads` heads.
 pub(super) struct Heads<'l> {
     pub layout: &'l TokenLayout,
@@ -259,28 +263,30 @@ impl Heads<'_> {
         Ok(all)
     }
 
-    /// Σ_d rot(x, d) ⊙ lo_d + rot(Σ_d rot(x, d) ⊙ hi_d, −32) for each of
-    /// `diagonals`, from x's rotations ([`Self::rotations_of`]); each half
-    /// is relinearized once, and every half of every product is summed in
-    /// one fused pass (they all read the same rotations of x).
-    fn diagonal_products<'d, A: Arith>(
-        &self,
-        a: &A,
-        rotated: &[A::Value],
-        diagonals: &'d [Diagonals<A::Value>],
-    ) -> Result<Vec<A::Value>> {
-        let level = a.level(&rotated[0]);
-        // The diagonals at x's level: themselves when they are there (no copy).
-        let aligned = |part: &'d [(usize, A::Value)]| -> Result<Vec<(usize, AtLevel<'d, A::Value>)>> {
+    /// Σ_d rot(x, d) ⊙ lo_d + rot(Σ_d rot(x, d) ⊙ hi_d, −32) for each job
+    /// (x's rotations ([`Self::rotations_of`]), diagonals); each half is
+    /// relinearized once, and every half of every job is summed in one
+    /// fused pass.
+    fn diagonal_products<'d, A: Arith>(&self, a: &A, jobs: &[DiagonalJob<'_, 'd, A::Value>]) -> Result<Vec<A::Value>> {
+        // The diagonals at their x's level: themselves when they are there (no copy).
+        let aligned = |part: &'d [(usize, A::Value)], level: usize| -> Result<Vec<(usize, AtLevel<'d, A::Value>)>> {
             part.iter().map(|(d, v)| Ok((*d, at_nominal_level(a, v, level)?))).collect()
         };
         // The [lo, hi] halves of each product.
         type Halves<T> = [Vec<T>; 2];
-        let aligned: Vec<Halves<(usize, AtLevel<'_, A::Value>)>> =
-            diagonals.iter().map(|d| Ok([aligned(&d.lo)?, aligned(&d.hi)?])).collect::<Result<_>>()?;
+        let aligned: Vec<Halves<(usize, AtLevel<'_, A::Value>)>> = jobs
+            .iter()
+            .map(|(rotated, d)| {
+                let level = a.level(&rotated[0]);
+                Ok([aligned(&d.lo, level)?, aligned(&d.hi, level)?])
+            })
+            .collect::<Result<_>>()?;
         let pairs: Vec<Halves<(&A::Value, &A::Value)>> = aligned
             .iter()
-            .map(|halves| halves.each_ref().map(|part| part.iter().map(|(d, v)| (&rotated[*d], &**v)).collect()))
+            .zip(jobs)
+            .map(|(halves, (rotated, _))| {
+                halves.each_ref().map(|part| part.iter().map(|(d, v)| (&rotated[*d], &**v)).collect())
+            })
             .collect();
         let groups: Vec<&[_]> = pairs.iter().flatten().filter(|g| !g.is_empty()).map(Vec::as_slice).collect();
         let mut sums = sums_of_products(a, &groups)?.into_iter();
@@ -304,16 +310,31 @@ impl Heads<'_> {
         values.iter().map(|v| a.level(v)).chain(d).min().unwrap_or(0)
     }
 
-    /// Scores S[g·Qc + q] of query ciphertext g and key group q.
+    /// Scores S[g·Qc + q] of query ciphertext g and key group q. One key
+    /// group's diagonals at a time (all queries' rotations are held
+    /// instead: half as many ciphertexts); every group's diagonals are at
+    /// the first one's level, as the keys share one.
     pub fn scores<A: Arith>(&self, a: &A, queries: &[A::Value], keys: &[A::Value]) -> Result<Vec<A::Value>> {
-        let diagonals: Vec<Diagonals<A::Value>> =
-            (0..self.key_groups()).map(|q| self.score_diagonals(a, keys, q)).collect::<Result<_>>()?;
-        let level = Self::common_level(a, queries, &diagonals);
-        let mut out = Vec::new();
-        for x in queries {
-            out.extend(self.diagonal_products(a, &self.rotations_of(a, x, level)?, &diagonals)?);
+        if queries.is_empty() {
+            return Ok(Vec::new());
         }
-        Ok(out)
+        let mut next = Some(self.score_diagonals(a, keys, 0)?);
+        let level = Self::common_level(a, queries, next.as_slice());
+        let rotated: Vec<Vec<A::Value>> =
+            queries.iter().map(|x| self.rotations_of(a, x, level)).collect::<Result<_>>()?;
+        // rows[g] gets the groups in order.
+        let mut rows: Vec<Vec<A::Value>> = queries.iter().map(|_| Vec::with_capacity(self.key_groups())).collect();
+        for q in 0..self.key_groups() {
+            let diagonals = match next.take() {
+                Some(d) => d,
+                None => self.score_diagonals(a, keys, q)?,
+            };
+            let jobs: Vec<DiagonalJob<'_, '_, A::Value>> = rotated.iter().map(|r| (r.as_slice(), &diagonals)).collect();
+            for (row, product) in rows.iter_mut().zip(self.diagonal_products(a, &jobs)?) {
+                row.push(product);
+            }
+        }
+        Ok(rows.into_iter().flatten().collect())
     }
 
     /// Row mean over the keys, in every slot of each head segment: Σ over
@@ -391,7 +412,7 @@ impl Heads<'_> {
                     .zip(&diagonals)
                     .map(|(wq, d)| {
                         let rotated = self.rotations_of(a, wq, level)?;
-                        Ok(self.diagonal_products(a, &rotated, std::slice::from_ref(d))?.remove(0))
+                        Ok(self.diagonal_products(a, &[(rotated.as_slice(), d)])?.remove(0))
                     })
                     .collect::<Result<_>>()?;
                 sum(a, &parts)
