@@ -440,11 +440,11 @@ impl Backend for CpuBackend {
 
     fn upload_signed(&self, basis: Basis, coeffs: &[i64]) -> Result<DevicePoly> {
         validate::upload_signed(basis, coeffs.len(), &self.ring)?;
-        let n = self.n();
-        let mut data = self.output(basis.limbs() * n);
-        let limbs = data.chunks_exact_mut(n).enumerate().map(|(k, limb)| (basis.global(k, &self.ring), limb)).collect();
+        let mut poly = self.new_poly(basis, self.output(basis.limbs() * self.n()));
+        let mut polys = [&mut poly];
+        let limbs = self.limbs_mut("upload_signed", &mut polys)?;
         self.for_each_limb(limbs, |g, limb| limb_ops::reduce_signed(self.ring.modulus(g), coeffs, limb));
-        Ok(self.new_poly(basis, data))
+        Ok(poly)
     }
 
     fn download(&self, poly: &DevicePoly) -> Result<Vec<u32>> {

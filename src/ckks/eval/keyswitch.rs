@@ -15,6 +15,22 @@ use crate::ckks::keys::{EvaluationKeys, SwitchingKey, galois_conjugate, galois_f
 use crate::ckks::{Ciphertext, CkksError, Context, Result};
 use crate::sched::OpKind;
 
+/// The key of Galois element `g`, or `None` for the identity (g = 1, no
+/// switch); a missing key is an error naming `op`, the key's `kind` and
+/// its rotation `step`.
+pub(super) fn galois_key<'k>(
+    keys: &'k EvaluationKeys,
+    g: u64,
+    op: &'static str,
+    kind: &'static str,
+    step: Option<i64>,
+) -> Result<Option<&'k SwitchingKey>> {
+    match g {
+        1 => Ok(None),
+        _ => keys.galois.get(&g).map(Some).ok_or(CkksError::MissingKey { op, kind, step }),
+    }
+}
+
 impl Context {
     pub(crate) fn check_keys(&self, op: &'static str, ct: &Ciphertext, keys: &EvaluationKeys) -> Result<()> {
         if keys.params_id != self.params().fingerprint() || ct.params_id != keys.params_id {
@@ -155,13 +171,8 @@ impl Context {
             self.check_keys(op, ct, keys)?;
         }
         let kind = if op == "conjugate" { "conjugation" } else { "rotation" };
-        let switching_keys = jobs
-            .iter()
-            .map(|&(_, g, step)| match g {
-                1 => Ok(None),
-                _ => keys.galois.get(&g).map(Some).ok_or(CkksError::MissingKey { op, kind, step }),
-            })
-            .collect::<Result<Vec<_>>>()?;
+        let switching_keys =
+            jobs.iter().map(|&(_, g, step)| galois_key(keys, g, op, kind, step)).collect::<Result<Vec<_>>>()?;
         let switched: Vec<(usize, u64, &SwitchingKey)> =
             jobs.iter().zip(&switching_keys).filter_map(|(&(i, g, _), k)| k.map(|k| (i, g, k))).collect();
         let mut sources: Vec<usize> = switched.iter().map(|&(i, _, _)| i).collect();

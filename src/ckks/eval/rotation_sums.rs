@@ -8,6 +8,7 @@
 //! product). The words differ from rotating and then adding by the
 //! key-switching rounding, made once instead of once per term.
 
+use super::keyswitch::galois_key;
 use super::{check_additive, check_linear, check_same_key};
 use crate::backend::KeySwitchJob;
 use crate::ckks::keys::{EvaluationKeys, SwitchingKey, galois_for_step};
@@ -43,15 +44,7 @@ impl Context {
                     .map(|&(ct, step)| {
                         check_linear(OP, ct)?;
                         let g = galois_for_step(step, n);
-                        let key = match g {
-                            1 => None,
-                            _ => Some(keys.galois.get(&g).ok_or(CkksError::MissingKey {
-                                op: OP,
-                                kind: "rotation",
-                                step: Some(step),
-                            })?),
-                        };
-                        Ok((ct, g, key))
+                        Ok((ct, g, galois_key(keys, g, OP, "rotation", Some(step))?))
                     })
                     .collect::<Result<Vec<Term>>>()
             })

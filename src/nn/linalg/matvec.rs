@@ -6,8 +6,9 @@
 //! diagonals `d_i[j] = W[j mod m][(j + i) mod n]` (j < L). Then
 //! `y' = Σ_i d_i ⊙ rot(x, i)` holds, in slot j, row (j mod m)'s products
 //! over columns j + i; when m < n the n/m partial sums of each row are
-//! folded with [`rotate_and_sum`] (step m). With i = g·b₁ + b (b < b₁,
-//! the baby steps), `y' = Σ_g rot(Σ_b rot(d_i, −g·b₁) ⊙ rot(x, b), g·b₁)`:
+//! folded with [`rotate_and_sum_many`] (step m, all inputs at once). With
+//! i = g·b₁ + b (b < b₁, the baby steps),
+//! `y' = Σ_g rot(Σ_b rot(d_i, −g·b₁) ⊙ rot(x, b), g·b₁)`:
 //! b₁ − 1 hoisted baby rotations of x and D/b₁ − 1 giant rotations instead
 //! of D − 1 rotations, the giant ones one [`Context::sum_rotations`] (one
 //! ModDown for all). The diagonals are rotated and encoded once, at plan
@@ -15,7 +16,7 @@
 
 use ndarray::ArrayView2;
 
-use super::reduce::{rotate_and_sum, rotate_and_sum_steps, sum_rotations_or};
+use super::reduce::{rotate_and_sum_many, rotate_and_sum_steps, sum_rotations_or};
 use super::{encode_exact, zero_like};
 use crate::ckks::{Ciphertext, CkksError, Context, EvaluationKeys, Plaintext, Result};
 
@@ -213,10 +214,10 @@ impl MatVec {
             .collect();
         // An all-zero matrix: W·x = 0, an encryption of zero at the output level.
         let ys = sum_rotations_or(ctx, &terms, keys, |i| zero_like(ctx, xs[i], self.level - 1))?;
-        ys.into_iter()
-            .map(
-                |y| if self.m < self.n { rotate_and_sum(ctx, &y, self.m as i64, self.n / self.m, keys) } else { Ok(y) },
-            )
-            .collect()
+        if self.m < self.n {
+            rotate_and_sum_many(ctx, &ys.iter().collect::<Vec<_>>(), self.m as i64, self.n / self.m, keys)
+        } else {
+            Ok(ys)
+        }
     }
 }
